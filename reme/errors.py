@@ -1,0 +1,26 @@
+"""Library exceptions. Only the CLI turns them into exit codes (1 operation failed, 2 bad input)."""
+
+from __future__ import annotations
+
+
+class ReMeError(Exception):
+    """Base class: an operation of the memory library failed."""
+
+
+class BadInputError(ReMeError, ValueError):
+    """The caller passed something unusable: empty or oversized text, invalid UTF-8, a bad option."""
+
+
+class NotFoundError(ReMeError, KeyError):
+    """An id, file or target that does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class DatasetError(BadInputError):
+    """A dataset file is missing, unreadable, or not in the format it claims."""
+
+
+class WorkspaceError(ReMeError):
+    """A workspace is corrupt, locked by an incompatible version, or cannot be opened."""

@@ -1,0 +1,531 @@
+"""``Memory``: the one core object. Add, search, list, update and delete memories in a workspace.
+
+A search reads straight down: encode the query, take FAISS and BM25 candidates from the target's indexes,
+let the ranker order them, fetch the records. The records in SQLite are the truth; the indexes are per-target
+caches rebuilt whenever the target's generation in the database moved past them (another process wrote, or
+the process restarted), and updated incrementally for this process's own writes.
+
+Example::
+
+    from reme import Memory
+    with Memory("./my_workspace") as mem:
+        mem.add("Alice moved to Lisbon in May.", target="user:alice")
+        for hit in mem.search("Where does Alice live?", target="user:alice"):
+            print(hit.score, hit.memory.content)
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from reme.config import EmbeddingConfig, RetrievalConfig
+from reme.errors import BadInputError, NotFoundError
+from reme.retrieval.cache import CachedEncoder, EmbeddingCache
+from reme.retrieval.candidates import CandidateSet
+from reme.retrieval.embedding import Encoder, build_encoder
+from reme.retrieval.rankers import FusionRanker, Ranker, rank
+from reme.schema import (
+    MemoryNode,
+    MemoryType,
+    SearchHit,
+    check_text,
+    make_memory_id,
+    normalize_target,
+    utc_now,
+)
+from reme.store.markdown import chunk_markdown
+from reme.store.records import RecordStore
+from reme.store.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+FILE_TARGET = "file:memory"
+"""Target of the chunks of ``MEMORY.md`` and ``memory/*.md`` (ReMeLight's file memory)."""
+
+_MAX_LIMIT = 1000
+
+
+@dataclass
+class _TargetIndex:
+    """In-memory FAISS + BM25 of one target, valid for the records at ``generation``."""
+
+    generation: int
+    dense: Any  # DenseIndex
+    bm25: Any | None  # BM25Index, None when it must be rebuilt before the next search
+
+
+def check_time(value: str | None) -> str:
+    """An ISO 8601 date or datetime, or empty."""
+    if not value:
+        return ""
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"invalid time {value!r}: use ISO 8601, e.g. 2024-05-08 or 2024-05-08T13:56:00") from None
+    return value
+
+
+def _check_metadata(metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise BadInputError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"metadata is not JSON-serialisable: {exc}") from None
+    return dict(metadata)
+
+
+class Memory:
+    """Long-term memory in one workspace directory.
+
+    Args:
+        workspace: the workspace directory (created if missing).
+        embedding: the encoder config. ``None`` reuses the workspace's stored config (or the offline default,
+            all-MiniLM-L6-v2, for a new workspace). A config with another model re-encodes the stored memories.
+        retrieval: candidate counts, fusion weight, ``min_score``, index thresholds.
+        encoder: an already-built encoder (overrides ``embedding``; tests and benchmarks use this).
+        ranker: orders candidates; default the ReMe 0.3.1.x fusion rule.
+        embedding_cache: path of the embedding cache, default inside the workspace; ``False`` disables it.
+        show_progress: draw progress bars (stderr) for long encodes and re-indexing.
+    """
+
+    def __init__(
+        self,
+        workspace: str | Path = ".reme",
+        embedding: EmbeddingConfig | None = None,
+        retrieval: RetrievalConfig | None = None,
+        *,
+        encoder: Encoder | None = None,
+        ranker: Ranker | None = None,
+        embedding_cache: str | Path | bool = True,
+        show_progress: bool = False,
+    ):
+        self.workspace = Workspace(workspace)
+        self.records = RecordStore(self.workspace.db_path)
+        self.retrieval = retrieval or RetrievalConfig()
+        self.ranker: Ranker = ranker or FusionRanker(self.retrieval.vector_weight)
+        self.show_progress = show_progress
+        self._lock = threading.RLock()
+        self._indexes: dict[str, _TargetIndex] = {}
+        self.embedding = embedding or self._stored_embedding_config() or EmbeddingConfig()
+        self._given_encoder = encoder
+        self.model_id = encoder.model_id if encoder is not None else self.embedding.model_id
+        self._encoder: Encoder | None = None
+        self._query_encoder: Encoder | None = None
+        self._cache: EmbeddingCache | None = None
+        if embedding_cache is not False:
+            path = self.workspace.embedding_cache_path if embedding_cache is True else Path(embedding_cache)
+            self._cache = EmbeddingCache(path)
+        self._reindex_stale_vectors()
+        if encoder is None:
+            self.records.set_meta("embedding_config", self.embedding.model_dump_json(exclude={"api_key"}))
+        self.records.set_meta("embedding_model_id", self.model_id)
+
+    # ------------------------------------------------------------------------------------------- encoders
+    def _stored_embedding_config(self) -> EmbeddingConfig | None:
+        raw = self.records.get_meta("embedding_config")
+        if raw is None:
+            return None
+        try:
+            return EmbeddingConfig.model_validate_json(raw)
+        except ValidationError:
+            return None
+
+    @property
+    def encoder(self) -> Encoder:
+        """The document encoder (through the embedding cache when enabled). Built on first use."""
+        if self._encoder is None:
+            base = self._query_encoder_base()
+            self._encoder = CachedEncoder(base, self._cache) if self._cache is not None else base
+        return self._encoder
+
+    def _query_encoder_base(self) -> Encoder:
+        if self._query_encoder is None:
+            self._query_encoder = self._given_encoder or build_encoder(self.embedding)
+        return self._query_encoder
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Query vectors (not cached: queries rarely repeat and a cache write per search costs an fsync)."""
+        return self._query_encoder_base().encode(list(queries))
+
+    def _reindex_stale_vectors(self) -> None:
+        """Re-encode every record whose vector came from another model (after a model change, or a crash
+        half-way through one). Row by row, so an interrupted re-index resumes instead of mixing models."""
+        stale = self.records.count_stale(self.model_id)
+        if stale == 0:
+            return
+        previous = self.records.get_meta("embedding_model_id")
+        log.warning("re-indexing %d memories for embedding model %s (was %s)", stale, self.model_id, previous)
+        from reme.progress import progress_bar
+
+        with progress_bar("re-indexing", total=stale, enabled=self.show_progress) as advance:
+            for batch in self.records.stale_vectors(self.model_id, batch=512):
+                seqs = [s for s, _ in batch]
+                vectors = self.encoder.encode([t for _, t in batch])
+                self.records.set_vectors(seqs, vectors, self.model_id)
+                advance(len(batch))
+        self._indexes.clear()
+
+    # --------------------------------------------------------------------------------------------- writes
+    def _make_node(self, item: MemoryNode | Mapping[str, Any] | str, target: str | None) -> MemoryNode:
+        """Validate one add request into a node with its id."""
+        if isinstance(item, MemoryNode):
+            fields = item.model_dump()
+        elif isinstance(item, str):
+            fields = {"content": item}
+        elif isinstance(item, Mapping):
+            fields = dict(item)
+            if "text" in fields and "content" not in fields:
+                fields["content"] = fields.pop("text")
+            if "target" in fields:
+                fields["memory_target"] = fields.pop("target")
+            if "time" in fields:
+                fields["message_time"] = fields.pop("time")
+        else:
+            raise BadInputError(f"a memory must be a string, a mapping or a MemoryNode, got {type(item).__name__}")
+        fields["content"] = check_text(fields.get("content"), "memory text")
+        if fields.get("when_to_use"):
+            fields["when_to_use"] = check_text(fields["when_to_use"], "when_to_use")
+        chosen = fields.get("memory_target") if fields.get("memory_target") not in (None, "") else target
+        fields["memory_target"] = normalize_target(chosen)
+        fields["message_time"] = check_time(fields.get("message_time") or "")
+        fields["metadata"] = _check_metadata(fields.get("metadata"))
+        score = fields.get("score", 0.0)
+        if not isinstance(score, int | float) or not np.isfinite(score):
+            raise BadInputError(f"score must be a finite number, got {score!r}")
+        if not fields.get("memory_id"):
+            fields["memory_id"] = make_memory_id(fields["content"], fields["memory_target"])
+        elif not isinstance(fields["memory_id"], str) or len(fields["memory_id"]) > 256:
+            raise BadInputError("memory_id must be a string of at most 256 characters")
+        fields.setdefault("time_created", utc_now())
+        fields["time_modified"] = utc_now()
+        try:
+            return MemoryNode.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise BadInputError(f"invalid memory field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+    def add(
+        self,
+        content: str,
+        target: str | None = None,
+        *,
+        memory_type: MemoryType | str = MemoryType.personal,
+        when_to_use: str = "",
+        message_time: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        memory_id: str | None = None,
+        ref_memory_id: str = "",
+        author: str = "",
+        score: float = 0.0,
+        vector: np.ndarray | None = None,
+    ) -> MemoryNode:
+        """Store one memory; when this returns, it is on disk. Re-adding the same text to the same target
+        updates that memory instead of duplicating it (ids are ``sha256(target, content)[:16]``)."""
+        item = {
+            "content": content,
+            "memory_target": target,
+            "memory_type": memory_type,
+            "when_to_use": when_to_use,
+            "message_time": message_time,
+            "metadata": metadata,
+            "memory_id": memory_id,
+            "ref_memory_id": ref_memory_id,
+            "author": author,
+            "score": score,
+        }
+        vectors = None if vector is None else np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        return self.add_many([item], vectors=vectors)[0]
+
+    def add_many(
+        self,
+        items: Iterable[MemoryNode | Mapping[str, Any] | str],
+        target: str | None = None,
+        *,
+        vectors: np.ndarray | None = None,
+        batch_size: int = 512,
+        show_progress: bool | None = None,
+        on_commit: Callable[[list[MemoryNode]], None] | None = None,
+    ) -> list[MemoryNode]:
+        """Store many memories. Everything is validated before anything is written (bad input leaves the
+        workspace unchanged); then each batch of ``batch_size`` is encoded and committed in one transaction,
+        and ``on_commit`` is told which memories are now durable.
+
+        ``vectors`` (one unit row per item) skips encoding, for callers that bring their own embeddings."""
+        nodes = [self._make_node(item, target) for item in items]
+        if vectors is not None:
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if vectors.ndim != 2 or len(vectors) != len(nodes):
+                raise BadInputError(f"vectors must have shape ({len(nodes)}, dim), got {vectors.shape}")
+            if not np.isfinite(vectors).all():
+                raise BadInputError("vectors contain NaN or infinite values")
+        progress = self.show_progress if show_progress is None else show_progress
+        from reme.progress import progress_bar
+
+        with progress_bar("adding memories", total=len(nodes), enabled=progress) as advance:
+            for start in range(0, len(nodes), batch_size):
+                batch = nodes[start : start + batch_size]
+                if vectors is not None:
+                    vecs = vectors[start : start + batch_size]
+                else:
+                    vecs = self.encoder.encode([n.index_text for n in batch])
+                self._write(batch, vecs)
+                if on_commit is not None:
+                    on_commit(batch)
+                advance(len(batch))
+        return nodes
+
+    def _write(self, nodes: list[MemoryNode], vectors: np.ndarray) -> None:
+        with self._lock:
+            seqs, generations, replaced = self.records.upsert_many(nodes, vectors, self.model_id)
+            for node_target, new_gen in generations.items():
+                index = self._indexes.get(node_target)
+                if index is None:
+                    continue
+                if index.generation != new_gen - 1 or node_target in replaced:
+                    del self._indexes[node_target]  # someone else wrote in between, or rows moved: rebuild later
+                    continue
+                mine = [i for i, n in enumerate(nodes) if n.memory_target == node_target]
+                index.dense.add(np.asarray([seqs[i] for i in mine]), vectors[mine])
+                index.bm25 = None
+                index.generation = new_gen
+
+    def update(
+        self,
+        memory_id: str,
+        content: str | None = None,
+        *,
+        target: str | None = None,
+        when_to_use: str | None = None,
+        message_time: str | None = None,
+        ref_memory_id: str | None = None,
+        author: str | None = None,
+        score: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryNode:
+        """Change fields of a memory; it keeps its id. Unknown ids raise ``NotFoundError``."""
+        old = self.records.get(memory_id)
+        fields = old.model_dump()
+        changes = {
+            "content": content,
+            "memory_target": target,
+            "when_to_use": when_to_use,
+            "message_time": message_time,
+            "ref_memory_id": ref_memory_id,
+            "author": author,
+            "score": score,
+            "metadata": metadata,
+        }
+        fields.update({k: v for k, v in changes.items() if v is not None})
+        node = self._make_node(fields, None)
+        if node.index_text == old.index_text:
+            vector = self._vector_of(memory_id)
+        else:
+            vector = self.encoder.encode([node.index_text])
+        self._write([node], vector)
+        return node
+
+    def _vector_of(self, memory_id: str) -> np.ndarray:
+        row = self.records._db.execute("SELECT vector FROM memories WHERE memory_id = ?", (memory_id,)).fetchone()
+        return np.frombuffer(row[0], dtype=np.float32).reshape(1, -1)
+
+    def delete(self, memory_id: str) -> None:
+        """Delete one memory; unknown ids raise ``NotFoundError``."""
+        if self.delete_many([memory_id]) == 0:
+            raise NotFoundError(f"no memory with id {memory_id!r}")
+
+    def delete_many(self, memory_ids: Sequence[str]) -> int:
+        """Delete memories that exist; returns how many went."""
+        with self._lock:
+            gone, generations = self.records.delete_many(list(memory_ids))
+            for gone_target, new_gen in generations.items():
+                index = self._indexes.get(gone_target)
+                if index is None:
+                    continue
+                if index.generation != new_gen - 1:
+                    del self._indexes[gone_target]
+                    continue
+                index.dense.remove(np.asarray([s for s, t in gone if t == gone_target]))
+                index.bm25 = None
+                index.generation = new_gen
+        return len(gone)
+
+    def delete_target(self, target: str) -> int:
+        """Delete every memory of a target."""
+        target = normalize_target(target)
+        return self.delete_many([n.memory_id for n in self.records.list_nodes(target)])
+
+    # ---------------------------------------------------------------------------------------------- reads
+    def get(self, memory_id: str) -> MemoryNode:
+        return self.records.get(memory_id)
+
+    def list(self, target: str | None = None, limit: int | None = None) -> list[MemoryNode]:
+        """Memories of one target (all targets when ``None``), oldest first."""
+        return self.records.list_nodes(None if target is None else normalize_target(target), limit)
+
+    def count(self, target: str | None = None) -> int:
+        return self.records.count(None if target is None else normalize_target(target))
+
+    def _index_for(self, target: str) -> _TargetIndex:
+        """The target's index, rebuilt from the records if the database moved past it."""
+        from reme.retrieval.dense import DenseIndex
+        from reme.retrieval.keyword import BM25Index
+
+        with self._lock:
+            current = self.records.generation(target)
+            index = self._indexes.get(target)
+            if index is None or index.generation != current:
+                generation, ids, texts, vectors = self.records.index_rows(target)
+                if index is not None:
+                    log.info(
+                        "index of %s is stale (generation %d -> %d): rebuilding", target, index.generation, generation
+                    )
+                dense = DenseIndex.build(ids, vectors, self.retrieval.ann_threshold, self.retrieval.ivf_nprobe)
+                bm25 = BM25Index(ids, texts, self.retrieval.bm25_k1, self.retrieval.bm25_b)
+                index = _TargetIndex(generation, dense, bm25)
+                self._indexes[target] = index
+            elif index.bm25 is None or (index.dense.kind == "flat" and len(index.dense) > self.retrieval.ann_threshold):
+                generation, ids, texts, vectors = self.records.index_rows(target)
+                if generation == index.generation:
+                    index.bm25 = BM25Index(ids, texts, self.retrieval.bm25_k1, self.retrieval.bm25_b)
+                    if index.dense.kind == "flat" and len(ids) > self.retrieval.ann_threshold:
+                        index.dense = DenseIndex.build(
+                            ids, vectors, self.retrieval.ann_threshold, self.retrieval.ivf_nprobe
+                        )
+                else:
+                    del self._indexes[target]
+                    return self._index_for(target)
+            return index
+
+    def candidates(
+        self,
+        query: str,
+        n: int,
+        target: str | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> CandidateSet:
+        """FAISS and BM25 candidates of ``query`` (``n`` from each side) in one target, merged."""
+        query = check_text(query, "query")
+        target = normalize_target(target)
+        if query_vector is None:
+            query_vector = self.encode_queries([query])
+        query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+        index = self._index_for(target)
+        if len(index.dense) and query_vector.shape[1] != index.dense.dim:
+            raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
+        dense_scores, dense_ids = index.dense.search(query_vector, n)
+        kw_ids, kw_scores = index.bm25.search(query, n) if index.bm25 is not None else (np.zeros(0), np.zeros(0))
+        return CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
+
+    def search(
+        self,
+        query: str,
+        limit: int = 5,
+        target: str | None = None,
+        *,
+        min_score: float | None = None,
+        ranker: Ranker | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid search in one target: ReMe's candidates (``min(200, max(1, int(limit * 3)))`` per side),
+        ordered by the ranker, then ``min_score`` (default 0.1) on the ranker's score."""
+        if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
+            raise BadInputError(f"limit must be an integer in [1, {_MAX_LIMIT}], got {limit!r}")
+        threshold = self.retrieval.min_score if min_score is None else min_score
+        cands = self.candidates(query, self.retrieval.candidates_for(limit), target)
+        order, scores = rank(ranker or self.ranker, cands, limit)
+        nodes = self.records.get_by_seqs(cands.ids[order].tolist())
+        hits: list[SearchHit] = []
+        for pos, score in zip(order.tolist(), scores.tolist()):
+            if score < threshold:
+                continue
+            node = nodes.get(int(cands.ids[pos]))
+            if node is None:  # deleted by another process after the index snapshot
+                continue
+            vec = float(cands.vector_score[pos])
+            kw = float(cands.keyword_score[pos])
+            hits.append(
+                SearchHit(
+                    memory=node,
+                    score=float(score),
+                    vector_score=None if np.isnan(vec) else vec,
+                    keyword_score=None if np.isnan(kw) else kw,
+                    rank=len(hits),
+                )
+            )
+        return hits
+
+    # ------------------------------------------------------------------------------------ markdown files
+    def sync_markdown(self) -> dict[str, int]:
+        """Index ``MEMORY.md``, ``memory.md`` and ``memory/*.md`` as chunks in target ``file:memory``.
+
+        Unchanged files are skipped (by content hash); changed files have their chunks replaced; chunks of
+        deleted files are removed. Returns counts of files indexed, chunks added and chunks removed."""
+        import hashlib
+
+        existing: dict[str, builtins.list[MemoryNode]] = {}
+        for node in self.records.list_nodes(FILE_TARGET):
+            existing.setdefault(str(node.metadata.get("path", "")), []).append(node)
+        stats = {"files": 0, "chunks_added": 0, "chunks_removed": 0}
+        seen: set[str] = set()
+        for path in self.workspace.markdown_files():
+            rel = path.relative_to(self.workspace.root).as_posix()
+            seen.add(rel)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                log.warning("skipping %s: %s", rel, exc)
+                continue
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            old = existing.get(rel, [])
+            if old and all(n.metadata.get("file_hash") == digest for n in old):
+                continue
+            stats["chunks_removed"] += self.delete_many([n.memory_id for n in old])
+            items = [
+                {
+                    "content": chunk.text,
+                    "memory_type": MemoryType.chunk,
+                    "memory_id": hashlib.sha256(
+                        f"{rel}:{chunk.start_line}:{chunk.end_line}:{digest}".encode()
+                    ).hexdigest()[:16],
+                    "metadata": {
+                        "path": rel,
+                        "start_line": chunk.start_line,
+                        "end_line": chunk.end_line,
+                        "file_hash": digest,
+                        "source": "memory",
+                    },
+                }
+                for chunk in chunk_markdown(text)
+            ]
+            self.add_many(items, target=FILE_TARGET)
+            stats["files"] += 1
+            stats["chunks_added"] += len(items)
+        for rel, nodes in existing.items():
+            if rel not in seen:
+                stats["chunks_removed"] += self.delete_many([n.memory_id for n in nodes])
+        return stats
+
+    # ---------------------------------------------------------------------------------------------- close
+    def close(self) -> None:
+        self.records.close()
+        if self._cache is not None:
+            self._cache.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

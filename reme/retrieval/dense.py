@@ -1,0 +1,76 @@
+"""Dense candidates: FAISS inner product over unit vectors (= cosine).
+
+Exact ``IndexFlatIP`` up to ``ann_threshold`` vectors, then ``IndexIVFFlat`` with ``nlist = 4 * sqrt(n)`` lists
+trained on a sample and ``nprobe`` lists visited per query. Both are wrapped so that ids are the store's
+integer keys and support incremental adds and removals without a rebuild.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+class DenseIndex:
+    """A FAISS index over one target's vectors."""
+
+    def __init__(self, dim: int, ann_threshold: int = 200_000, nprobe: int = 32):
+        self.dim = dim
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
+        self.kind = "flat"
+        self._index: Any = _faiss().IndexIDMap2(_faiss().IndexFlatIP(dim))
+
+    @classmethod
+    def build(cls, ids: np.ndarray, vectors: np.ndarray, ann_threshold: int = 200_000, nprobe: int = 32) -> DenseIndex:
+        """An index holding ``vectors`` under ``ids``; IVF when there are more than ``ann_threshold``."""
+        dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 0
+        index = cls(dim or 1, ann_threshold, nprobe)
+        if len(ids) > ann_threshold:
+            index._make_ivf(vectors)
+        index.add(ids, vectors)
+        return index
+
+    def _make_ivf(self, train: np.ndarray) -> None:
+        faiss = _faiss()
+        nlist = max(1, int(4 * math.sqrt(len(train))))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        sample = train if len(train) <= 64 * nlist else train[rng.choice(len(train), 64 * nlist, replace=False)]
+        ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
+        ivf.nprobe = min(self.nprobe, nlist)
+        ivf.make_direct_map()
+        self._index = ivf
+        self._quantizer = quantizer  # keep a Python reference: the IVF index does not own it
+        self.kind = "ivf"
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> None:
+        if len(ids) == 0 or len(self) == 0:
+            return
+        self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` per query: ``(scores, ids)`` of shape ``(m, n')``, ``n' = min(n, len)``, best first."""
+        n = min(n, len(self))
+        m = queries.shape[0]
+        if n <= 0:
+            return np.zeros((m, 0), dtype=np.float32), np.zeros((m, 0), dtype=np.int64)
+        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), n)
+        return scores, ids

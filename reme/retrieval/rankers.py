@@ -1,0 +1,90 @@
+"""Rankers order a query's candidates. The heuristic is ReMe 0.3.1.x's linear fusion rule.
+
+Every ranker has ``score(candidates) -> scores`` (higher is better) and ``rank(candidates, limit)``; a learned
+ranker (issue "RL-native decision core") plugs in behind the same interface. ``load_ranker`` reads a checkpoint
+directory: ``policy.json`` names the ranker kind and its parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from reme.errors import BadInputError
+from reme.retrieval.candidates import CandidateSet
+
+
+class Ranker(Protocol):
+    name: str
+
+    def score(self, candidates: CandidateSet) -> np.ndarray:
+        """One score per candidate, higher is better."""
+        ...
+
+
+def rank(ranker: Ranker, candidates: CandidateSet, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions into ``candidates`` of the top ``limit`` by score, and their scores. Ties keep candidate order
+    (dense candidates first), as Python's stable sort did in ReMe."""
+    scores = ranker.score(candidates)
+    order = np.argsort(-scores, kind="stable")
+    order = order[np.isfinite(scores[order])][:limit]
+    return order, scores[order]
+
+
+class FusionRanker:
+    """ReMe 0.3.1.x ``hybrid_search``: ``vector_weight * cosine + (1 - vector_weight) * bm25 / max(bm25)``.
+
+    A memory found by only one side gets 0 from the other. When the keyword side found nothing the result is
+    the dense list with its cosine scores; when the dense side found nothing, the keyword list with its scores.
+    """
+
+    kind = "fusion"
+
+    def __init__(self, vector_weight: float = 0.7, name: str = "heuristic"):
+        if not 0.0 <= vector_weight <= 1.0:
+            raise BadInputError(f"vector_weight must be in [0, 1], got {vector_weight}")
+        self.vector_weight = vector_weight
+        self.name = name
+
+    def score(self, candidates: CandidateSet) -> np.ndarray:
+        vec = candidates.vector_score.astype(np.float64)
+        kw = candidates.keyword_score.astype(np.float64)
+        if not candidates.has_keyword:
+            return np.where(np.isnan(vec), -np.inf, vec)
+        if not candidates.has_dense:
+            return np.where(np.isnan(kw), -np.inf, kw)
+        return self.vector_weight * np.nan_to_num(vec, nan=0.0) + (1 - self.vector_weight) * np.nan_to_num(kw, nan=0.0)
+
+    def to_config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "vector_weight": self.vector_weight}
+
+
+def load_ranker(path: str | Path) -> Ranker:
+    """A ranker from a checkpoint directory (``policy.json`` plus, for learned heads, their weights).
+
+    The directory's name labels the ranker in evaluation output.
+    """
+    directory = Path(path)
+    spec_path = directory / "policy.json"
+    if not spec_path.is_file():
+        raise BadInputError(f"not a policy checkpoint: {directory} has no policy.json")
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"unreadable policy checkpoint {spec_path}: {exc}") from None
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    label = directory.resolve().name
+    if kind == FusionRanker.kind:
+        return FusionRanker(vector_weight=float(spec.get("vector_weight", 0.7)), name=label)
+    raise BadInputError(f"policy checkpoint {directory} has unknown kind {kind!r} (known: 'fusion')")
+
+
+def save_ranker(ranker: FusionRanker, path: str | Path) -> Path:
+    """Write a checkpoint directory that ``load_ranker`` reads back."""
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "policy.json").write_text(json.dumps(ranker.to_config(), indent=2) + "\n", encoding="utf-8")
+    return directory

@@ -1,0 +1,213 @@
+"""Records shared by every layer: memories, dataset episodes, search results.
+
+Nothing here imports torch, faiss or the store; these are plain pydantic v2 models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from reme.errors import BadInputError
+
+DEFAULT_TARGET = "default"
+"""The target of memories added without one."""
+
+MAX_CONTENT_CHARS = 1_000_000
+"""Largest memory text accepted (characters). Longer texts belong in a file, chunked."""
+
+_TARGET_RE = re.compile(r"^(default|(user|task|tool|file):[^\x00-\x1f]{1,256})$")
+
+
+class MemoryType(StrEnum):
+    """ReMe 0.3.x memory types, plus ``chunk`` for Markdown file chunks (MEMORY.md, memory/*.md)."""
+
+    identity = "identity"
+    personal = "personal"
+    procedural = "procedural"
+    tool = "tool"
+    summary = "summary"
+    history = "history"
+    chunk = "chunk"
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with seconds, the format every record uses."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def normalize_target(target: str | None) -> str:
+    """Validate a memory target: ``default``, ``user:NAME``, ``task:NAME``, ``tool:NAME`` or ``file:NAME``.
+
+    >>> normalize_target("user:alice")
+    'user:alice'
+    """
+    if target is None or target == "":
+        return DEFAULT_TARGET
+    if not isinstance(target, str) or not _TARGET_RE.match(target):
+        raise BadInputError(
+            f"invalid target {target!r}: use 'default', 'user:NAME', 'task:NAME', 'tool:NAME' or 'file:NAME'"
+        )
+    return target
+
+
+def target_from_names(user_name: str = "", task_name: str = "", tool_name: str = "") -> str:
+    """ReMe's ``user_name`` / ``task_name`` / ``tool_name`` keywords as one target; at most one may be set."""
+    given = [(kind, name) for kind, name in (("user", user_name), ("task", task_name), ("tool", tool_name)) if name]
+    if len(given) > 1:
+        raise BadInputError("give exactly one of user_name, task_name, tool_name")
+    if not given:
+        return DEFAULT_TARGET
+    kind, name = given[0]
+    return normalize_target(f"{kind}:{name}")
+
+
+def check_text(text: Any, what: str = "text") -> str:
+    """Reject what cannot be a memory text: non-strings, empty or blank, oversized, lone surrogates, NUL."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInputError(f"{what} is not valid UTF-8 (byte {exc.start})") from None
+    if not isinstance(text, str):
+        raise BadInputError(f"{what} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise BadInputError(f"{what} is empty")
+    if len(text) > MAX_CONTENT_CHARS:
+        raise BadInputError(f"{what} is too long: {len(text):,} characters (limit {MAX_CONTENT_CHARS:,})")
+    if "\x00" in text:
+        raise BadInputError(f"{what} contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError(f"{what} is not valid UTF-8 (it holds a lone surrogate)") from None
+    return text
+
+
+def make_memory_id(content: str, target: str) -> str:
+    """Content id unique per target: sha256(target + NUL + content)[:16].
+
+    ReMe used sha256(content)[:16], which makes the same sentence of two users one memory.
+    """
+    return hashlib.sha256(f"{target}\x00{content}".encode()).hexdigest()[:16]
+
+
+class MemoryNode(BaseModel):
+    """One long-term memory; the fields of ReMe 0.3.x ``MemoryNode`` (without its vector)."""
+
+    model_config = ConfigDict(use_enum_values=True)
+
+    memory_id: str = ""
+    memory_type: MemoryType = MemoryType.personal
+    memory_target: str = DEFAULT_TARGET
+    when_to_use: str = ""
+    """Text embedded instead of ``content`` when set (ReMe's rule)."""
+    content: str
+    message_time: str = ""
+    ref_memory_id: str = ""
+    author: str = ""
+    score: float = 0.0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    time_created: str = Field(default_factory=utc_now)
+    time_modified: str = Field(default_factory=utc_now)
+
+    @field_validator("memory_target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        return normalize_target(value)
+
+    @property
+    def index_text(self) -> str:
+        """The text that is embedded and keyword-indexed."""
+        return self.when_to_use or self.content
+
+
+class SearchHit(BaseModel):
+    """One ranked search result."""
+
+    memory: MemoryNode
+    score: float
+    """The ranker's score (for the heuristic: the fused 0.7 * vector + 0.3 * keyword score)."""
+    vector_score: float | None = None
+    keyword_score: float | None = None
+    rank: int
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dataset episodes: every loader (LoCoMo, LongMemEval, synthetic) produces these.
+
+
+class Turn(BaseModel):
+    """One message of a conversation."""
+
+    turn_id: str
+    """Unique within the episode. LoCoMo: the ``dia_id`` (``D3:7``); LongMemEval: ``{session_id}:{index}``."""
+    session_id: str
+    session_index: int
+    """0-based position of the session in the episode."""
+    turn_index: int
+    """0-based position of the turn in its session."""
+    speaker: str
+    text: str
+    date: str = ""
+    """The session's date as the dataset writes it (``1:56 pm on 8 May, 2023``)."""
+    image_caption: str = ""
+    has_answer: bool = False
+    """LongMemEval marks the turns that hold the answer."""
+
+    def render(self, text_format: str = "dated") -> str:
+        """The indexed text: ``plain`` is ``"{speaker}: {text}"`` plus `` [shares {caption}]``; ``dated``
+        prefixes ``"({date}) "`` when the session has a date."""
+        body = f"{self.speaker}: {self.text}"
+        if self.image_caption:
+            body += f" [shares {self.image_caption}]"
+        if text_format == "plain" or not self.date:
+            return body
+        if text_format != "dated":
+            raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
+        return f"({self.date}) {body}"
+
+
+class Question(BaseModel):
+    """A question asked after the conversation, with the turns that answer it."""
+
+    question_id: str
+    question: str
+    answer: str = ""
+    category: str = ""
+    """LoCoMo: ``"1"``..``"5"``; LongMemEval: its ``question_type``; synthetic: LoCoMo's numbering."""
+    evidence: list[str] = Field(default_factory=list)
+    """Valid turn ids of the episode (malformed or unknown ids are dropped by the loader and reported)."""
+    answer_session_ids: list[str] = Field(default_factory=list)
+    question_date: str = ""
+    adversarial: bool = False
+
+
+class Episode(BaseModel):
+    """One conversation (LoCoMo, synthetic) or one question's haystack (LongMemEval)."""
+
+    episode_id: str
+    format: str
+    """``locomo`` or ``longmemeval`` (the synthetic generator writes LoCoMo)."""
+    speakers: list[str] = Field(default_factory=list)
+    turns: list[Turn]
+    questions: list[Question] = Field(default_factory=list)
+    session_dates: dict[str, str] = Field(default_factory=dict)
+    observations: dict[str, list[str]] = Field(default_factory=dict)
+    """Facts per source turn id (LoCoMo ``observation``), for the write and compaction issues."""
+    session_summaries: dict[str, str] = Field(default_factory=dict)
+
+
+class DatasetReport(BaseModel):
+    """What a loader skipped or repaired; printed by the CLI, never a crash."""
+
+    path: str
+    format: str
+    episodes: int = 0
+    questions: int = 0
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,314 @@
+"""Memory records in SQLite (WAL mode, ``synchronous=FULL``): the source of truth of a workspace.
+
+Every write is one transaction that also bumps its target's *generation*; an acknowledged write has been
+fsynced to the WAL. The FAISS and BM25 indexes are caches derived from these rows and compare generations to
+know when to rebuild. Vectors are stored beside the record with the id of the model that made them, so a
+workspace can be re-encoded row by row after a model change and is never left mixing two models.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reme.errors import NotFoundError, WorkspaceError
+from reme.schema import MemoryNode
+
+FORMAT_VERSION = 1
+"""Bumped when the on-disk layout changes incompatibly."""
+
+_COLUMNS = (
+    "memory_id, memory_type, memory_target, when_to_use, content, message_time, ref_memory_id, author, score, "
+    "metadata, time_created, time_modified"
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memories (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id TEXT NOT NULL UNIQUE,
+    memory_type TEXT NOT NULL,
+    memory_target TEXT NOT NULL,
+    when_to_use TEXT NOT NULL DEFAULT '',
+    content TEXT NOT NULL,
+    message_time TEXT NOT NULL DEFAULT '',
+    ref_memory_id TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '',
+    score REAL NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    time_created TEXT NOT NULL,
+    time_modified TEXT NOT NULL,
+    vector BLOB,
+    vector_model TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS memories_target ON memories (memory_target, seq);
+CREATE TABLE IF NOT EXISTS targets (target TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+"""
+
+
+def _row_to_node(row: Sequence[Any]) -> MemoryNode:
+    return MemoryNode(
+        memory_id=row[0],
+        memory_type=row[1],
+        memory_target=row[2],
+        when_to_use=row[3],
+        content=row[4],
+        message_time=row[5],
+        ref_memory_id=row[6],
+        author=row[7],
+        score=row[8],
+        metadata=json.loads(row[9]),
+        time_created=row[10],
+        time_modified=row[11],
+    )
+
+
+def _node_values(node: MemoryNode) -> tuple[Any, ...]:
+    return (
+        node.memory_id,
+        node.memory_type,
+        node.memory_target,
+        node.when_to_use,
+        node.content,
+        node.message_time,
+        node.ref_memory_id,
+        node.author,
+        float(node.score),
+        json.dumps(node.metadata, ensure_ascii=False, allow_nan=False),
+        node.time_created,
+        node.time_modified,
+    )
+
+
+class RecordStore:
+    """CRUD over memory rows. Thread-safe within a process; SQLite's locks order writers across processes."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=60000")
+            self._db.executescript(_SCHEMA)
+            version = self.get_meta("format_version")
+            if version is None:
+                self.set_meta("format_version", str(FORMAT_VERSION))
+            elif int(version) > FORMAT_VERSION:
+                raise WorkspaceError(
+                    f"workspace {self.path.parent} has format {version}; this reme reads up to {FORMAT_VERSION}"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"cannot open the memory database {self.path}: {exc}") from None
+
+    # ---------------------------------------------------------------------------------------------- meta
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def generation(self, target: str) -> int:
+        row = self._db.execute("SELECT generation FROM targets WHERE target = ?", (target,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _bump(self, targets: set[str]) -> dict[str, int]:
+        """Increment each target's generation inside the current write transaction; returns the new values.
+
+        Writers are serialised (``BEGIN IMMEDIATE``), so ``new - 1`` is the generation the write started from:
+        an in-memory index at exactly that generation can apply the write incrementally instead of rebuilding.
+        """
+        new: dict[str, int] = {}
+        for t in sorted(targets):
+            row = self._db.execute(
+                "INSERT INTO targets VALUES (?, 1) ON CONFLICT(target) DO UPDATE SET generation = generation + 1 "
+                "RETURNING generation",
+                (t,),
+            ).fetchone()
+            new[t] = int(row[0])
+        return new
+
+    # --------------------------------------------------------------------------------------------- writes
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    def upsert_many(
+        self, nodes: Sequence[MemoryNode], vectors: np.ndarray, model_id: str
+    ) -> tuple[list[int], dict[str, int], set[str]]:
+        """Insert or replace nodes (by ``memory_id``) with their vectors in one transaction.
+
+        Returns their keys, the new generation of each touched target, and the targets whose existing rows
+        were replaced or moved (an index can add to others incrementally, but must rebuild those)."""
+        if len(nodes) != len(vectors):
+            raise ValueError("one vector per node")
+        seqs: list[int] = []
+        touched = {n.memory_target for n in nodes}
+        replaced: set[str] = set()
+        with self._transaction():
+            for node, vec in zip(nodes, vectors):
+                old = self._db.execute(
+                    "SELECT memory_target FROM memories WHERE memory_id = ?", (node.memory_id,)
+                ).fetchone()
+                if old is not None:
+                    touched.add(str(old[0]))  # an id moved to another target leaves the old index too
+                    replaced.update({str(old[0]), node.memory_target})
+                values = (*_node_values(node), np.ascontiguousarray(vec, dtype=np.float32).tobytes(), model_id)
+                row = self._db.execute(
+                    f"INSERT INTO memories ({_COLUMNS}, vector, vector_model) VALUES ({','.join('?' * 14)}) "
+                    "ON CONFLICT(memory_id) DO UPDATE SET memory_type=excluded.memory_type, "
+                    "memory_target=excluded.memory_target, when_to_use=excluded.when_to_use, "
+                    "content=excluded.content, message_time=excluded.message_time, "
+                    "ref_memory_id=excluded.ref_memory_id, author=excluded.author, score=excluded.score, "
+                    "metadata=excluded.metadata, time_modified=excluded.time_modified, vector=excluded.vector, "
+                    "vector_model=excluded.vector_model RETURNING seq",
+                    values,
+                ).fetchone()
+                seqs.append(int(row[0]))
+            generations = self._bump(touched)
+        return seqs, generations, replaced
+
+    def delete_many(self, memory_ids: Sequence[str]) -> tuple[list[tuple[int, str]], dict[str, int]]:
+        """Delete rows; returns ``(key, target)`` of those that existed and the new generations."""
+        gone: list[tuple[int, str]] = []
+        generations: dict[str, int] = {}
+        with self._transaction():
+            for mid in memory_ids:
+                row = self._db.execute(
+                    "DELETE FROM memories WHERE memory_id = ? RETURNING seq, memory_target", (mid,)
+                ).fetchone()
+                if row is not None:
+                    gone.append((int(row[0]), str(row[1])))
+            if gone:
+                generations = self._bump({t for _, t in gone})
+        return gone, generations
+
+    def set_vectors(self, seqs: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
+        """Replace vectors (after a model change) and bump the generations of the touched targets."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE memories SET vector = ?, vector_model = ? WHERE seq = ?",
+                [
+                    (np.ascontiguousarray(v, dtype=np.float32).tobytes(), model_id, int(s))
+                    for s, v in zip(seqs, vectors)
+                ],
+            )
+            marks = ",".join("?" * len(seqs))
+            rows = self._db.execute(f"SELECT DISTINCT memory_target FROM memories WHERE seq IN ({marks})", list(seqs))
+            self._bump({str(r[0]) for r in rows})
+
+    # ---------------------------------------------------------------------------------------------- reads
+    def get(self, memory_id: str) -> MemoryNode:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM memories WHERE memory_id = ?", (memory_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no memory with id {memory_id!r}")
+        return _row_to_node(row)
+
+    def exists(self, memory_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM memories WHERE memory_id = ?", (memory_id,)).fetchone() is not None
+
+    def get_by_seqs(self, seqs: Sequence[int]) -> dict[int, MemoryNode]:
+        out: dict[int, MemoryNode] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = [int(s) for s in seqs[start : start + 500]]
+            rows = self._db.execute(
+                f"SELECT seq, {_COLUMNS} FROM memories WHERE seq IN ({','.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                out[int(row[0])] = _row_to_node(row[1:])
+        return out
+
+    def list_nodes(self, target: str | None = None, limit: int | None = None) -> list[MemoryNode]:
+        sql = f"SELECT {_COLUMNS} FROM memories"
+        args: list[Any] = []
+        if target is not None:
+            sql += " WHERE memory_target = ?"
+            args.append(target)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_row_to_node(r) for r in self._db.execute(sql, args)]
+
+    def targets(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT memory_target FROM memories ORDER BY 1")]
+
+    def count(self, target: str | None = None) -> int:
+        if target is None:
+            return int(self._db.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
+        return int(self._db.execute("SELECT COUNT(*) FROM memories WHERE memory_target = ?", (target,)).fetchone()[0])
+
+    def index_rows(self, target: str) -> tuple[int, np.ndarray, list[str], np.ndarray]:
+        """Everything an index build needs for one target, read in one snapshot:
+        ``(generation, keys, index texts, vectors)``."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                generation = self.generation(target)
+                rows = self._db.execute(
+                    "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END, vector "
+                    "FROM memories WHERE memory_target = ? ORDER BY seq",
+                    (target,),
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        texts = [r[1] for r in rows]
+        if rows:
+            vectors = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+        else:
+            vectors = np.zeros((0, 0), dtype=np.float32)
+        return generation, ids, texts, vectors
+
+    def stale_vectors(self, model_id: str, batch: int = 1000) -> Iterator[list[tuple[int, str]]]:
+        """Batches of ``(key, index text)`` whose vector was made by another model (or is missing)."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END FROM memories "
+                "WHERE seq > ? AND (vector_model != ? OR vector IS NULL) ORDER BY seq LIMIT ?",
+                (last, model_id, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            yield [(int(r[0]), str(r[1])) for r in rows]
+
+    def count_stale(self, model_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM memories WHERE vector_model != ? OR vector IS NULL", (model_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the store's lock; rolls back on any exception."""
+
+    def __init__(self, store: RecordStore):
+        self.store = store
+
+    def __enter__(self) -> None:
+        self.store._lock.acquire()
+        try:
+            self.store._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store._lock.release()
+            raise
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.store._lock.release()
