@@ -88,6 +88,46 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
     return dict(metadata)
 
 
+def build_node(item: MemoryNode | Mapping[str, Any] | str, target: str | None = None) -> MemoryNode:
+    """Validate one add request (a text, a mapping with ``content`` or ``text``, or a node) into a node with its
+    id; raises ``BadInputError`` naming the problem. ``target`` applies when the item names none."""
+    if isinstance(item, MemoryNode):
+        fields = item.model_dump()
+    elif isinstance(item, str):
+        fields = {"content": item}
+    elif isinstance(item, Mapping):
+        fields = dict(item)
+        if "text" in fields and "content" not in fields:
+            fields["content"] = fields.pop("text")
+        if "target" in fields:
+            fields["memory_target"] = fields.pop("target")
+        if "time" in fields:
+            fields["message_time"] = fields.pop("time")
+    else:
+        raise BadInputError(f"a memory must be a string, a mapping or a MemoryNode, got {type(item).__name__}")
+    fields["content"] = check_text(fields.get("content"), "memory text")
+    if fields.get("when_to_use"):
+        fields["when_to_use"] = check_text(fields["when_to_use"], "when_to_use")
+    chosen = fields.get("memory_target") if fields.get("memory_target") not in (None, "") else target
+    fields["memory_target"] = normalize_target(chosen)
+    fields["message_time"] = check_time(fields.get("message_time") or "")
+    fields["metadata"] = _check_metadata(fields.get("metadata"))
+    score = fields.get("score", 0.0)
+    if not isinstance(score, int | float) or not np.isfinite(score):
+        raise BadInputError(f"score must be a finite number, got {score!r}")
+    if not fields.get("memory_id"):
+        fields["memory_id"] = make_memory_id(fields["content"], fields["memory_target"])
+    elif not isinstance(fields["memory_id"], str) or len(fields["memory_id"]) > 256:
+        raise BadInputError("memory_id must be a string of at most 256 characters")
+    fields.setdefault("time_created", utc_now())
+    fields["time_modified"] = utc_now()
+    try:
+        return MemoryNode.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadInputError(f"invalid memory field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
 class Memory:
     """Long-term memory in one workspace directory.
 
@@ -180,44 +220,6 @@ class Memory:
         self._indexes.clear()
 
     # --------------------------------------------------------------------------------------------- writes
-    def _make_node(self, item: MemoryNode | Mapping[str, Any] | str, target: str | None) -> MemoryNode:
-        """Validate one add request into a node with its id."""
-        if isinstance(item, MemoryNode):
-            fields = item.model_dump()
-        elif isinstance(item, str):
-            fields = {"content": item}
-        elif isinstance(item, Mapping):
-            fields = dict(item)
-            if "text" in fields and "content" not in fields:
-                fields["content"] = fields.pop("text")
-            if "target" in fields:
-                fields["memory_target"] = fields.pop("target")
-            if "time" in fields:
-                fields["message_time"] = fields.pop("time")
-        else:
-            raise BadInputError(f"a memory must be a string, a mapping or a MemoryNode, got {type(item).__name__}")
-        fields["content"] = check_text(fields.get("content"), "memory text")
-        if fields.get("when_to_use"):
-            fields["when_to_use"] = check_text(fields["when_to_use"], "when_to_use")
-        chosen = fields.get("memory_target") if fields.get("memory_target") not in (None, "") else target
-        fields["memory_target"] = normalize_target(chosen)
-        fields["message_time"] = check_time(fields.get("message_time") or "")
-        fields["metadata"] = _check_metadata(fields.get("metadata"))
-        score = fields.get("score", 0.0)
-        if not isinstance(score, int | float) or not np.isfinite(score):
-            raise BadInputError(f"score must be a finite number, got {score!r}")
-        if not fields.get("memory_id"):
-            fields["memory_id"] = make_memory_id(fields["content"], fields["memory_target"])
-        elif not isinstance(fields["memory_id"], str) or len(fields["memory_id"]) > 256:
-            raise BadInputError("memory_id must be a string of at most 256 characters")
-        fields.setdefault("time_created", utc_now())
-        fields["time_modified"] = utc_now()
-        try:
-            return MemoryNode.model_validate(fields)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise BadInputError(f"invalid memory field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-
     def add(
         self,
         content: str,
@@ -265,7 +267,7 @@ class Memory:
         and ``on_commit`` is told which memories are now durable.
 
         ``vectors`` (one unit row per item) skips encoding, for callers that bring their own embeddings."""
-        nodes = [self._make_node(item, target) for item in items]
+        nodes = [build_node(item, target) for item in items]
         if vectors is not None:
             vectors = np.asarray(vectors, dtype=np.float32)
             if vectors.ndim != 2 or len(vectors) != len(nodes):
@@ -330,7 +332,7 @@ class Memory:
             "metadata": metadata,
         }
         fields.update({k: v for k, v in changes.items() if v is not None})
-        node = self._make_node(fields, None)
+        node = build_node(fields, None)
         if node.index_text == old.index_text:
             vector = self._vector_of(memory_id)
         else:
@@ -438,16 +440,18 @@ class Memory:
         *,
         min_score: float | None = None,
         ranker: Ranker | None = None,
-    ) -> list[SearchHit]:
+        query_vector: np.ndarray | None = None,
+    ) -> builtins.list[SearchHit]:
         """Hybrid search in one target: ReMe's candidates (``min(200, max(1, int(limit * 3)))`` per side),
-        ordered by the ranker, then ``min_score`` (default 0.1) on the ranker's score."""
+        ordered by the ranker, then ``min_score`` (default 0.1) on the ranker's score. ``query_vector`` skips
+        encoding the query (for callers that bring their own embeddings)."""
         if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise BadInputError(f"limit must be an integer in [1, {_MAX_LIMIT}], got {limit!r}")
         threshold = self.retrieval.min_score if min_score is None else min_score
-        cands = self.candidates(query, self.retrieval.candidates_for(limit), target)
+        cands = self.candidates(query, self.retrieval.candidates_for(limit), target, query_vector)
         order, scores = rank(ranker or self.ranker, cands, limit)
         nodes = self.records.get_by_seqs(cands.ids[order].tolist())
-        hits: list[SearchHit] = []
+        hits: builtins.list[SearchHit] = []
         for pos, score in zip(order.tolist(), scores.tolist()):
             if score < threshold:
                 continue

@@ -1,6 +1,7 @@
 """Dense candidates: FAISS inner product over unit vectors (= cosine).
 
 Exact ``IndexFlatIP`` up to ``ann_threshold`` vectors, then ``IndexIVFFlat`` with ``nlist = 4 * sqrt(n)`` lists
+(at most ``n / 39``)
 trained on a sample and ``nprobe`` lists visited per query. Both are wrapped so that ids are the store's
 integer keys and support incremental adds and removals without a rebuild.
 """
@@ -41,14 +42,14 @@ class DenseIndex:
 
     def _make_ivf(self, train: np.ndarray) -> None:
         faiss = _faiss()
-        nlist = max(1, int(4 * math.sqrt(len(train))))
+        nlist = max(1, min(int(4 * math.sqrt(len(train))), len(train) // 39))  # FAISS wants >= 39 points a list
         quantizer = faiss.IndexFlatIP(self.dim)
         ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
         sample = train if len(train) <= 64 * nlist else train[rng.choice(len(train), 64 * nlist, replace=False)]
         ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
         ivf.nprobe = min(self.nprobe, nlist)
-        ivf.make_direct_map()
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # ids are arbitrary store keys; removals by id
         self._index = ivf
         self._quantizer = quantizer  # keep a Python reference: the IVF index does not own it
         self.kind = "ivf"

@@ -7,6 +7,7 @@ scripts do not separate words with spaces. Hangul is space-separated and goes th
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -54,6 +55,7 @@ class BM25Index:
     def __init__(self, ids: Sequence[int] | np.ndarray, texts: Sequence[str], k1: float = 1.5, b: float = 0.75):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.ids = np.asarray(ids, dtype=np.int64)
         self._retriever = None
         if len(texts):

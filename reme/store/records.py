@@ -238,6 +238,11 @@ class RecordStore:
             args.append(int(limit))
         return [_row_to_node(r) for r in self._db.execute(sql, args)]
 
+    def id_map(self, target: str) -> dict[int, str]:
+        """Store key -> ``memory_id`` for one target."""
+        rows = self._db.execute("SELECT seq, memory_id FROM memories WHERE memory_target = ?", (target,))
+        return {int(seq): str(mid) for seq, mid in rows}
+
     def targets(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT memory_target FROM memories ORDER BY 1")]
 

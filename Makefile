@@ -1,0 +1,49 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DEMO := demo_out
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch first, pinned to the CPU build this machine carries; the package itself only asks torch>=2.4,
+# so a GPU user's CUDA build is kept.
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(VENV)/bin/reme datasets synth --out $(DEMO)/synthetic.json --conversations 4 --seed 0
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace add "Alice moved to Lisbon in May 2024." --target user:alice
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace add "Alice is allergic to peanuts." --target user:alice
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace add "Bob adopted a beagle called Pixel." --target user:bob
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace search "Where does Alice live now?" --target user:alice
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace search "Where does Alice live now?" --target user:bob
+	$(VENV)/bin/reme eval retrieval --dataset $(DEMO)/synthetic.json --policy heuristic --json $(DEMO)/eval_retrieval.json
+	@cat $(DEMO)/eval_retrieval.json
+
+lint: install
+	$(VENV)/bin/ruff check reme tests benchmarks
+	$(VENV)/bin/ruff format --check reme tests benchmarks
+	$(VENV)/bin/mypy reme
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/bench_store.py --json benchmarks/results/store.json
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

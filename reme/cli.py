@@ -1,0 +1,390 @@
+"""The ``reme`` command line. It only parses options and calls the library.
+
+Conventions for every command: ``--workspace DIR`` is accepted before or after the subcommand (and from
+``$REME_WORKSPACE``); ``--json OUT`` writes JSON to a path, ``-`` meaning stdout (and then nothing else goes to
+stdout); exit code 0 on success, 1 when the operation failed, 2 for bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reme import __version__
+from reme.errors import BadInputError, NotFoundError, ReMeError
+
+app = typer.Typer(
+    name="reme",
+    help="Long-term memory for LLM agents, with learned memory decisions. Drop-in for ReMe 0.3.1.x.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+eval_app = typer.Typer(help="Measure retrieval on benchmark files.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Generate and inspect datasets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(datasets_app, name="datasets")
+
+DEFAULT_WORKSPACE = ".reme"
+
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Workspace directory (default $REME_WORKSPACE or .reme).")
+]
+JsonOpt = Annotated[str | None, typer.Option("--json", help="Write JSON to this path ('-' for stdout only).")]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", "-t", help="Memory target: default, user:NAME, task:NAME or tool:NAME.")
+]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Library exceptions become a one-line message and an exit code; never a traceback."""
+    try:
+        yield
+    except (BadInputError, NotFoundError) as exc:
+        _stderr(f"error: {exc}")
+        raise typer.Exit(2) from None
+    except ReMeError as exc:
+        _stderr(f"error: {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _stderr("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _workspace(ctx: typer.Context, local: str | None) -> str:
+    """The command's ``--workspace`` wins over the global one, which wins over ``$REME_WORKSPACE``."""
+    chosen = local or (ctx.obj or {}).get("workspace") or os.environ.get("REME_WORKSPACE") or DEFAULT_WORKSPACE
+    return str(chosen)
+
+
+def _emit_json(payload: Any, out: str) -> None:
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    if out == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ReMeError(f"cannot write {out}: {exc.strerror}") from None
+    _stderr(f"wrote {out}")
+
+
+def _open_memory(ctx: typer.Context, workspace: str | None) -> Any:
+    from reme.memory import Memory
+
+    return Memory(_workspace(ctx, workspace), show_progress=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"reme {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does (stderr).")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Long-term memory for LLM agents, with learned memory decisions."""
+    ctx.obj = {"workspace": workspace}
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# ------------------------------------------------------------------------------------------------ memory
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+    """Memories of an ``add --file`` JSONL file; any bad line is an error naming its number."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise BadInputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path} is a directory, not a JSONL file") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
+    items: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict) or "text" not in obj:
+            raise BadInputError(f"{path}:{number}: each line must be an object with a 'text' field")
+        unknown = set(obj) - {"text", "target", "time", "metadata", "when_to_use", "memory_type"}
+        if unknown:
+            raise BadInputError(f"{path}:{number}: unknown field(s) {sorted(unknown)}")
+        items.append(obj)
+    if not items:
+        raise BadInputError(f"{path} holds no memories")
+    return items
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    text: Annotated[str | None, typer.Argument(help="The memory text.")] = None,
+    target: TargetOpt = None,
+    time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO 8601).")] = None,
+    file: Annotated[
+        str | None, typer.Option("--file", "-f", help="JSONL: one {text, target?, time?, metadata?} per line.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Add a memory, or every memory of a JSONL file (validated whole before anything is written)."""
+    with _errors():
+        if (text is None) == (file is None):
+            raise BadInputError("give either TEXT or --file")
+        items: list[dict[str, Any]]
+        if file is not None:
+            items = []
+            for obj in _read_jsonl(file):
+                item = dict(obj)
+                item.setdefault("target", target)
+                items.append(item)
+        else:
+            items = [{"text": text, "target": target, "time": time}]
+        from reme.memory import build_node
+
+        nodes = [build_node(item) for item in items]  # validate everything before the workspace is touched
+        mem = _open_memory(ctx, workspace)
+        try:
+            nodes = mem.add_many(nodes, show_progress=file is not None)
+        finally:
+            mem.close()
+        if json_out:
+            _emit_json([n.model_dump() for n in nodes], json_out)
+        elif file is not None:
+            print(f"added {len(nodes)} memories")
+        else:
+            print(nodes[0].memory_id)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option("--limit", "-k", help="How many results.")] = 5,
+    target: TargetOpt = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Drop results below (default 0.1).")] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Hybrid search (FAISS + BM25, ranked by the current ranking policy) in one target."""
+    with _errors():
+        mem = _open_memory(ctx, workspace)
+        try:
+            hits = mem.search(query, limit=limit, target=target, min_score=min_score)
+        finally:
+            mem.close()
+        rows = [
+            {
+                "memory_id": h.memory.memory_id,
+                "content": h.memory.content,
+                "score": round(h.score, 6),
+                "vector_score": h.vector_score,
+                "keyword_score": h.keyword_score,
+                "target": h.memory.memory_target,
+                "message_time": h.memory.message_time,
+                "metadata": h.memory.metadata,
+            }
+            for h in hits
+        ]
+        if json_out:
+            _emit_json(rows, json_out)
+            return
+        if not rows:
+            print("no results")
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("score", "id", "content")
+        for row in rows:
+            table.add_row(f"{row['score']:.3f}", row["memory_id"], row["content"])
+        Console().print(table)
+
+
+@app.command("list")
+def list_memories(
+    ctx: typer.Context,
+    target: TargetOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """List memories (of one target, or all)."""
+    with _errors():
+        mem = _open_memory(ctx, workspace)
+        try:
+            nodes = mem.list(target=target, limit=limit)
+        finally:
+            mem.close()
+        if json_out:
+            _emit_json([n.model_dump() for n in nodes], json_out)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("id", "target", "time", "content")
+        for n in nodes:
+            table.add_row(n.memory_id, n.memory_target, n.message_time, n.content)
+        Console().print(table)
+        print(f"{len(nodes)} memories")
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    memory_id: Annotated[str, typer.Argument(help="The id to delete.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete one memory by id."""
+    with _errors():
+        mem = _open_memory(ctx, workspace)
+        try:
+            mem.delete(memory_id)
+        finally:
+            mem.close()
+        print(f"deleted {memory_id}")
+
+
+@app.command()
+def sync(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
+    """Index MEMORY.md and memory/*.md of the workspace (400-token chunks, 80 overlap)."""
+    with _errors():
+        mem = _open_memory(ctx, workspace)
+        try:
+            stats = mem.sync_markdown()
+        finally:
+            mem.close()
+        print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items()))
+
+
+# ------------------------------------------------------------------------------------------------- eval
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[str, typer.Option("--dataset", help="A LoCoMo or LongMemEval JSON file.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, locomo or longmemeval.")] = "auto",
+    conversations: Annotated[
+        str | None, typer.Option("--conversations", help="Only these episode ids (comma-separated).")
+    ] = None,
+    exclude_conversations: Annotated[
+        str | None, typer.Option("--exclude-conversations", help="Leave these episode ids out.")
+    ] = None,
+    text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
+    policy: Annotated[
+        list[str] | None, typer.Option("--policy", help="'heuristic' or a checkpoint directory; repeatable.")
+    ] = None,
+    k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k.")] = "1,5,10,20",
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Recall@k, NDCG@10 (and session recall for LongMemEval) of each policy on a dataset."""
+    with _errors():
+        from reme.datasets import load_dataset
+        from reme.eval import evaluate_retrieval, parse_ks
+        from reme.retrieval.rankers import FusionRanker, Ranker, load_ranker
+
+        ks = parse_ks(k)
+        rankers: list[Ranker] = []
+        for spec in policy or ["heuristic"]:
+            rankers.append(FusionRanker(name="heuristic") if spec == "heuristic" else load_ranker(spec))
+        episodes, report = load_dataset(dataset, format=fmt)
+        for warning in report.warnings[:20]:
+            _stderr(f"warning: {warning}")
+        if len(report.warnings) > 20:
+            _stderr(f"warning: ... and {len(report.warnings) - 20} more")
+        wanted = _id_list(conversations)
+        unwanted = _id_list(exclude_conversations)
+        known = {e.episode_id for e in episodes}
+        missing = (wanted | unwanted) - known
+        if missing:
+            raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
+        episodes = [e for e in episodes if (not wanted or e.episode_id in wanted) and e.episode_id not in unwanted]
+        if not episodes:
+            raise BadInputError("no conversations left to evaluate")
+        result = evaluate_retrieval(episodes, rankers, ks=ks, text_format=text_format, show_progress=True)
+        payload = {"dataset": str(dataset), **result}
+        if json_out:
+            _emit_json(payload, json_out)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        metrics = list(next(iter(payload["results"].values())))
+        table = Table("policy", *metrics, title=f"{payload['format']}: {payload['queries']} queries ({text_format})")
+        for label, values in payload["results"].items():
+            table.add_row(label, *(f"{values[m]:.3f}" for m in metrics))
+        Console().print(table)
+
+
+def _id_list(text: str | None) -> set[str]:
+    return {part.strip() for part in (text or "").split(",") if part.strip()}
+
+
+# --------------------------------------------------------------------------------------------- datasets
+@datasets_app.command("synth")
+def datasets_synth(
+    out: Annotated[str, typer.Option("--out", help="Where to write the LoCoMo-format JSON.")],
+    conversations: Annotated[int, typer.Option("--conversations", help="How many conversations.")] = 4,
+    sessions: Annotated[int, typer.Option("--sessions", help="Sessions per conversation.")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    style: Annotated[str, typer.Option("--style", help="chat (LoCoMo-like) or assistant (LongMemEval-like).")] = "chat",
+) -> None:
+    """Write synthetic conversations with questions and evidence ids (LoCoMo format)."""
+    with _errors():
+        from reme.datasets import load_dataset
+        from reme.datasets.synthetic import write_synthetic
+
+        if conversations < 1 or sessions < 1:
+            raise BadInputError("--conversations and --sessions must be at least 1")
+        if style not in ("chat", "assistant"):
+            raise BadInputError(f"unknown style {style!r}: use chat or assistant")
+        try:
+            write_synthetic(out, n_conversations=conversations, sessions=sessions, seed=seed, style=style)
+        except OSError as exc:
+            raise ReMeError(f"cannot write {out}: {exc.strerror}") from None
+        episodes, _ = load_dataset(out)
+        turns = sum(len(e.turns) for e in episodes)
+        questions = sum(len(e.questions) for e in episodes)
+        print(f"wrote {out}: {len(episodes)} conversations, {turns} turns, {questions} questions")
+
+
+def main() -> None:
+    """Entry point of the ``reme`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

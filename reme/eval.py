@@ -1,0 +1,175 @@
+"""Retrieval evaluation: index each episode in its own store, ask its questions, score the rankings.
+
+Every ranker of one run orders the *same* candidate set (FAISS + BM25, ``3 * max(k)`` from each side) of the
+same indexed text, so differences come from the rankers alone. No ``min_score`` is applied. Definitions of
+every metric are in ``docs/evaluation.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reme.config import EmbeddingConfig, RetrievalConfig
+from reme.errors import BadInputError
+from reme.progress import progress_bar
+from reme.retrieval.embedding import Encoder
+from reme.retrieval.rankers import Ranker, rank
+from reme.schema import DEFAULT_TARGET, Episode, MemoryType, Question
+
+RETRIEVAL_CATEGORIES = {"1", "2", "3", "4"}
+"""LoCoMo categories scored for retrieval (5, adversarial, has no answer to find)."""
+
+
+def default_cache_path() -> Path:
+    """Where evaluation keeps its embedding cache across runs (``$REME_CACHE_DIR`` or ``~/.cache/reme``)."""
+    root = os.environ.get("REME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "reme")
+    return Path(root) / "embeddings.db"
+
+
+def parse_ks(text: str) -> list[int]:
+    """``"1,5,10,20"`` -> ``[1, 5, 10, 20]``."""
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise BadInputError(f"--k must be comma-separated positive integers, got {text!r}") from None
+    if not ks or ks[0] < 1 or ks[-1] > 1000:
+        raise BadInputError(f"--k values must be in [1, 1000], got {text!r}")
+    return ks
+
+
+def is_scored(question: Question, fmt: str) -> bool:
+    """Whether a question enters the retrieval metrics (see ``docs/evaluation.md``)."""
+    if fmt == "longmemeval":
+        return bool(question.answer_session_ids) and not question.adversarial
+    return question.category in RETRIEVAL_CATEGORIES and bool(question.evidence)
+
+
+def recall_at(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    return len(relevant.intersection(ranked[:k])) / len(relevant)
+
+
+def ndcg_at(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+    """Binary-relevance NDCG; the ideal DCG puts ``min(|relevant|, k)`` relevant items first."""
+    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return dcg / ideal
+
+
+def sessions_in_order(ranked_turns: Sequence[str], session_of: dict[str, str]) -> list[str]:
+    """Sessions ordered by the first appearance of one of their turns in the ranking."""
+    seen: dict[str, None] = {}
+    for turn in ranked_turns:
+        seen.setdefault(session_of[turn], None)
+    return list(seen)
+
+
+class _Accumulator:
+    """Sums of per-question metrics for one ranker."""
+
+    def __init__(self, ks: list[int], with_sessions: bool):
+        self.ks = ks
+        self.with_sessions = with_sessions
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, key: str, value: float) -> None:
+        self.sums[key] = self.sums.get(key, 0.0) + value
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def result(self) -> dict[str, float]:
+        keys = [f"recall@{k}" for k in self.ks] + ["ndcg@10"]
+        if self.with_sessions:
+            keys += ["session_recall@5", "session_recall@10"]
+        return {key: round(self.sums[key] / self.counts[key], 4) if self.counts.get(key) else 0.0 for key in keys}
+
+
+def evaluate_retrieval(
+    episodes: Sequence[Episode],
+    rankers: Sequence[Ranker],
+    ks: Sequence[int] = (1, 5, 10, 20),
+    text_format: str = "dated",
+    embedding: EmbeddingConfig | None = None,
+    encoder: Encoder | None = None,
+    cache_path: str | Path | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Score each ranker on the episodes; returns ``{"format", "queries", "results": {label: metrics}}``."""
+    from reme.memory import Memory
+
+    if not rankers:
+        raise BadInputError("give at least one policy")
+    labels = [r.name for r in rankers]
+    if len(set(labels)) != len(labels):
+        raise BadInputError(f"two policies share a label: {labels}")
+    if text_format not in ("dated", "plain"):
+        raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
+    ks = sorted(set(ks))
+    max_k = ks[-1]
+    fmt = episodes[0].format if episodes else "locomo"
+    with_sessions = fmt == "longmemeval"
+    acc = {label: _Accumulator(ks, with_sessions) for label in labels}
+    retrieval = RetrievalConfig(min_score=0.0)
+    cache = cache_path or default_cache_path()
+    queries = 0
+    total_questions = sum(sum(is_scored(q, fmt) for q in ep.questions) for ep in episodes)
+    with progress_bar("evaluating", total=total_questions, enabled=show_progress) as advance:
+        for episode in episodes:
+            scored = [q for q in episode.questions if is_scored(q, fmt)]
+            if not scored:
+                continue
+            with tempfile.TemporaryDirectory(prefix="reme-eval-") as tmp:
+                mem = Memory(
+                    tmp, embedding, retrieval, encoder=encoder, embedding_cache=cache, show_progress=show_progress
+                )
+                try:
+                    items = [
+                        {
+                            "content": turn.render(text_format),
+                            "memory_id": f"turn-{i}",
+                            "memory_type": MemoryType.history,
+                            "metadata": {"turn_id": turn.turn_id, "session_id": turn.session_id},
+                        }
+                        for i, turn in enumerate(episode.turns)
+                    ]
+                    mem.add_many(items, show_progress=False, batch_size=4096)
+                    turn_of_seq = {
+                        seq: episode.turns[int(mid.removeprefix("turn-"))].turn_id
+                        for seq, mid in mem.records.id_map(DEFAULT_TARGET).items()
+                    }
+                    session_of = {t.turn_id: t.session_id for t in episode.turns}
+                    qvecs = mem.encode_queries([q.question for q in scored])
+                    for question, qvec in zip(scored, qvecs):
+                        cands = mem.candidates(question.question, 3 * max_k, DEFAULT_TARGET, query_vector=qvec)
+                        for ranker in rankers:
+                            order, _ = rank(ranker, cands, len(cands))
+                            ranked = [turn_of_seq[int(s)] for s in cands.ids[order]]
+                            _score_question(acc[ranker.name], question, ranked, session_of, ks)
+                        queries += 1
+                        advance(1)
+                finally:
+                    mem.close()
+    return {
+        "format": fmt,
+        "queries": queries,
+        "results": {label: acc[label].result() for label in labels},
+    }
+
+
+def _score_question(
+    acc: _Accumulator, question: Question, ranked: list[str], session_of: dict[str, str], ks: Sequence[int]
+) -> None:
+    relevant = set(question.evidence)
+    if relevant:
+        for k in ks:
+            acc.add(f"recall@{k}", recall_at(ranked, relevant, k))
+        acc.add("ndcg@10", ndcg_at(ranked, relevant, 10))
+    if acc.with_sessions and question.answer_session_ids:
+        sessions = sessions_in_order(ranked, session_of)
+        answer = set(question.answer_session_ids)
+        for k in (5, 10):
+            acc.add(f"session_recall@{k}", len(answer.intersection(sessions[:k])) / len(answer))

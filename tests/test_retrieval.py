@@ -1,0 +1,137 @@
+import numpy as np
+import pytest
+
+from reme.errors import BadInputError
+from reme.retrieval.cache import CachedEncoder, EmbeddingCache
+from reme.retrieval.candidates import CandidateSet
+from reme.retrieval.dense import DenseIndex
+from reme.retrieval.embedding import RandomEncoder, normalize_rows
+from reme.retrieval.keyword import BM25Index, tokenize
+from reme.retrieval.rankers import FusionRanker, load_ranker, rank, save_ranker
+
+
+def _cands():
+    # dense: ids 1, 2, 3 with cosines 0.9, 0.5, 0.2; keyword: ids 3, 4 with BM25 4.0, 2.0
+    return CandidateSet.merge(
+        "q",
+        np.array([1, 2, 3]),
+        np.array([0.9, 0.5, 0.2], dtype=np.float32),
+        np.array([3, 4]),
+        np.array([4.0, 2.0], dtype=np.float32),
+    )
+
+
+def test_fusion_matches_hand_computed_example():
+    cands = _cands()
+    assert cands.ids.tolist() == [1, 2, 3, 4]
+    np.testing.assert_allclose(cands.keyword_score[2:], [1.0, 0.5])  # bm25 / max(bm25)
+    order, scores = rank(FusionRanker(), cands, 10)
+    # fused = 0.7 * cos + 0.3 * kw:  1 -> 0.63, 2 -> 0.35, 3 -> 0.14 + 0.30 = 0.44, 4 -> 0.15
+    assert cands.ids[order].tolist() == [1, 3, 2, 4]
+    np.testing.assert_allclose(scores, [0.63, 0.44, 0.35, 0.15], atol=1e-6)
+    order, _ = rank(FusionRanker(), cands, 2)
+    assert cands.ids[order].tolist() == [1, 3]
+
+
+def test_fusion_falls_back_to_one_side_like_reme():
+    dense_only = CandidateSet.merge("q", np.array([5, 6]), np.array([0.4, 0.3]), np.array([]), np.array([]))
+    order, scores = rank(FusionRanker(), dense_only, 5)
+    assert dense_only.ids[order].tolist() == [5, 6]
+    np.testing.assert_allclose(scores, [0.4, 0.3], atol=1e-6)  # raw cosines, not 0.7 * cosine
+    kw_only = CandidateSet.merge("q", np.array([]), np.array([]), np.array([7, 8]), np.array([3.0, 1.5]))
+    order, scores = rank(FusionRanker(), kw_only, 5)
+    np.testing.assert_allclose(scores, [1.0, 0.5], atol=1e-6)
+
+
+def test_fusion_dedups_ids_present_on_both_sides():
+    cands = CandidateSet.merge("q", np.array([1, 1, -1]), np.array([0.5, 0.4, 0.0]), np.array([1]), np.array([2.0]))
+    assert cands.ids.tolist() == [1]
+    assert cands.dense_rank.tolist() == [0] and cands.keyword_rank.tolist() == [0]
+
+
+def test_ranker_checkpoint_roundtrip(tmp_path):
+    path = save_ranker(FusionRanker(vector_weight=0.5), tmp_path / "w05")
+    ranker = load_ranker(path)
+    assert ranker.name == "w05"
+    cands = _cands()
+    order, scores = rank(ranker, cands, 1)
+    # with weight 0.5: id 1 -> 0.45, id 3 -> 0.5 * 0.2 + 0.5 * 1.0 = 0.6
+    assert cands.ids[order].tolist() == [3] and scores[0] == pytest.approx(0.6)
+    with pytest.raises(BadInputError, match="policy.json"):
+        load_ranker(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "policy.json").write_text("{not json")
+    with pytest.raises(BadInputError, match="unreadable"):
+        load_ranker(tmp_path / "bad")
+
+
+def test_tokenizer_words_stopwords_and_cjk():
+    assert tokenize("The cat SAT on a mat, I think") == ["cat", "sat", "mat", "think"]
+    assert tokenize("我喜欢猫") == ["我", "喜", "欢", "猫", "我喜", "喜欢", "欢猫"]
+    mixed = tokenize("Alice 去了 東京タワー")
+    assert "alice" in mixed and "東京" in mixed and "去了" in mixed
+    assert tokenize("") == [] and tokenize("!!! ?") == []
+
+
+def test_bm25_finds_cjk_and_ranks_by_term_weight():
+    index = BM25Index([10, 11, 12], ["我喜欢猫和狗", "今天天气很好", "the weather is nice today"])
+    ids, scores = index.search("喜欢猫", 3)
+    assert ids.tolist() == [10]
+    ids, _ = index.search("nice weather", 3)
+    assert ids.tolist() == [12]
+    ids, _ = index.search("the a of", 3)  # only stop words
+    assert ids.tolist() == []
+    assert BM25Index([], []).search("anything", 5)[0].tolist() == []
+
+
+def test_dense_index_is_exact_and_incremental():
+    rng = np.random.default_rng(0)
+    vecs = normalize_rows(rng.standard_normal((50, 16)))
+    index = DenseIndex.build(np.arange(100, 150), vecs)
+    scores, ids = index.search(vecs[:3], 5)
+    assert ids[:, 0].tolist() == [100, 101, 102]
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+    index.remove(np.array([100]))
+    _, ids = index.search(vecs[:1], 5)
+    assert 100 not in ids[0].tolist()
+    index.add(np.array([999]), vecs[:1])
+    _, ids = index.search(vecs[:1], 1)
+    assert ids[0].tolist() == [999]
+
+
+def test_dense_index_switches_to_ivf_above_threshold():
+    rng = np.random.default_rng(1)
+    centers = normalize_rows(rng.standard_normal((20, 16)))
+    vecs = normalize_rows(centers[rng.integers(0, 20, 3000)] + 0.05 * rng.standard_normal((3000, 16)))
+    index = DenseIndex.build(np.arange(3000), vecs, ann_threshold=1000, nprobe=8)
+    assert index.kind == "ivf"
+    exact = vecs @ vecs[:50].T
+    _, ids = index.search(vecs[:50], 10)
+    truth = np.argsort(-exact, axis=0)[:10].T
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids.tolist(), truth.tolist())])
+    assert recall > 0.8
+
+
+def test_embedding_cache_never_reencodes(tmp_path):
+    class Counting(RandomEncoder):
+        calls = 0
+
+        def encode(self, texts, show_progress=False):
+            Counting.calls += len(texts)
+            return super().encode(texts)
+
+    cache = EmbeddingCache(tmp_path / "c.db")
+    enc = CachedEncoder(Counting(8), cache)
+    a = enc.encode(["x", "y", "x"])
+    assert Counting.calls == 2  # "x" once
+    b = CachedEncoder(Counting(8), EmbeddingCache(tmp_path / "c.db")).encode(["y", "x"])
+    assert Counting.calls == 2
+    np.testing.assert_allclose(a[[1, 0]], b)
+    assert cache.delete_texts(["x"]) == 1
+
+
+def test_minilm_encoder_is_offline_and_normalised(minilm):
+    vecs = minilm.encode(["Caroline went to a support group.", "Melanie likes painting."])
+    assert vecs.shape == (2, 384) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert "all-MiniLM-L6-v2" in minilm.model_id
