@@ -26,9 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reme.datasets.synthetic import generate_synthetic  # noqa: E402
-from reme.memory import Memory  # noqa: E402
-from reme.retrieval.embedding import RandomEncoder, normalize_rows  # noqa: E402
+from reme.datasets.synthetic import generate_synthetic
+
+from reme.memory import Memory
+from reme.retrieval.embedding import RandomEncoder, normalize_rows
 
 
 def corpus(n: int, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -429,8 +429,17 @@ class Memory:
         if len(index.dense) and query_vector.shape[1] != index.dense.dim:
             raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
         dense_scores, dense_ids = index.dense.search(query_vector, n)
-        kw_ids, kw_scores = index.bm25.search(query, n) if index.bm25 is not None else (np.zeros(0), np.zeros(0))
-        return CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
+        bm25_all = index.bm25.score_all(query)
+        kw_ids, kw_scores = index.bm25.search(query, n, scores=bm25_all)
+        cands = CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
+        # both exact scores for every candidate: cosine of keyword-only ones, BM25 of dense-only ones
+        vec = np.full(len(cands), np.nan, dtype=np.float32)
+        need = np.flatnonzero(cands.dense_rank < 0)
+        if len(need):
+            vec[need] = index.dense.vectors(cands.ids[need]) @ query_vector[0]
+        raw = np.asarray([bm25_all[index.bm25.position[int(i)]] for i in cands.ids], dtype=np.float32)
+        cands.fill(vec, raw)
+        return cands
 
     def search(
         self,

@@ -57,7 +57,7 @@ def test_ranker_checkpoint_roundtrip(tmp_path):
     order, scores = rank(ranker, cands, 1)
     # with weight 0.5: id 1 -> 0.45, id 3 -> 0.5 * 0.2 + 0.5 * 1.0 = 0.6
     assert cands.ids[order].tolist() == [3] and scores[0] == pytest.approx(0.6)
-    with pytest.raises(BadInputError, match="policy.json"):
+    with pytest.raises(BadInputError, match=r"policy\.json"):
         load_ranker(tmp_path)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "policy.json").write_text("{not json")
@@ -75,7 +75,7 @@ def test_tokenizer_words_stopwords_and_cjk():
 
 def test_bm25_finds_cjk_and_ranks_by_term_weight():
     index = BM25Index([10, 11, 12], ["我喜欢猫和狗", "今天天气很好", "the weather is nice today"])
-    ids, scores = index.search("喜欢猫", 3)
+    ids, _ = index.search("喜欢猫", 3)
     assert ids.tolist() == [10]
     ids, _ = index.search("nice weather", 3)
     assert ids.tolist() == [12]
@@ -135,3 +135,17 @@ def test_minilm_encoder_is_offline_and_normalised(minilm):
     assert vecs.shape == (2, 384) and vecs.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert "all-MiniLM-L6-v2" in minilm.model_id
+
+
+def test_exact_fill_versus_reme_zero_fill():
+    cands = _cands()
+    # the store knows every candidate's true scores: id 4's cosine is 0.6, id 1's BM25 is 2.0
+    cands.fill(np.array([np.nan, np.nan, np.nan, 0.6]), np.array([2.0, 0.0, np.nan, np.nan]))
+    np.testing.assert_allclose(cands.keyword_score, [0.5, 0.0, 1.0, 0.5])
+    order, scores = rank(FusionRanker(), cands, 4)
+    # exact: 1 -> 0.63 + 0.15 = 0.78, 4 -> 0.42 + 0.15 = 0.57, 3 -> 0.44, 2 -> 0.35
+    assert cands.ids[order].tolist() == [1, 4, 3, 2]
+    np.testing.assert_allclose(scores, [0.78, 0.57, 0.44, 0.35], atol=1e-6)
+    order, scores = rank(FusionRanker(missing="zero"), cands, 4)  # ReMe: a side that did not retrieve adds 0
+    assert cands.ids[order].tolist() == [1, 3, 2, 4]
+    np.testing.assert_allclose(scores, [0.63, 0.44, 0.35, 0.15], atol=1e-6)

@@ -1,3 +1,4 @@
+import itertools
 import os
 import signal
 import subprocess
@@ -145,11 +146,11 @@ def test_chunking_follows_reme_sizes():
     chunks = chunk_markdown(text)
     assert all(len(c.text) <= 1600 for c in chunks)
     assert chunks[0].start_line == 1 and chunks[-1].end_line == 100
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         overlap = prev.end_line - nxt.start_line + 1
         assert overlap * 100 >= 320  # >= 80 tokens of 4 chars carried over
     long_line = chunk_markdown("z" * 4000)
-    assert [len(c.text) for c in long_line][0] == 1600 and all(c.start_line == 1 for c in long_line)
+    assert len(long_line[0].text) == 1600 and all(c.start_line == 1 for c in long_line)
     assert chunk_markdown("\n\n  \n") == []
 
 

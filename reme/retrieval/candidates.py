@@ -13,17 +13,21 @@ import numpy as np
 @dataclass
 class CandidateSet:
     """Parallel arrays over the candidates of one query, dense candidates first (in dense order), then
-    keyword-only candidates (in keyword order). Missing sides are NaN scores and rank -1."""
+    keyword-only candidates (in keyword order).
+
+    Candidates are the union of the top ``n`` of each side, but both scores are known for every candidate: the
+    store fills in the cosine of a keyword-only candidate and the BM25 of a dense-only one (``fill``). The ranks
+    say which side retrieved it (-1: not retrieved by that side). Scores that were never filled are NaN."""
 
     query: str
     ids: np.ndarray
     """Store keys (int64)."""
     vector_score: np.ndarray
-    """Cosine of query and memory; NaN when the memory is not a dense candidate."""
+    """Cosine of query and memory; NaN when unknown."""
     keyword_raw: np.ndarray
-    """Raw BM25 score; NaN when not a keyword candidate."""
+    """Raw BM25 score; NaN when unknown."""
     keyword_score: np.ndarray
-    """BM25 divided by the best keyword candidate's BM25 (in [0, 1]); NaN when not a keyword candidate."""
+    """BM25 divided by the best keyword candidate's BM25 (in [0, 1]); NaN when unknown."""
     dense_rank: np.ndarray
     """0-based rank among dense candidates, -1 when absent."""
     keyword_rank: np.ndarray
@@ -78,3 +82,12 @@ class CandidateSet:
         best = float(np.nanmax(raw)) if np.isfinite(raw).any() else 0.0
         kw = raw / best if best > 0 else np.full(n, np.nan, dtype=np.float32)
         return cls(query, np.asarray(order, dtype=np.int64), vec, raw, kw.astype(np.float32), drank, krank)
+
+    def fill(self, vector_score: np.ndarray, keyword_raw: np.ndarray) -> None:
+        """Set the exact scores of every candidate (NaNs in the arguments leave the current value)."""
+        self.vector_score = np.where(np.isnan(vector_score), self.vector_score, vector_score).astype(np.float32)
+        self.keyword_raw = np.where(np.isnan(keyword_raw), self.keyword_raw, keyword_raw).astype(np.float32)
+        retrieved = self.keyword_rank >= 0
+        best = float(self.keyword_raw[retrieved].max()) if retrieved.any() else 0.0
+        if best > 0:
+            self.keyword_score = (self.keyword_raw / best).astype(np.float32)

@@ -67,6 +67,12 @@ class DenseIndex:
             return
         self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Stored vectors of these ids (each must be in the index)."""
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
+
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` per query: ``(scores, ids)`` of shape ``(m, n')``, ``n' = min(n, len)``, best first."""
         n = min(n, len(self))

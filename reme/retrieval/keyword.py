@@ -57,6 +57,8 @@ class BM25Index:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.ids = np.asarray(ids, dtype=np.int64)
+        self.position = {int(i): p for p, i in enumerate(self.ids.tolist())}
+        """Store key -> row of the score vector."""
         self._retriever = None
         if len(texts):
             self._retriever = bm25s.BM25(k1=k1, b=b)
@@ -65,14 +67,21 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``n`` ``(ids, raw BM25 scores)`` with a positive score, best first."""
+    def score_all(self, query: str) -> np.ndarray:
+        """Raw BM25 score of every indexed memory (row order of ``ids``)."""
         tokens = tokenize(query)
-        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        if self._retriever is None or not tokens or n <= 0:
-            return empty
-        scores = np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        if self._retriever is None or not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+    def search(self, query: str, n: int, scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``n`` ``(ids, raw BM25 scores)`` with a positive score, best first (``scores``: a precomputed
+        ``score_all(query)``)."""
+        if scores is None:
+            scores = self.score_all(query)
         n = min(n, len(scores))
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
         top = top[scores[top] > 0]
         order = top[np.lexsort((top, -scores[top]))]  # best first; ties by insertion order

@@ -37,21 +37,31 @@ def rank(ranker: Ranker, candidates: CandidateSet, limit: int) -> tuple[np.ndarr
 class FusionRanker:
     """ReMe 0.3.1.x ``hybrid_search``: ``vector_weight * cosine + (1 - vector_weight) * bm25 / max(bm25)``.
 
-    A memory found by only one side gets 0 from the other. When the keyword side found nothing the result is
-    the dense list with its cosine scores; when the dense side found nothing, the keyword list with its scores.
+    When the keyword side retrieved nothing the result is the dense list with its cosine scores; when the dense
+    side retrieved nothing, the keyword list with its scores (ReMe's fallbacks).
+
+    ``missing``: what a candidate retrieved by only one side gets from the other. ``exact`` (default) uses its
+    true cosine / BM25, which the store computes for every candidate; ``zero`` reproduces ReMe's stores, which
+    knew only the scores of their own top-n lists and added 0. See ``docs/evaluation.md`` for both measured.
     """
 
     kind = "fusion"
 
-    def __init__(self, vector_weight: float = 0.7, name: str = "heuristic"):
+    def __init__(self, vector_weight: float = 0.7, name: str = "heuristic", missing: str = "exact"):
         if not 0.0 <= vector_weight <= 1.0:
             raise BadInputError(f"vector_weight must be in [0, 1], got {vector_weight}")
+        if missing not in ("exact", "zero"):
+            raise BadInputError(f"missing must be 'exact' or 'zero', got {missing!r}")
         self.vector_weight = vector_weight
         self.name = name
+        self.missing = missing
 
     def score(self, candidates: CandidateSet) -> np.ndarray:
         vec = candidates.vector_score.astype(np.float64)
         kw = candidates.keyword_score.astype(np.float64)
+        if self.missing == "zero":
+            vec = np.where(candidates.dense_rank >= 0, vec, np.nan)
+            kw = np.where(candidates.keyword_rank >= 0, kw, np.nan)
         if not candidates.has_keyword:
             return np.where(np.isnan(vec), -np.inf, vec)
         if not candidates.has_dense:
@@ -59,7 +69,7 @@ class FusionRanker:
         return self.vector_weight * np.nan_to_num(vec, nan=0.0) + (1 - self.vector_weight) * np.nan_to_num(kw, nan=0.0)
 
     def to_config(self) -> dict[str, Any]:
-        return {"kind": self.kind, "vector_weight": self.vector_weight}
+        return {"kind": self.kind, "vector_weight": self.vector_weight, "missing": self.missing}
 
 
 def load_ranker(path: str | Path) -> Ranker:
@@ -78,7 +88,9 @@ def load_ranker(path: str | Path) -> Ranker:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     label = directory.resolve().name
     if kind == FusionRanker.kind:
-        return FusionRanker(vector_weight=float(spec.get("vector_weight", 0.7)), name=label)
+        return FusionRanker(
+            vector_weight=float(spec.get("vector_weight", 0.7)), name=label, missing=str(spec.get("missing", "exact"))
+        )
     raise BadInputError(f"policy checkpoint {directory} has unknown kind {kind!r} (known: 'fusion')")
 
 
