@@ -1,0 +1,112 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from reme.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args, env=None):
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_help_does_not_import_torch():
+    code = "import sys, reme.cli, reme.memory; sys.exit(1 if {'torch', 'faiss', 'sentence_transformers'} & set(sys.modules) else 0)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert _run("--help").exit_code == 0
+
+
+def test_add_search_list_delete_with_workspace_anywhere(tmp_path, monkeypatch):
+    ws = str(tmp_path / "ws")
+    r = _run("--workspace", ws, "add", "Alice moved to Lisbon in May.", "--target", "user:alice")
+    assert r.exit_code == 0, r.output
+    alice_id = r.stdout.strip()
+    r = _run("add", "Bob has a beagle named Pixel.", "--workspace", ws, "--target", "user:bob", "--time", "2024-05-08")
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv("REME_WORKSPACE", ws)
+    r = _run("search", "Where does Alice live?", "--target", "user:alice", "--json", "-")
+    assert r.exit_code == 0
+    hits = json.loads(r.stdout)  # nothing but JSON on stdout
+    assert [h["memory_id"] for h in hits] == [alice_id]
+    r = _run("list", "--json", "-")
+    assert {m["memory_target"] for m in json.loads(r.stdout)} == {"user:alice", "user:bob"}
+    out = tmp_path / "list.json"
+    assert _run("list", "--target", "user:bob", "--json", str(out)).exit_code == 0
+    assert [m["message_time"] for m in json.loads(out.read_text())] == ["2024-05-08"]
+    assert _run("delete", alice_id).exit_code == 0
+    assert json.loads(_run("search", "Lisbon", "--target", "user:alice", "--json", "-").stdout) == []
+
+
+def test_add_file_jsonl(tmp_path):
+    ws = str(tmp_path / "ws")
+    lines = [
+        {"text": "First memory about tea."},
+        {"text": "Second memory about coffee.", "target": "user:zoe", "time": "2024-01-02"},
+        {"text": "Third memory.", "metadata": {"source": "test"}},
+    ]
+    f = tmp_path / "m.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
+    r = _run("-w", ws, "add", "--file", str(f))
+    assert r.exit_code == 0, r.output
+    assert "added 3 memories" in r.stdout
+    listed = json.loads(_run("-w", ws, "list", "--json", "-").stdout)
+    assert sorted(m["memory_target"] for m in listed) == ["default", "default", "user:zoe"]
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"text": "ok"}\n{"text": ""}\n', "empty"),
+        ('{"text": "ok"}\nnot json\n', ":2: invalid JSON"),
+        ('{"txt": "ok"}\n', "'text' field"),
+        ('{"text": "ok", "target": "nobody"}\n', "invalid target"),
+        ('{"text": "ok", "colour": 1}\n', "unknown field"),
+        ("", "no memories"),
+    ],
+)
+def test_bad_jsonl_is_rejected_whole(tmp_path, content, needle):
+    ws = tmp_path / "ws"
+    f = tmp_path / "bad.jsonl"
+    f.write_text(content)
+    r = _run("-w", str(ws), "add", "--file", str(f))
+    assert r.exit_code == 2
+    assert needle in r.stderr and "Traceback" not in r.output
+    assert not ws.exists()  # the workspace was never touched
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path):
+    ws = str(tmp_path / "ws")
+    assert _run("-w", ws, "add", "keep me").exit_code == 0
+    cases = [
+        ("add", ""),
+        ("add", "x" * 1_000_001),
+        ("add", "bad \udcff utf8"),
+        ("add", "x", "--time", "soon"),
+        ("add", "x", "--target", "../etc"),
+        ("add",),
+        ("search", ""),
+        ("search", "q", "--limit", "0"),
+        ("delete", "no-such-id"),
+    ]
+    for args in cases:
+        r = _run("-w", ws, *args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "Traceback" not in r.output
+    invalid_utf8 = tmp_path / "latin1.jsonl"
+    invalid_utf8.write_bytes(b'{"text": "caf\xe9"}\n')
+    r = _run("-w", ws, "add", "--file", str(invalid_utf8))
+    assert r.exit_code == 2 and "UTF-8" in r.stderr
+    assert _run("-w", ws, "add", "--file", str(tmp_path / "missing.jsonl")).exit_code == 2
+    assert [m["content"] for m in json.loads(_run("-w", ws, "list", "--json", "-").stdout)] == ["keep me"]
+
+
+def test_corrupt_workspace_database_is_an_operation_error(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "reme.db").write_bytes(b"this is not a database" * 100)
+    r = _run("-w", str(ws), "list")
+    assert r.exit_code == 1 and "cannot open the memory database" in r.stderr
