@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 from reme.cli import app
 from reme.datasets import load_dataset
 from reme.datasets.synthetic import write_synthetic
-from reme.eval import evaluate_retrieval, ndcg_at, parse_ks, recall_at, sessions_in_order
 from reme.errors import BadInputError
+from reme.eval import evaluate_retrieval, ndcg_at, parse_ks, recall_at, sessions_in_order
 from reme.retrieval.rankers import FusionRanker, save_ranker
 
 runner = CliRunner()
