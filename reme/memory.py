@@ -63,6 +63,8 @@ class _TargetIndex:
     generation: int
     dense: Any  # DenseIndex
     bm25: Any | None  # BM25Index, None when it must be rebuilt before the next search
+    saved_generation: int = -1
+    """Generation of the copy under ``index/`` (-1: none)."""
 
 
 def check_time(value: str | None) -> str:
@@ -382,34 +384,46 @@ class Memory:
         return self.records.count(None if target is None else normalize_target(target))
 
     def _index_for(self, target: str) -> _TargetIndex:
-        """The target's index, rebuilt from the records if the database moved past it."""
+        """The target's index: in memory if current, else the saved copy under ``index/`` if current, else
+        rebuilt from the records (and saved when large)."""
         from reme.retrieval.dense import DenseIndex
         from reme.retrieval.keyword import BM25Index
+        from reme.store.index_cache import PERSIST_MIN, load_index, save_index
 
+        cfg = self.retrieval
         with self._lock:
             current = self.records.generation(target)
             index = self._indexes.get(target)
-            if index is None or index.generation != current:
-                generation, ids, texts, vectors = self.records.index_rows(target)
-                if index is not None:
-                    log.info(
-                        "index of %s is stale (generation %d -> %d): rebuilding", target, index.generation, generation
-                    )
-                dense = DenseIndex.build(ids, vectors, self.retrieval.ann_threshold, self.retrieval.ivf_nprobe)
-                bm25 = BM25Index(ids, texts, self.retrieval.bm25_k1, self.retrieval.bm25_b)
-                index = _TargetIndex(generation, dense, bm25)
-                self._indexes[target] = index
-            elif index.bm25 is None or (index.dense.kind == "flat" and len(index.dense) > self.retrieval.ann_threshold):
-                generation, ids, texts, vectors = self.records.index_rows(target)
-                if generation == index.generation:
-                    index.bm25 = BM25Index(ids, texts, self.retrieval.bm25_k1, self.retrieval.bm25_b)
-                    if index.dense.kind == "flat" and len(ids) > self.retrieval.ann_threshold:
-                        index.dense = DenseIndex.build(
-                            ids, vectors, self.retrieval.ann_threshold, self.retrieval.ivf_nprobe
-                        )
-                else:
-                    del self._indexes[target]
-                    return self._index_for(target)
+            if index is not None and index.generation == current:
+                needs_ivf = index.dense.kind == "flat" and len(index.dense) > cfg.ann_threshold
+                if index.bm25 is not None and not needs_ivf:
+                    return index
+            else:
+                loaded = load_index(
+                    self.workspace.index_dir, target, current, self.model_id,
+                    cfg.ann_threshold, cfg.ivf_nprobe, cfg.bm25_k1, cfg.bm25_b,
+                )  # fmt: skip
+                if loaded is not None:
+                    index = _TargetIndex(current, loaded[0], loaded[1], saved_generation=current)
+                    self._indexes[target] = index
+                    return index
+            generation, ids, texts, vectors = self.records.index_rows(target)
+            bm25 = BM25Index(ids, texts, cfg.bm25_k1, cfg.bm25_b)
+            if index is not None and index.generation == generation:
+                # only the keyword side is behind this process's own writes (or the target outgrew exact search)
+                if index.dense.kind == "flat" and len(ids) > cfg.ann_threshold:
+                    index.dense = DenseIndex.build(ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
+                index.bm25 = bm25
+                return index
+            if index is not None:
+                log.info("index of %s is stale (generation %d -> %d): rebuilding", target, index.generation, generation)
+            dense = DenseIndex.build(ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
+            index = _TargetIndex(generation, dense, bm25)
+            self._indexes[target] = index
+            if len(ids) >= PERSIST_MIN and save_index(
+                self.workspace.index_dir, target, generation, self.model_id, dense, bm25
+            ):
+                index.saved_generation = generation
             return index
 
     def candidates(
@@ -428,16 +442,18 @@ class Memory:
         index = self._index_for(target)
         if len(index.dense) and query_vector.shape[1] != index.dense.dim:
             raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
+        bm25 = index.bm25
+        assert bm25 is not None  # _index_for always returns a complete index
         dense_scores, dense_ids = index.dense.search(query_vector, n)
-        bm25_all = index.bm25.score_all(query)
-        kw_ids, kw_scores = index.bm25.search(query, n, scores=bm25_all)
+        bm25_all = bm25.score_all(query)
+        kw_ids, kw_scores = bm25.search(query, n, scores=bm25_all)
         cands = CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
         # both exact scores for every candidate: cosine of keyword-only ones, BM25 of dense-only ones
         vec = np.full(len(cands), np.nan, dtype=np.float32)
         need = np.flatnonzero(cands.dense_rank < 0)
         if len(need):
             vec[need] = index.dense.vectors(cands.ids[need]) @ query_vector[0]
-        raw = np.asarray([bm25_all[index.bm25.position[int(i)]] for i in cands.ids], dtype=np.float32)
+        raw = np.asarray([bm25_all[bm25.position[int(i)]] for i in cands.ids], dtype=np.float32)
         cands.fill(vec, raw)
         return cands
 
@@ -533,6 +549,18 @@ class Memory:
 
     # ---------------------------------------------------------------------------------------------- close
     def close(self) -> None:
+        """Save large indexes that changed since they were saved, then close the database."""
+        from reme.store.index_cache import PERSIST_MIN, save_index
+
+        with self._lock:
+            for target, index in self._indexes.items():
+                if index.bm25 is None or index.generation == index.saved_generation or len(index.dense) < PERSIST_MIN:
+                    continue
+                if self.records.generation(target) == index.generation:
+                    save_index(
+                        self.workspace.index_dir, target, index.generation, self.model_id, index.dense, index.bm25
+                    )
+            self._indexes.clear()
         self.records.close()
         if self._cache is not None:
             self._cache.close()

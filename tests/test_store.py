@@ -207,3 +207,27 @@ def test_kill_during_adds_keeps_every_acknowledged_memory(tmp_path, mode):
         for node in mem.list():  # nothing half-written: every row is whole and searchable
             assert node.content.startswith(("memory", "batched memory"))
         assert len(mem._index_for("default").dense) == len(stored)
+
+
+def test_saved_indexes_are_reused_only_when_current(tmp_path, random_encoder, monkeypatch):
+    import reme.store.index_cache as index_cache
+
+    monkeypatch.setattr(index_cache, "PERSIST_MIN", 10)
+    with Memory(tmp_path, encoder=random_encoder) as mem:
+        mem.add_many([f"fact {i} about river {i % 5}" for i in range(40)])
+        expected = [h.memory.memory_id for h in mem.search("river 3", 10, min_score=0.0)]
+    saved = list((tmp_path / "index").glob("*/manifest.json"))
+    assert len(saved) == 1
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("rebuilt although a current saved index exists")
+
+    with Memory(tmp_path, encoder=random_encoder) as mem:
+        monkeypatch.setattr(mem.records, "index_rows", no_rebuild)
+        assert [h.memory.memory_id for h in mem.search("river 3", 10, min_score=0.0)] == expected
+    with Memory(tmp_path, encoder=random_encoder) as mem:  # a write makes the saved copy stale
+        mem.add("fact 99 about river 3")
+        assert mem.search("fact 99", 1, min_score=0.0)[0].memory.content == "fact 99 about river 3"
+    (saved[0].parent / "dense.faiss").write_bytes(b"garbage")  # torn or foreign files are ignored
+    with Memory(tmp_path, encoder=random_encoder) as mem:
+        assert len(mem.search("river 3", 10, min_score=0.0)) == 10

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,10 +60,19 @@ class BM25Index:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.position = {int(i): p for p, i in enumerate(self.ids.tolist())}
         """Store key -> row of the score vector."""
-        self._retriever = None
+        self.retriever: Any = None
         if len(texts):
-            self._retriever = bm25s.BM25(k1=k1, b=b)
-            self._retriever.index([tokenize(t) for t in texts], show_progress=False)
+            self.retriever = bm25s.BM25(k1=k1, b=b)
+            self.retriever.index([tokenize(t) for t in texts], show_progress=False)
+
+    @classmethod
+    def from_retriever(cls, ids: np.ndarray, retriever: Any, k1: float = 1.5, b: float = 0.75) -> BM25Index:
+        """Wrap a bm25s index loaded from disk."""
+        index = cls([], [], k1, b)
+        index.ids = np.asarray(ids, dtype=np.int64)
+        index.position = {int(i): p for p, i in enumerate(index.ids.tolist())}
+        index.retriever = retriever
+        return index
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -70,9 +80,9 @@ class BM25Index:
     def score_all(self, query: str) -> np.ndarray:
         """Raw BM25 score of every indexed memory (row order of ``ids``)."""
         tokens = tokenize(query)
-        if self._retriever is None or not tokens:
+        if self.retriever is None or not tokens:
             return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
     def search(self, query: str, n: int, scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``n`` ``(ids, raw BM25 scores)`` with a positive score, best first (``scores``: a precomputed
