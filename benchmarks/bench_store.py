@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--limit", type=int, default=5)
-    parser.add_argument("--embed-texts", type=int, default=2000, help="0 skips the embedding benchmark")
+    parser.add_argument("--embed-texts", type=int, default=3000, help="0 skips the embedding benchmark")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()

@@ -361,6 +361,7 @@ def datasets_synth(
     sessions: Annotated[int, typer.Option("--sessions", help="Sessions per conversation.")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     style: Annotated[str, typer.Option("--style", help="chat (LoCoMo-like) or assistant (LongMemEval-like).")] = "chat",
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Write synthetic conversations with questions and evidence ids (LoCoMo format)."""
     with _errors():

@@ -158,18 +158,18 @@ class Turn(BaseModel):
     """The session's date as the dataset writes it (``1:56 pm on 8 May, 2023``)."""
     image_caption: str = ""
     has_answer: bool = False
-    """LongMemEval marks the turns that hold the answer."""
+    """LongMemEval only: the dataset marks the turns that hold the answer."""
 
     def render(self, text_format: str = "dated") -> str:
         """The indexed text: ``plain`` is ``"{speaker}: {text}"`` plus `` [shares {caption}]``; ``dated``
         prefixes ``"({date}) "`` when the session has a date."""
+        if text_format not in ("dated", "plain"):
+            raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
         body = f"{self.speaker}: {self.text}"
         if self.image_caption:
             body += f" [shares {self.image_caption}]"
         if text_format == "plain" or not self.date:
             return body
-        if text_format != "dated":
-            raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
         return f"({self.date}) {body}"
 
 
