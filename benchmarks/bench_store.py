@@ -17,17 +17,13 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from reme.datasets.synthetic import generate_synthetic
-
 from reme.memory import Memory
 from reme.retrieval.embedding import RandomEncoder, normalize_rows
 
