@@ -136,3 +136,15 @@ def test_corrupt_dataset_is_a_one_line_error(tmp_path):
     bad.write_text('[{"conversation": ')
     r = runner.invoke(app, ["eval", "retrieval", "--dataset", str(bad)])
     assert r.exit_code == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_locomo_fusion_reproduces_the_reference_figures(locomo_path, minilm, tmp_path):
+    """shared/data/README.md: ReMe fusion over plain turns, R@5 0.528, R@10 0.608, R@20 0.695 (within 0.02)."""
+    episodes, _report = load_dataset(locomo_path)
+    result = evaluate_retrieval(
+        episodes, [FusionRanker()], text_format="plain", encoder=minilm, cache_path=tmp_path / "cache.db"
+    )
+    assert result["queries"] == 883
+    metrics = result["results"]["heuristic"]
+    for k, reference in ((5, 0.528), (10, 0.608), (20, 0.695)):
+        assert abs(metrics[f"recall@{k}"] - reference) <= 0.02, (k, metrics)

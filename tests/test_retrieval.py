@@ -1,3 +1,6 @@
+from datetime import UTC
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -149,3 +152,68 @@ def test_exact_fill_versus_reme_zero_fill():
     order, scores = rank(FusionRanker(missing="zero"), cands, 4)  # ReMe: a side that did not retrieve adds 0
     assert cands.ids[order].tolist() == [1, 3, 2, 4]
     np.testing.assert_allclose(scores, [0.63, 0.44, 0.35, 0.15], atol=1e-6)
+
+
+def test_features_are_finite_named_and_per_query_normalised():
+    from datetime import datetime
+
+    from reme.retrieval.features import FEATURE_NAMES, build_features
+    from reme.schema import MemoryNode
+
+    cands = _cands()
+    memories = [
+        MemoryNode(content="a" * 10, message_time="2024-05-01"),
+        MemoryNode(content="b" * 100, message_time="2024-05-08T12:00:00+00:00"),
+        MemoryNode(content="c"),
+        None,
+    ]
+    x = build_features(cands, memories, query_time=datetime(2024, 5, 11, tzinfo=UTC))
+    assert x.shape == (4, len(FEATURE_NAMES)) and np.isfinite(x).all()
+    col = {name: x[:, i] for i, name in enumerate(FEATURE_NAMES)}
+    np.testing.assert_allclose(col["cosine_gap"][:3], [0.0, -0.4, -0.7], atol=1e-6)
+    np.testing.assert_allclose(col["in_dense"], [1, 1, 1, 0])
+    np.testing.assert_allclose(col["in_keyword"], [0, 0, 1, 1])
+    np.testing.assert_allclose(col["keyword_rr"], [0, 0, 1 / 60, 1 / 61], atol=1e-7)
+    np.testing.assert_allclose(col["fused"], [0.63, 0.35, 0.44, 0.15], atol=1e-6)
+    np.testing.assert_allclose(col["fused_gap"].max(), 0.0)
+    assert col["age_days_log"][0] == pytest.approx(np.log1p(10) / 10)
+    assert col["has_time"][3] == 0.0 and col["log_length"][3] == 0.0
+    assert build_features(CandidateSet.merge("q", *[np.zeros(0)] * 4)).shape == (0, len(FEATURE_NAMES))
+    with pytest.raises(ValueError):
+        build_features(cands, memories[:2])
+
+
+def test_openai_encoder_batches_normalises_and_retries(monkeypatch):
+    from reme.config import EmbeddingConfig
+    from reme.errors import ReMeError
+    from reme.retrieval.embedding import OpenAIEmbeddingEncoder
+
+    class Item:
+        def __init__(self, index, embedding):
+            self.index, self.embedding = index, embedding
+
+    class FakeEmbeddings:
+        calls: ClassVar[list] = []
+        fail_first = 1
+
+        def create(self, model, input):
+            FakeEmbeddings.calls.append((model, list(input)))
+            if FakeEmbeddings.fail_first:
+                FakeEmbeddings.fail_first -= 1
+                raise ConnectionError("transient")
+            # returned out of order, as some servers do; vectors of norm 2
+            return type("R", (), {"data": [Item(i, [2.0, 0.0, 0.0]) for i in reversed(range(len(input)))]})
+
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    cfg = EmbeddingConfig(backend="openai", model="text-embedding-v4", base_url="http://127.0.0.1:9/v1", batch_size=2)
+    enc = OpenAIEmbeddingEncoder(cfg)
+    enc._client = type("C", (), {"embeddings": FakeEmbeddings()})()
+    vecs = enc.encode(["a", "b", "c"])
+    assert vecs.shape == (3, 3) and np.allclose(vecs[:, 0], 1.0)
+    assert [len(c[1]) for c in FakeEmbeddings.calls] == [2, 2, 1]  # one failed try, then batches of 2 and 1
+    assert enc.model_id == "openai:text-embedding-v4" and "api_key" not in repr(cfg)
+    FakeEmbeddings.fail_first = 99
+    with pytest.raises(ReMeError, match="failed after"):
+        enc.encode(["d"])
+    with pytest.raises(ReMeError):
+        OpenAIEmbeddingEncoder(EmbeddingConfig(backend="openai"))  # no endpoint, no key

@@ -1,0 +1,97 @@
+"""Per-candidate retrieval features: what a learned scoring head sees about each candidate of a query.
+
+``build_features(candidates, memories, query_time)`` returns a ``(n, F)`` float32 matrix whose columns are
+``FEATURE_NAMES``. Every feature is finite (missing values become 0 with an indicator), and the scale-bound
+ones are also given per query (relative to the best candidate), which is what carries over between datasets
+whose absolute score levels differ (short chat turns vs long assistant replies).
+
+Context features that need the neighbours of a memory (previous and next turn, the same session) are added by
+the ranking-policy layer, which knows how memories are grouped; this module only needs the candidate set and
+the candidates' records.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from reme.retrieval.candidates import CandidateSet
+from reme.schema import MemoryNode
+
+RRF_K = 60
+"""The constant of reciprocal-rank features, 1 / (RRF_K + rank), as in reciprocal rank fusion."""
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "cosine",  # cosine of query and memory
+    "cosine_gap",  # cosine minus the best candidate's cosine (<= 0)
+    "bm25_norm",  # BM25 / best keyword candidate's BM25, in [0, 1]
+    "bm25_log",  # log(1 + raw BM25)
+    "dense_rr",  # 1 / (60 + dense rank); 0 when the dense side did not retrieve it
+    "keyword_rr",  # 1 / (60 + keyword rank); 0 when the keyword side did not retrieve it
+    "in_dense",  # 1 when retrieved by FAISS
+    "in_keyword",  # 1 when retrieved by BM25
+    "fused",  # ReMe's 0.7 * cosine + 0.3 * bm25_norm
+    "fused_gap",  # fused minus the best candidate's fused score
+    "log_length",  # log(1 + characters of the memory's text) / 10
+    "age_days_log",  # log(1 + days between the memory's time and the query time) / 10
+    "has_time",  # 1 when the memory has a time that the age could be computed from
+)
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def build_features(
+    candidates: CandidateSet,
+    memories: Sequence[MemoryNode | None] | None = None,
+    query_time: datetime | None = None,
+    vector_weight: float = 0.7,
+) -> np.ndarray:
+    """Feature matrix ``(len(candidates), len(FEATURE_NAMES))``; ``memories`` parallel to the candidates
+    (``None`` entries, or no list at all, give zero text and time features)."""
+    n = len(candidates)
+    out = np.zeros((n, len(FEATURE_NAMES)), dtype=np.float32)
+    if n == 0:
+        return out
+    cos = np.nan_to_num(candidates.vector_score.astype(np.float64), nan=0.0)
+    kw = np.nan_to_num(candidates.keyword_score.astype(np.float64), nan=0.0)
+    raw = np.nan_to_num(candidates.keyword_raw.astype(np.float64), nan=0.0)
+    fused = vector_weight * cos + (1 - vector_weight) * kw
+    in_dense = candidates.dense_rank >= 0
+    in_kw = candidates.keyword_rank >= 0
+    out[:, 0] = cos
+    out[:, 1] = cos - cos.max()
+    out[:, 2] = kw
+    out[:, 3] = np.log1p(np.maximum(raw, 0.0))
+    out[:, 4] = np.where(in_dense, 1.0 / (RRF_K + candidates.dense_rank), 0.0)
+    out[:, 5] = np.where(in_kw, 1.0 / (RRF_K + candidates.keyword_rank), 0.0)
+    out[:, 6] = in_dense
+    out[:, 7] = in_kw
+    out[:, 8] = fused
+    out[:, 9] = fused - fused.max()
+    if memories is not None:
+        if len(memories) != n:
+            raise ValueError(f"{len(memories)} memories for {n} candidates")
+        now = query_time or datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        for i, memory in enumerate(memories):
+            if memory is None:
+                continue
+            out[i, 10] = math.log1p(len(memory.index_text)) / 10.0
+            when = _parse_time(memory.message_time) or _parse_time(memory.time_created)
+            if when is not None:
+                days = max(0.0, (now - when).total_seconds() / 86400.0)
+                out[i, 11] = math.log1p(days) / 10.0
+                out[i, 12] = 1.0
+    return out
