@@ -336,15 +336,11 @@ class Memory:
         fields.update({k: v for k, v in changes.items() if v is not None})
         node = build_node(fields, None)
         if node.index_text == old.index_text:
-            vector = self._vector_of(memory_id)
+            vector = self.records.vector(memory_id)
         else:
             vector = self.encoder.encode([node.index_text])
         self._write([node], vector)
         return node
-
-    def _vector_of(self, memory_id: str) -> np.ndarray:
-        row = self.records._db.execute("SELECT vector FROM memories WHERE memory_id = ?", (memory_id,)).fetchone()
-        return np.frombuffer(row[0], dtype=np.float32).reshape(1, -1)
 
     def delete(self, memory_id: str) -> None:
         """Delete one memory; unknown ids raise ``NotFoundError``."""
@@ -439,22 +435,23 @@ class Memory:
         if query_vector is None:
             query_vector = self.encode_queries([query])
         query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
-        index = self._index_for(target)
-        if len(index.dense) and query_vector.shape[1] != index.dense.dim:
-            raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
-        bm25 = index.bm25
-        assert bm25 is not None  # _index_for always returns a complete index
-        dense_scores, dense_ids = index.dense.search(query_vector, n)
-        bm25_all = bm25.score_all(query)
-        kw_ids, kw_scores = bm25.search(query, n, scores=bm25_all)
-        cands = CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
-        # both exact scores for every candidate: cosine of keyword-only ones, BM25 of dense-only ones
-        vec = np.full(len(cands), np.nan, dtype=np.float32)
-        need = np.flatnonzero(cands.dense_rank < 0)
-        if len(need):
-            vec[need] = index.dense.vectors(cands.ids[need]) @ query_vector[0]
-        raw = np.asarray([bm25_all[bm25.position[int(i)]] for i in cands.ids], dtype=np.float32)
-        cands.fill(vec, raw)
+        with self._lock:  # a consistent index: another thread's write must not change it mid-search
+            index = self._index_for(target)
+            if len(index.dense) and query_vector.shape[1] != index.dense.dim:
+                raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
+            bm25 = index.bm25
+            assert bm25 is not None  # _index_for always returns a complete index
+            dense_scores, dense_ids = index.dense.search(query_vector, n)
+            bm25_all = bm25.score_all(query)
+            kw_ids, kw_scores = bm25.search(query, n, scores=bm25_all)
+            cands = CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
+            # both exact scores for every candidate: cosine of keyword-only ones, BM25 of dense-only ones
+            vec = np.full(len(cands), np.nan, dtype=np.float32)
+            need = np.flatnonzero(cands.dense_rank < 0)
+            if len(need):
+                vec[need] = index.dense.vectors(cands.ids[need]) @ query_vector[0]
+            raw = np.asarray([bm25_all[bm25.position[int(i)]] for i in cands.ids], dtype=np.float32)
+            cands.fill(vec, raw)
         return cands
 
     def search(

@@ -231,3 +231,23 @@ def test_saved_indexes_are_reused_only_when_current(tmp_path, random_encoder, mo
     (saved[0].parent / "dense.faiss").write_bytes(b"garbage")  # torn or foreign files are ignored
     with Memory(tmp_path, encoder=random_encoder) as mem:
         assert len(mem.search("river 3", 10, min_score=0.0)) == 10
+
+
+def test_threads_adding_and_searching_one_memory(tmp_path, random_encoder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Memory(tmp_path, encoder=random_encoder) as mem:
+
+        def work(worker: int) -> int:
+            for i in range(40):
+                mem.add(f"worker {worker} note {i}", target=f"user:w{worker % 2}")
+                mem.search(f"note {i}", target=f"user:w{worker % 2}", min_score=0.0)
+                mem.list(f"user:w{worker % 2}", limit=5)
+            return worker
+
+        with ThreadPoolExecutor(4) as pool:
+            assert sorted(pool.map(work, range(4))) == [0, 1, 2, 3]
+        assert mem.count() == 160
+        assert mem.count("user:w0") == 80
+        hits = mem.search("worker 3 note 39", 1, target="user:w1", min_score=0.0)
+        assert hits[0].memory.content == "worker 3 note 39"

@@ -108,9 +108,15 @@ class RecordStore:
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"cannot open the memory database {self.path}: {exc}") from None
 
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Run a query under the store's lock and fetch all rows. One connection serves every thread, so a read
+        must never interleave with another thread's open write transaction."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     # ---------------------------------------------------------------------------------------------- meta
     def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = next(iter(self._read("SELECT value FROM meta WHERE key = ?", (key,))), None)
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
@@ -118,7 +124,7 @@ class RecordStore:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def generation(self, target: str) -> int:
-        row = self._db.execute("SELECT generation FROM targets WHERE target = ?", (target,)).fetchone()
+        row = next(iter(self._read("SELECT generation FROM targets WHERE target = ?", (target,))), None)
         return 0 if row is None else int(row[0])
 
     def _bump(self, targets: set[str]) -> dict[str, int]:
@@ -207,19 +213,26 @@ class RecordStore:
 
     # ---------------------------------------------------------------------------------------------- reads
     def get(self, memory_id: str) -> MemoryNode:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM memories WHERE memory_id = ?", (memory_id,)).fetchone()
+        row = next(iter(self._read(f"SELECT {_COLUMNS} FROM memories WHERE memory_id = ?", (memory_id,))), None)
         if row is None:
             raise NotFoundError(f"no memory with id {memory_id!r}")
         return _row_to_node(row)
 
+    def vector(self, memory_id: str) -> np.ndarray:
+        """The stored vector of one memory, shape ``(1, dim)``."""
+        rows = self._read("SELECT vector FROM memories WHERE memory_id = ?", (memory_id,))
+        if not rows:
+            raise NotFoundError(f"no memory with id {memory_id!r}")
+        return np.frombuffer(rows[0][0], dtype=np.float32).reshape(1, -1)
+
     def exists(self, memory_id: str) -> bool:
-        return self._db.execute("SELECT 1 FROM memories WHERE memory_id = ?", (memory_id,)).fetchone() is not None
+        return bool(self._read("SELECT 1 FROM memories WHERE memory_id = ?", (memory_id,)))
 
     def get_by_seqs(self, seqs: Sequence[int]) -> dict[int, MemoryNode]:
         out: dict[int, MemoryNode] = {}
         for start in range(0, len(seqs), 500):
             chunk = [int(s) for s in seqs[start : start + 500]]
-            rows = self._db.execute(
+            rows = self._read(
                 f"SELECT seq, {_COLUMNS} FROM memories WHERE seq IN ({','.join('?' * len(chunk))})", chunk
             )
             for row in rows:
@@ -236,20 +249,20 @@ class RecordStore:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [_row_to_node(r) for r in self._db.execute(sql, args)]
+        return [_row_to_node(r) for r in self._read(sql, args)]
 
     def id_map(self, target: str) -> dict[int, str]:
         """Store key -> ``memory_id`` for one target."""
-        rows = self._db.execute("SELECT seq, memory_id FROM memories WHERE memory_target = ?", (target,))
+        rows = self._read("SELECT seq, memory_id FROM memories WHERE memory_target = ?", (target,))
         return {int(seq): str(mid) for seq, mid in rows}
 
     def targets(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT DISTINCT memory_target FROM memories ORDER BY 1")]
+        return [r[0] for r in self._read("SELECT DISTINCT memory_target FROM memories ORDER BY 1")]
 
     def count(self, target: str | None = None) -> int:
         if target is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM memories WHERE memory_target = ?", (target,)).fetchone()[0])
+            return int(self._read("SELECT COUNT(*) FROM memories")[0][0])
+        return int(self._read("SELECT COUNT(*) FROM memories WHERE memory_target = ?", (target,))[0][0])
 
     def index_rows(self, target: str) -> tuple[int, np.ndarray, list[str], np.ndarray]:
         """Everything an index build needs for one target, read in one snapshot:
@@ -277,21 +290,20 @@ class RecordStore:
         """Batches of ``(key, index text)`` whose vector was made by another model (or is missing)."""
         last = 0
         while True:
-            rows = self._db.execute(
+            rows = self._read(
                 "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END FROM memories "
                 "WHERE seq > ? AND (vector_model != ? OR vector IS NULL) ORDER BY seq LIMIT ?",
                 (last, model_id, batch),
-            ).fetchall()
+            )
             if not rows:
                 return
             last = int(rows[-1][0])
             yield [(int(r[0]), str(r[1])) for r in rows]
 
     def count_stale(self, model_id: str) -> int:
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM memories WHERE vector_model != ? OR vector IS NULL", (model_id,)
-        ).fetchone()
-        return int(row[0])
+        return int(
+            self._read("SELECT COUNT(*) FROM memories WHERE vector_model != ? OR vector IS NULL", (model_id,))[0][0]
+        )
 
     def close(self) -> None:
         with self._lock:
