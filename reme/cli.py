@@ -177,11 +177,8 @@ def add(
         from reme.memory import build_node
 
         nodes = [build_node(item) for item in items]  # validate everything before the workspace is touched
-        mem = _open_memory(ctx, workspace)
-        try:
+        with _open_memory(ctx, workspace) as mem:
             nodes = mem.add_many(nodes, show_progress=file is not None)
-        finally:
-            mem.close()
         if json_out:
             _emit_json([n.model_dump() for n in nodes], json_out)
         elif file is not None:
@@ -202,11 +199,8 @@ def search(
 ) -> None:
     """Hybrid search (FAISS + BM25, ranked by the current ranking policy) in one target."""
     with _errors():
-        mem = _open_memory(ctx, workspace)
-        try:
+        with _open_memory(ctx, workspace) as mem:
             hits = mem.search(query, limit=limit, target=target, min_score=min_score)
-        finally:
-            mem.close()
         rows = [
             {
                 "memory_id": h.memory.memory_id,
@@ -245,11 +239,8 @@ def list_memories(
 ) -> None:
     """List memories (of one target, or all)."""
     with _errors():
-        mem = _open_memory(ctx, workspace)
-        try:
+        with _open_memory(ctx, workspace) as mem:
             nodes = mem.list(target=target, limit=limit)
-        finally:
-            mem.close()
         if json_out:
             _emit_json([n.model_dump() for n in nodes], json_out)
             return
@@ -271,11 +262,8 @@ def delete(
 ) -> None:
     """Delete one memory by id."""
     with _errors():
-        mem = _open_memory(ctx, workspace)
-        try:
+        with _open_memory(ctx, workspace) as mem:
             mem.delete(memory_id)
-        finally:
-            mem.close()
         print(f"deleted {memory_id}")
 
 
@@ -283,11 +271,8 @@ def delete(
 def sync(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
     """Index MEMORY.md and memory/*.md of the workspace (400-token chunks, 80 overlap)."""
     with _errors():
-        mem = _open_memory(ctx, workspace)
-        try:
+        with _open_memory(ctx, workspace) as mem:
             stats = mem.sync_markdown()
-        finally:
-            mem.close()
         print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items()))
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reme.errors import DatasetError
+from reme.schema import DatasetReport, Episode
 
 FORMATS = ("locomo", "longmemeval")
 """The dataset formats the loaders read (the synthetic generator writes ``locomo``)."""
@@ -133,3 +135,33 @@ def clip(value: Any, limit: int = 60) -> str:
     """A short ``repr`` of a bad value for a warning line."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def collect_episodes(
+    items: list[Any],
+    parse_item: Callable[[Any, int, list[str]], Episode | None],
+    id_field: str,
+    fmt: str,
+    path: str,
+) -> tuple[list[Episode], DatasetReport]:
+    """Parse every item with ``parse_item``, skip unusable ones and duplicate ids, and report what was skipped."""
+    warnings: list[str] = []
+    episodes: list[Episode] = []
+    seen: set[str] = set()
+    for position, item in enumerate(items):
+        episode = parse_item(item, position, warnings)
+        if episode is None:
+            continue
+        if episode.episode_id in seen:
+            warnings.append(f"item {position}: duplicate {id_field} {episode.episode_id!r}; skipped")
+            continue
+        seen.add(episode.episode_id)
+        episodes.append(episode)
+    report = DatasetReport(
+        path=path,
+        format=fmt,
+        episodes=len(episodes),
+        questions=sum(len(episode.questions) for episode in episodes),
+        warnings=warnings,
+    )
+    return episodes, report

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from reme.datasets._common import as_text, check_format, clip, read_json_items
+from reme.datasets._common import as_text, check_format, clip, collect_episodes, read_json_items
 from reme.schema import DatasetReport, Episode, Question, Turn
 
 FORMAT = "longmemeval"
@@ -40,26 +40,7 @@ def load_longmemeval(path: str | os.PathLike[str]) -> tuple[list[Episode], Datas
 
 def parse_longmemeval(items: list[Any], path: str = "<data>") -> tuple[list[Episode], DatasetReport]:
     """Turn already-parsed LongMemEval items into episodes and a report (never raises on bad entries)."""
-    warnings: list[str] = []
-    episodes: list[Episode] = []
-    seen: set[str] = set()
-    for position, item in enumerate(items):
-        episode = _parse_item(item, position, warnings)
-        if episode is None:
-            continue
-        if episode.episode_id in seen:
-            warnings.append(f"item {position}: duplicate question_id {episode.episode_id!r}; skipped")
-            continue
-        seen.add(episode.episode_id)
-        episodes.append(episode)
-    report = DatasetReport(
-        path=path,
-        format=FORMAT,
-        episodes=len(episodes),
-        questions=sum(len(episode.questions) for episode in episodes),
-        warnings=warnings,
-    )
-    return episodes, report
+    return collect_episodes(items, _parse_item, "question_id", FORMAT, path)
 
 
 def _parse_item(item: Any, position: int, warnings: list[str]) -> Episode | None:
