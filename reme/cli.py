@@ -199,6 +199,12 @@ def search(
 ) -> None:
     """Hybrid search (FAISS + BM25, ranked by the current ranking policy) in one target."""
     with _errors():
+        from reme.schema import check_text, normalize_target
+
+        check_text(query, "query")  # bad input is refused before the workspace is opened (or created)
+        normalize_target(target)
+        if not 1 <= limit <= 1000:
+            raise BadInputError(f"--limit must be in [1, 1000], got {limit}")
         with _open_memory(ctx, workspace) as mem:
             hits = mem.search(query, limit=limit, target=target, min_score=min_score)
         rows = [

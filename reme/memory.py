@@ -172,9 +172,12 @@ class Memory:
             path = self.workspace.embedding_cache_path if embedding_cache is True else Path(embedding_cache)
             self._cache = EmbeddingCache(path)
         self._reindex_stale_vectors()
+        meta = {"embedding_model_id": self.model_id}
         if encoder is None:
-            self.records.set_meta("embedding_config", self.embedding.model_dump_json(exclude={"api_key"}))
-        self.records.set_meta("embedding_model_id", self.model_id)
+            meta["embedding_config"] = self.embedding.model_dump_json(exclude={"api_key"})
+        for key, value in meta.items():  # opening a workspace to read it does not write to it
+            if self.records.get_meta(key) != value:
+                self.records.set_meta(key, value)
 
     # ------------------------------------------------------------------------------------------- encoders
     def _stored_embedding_config(self) -> EmbeddingConfig | None:

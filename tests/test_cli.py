@@ -111,3 +111,10 @@ def test_corrupt_workspace_database_is_an_operation_error(tmp_path):
     (ws / "reme.db").write_bytes(b"this is not a database" * 100)
     r = _run("-w", str(ws), "list")
     assert r.exit_code == 1 and "cannot open the memory database" in r.stderr
+
+
+def test_bad_search_never_creates_a_workspace(tmp_path):
+    ws = tmp_path / "never"
+    for args in (("search", ""), ("search", "q", "--limit", "0"), ("search", "q", "--target", "nobody")):
+        assert _run("-w", str(ws), *args).exit_code == 2
+    assert not ws.exists()
