@@ -148,3 +148,14 @@ def test_locomo_fusion_reproduces_the_reference_figures(locomo_path, minilm, tmp
     metrics = result["results"]["heuristic"]
     for k, reference in ((5, 0.528), (10, 0.608), (20, 0.695)):
         assert abs(metrics[f"recall@{k}"] - reference) <= 0.02, (k, metrics)
+
+
+def test_eval_cli_on_longmemeval_reports_session_recall(tmp_path):
+    path = _longmemeval_file(tmp_path / "lme.json")
+    r = runner.invoke(app, ["eval", "retrieval", "--dataset", str(path), "--format", "longmemeval", "--json", "-"])
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.stdout)
+    assert payload["format"] == "longmemeval" and payload["queries"] == 1
+    assert payload["results"]["heuristic"]["session_recall@5"] == 1.0
+    r = runner.invoke(app, ["eval", "retrieval", "--dataset", str(path), "--format", "locomo"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
