@@ -31,7 +31,11 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Measure retrieval on benchmark files.", no_args_is_help=True)
 datasets_app = typer.Typer(help="Generate and inspect datasets.", no_args_is_help=True)
+trajectories_app = typer.Typer(help="Audit the decision log.", no_args_is_help=True)
+policy_app = typer.Typer(help="Manage which policy serves each decision kind.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(trajectories_app, name="trajectories")
+app.add_typer(policy_app, name="policy")
 app.add_typer(datasets_app, name="datasets")
 
 DEFAULT_WORKSPACE = ".reme"
@@ -220,8 +224,9 @@ def search(
             }
             for h in hits
         ]
+        decision_id = hits[0].decision_id if hits else None
         if json_out:
-            _emit_json(rows, json_out)
+            _emit_json({"decision_id": decision_id, "results": rows}, json_out)
             return
         if not rows:
             print("no results")
@@ -229,7 +234,7 @@ def search(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("score", "id", "content")
+        table = Table("score", "id", "content", caption=f"decision {decision_id}")
         for row in rows:
             table.add_row(f"{row['score']:.3f}", row["memory_id"], row["content"])
         Console().print(table)
@@ -282,6 +287,115 @@ def sync(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
         print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items()))
 
 
+@app.command()
+def feedback(
+    ctx: typer.Context,
+    value: Annotated[float, typer.Option("--value", help="The reward (a finite number).")],
+    decision: Annotated[str | None, typer.Option("--decision", help="A decision id (e.g. from search --json).")] = None,
+    memory: Annotated[
+        str | None, typer.Option("--memory", help="A memory id (credited to the write that stored it).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Record a reward for a decision or a memory; trainers join it to the decisions that caused it."""
+    with _errors():
+        import math
+
+        if (decision is None) == (memory is None):
+            raise BadInputError("give exactly one of --decision, --memory")
+        if not math.isfinite(value):
+            raise BadInputError(f"--value must be a finite number, got {value}")
+        with _open_memory(ctx, workspace) as mem:
+            event = mem.feedback(value, decision_id=decision, memory_id=memory)
+        if json_out:
+            _emit_json(event.model_dump(), json_out)
+        else:
+            print(event.reward_id)
+
+
+# ------------------------------------------------------------------------------------------ trajectories
+@trajectories_app.command("verify")
+def trajectories_verify(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
+    """Re-score every recorded decision under its recorded policy version; exit 1 on any mismatch."""
+    with _errors():
+        from reme.policy.audit import verify
+
+        root = _existing_workspace(ctx, workspace)
+        report = verify(root)
+        for problem in report.problems:
+            print(problem)
+        _stderr(
+            f"{report.checked} decisions re-scored, {report.untrainable} untrainable, {report.rewards} rewards, "
+            f"{len(report.problems)} problems"
+        )
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+@trajectories_app.command("stats")
+def trajectories_stats(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> None:
+    """Counts of decisions, policies, modes, rewards; mean log-probability per decision kind."""
+    with _errors():
+        from reme.policy.audit import stats
+
+        payload = stats(_existing_workspace(ctx, workspace))
+        if json_out:
+            _emit_json(payload, json_out)
+        else:
+            print(json.dumps(payload, indent=2))
+
+
+def _existing_workspace(ctx: typer.Context, workspace: str | None) -> Path:
+    root = Path(_workspace(ctx, workspace))
+    if not (root / "reme.db").is_file():
+        raise BadInputError(f"{root} is not a reme workspace (no reme.db)")
+    return root
+
+
+# ------------------------------------------------------------------------------------------------ policy
+@policy_app.command("activate")
+def policy_activate(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A checkpoint directory, a registry version, or KIND:heuristic.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve a policy: copy a checkpoint into the workspace registry and make it active for its kind."""
+    with _errors():
+        from reme.policy.registry import activate
+
+        kind, version = activate(_existing_workspace(ctx, workspace), source)
+        print(f"{kind}: {version}")
+
+
+@policy_app.command("list")
+def policy_list(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> None:
+    """Every policy version in the workspace registry, and which one serves each decision kind."""
+    with _errors():
+        from reme.policy.registry import list_policies
+
+        rows = list_policies(_existing_workspace(ctx, workspace))
+        if json_out:
+            _emit_json(rows, json_out)
+            return
+        for row in rows:
+            print(f"{'*' if row['active'] else ' '} {row['kind']:8} {row['version']:18} {row['policy']}")
+
+
+@policy_app.command("rollback")
+def policy_rollback(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Option("--kind", help="rank, write or compact.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve again the version that was active before the latest activation of a decision kind."""
+    with _errors():
+        from reme.policy.registry import rollback
+
+        version = rollback(_existing_workspace(ctx, workspace), kind)
+        print(f"{kind}: {version}")
+
+
 # ------------------------------------------------------------------------------------------------- eval
 @eval_app.command("retrieval")
 def eval_retrieval(
@@ -305,12 +419,15 @@ def eval_retrieval(
     with _errors():
         from reme.datasets import load_dataset
         from reme.eval import evaluate_retrieval, parse_ks
-        from reme.retrieval.rankers import FusionRanker, Ranker, load_ranker
+        from reme.policy.registry import load_rank_policy
 
         ks = parse_ks(k)
-        rankers: list[Ranker] = []
+        policies: dict[str, Any] = {}
         for spec in policy or ["heuristic"]:
-            rankers.append(FusionRanker(name="heuristic") if spec == "heuristic" else load_ranker(spec))
+            label, loaded = load_rank_policy(spec)
+            if label in policies:
+                raise BadInputError(f"two policies share the label {label!r}")
+            policies[label] = loaded
         episodes, report = load_dataset(dataset, format=fmt)
         for warning in report.warnings[:20]:
             _stderr(f"warning: {warning}")
@@ -325,7 +442,7 @@ def eval_retrieval(
         episodes = [e for e in episodes if (not wanted or e.episode_id in wanted) and e.episode_id not in unwanted]
         if not episodes:
             raise BadInputError("no conversations left to evaluate")
-        result = evaluate_retrieval(episodes, rankers, ks=ks, text_format=text_format, show_progress=True)
+        result = evaluate_retrieval(episodes, policies, ks=ks, text_format=text_format, show_progress=True)
         payload = {"dataset": str(dataset), **result}
         if json_out:
             _emit_json(payload, json_out)

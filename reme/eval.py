@@ -1,6 +1,6 @@
 """Retrieval evaluation: index each episode in its own store, ask its questions, score the rankings.
 
-Every ranker of one run orders the *same* candidate set (FAISS + BM25, ``3 * max(k)`` from each side) of the
+Every rank policy of one run orders the *same* candidate set (FAISS + BM25, ``3 * max(k)`` from each side) of the
 same indexed text, so differences come from the rankers alone. No ``min_score`` is applied. Definitions of
 every metric are in ``docs/evaluation.md``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.errors import BadInputError
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
-from reme.retrieval.rankers import Ranker, rank
 from reme.schema import DEFAULT_TARGET, Episode, MemoryType, Question
 
 RETRIEVAL_CATEGORIES = {"1", "2", "3", "4"}
@@ -90,7 +89,7 @@ class _Accumulator:
 
 def evaluate_retrieval(
     episodes: Sequence[Episode],
-    rankers: Sequence[Ranker],
+    policies: Mapping[str, Any],
     ks: Sequence[int] = (1, 5, 10, 20),
     text_format: str = "dated",
     embedding: EmbeddingConfig | None = None,
@@ -98,14 +97,15 @@ def evaluate_retrieval(
     cache_path: str | Path | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    """Score each ranker on the episodes; returns ``{"format", "queries", "results": {label: metrics}}``."""
+    """Score each rank policy (label -> policy) on the episodes with its greedy ordering of every candidate;
+    returns ``{"format", "queries", "results": {label: metrics}}``."""
     from reme.memory import Memory
+    from reme.policy.registry import heuristic_for
+    from reme.settings import TrajectorySettings, WorkspaceSettings
 
-    if not rankers:
+    if not policies:
         raise BadInputError("give at least one policy")
-    labels = [r.name for r in rankers]
-    if len(set(labels)) != len(labels):
-        raise BadInputError(f"two policies share a label: {labels}")
+    labels = list(policies)
     if text_format not in ("dated", "plain"):
         raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
     ks = sorted(set(ks))
@@ -124,7 +124,14 @@ def evaluate_retrieval(
                 continue
             with tempfile.TemporaryDirectory(prefix="reme-eval-") as tmp:
                 mem = Memory(
-                    tmp, embedding, retrieval, encoder=encoder, embedding_cache=cache, show_progress=show_progress
+                    tmp,
+                    embedding,
+                    retrieval,
+                    encoder=encoder,
+                    embedding_cache=cache,
+                    show_progress=show_progress,
+                    write_policy=heuristic_for("write"),  # one memory per turn, as the metrics assume
+                    settings=WorkspaceSettings(trajectories=TrajectorySettings(enabled=False)),
                 )
                 try:
                     items = [
@@ -144,11 +151,13 @@ def evaluate_retrieval(
                     session_of = {t.turn_id: t.session_id for t in episode.turns}
                     qvecs = mem.encode_queries([q.question for q in scored])
                     for question, qvec in zip(scored, qvecs):
-                        cands = mem.candidates(question.question, 3 * max_k, DEFAULT_TARGET, query_vector=qvec)
-                        for ranker in rankers:
-                            order, _ = rank(ranker, cands, len(cands))
+                        cands, state, _ = mem.rank_state(
+                            question.question, 3 * max_k, 3 * max_k * 2, DEFAULT_TARGET, query_vector=qvec
+                        )
+                        for label, policy in policies.items():
+                            order = policy.decide(state, "greedy").action
                             ranked = [turn_of_seq[int(s)] for s in cands.ids[order]]
-                            _score_question(acc[ranker.name], question, ranked, session_of, ks)
+                            _score_question(acc[label], question, ranked, session_of, ks)
                         queries += 1
                         advance(1)
                 finally:

@@ -30,11 +30,15 @@ import numpy as np
 from pydantic import ValidationError
 
 from reme.config import EmbeddingConfig, RetrievalConfig
-from reme.errors import BadInputError, NotFoundError
+from reme.errors import BadInputError, NotFoundError, ReMeError
+from reme.policy.decision import Decision, Mode
+from reme.policy.rank import RankState
+from reme.policy.registry import ensure_registered, load_active
+from reme.policy.trajectory import RewardEvent, TrajectoryLog
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
 from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.embedding import Encoder, build_encoder
-from reme.retrieval.rankers import FusionRanker, Ranker, rank
+from reme.retrieval.features import RANK_FEATURES, build_features, context_features
 from reme.schema import (
     MemoryNode,
     MemoryType,
@@ -44,6 +48,7 @@ from reme.schema import (
     normalize_target,
     utc_now,
 )
+from reme.settings import WorkspaceSettings, load_settings
 from reme.store.markdown import chunk_markdown
 from reme.store.records import RecordStore
 from reme.store.workspace import Workspace
@@ -139,7 +144,10 @@ class Memory:
             all-MiniLM-L6-v2, for a new workspace). A config with another model re-encodes the stored memories.
         retrieval: candidate counts, fusion weight, ``min_score``, index thresholds.
         encoder: an already-built encoder (overrides ``embedding``; tests and benchmarks use this).
-        ranker: orders candidates; default the ReMe 0.3.1.x fusion rule.
+        rank_policy: the ranking policy; default the one ``reme.yaml`` names (``heuristic``: ReMe's fusion).
+        write_policy: the write policy; default the one ``reme.yaml`` names (``heuristic``: ReMe's add).
+        settings: workspace settings; default ``reme.yaml`` with environment overrides.
+        seed: seed of the generator that ``sample``-mode decisions draw from.
         embedding_cache: path of the embedding cache, default inside the workspace; ``False`` disables it.
         show_progress: draw progress bars (stderr) for long encodes and re-indexing.
     """
@@ -151,14 +159,25 @@ class Memory:
         retrieval: RetrievalConfig | None = None,
         *,
         encoder: Encoder | None = None,
-        ranker: Ranker | None = None,
+        rank_policy: Any | None = None,
+        write_policy: Any | None = None,
+        settings: WorkspaceSettings | None = None,
         embedding_cache: str | Path | bool = True,
         show_progress: bool = False,
+        seed: int | None = None,
     ):
         self.workspace = Workspace(workspace)
         self.records = RecordStore(self.workspace.db_path)
         self.retrieval = retrieval or RetrievalConfig()
-        self.ranker: Ranker = ranker or FusionRanker(self.retrieval.vector_weight)
+        self.settings = settings or load_settings(self.workspace.root)
+        self.rank_policy = rank_policy or load_active(self.workspace.root, "rank", self.settings.policies.rank)
+        self.write_policy = write_policy or load_active(self.workspace.root, "write", self.settings.policies.write)
+        for policy in (self.rank_policy, self.write_policy):
+            ensure_registered(self.workspace.root, policy)
+        self.trajectory = TrajectoryLog(
+            self.workspace.trajectory_dir, self.settings.trajectories.enabled, self.settings.trajectories.segment_bytes
+        )
+        self._rng = np.random.default_rng(seed)
         self.show_progress = show_progress
         self._lock = threading.RLock()
         self._indexes: dict[str, _TargetIndex] = {}
@@ -271,7 +290,11 @@ class Memory:
         workspace unchanged); then each batch of ``batch_size`` is encoded and committed in one transaction,
         and ``on_commit`` is told which memories are now durable.
 
-        ``vectors`` (one unit row per item) skips encoding, for callers that bring their own embeddings."""
+        ``vectors`` (one unit row per item) skips encoding, for callers that bring their own embeddings.
+
+        Each memory first goes through the write policy (``store``, ``discard``, or ``update`` its nearest
+        existing memory); the decision is logged. Returns the memories written (stored, or updated in place of
+        the one they supersede), in order; discarded ones are left out."""
         nodes = [build_node(item, target) for item in items]
         if vectors is not None:
             vectors = np.asarray(vectors, dtype=np.float32)
@@ -282,6 +305,7 @@ class Memory:
         progress = self.show_progress if show_progress is None else show_progress
         from reme.progress import progress_bar
 
+        out: builtins.list[MemoryNode] = []
         with progress_bar("adding memories", total=len(nodes), enabled=progress) as advance:
             for start in range(0, len(nodes), batch_size):
                 batch = nodes[start : start + batch_size]
@@ -289,11 +313,79 @@ class Memory:
                     vecs = vectors[start : start + batch_size]
                 else:
                     vecs = self.encoder.encode([n.index_text for n in batch])
-                self._write(batch, vecs)
+                decisions = self._decide_writes(batch, vecs)
+                keep = [i for i, d in enumerate(decisions) if d.action != "discard"]
+                written = [self._apply_write(batch[i], decisions[i]) for i in keep]
+                if written:
+                    self._write(written, vecs[keep])
+                for decision in decisions:  # logged once the memories they wrote are durable
+                    self.record(decision, self.write_policy)
                 if on_commit is not None:
-                    on_commit(batch)
+                    on_commit(written)
+                out.extend(written)
                 advance(len(batch))
-        return nodes
+        return out
+
+    def _decide_writes(self, batch: builtins.list[MemoryNode], vectors: np.ndarray) -> builtins.list[Decision]:
+        """One write decision per candidate memory. The heuristic (ReMe's ``add_memory``) only needs to know
+        whether the same memory id exists; a learned policy sees the nearest memory of the target (FAISS top 1)."""
+        from reme.policy.write import HeuristicWritePolicy, make_write_state
+
+        policy = self.write_policy
+        mode = self.settings.mode
+        nearest: builtins.list[tuple[str | None, float | None, str | None]] = []
+        if isinstance(policy, HeuristicWritePolicy):
+            for node in batch:
+                try:
+                    same = self.records.get(node.memory_id)
+                    nearest.append(
+                        (same.memory_id, 1.0 if same.index_text == node.index_text else 0.0, same.index_text)
+                    )
+                except NotFoundError:
+                    nearest.append((None, None, None))
+        else:
+            nearest = self._nearest(batch, vectors)
+        decisions = []
+        for node, (nid, sim, text) in zip(batch, nearest):
+            state = make_write_state(node.index_text, nid, sim, text, speaker=str(node.metadata.get("speaker", "")))
+            decision = policy.decide(state, mode, self._rng)
+            decision.memory_ids = [nid] if decision.action == "update" and nid else [node.memory_id]
+            if decision.action == "discard":
+                decision.memory_ids = []
+            decision.extra["target"] = node.memory_target
+            decisions.append(decision)
+        return decisions
+
+    def _nearest(
+        self, batch: builtins.list[MemoryNode], vectors: np.ndarray
+    ) -> builtins.list[tuple[str | None, float | None, str | None]]:
+        """The most similar stored memory of each candidate's target: ``(id, cosine, text)`` or Nones."""
+        out: builtins.list[tuple[str | None, float | None, str | None]] = [(None, None, None)] * len(batch)
+        by_target: dict[str, builtins.list[int]] = {}
+        for i, node in enumerate(batch):
+            by_target.setdefault(node.memory_target, []).append(i)
+        for node_target, rows in by_target.items():
+            with self._lock:
+                index = self._index_for(node_target)
+                scores, ids = index.dense.search(vectors[rows], 1)
+            if ids.shape[1] == 0:  # the target is empty
+                continue
+            found = self.records.get_by_seqs([int(i) for i in ids[:, 0] if i >= 0])
+            for row, score, key in zip(rows, scores[:, 0], ids[:, 0]):
+                hit = found.get(int(key))
+                if hit is not None:
+                    out[row] = (hit.memory_id, float(score), hit.index_text)
+        return out
+
+    def _apply_write(self, node: MemoryNode, decision: Decision) -> MemoryNode:
+        """The record a write decision produces: the node itself, or the superseded memory with new content."""
+        if decision.action != "update" or not decision.memory_ids or decision.memory_ids[0] == node.memory_id:
+            return node
+        old = self.records.get(decision.memory_ids[0])
+        fields = old.model_dump()
+        fields.update(content=node.content, when_to_use=node.when_to_use, message_time=node.message_time)
+        fields["metadata"] = {**old.metadata, **node.metadata}
+        return build_node(fields)
 
     def _write(self, nodes: list[MemoryNode], vectors: np.ndarray) -> None:
         with self._lock:
@@ -455,7 +547,36 @@ class Memory:
                 vec[need] = index.dense.vectors(cands.ids[need]) @ query_vector[0]
             raw = np.asarray([bm25_all[bm25.position[int(i)]] for i in cands.ids], dtype=np.float32)
             cands.fill(vec, raw)
+            cands.context = self._context(cands, index, bm25_all, query_vector[0])
         return cands
+
+    @staticmethod
+    def _context(cands: CandidateSet, index: _TargetIndex, bm25_all: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Neighbour features: query scores of the memories stored just before and after each candidate."""
+        assert index.bm25 is not None
+        present = index.bm25.position
+        cosine_of = {int(i): float(c) for i, c in zip(cands.ids, cands.vector_score)}
+        neighbours = {int(i) + o for i in cands.ids for o in (-2, -1, 1, 2)}
+        extra = sorted((neighbours - set(cosine_of)) & set(present))
+        if extra:
+            cosine_of.update(zip(extra, (index.dense.vectors(np.asarray(extra)) @ qvec).tolist()))
+        retrieved = cands.keyword_rank >= 0
+        best = float(cands.keyword_raw[retrieved].max()) if retrieved.any() else 0.0
+        bm25_norm_of = {
+            key: (float(bm25_all[present[key]]) / best if best > 0 else 0.0) for key in cosine_of if key in present
+        }
+        return context_features(cands.ids, present, cosine_of, bm25_norm_of)
+
+    def rank_state(
+        self, query: str, n: int, k: int, target: str | None = None, query_vector: np.ndarray | None = None
+    ) -> tuple[CandidateSet, RankState, builtins.list[MemoryNode | None]]:
+        """Candidates of a query and the ranking policy's view of them (``RANK_FEATURES`` per candidate)."""
+        cands = self.candidates(query, n, target, query_vector)
+        nodes = self.records.get_by_seqs(cands.ids.tolist())
+        memories = [nodes.get(int(i)) for i in cands.ids]
+        features = np.concatenate([build_features(cands, memories), cands.context], axis=1)
+        ids = [m.memory_id if m is not None else "" for m in memories]
+        return cands, RankState(features, k, ids, RANK_FEATURES), memories
 
     def search(
         self,
@@ -464,37 +585,99 @@ class Memory:
         target: str | None = None,
         *,
         min_score: float | None = None,
-        ranker: Ranker | None = None,
+        policy: Any | None = None,
         query_vector: np.ndarray | None = None,
+        mode: Mode | None = None,
+        episode_id: str | None = None,
+        group_id: str | None = None,
+        step: int | None = None,
     ) -> builtins.list[SearchHit]:
-        """Hybrid search in one target: ReMe's candidates (``min(200, max(1, int(limit * 3)))`` per side),
-        ordered by the ranker, then ``min_score`` (default 0.1) on the ranker's score. ``query_vector`` skips
-        encoding the query (for callers that bring their own embeddings)."""
+        """Hybrid search in one target, ranked by the rank policy (its decision is logged; each hit carries
+        its id). Candidates: ReMe's ``min(200, max(1, int(limit * 3)))`` per side. ``min_score`` (default 0.1)
+        applies to ReMe's fused score, whatever the policy. ``query_vector`` skips encoding the query."""
         if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise BadInputError(f"limit must be an integer in [1, {_MAX_LIMIT}], got {limit!r}")
         threshold = self.retrieval.min_score if min_score is None else min_score
-        cands = self.candidates(query, self.retrieval.candidates_for(limit), target, query_vector)
-        order, scores = rank(ranker or self.ranker, cands, limit)
-        nodes = self.records.get_by_seqs(cands.ids[order].tolist())
+        cands, state, memories = self.rank_state(
+            query, self.retrieval.candidates_for(limit), limit, target, query_vector
+        )
+        ranker = policy or self.rank_policy
+        decision = ranker.decide(state, mode or self.settings.mode, self._rng)
+        self.record(
+            decision, ranker, episode_id=episode_id, group_id=group_id, step=step, target=normalize_target(target)
+        )
+        scores = ranker.scores(state)
+        w = self.retrieval.vector_weight
+        fused = w * np.nan_to_num(cands.vector_score, nan=0.0) + (1 - w) * np.nan_to_num(cands.keyword_score, nan=0.0)
         hits: builtins.list[SearchHit] = []
-        for pos, score in zip(order.tolist(), scores.tolist()):
-            if score < threshold:
-                continue
-            node = nodes.get(int(cands.ids[pos]))
-            if node is None:  # deleted by another process after the index snapshot
+        for pos in decision.action:
+            node = memories[pos]
+            if node is None or fused[pos] < threshold:  # deleted meanwhile, or below ReMe's score floor
                 continue
             vec = float(cands.vector_score[pos])
             kw = float(cands.keyword_score[pos])
             hits.append(
                 SearchHit(
                     memory=node,
-                    score=float(score),
+                    score=float(scores[pos]),
                     vector_score=None if np.isnan(vec) else vec,
                     keyword_score=None if np.isnan(kw) else kw,
                     rank=len(hits),
+                    decision_id=decision.decision_id,
                 )
             )
         return hits
+
+    # --------------------------------------------------------------------------------- decisions, rewards
+    def record(self, decision: Decision, policy: Any = None, **fields: Any) -> Decision:
+        """Stamp a decision with episode/group/step and the policy's parameters, and append it to the log."""
+        if policy is not None and "params" not in decision.extra and hasattr(policy, "params"):
+            decision.extra["params"] = dict(policy.params)
+        for key in ("episode_id", "group_id", "step"):
+            if fields.get(key) is not None:
+                setattr(decision, key, fields.pop(key))
+            else:
+                fields.pop(key, None)
+        decision.extra.update({k: v for k, v in fields.items() if v is not None})
+        self.trajectory.append(decision)
+        return decision
+
+    def feedback(
+        self,
+        value: float,
+        *,
+        decision_id: str | None = None,
+        memory_id: str | None = None,
+        source: str = "feedback",
+        episode_id: str | None = None,
+    ) -> RewardEvent:
+        """Record a reward for a decision (e.g. a search whose results were used) or a memory (credited to the
+        write that stored it). Exactly one of ``decision_id`` / ``memory_id``."""
+        import uuid
+
+        if (decision_id is None) == (memory_id is None):
+            raise BadInputError("give exactly one of decision_id, memory_id")
+        if not isinstance(value, int | float) or not np.isfinite(value):
+            raise BadInputError(f"a reward must be a finite number, got {value!r}")
+        if memory_id is not None and not self.records.exists(memory_id):
+            raise NotFoundError(f"no memory with id {memory_id!r}")
+        if decision_id is not None and (not isinstance(decision_id, str) or not decision_id.strip()):
+            raise BadInputError("decision_id must be a non-empty string")
+        try:
+            event = RewardEvent(
+                reward_id=uuid.uuid4().hex,
+                decision_id=decision_id,
+                memory_id=memory_id,
+                source=source,
+                value=float(value),
+                episode_id=episode_id,
+            )
+        except ValidationError as exc:
+            raise BadInputError(f"invalid reward: {exc.errors()[0]['msg']}") from None
+        if not self.trajectory.enabled:
+            raise ReMeError("trajectory logging is off in this workspace: a reward would have nothing to join")
+        self.trajectory.append(event)
+        return event
 
     # ------------------------------------------------------------------------------------ markdown files
     def sync_markdown(self) -> dict[str, int]:
@@ -549,7 +732,8 @@ class Memory:
 
     # ---------------------------------------------------------------------------------------------- close
     def close(self) -> None:
-        """Save large indexes that changed since they were saved, then close the database."""
+        """Save large indexes that changed since they were saved, then close the log and the database."""
+        self.trajectory.close()
         from reme.store.index_cache import PERSIST_MIN, save_index
 
         with self._lock:

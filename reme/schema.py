@@ -132,10 +132,12 @@ class SearchHit(BaseModel):
 
     memory: MemoryNode
     score: float
-    """The ranker's score (for the heuristic: the fused 0.7 * vector + 0.3 * keyword score)."""
+    """The ranking policy's score (for the heuristic: the fused 0.7 * vector + 0.3 * keyword score)."""
     vector_score: float | None = None
     keyword_score: float | None = None
     rank: int
+    decision_id: str | None = None
+    """The ranking decision that produced this result (for ``feedback``)."""
 
 
 # ---------------------------------------------------------------------------------------------------------

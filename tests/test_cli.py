@@ -31,15 +31,15 @@ def test_add_search_list_delete_with_workspace_anywhere(tmp_path, monkeypatch):
     monkeypatch.setenv("REME_WORKSPACE", ws)
     r = _run("search", "Where does Alice live?", "--target", "user:alice", "--json", "-")
     assert r.exit_code == 0
-    hits = json.loads(r.stdout)  # nothing but JSON on stdout
-    assert [h["memory_id"] for h in hits] == [alice_id]
+    payload = json.loads(r.stdout)  # nothing but JSON on stdout
+    assert [h["memory_id"] for h in payload["results"]] == [alice_id] and len(payload["decision_id"]) == 32
     r = _run("list", "--json", "-")
     assert {m["memory_target"] for m in json.loads(r.stdout)} == {"user:alice", "user:bob"}
     out = tmp_path / "list.json"
     assert _run("list", "--target", "user:bob", "--json", str(out)).exit_code == 0
     assert [m["message_time"] for m in json.loads(out.read_text())] == ["2024-05-08"]
     assert _run("delete", alice_id).exit_code == 0
-    assert json.loads(_run("search", "Lisbon", "--target", "user:alice", "--json", "-").stdout) == []
+    assert json.loads(_run("search", "Lisbon", "--target", "user:alice", "--json", "-").stdout)["results"] == []
 
 
 def test_add_file_jsonl(tmp_path):

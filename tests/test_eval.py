@@ -9,6 +9,7 @@ from reme.datasets import load_dataset
 from reme.datasets.synthetic import write_synthetic
 from reme.errors import BadInputError
 from reme.eval import evaluate_retrieval, ndcg_at, parse_ks, recall_at, sessions_in_order
+from reme.policy.rank import HeuristicRankPolicy
 from reme.retrieval.rankers import FusionRanker, save_ranker
 
 runner = CliRunner()
@@ -70,7 +71,9 @@ def _longmemeval_file(path):
 
 def test_longmemeval_session_recall(tmp_path, minilm):
     episodes, _ = load_dataset(_longmemeval_file(tmp_path / "lme.json"))
-    result = evaluate_retrieval(episodes, [FusionRanker()], ks=[1, 5], encoder=minilm, cache_path=tmp_path / "c.db")
+    result = evaluate_retrieval(
+        episodes, {"heuristic": HeuristicRankPolicy()}, ks=[1, 5], encoder=minilm, cache_path=tmp_path / "c.db"
+    )
     assert result["format"] == "longmemeval" and result["queries"] == 1  # the _abs question is left out
     metrics = result["results"]["heuristic"]
     assert metrics["recall@1"] == 1.0 and metrics["session_recall@5"] == 1.0
@@ -142,7 +145,11 @@ def test_locomo_fusion_reproduces_the_reference_figures(locomo_path, minilm, tmp
     """shared/data/README.md: ReMe fusion over plain turns, R@5 0.528, R@10 0.608, R@20 0.695 (within 0.02)."""
     episodes, _report = load_dataset(locomo_path)
     result = evaluate_retrieval(
-        episodes, [FusionRanker()], text_format="plain", encoder=minilm, cache_path=tmp_path / "cache.db"
+        episodes,
+        {"heuristic": HeuristicRankPolicy()},
+        text_format="plain",
+        encoder=minilm,
+        cache_path=tmp_path / "c.db",
     )
     assert result["queries"] == 883
     metrics = result["results"]["heuristic"]

@@ -32,6 +32,8 @@ class CandidateSet:
     """0-based rank among dense candidates, -1 when absent."""
     keyword_rank: np.ndarray
     """0-based rank among keyword candidates, -1 when absent."""
+    context: np.ndarray | None = None
+    """Neighbour features (``CONTEXT_NAMES`` columns), filled by the store that knows the neighbours."""
 
     def __len__(self) -> int:
         return len(self.ids)

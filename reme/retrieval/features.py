@@ -95,3 +95,43 @@ def build_features(
                 out[i, 11] = math.log1p(days) / 10.0
                 out[i, 12] = 1.0
     return out
+
+
+CONTEXT_NAMES: tuple[str, ...] = (
+    "prev_cosine",  # cosine of the query with the memory stored just before this one in the target (0 if none)
+    "next_cosine",  # ... just after it
+    "prev_bm25_norm",  # keyword score of the previous memory, on the candidates' scale
+    "next_bm25_norm",  # ... of the next memory
+    "window_max_cosine",  # best cosine within two memories either side (the same conversation stretch)
+    "has_prev",
+    "has_next",
+)
+"""Neighbour context: memories added one after another (turns of a conversation) answer questions together."""
+
+RANK_FEATURES: tuple[str, ...] = FEATURE_NAMES + CONTEXT_NAMES
+"""The input columns of ranking policies."""
+
+
+def context_features(
+    ids: np.ndarray,
+    present: set[int] | dict[int, int],
+    cosine_of: dict[int, float],
+    bm25_norm_of: dict[int, float],
+) -> np.ndarray:
+    """``(len(ids), len(CONTEXT_NAMES))`` neighbour features. ``present``: keys stored in the target;
+    ``cosine_of`` / ``bm25_norm_of``: query scores of the candidates and their neighbours (keys at offsets
+    -2..+2), as computed by the store."""
+    out = np.zeros((len(ids), len(CONTEXT_NAMES)), dtype=np.float32)
+    for row, key in enumerate(int(i) for i in ids):
+        prev, nxt = key - 1, key + 1
+        if prev in present:
+            out[row, 0] = cosine_of.get(prev, 0.0)
+            out[row, 2] = bm25_norm_of.get(prev, 0.0)
+            out[row, 5] = 1.0
+        if nxt in present:
+            out[row, 1] = cosine_of.get(nxt, 0.0)
+            out[row, 3] = bm25_norm_of.get(nxt, 0.0)
+            out[row, 6] = 1.0
+        window = [cosine_of[j] for j in range(key - 2, key + 3) if j in present and j in cosine_of]
+        out[row, 4] = max(window) if window else 0.0
+    return out

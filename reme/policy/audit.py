@@ -1,0 +1,114 @@
+"""Replay and audit of a workspace's trajectory log: ``reme trajectories verify`` and ``stats``.
+
+``verify`` re-scores every recorded decision under the policy that took it (a heuristic rebuilt from its
+recorded parameters, or the registry version it names) and compares with the recorded log-probability.
+Decisions of an external LLM (``policy`` starting with ``llm``) are checked against the sum of their recorded
+token log-probabilities when they carry them; untrainable decisions (``logprob: null``) are counted, not failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from reme.policy.decision import Decision
+from reme.policy.registry import policy_for_record
+from reme.policy.rewards import join_rewards
+from reme.policy.trajectory import read_records
+
+TOLERANCE = 1e-4
+
+
+class VerifyReport(BaseModel):
+    checked: int = 0
+    untrainable: int = 0
+    rewards: int = 0
+    problems: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _where(path: Path, line: int, root: Path) -> str:
+    try:
+        return f"{path.relative_to(root)}:{line}"
+    except ValueError:
+        return f"{path}:{line}"
+
+
+def verify(workspace: str | Path) -> VerifyReport:
+    """Re-score every decision of the workspace's log; each problem is ``file:line: reason``."""
+    root = Path(workspace)
+    report = VerifyReport()
+    cache: dict[str, Any] = {}
+    for entry in read_records(root / "trajectories"):
+        where = _where(entry.path, entry.line, root)
+        if entry.error is not None or entry.record is None:
+            report.problems.append(f"{where}: {entry.error}")
+            continue
+        record = entry.record
+        if not isinstance(record, Decision):
+            report.rewards += 1
+            continue
+        if record.logprob is None:
+            report.untrainable += 1
+            continue
+        report.checked += 1
+        if record.policy.startswith("llm"):
+            tokens = record.extra.get("token_logprobs")
+            if isinstance(tokens, list) and abs(sum(float(t) for t in tokens) - record.logprob) > TOLERANCE:
+                report.problems.append(
+                    f"{where}: logprob {record.logprob} is not the sum of its token log-probabilities"
+                )
+            continue
+        try:
+            policy = policy_for_record(root, record, cache)
+            rescored = policy.logprob(policy.state_from_record(record), record.action)
+        except Exception as exc:  # any failure to rebuild or re-score is a finding, not a crash
+            report.problems.append(f"{where}: cannot re-score {record.kind} decision {record.decision_id}: {exc}")
+            continue
+        if abs(rescored - record.logprob) > TOLERANCE:
+            report.problems.append(
+                f"{where}: {record.kind} decision {record.decision_id} re-scores to {rescored:.6f}, "
+                f"recorded {record.logprob:.6f}"
+            )
+    return report
+
+
+def stats(workspace: str | Path) -> dict[str, Any]:
+    """Counts over the log, in the shape ``reme trajectories stats --json`` prints."""
+    decisions: Counter[str] = Counter()
+    policies: Counter[str] = Counter()
+    modes: Counter[str] = Counter({"sample": 0, "greedy": 0})
+    logprob_sums: dict[str, float] = defaultdict(float)
+    logprob_counts: Counter[str] = Counter()
+    records = []
+    unreadable = 0
+    for entry in read_records(Path(workspace) / "trajectories"):
+        if entry.record is None:
+            unreadable += 1
+            continue
+        records.append(entry.record)
+        if isinstance(entry.record, Decision):
+            d = entry.record
+            decisions[d.kind] += 1
+            policies[f"{d.policy}@{d.version}"] += 1
+            modes[d.mode] += 1
+            if d.logprob is not None:
+                logprob_sums[d.kind] += d.logprob
+                logprob_counts[d.kind] += 1
+    joined = join_rewards(records)
+    return {
+        "decisions": dict(decisions),
+        "policies": dict(policies),
+        "modes": dict(modes),
+        "mean_logprob": {k: round(logprob_sums[k] / logprob_counts[k], 6) for k in logprob_counts},
+        "rewards": joined.rewards,
+        "rewards_joined": joined.rewards_joined,
+        "untrainable": joined.untrainable,
+        "unreadable_lines": unreadable,
+    }

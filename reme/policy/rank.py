@@ -1,0 +1,214 @@
+"""The ``rank`` decision: a Plackett-Luce distribution over orderings of the top k candidates of a query.
+
+``HeuristicRankPolicy`` is ReMe 0.3.1.x's fusion rule (``0.7 * cosine + 0.3 * bm25 / max(bm25)``, with ReMe's
+one-side fallbacks) made a policy by a softmax over its fused scores with a temperature: its greedy ordering is
+exactly the ``FusionRanker`` order. ``MLPRankPolicy`` scores candidates with a learned head (an MLP over
+``RANK_FEATURES``); the same Plackett-Luce maths gives its log-probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reme.errors import BadInputError
+from reme.policy import plackett_luce as pl
+from reme.policy.checkpoint import load_checkpoint, params_version, save_checkpoint
+from reme.policy.decision import Decision, DecisionKind, Matrix, Mode
+from reme.retrieval.features import RANK_FEATURES
+
+
+@dataclass
+class RankState:
+    """What a ranking policy sees: one row of features per candidate (``RANK_FEATURES`` columns)."""
+
+    features: np.ndarray
+    k: int
+    memory_ids: list[str] = field(default_factory=list)
+    feature_names: tuple[str, ...] = RANK_FEATURES
+
+    def column(self, name: str) -> np.ndarray:
+        return self.features[:, self.feature_names.index(name)].astype(np.float64)
+
+    def to_inputs(self) -> dict[str, Any]:
+        return {"features": Matrix.of(self.features, self.feature_names).model_dump(), "k": self.k}
+
+    @classmethod
+    def from_record(cls, decision: Decision) -> RankState:
+        matrix = Matrix.model_validate(decision.inputs["features"])
+        return cls(matrix.array(), int(decision.inputs["k"]), list(decision.memory_ids), tuple(matrix.names))
+
+
+def _decision(
+    policy: Any, state: RankState, scores: np.ndarray, mode: Mode, rng: np.random.Generator | None
+) -> Decision:
+    if mode == "sample":
+        action = pl.sample(scores, state.k, rng or np.random.default_rng())
+    elif mode == "greedy":
+        action = pl.greedy(scores, state.k)
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    return Decision(
+        kind="rank",
+        policy=policy.name,
+        version=policy.version,
+        mode=mode,
+        action=action,
+        logprob=pl.logprob(scores, action),
+        inputs=state.to_inputs(),
+        memory_ids=list(state.memory_ids),
+        extra={"params": policy.params},
+    )
+
+
+class HeuristicRankPolicy:
+    """ReMe's fusion as a policy: Plackett-Luce over ``fused / temperature``.
+
+    ``missing="zero"`` reproduces ReMe's backends, which gave a candidate found by one side 0 for the other.
+    """
+
+    kind: DecisionKind = "rank"
+    name = "heuristic-fusion"
+
+    def __init__(self, vector_weight: float = 0.7, temperature: float = 0.05, missing: str = "exact"):
+        if not 0.0 <= vector_weight <= 1.0 or temperature <= 0 or missing not in ("exact", "zero"):
+            raise ValueError("vector_weight in [0, 1], temperature > 0, missing 'exact' or 'zero'")
+        self.params: dict[str, Any] = {"vector_weight": vector_weight, "temperature": temperature, "missing": missing}
+        self.version = params_version(self.name, self.params)
+
+    def scores(self, state: RankState) -> np.ndarray:
+        """The fused score of each candidate (``-inf`` for one that ReMe's fallbacks leave out)."""
+        cos, kw = state.column("cosine"), state.column("bm25_norm")
+        in_dense, in_kw = state.column("in_dense") > 0, state.column("in_keyword") > 0
+        if self.params["missing"] == "zero":
+            cos, kw = np.where(in_dense, cos, 0.0), np.where(in_kw, kw, 0.0)
+        if not in_kw.any():  # the keyword side found nothing: the dense list with its cosines
+            return np.where(in_dense, cos, -np.inf)
+        if not in_dense.any():
+            return np.where(in_kw, kw, -np.inf)
+        w = float(self.params["vector_weight"])
+        return w * cos + (1 - w) * kw
+
+    def _pl_scores(self, state: RankState) -> np.ndarray:
+        return self.scores(state) / float(self.params["temperature"])
+
+    def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        return _decision(self, state, self._pl_scores(state), mode, rng)
+
+    def logprob(self, state: RankState, action: Any) -> float:
+        return pl.logprob(self._pl_scores(state), action)
+
+    def state_from_record(self, decision: Decision) -> RankState:
+        return RankState.from_record(decision)
+
+
+class MLPRankPolicy:
+    """A learned scoring head: ``score_i = MLP(features_i) / temperature``, Plackett-Luce over the scores."""
+
+    kind: DecisionKind = "rank"
+    name = "mlp-rank"
+
+    def __init__(
+        self,
+        feature_names: tuple[str, ...] = RANK_FEATURES,
+        hidden: int = 64,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ):
+        import torch
+
+        self.feature_names = tuple(feature_names)
+        self.params: dict[str, Any] = {"hidden": hidden, "temperature": temperature}
+        generator = torch.Generator().manual_seed(seed)
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(len(self.feature_names), hidden),
+            torch.nn.Tanh(),
+            torch.nn.Linear(hidden, 1),
+        )
+        with torch.no_grad():
+            for p in self.head.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
+        self.head.eval()
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        """The checkpoint version when loaded or saved; otherwise a hash of the current weights."""
+        if self._version is None:
+            import hashlib
+
+            digest = hashlib.sha256(repr(self.params).encode())
+            for t in self.head.state_dict().values():
+                digest.update(t.detach().cpu().numpy().tobytes())
+            return digest.hexdigest()[:16]
+        return self._version
+
+    def scores_torch(self, features: Any) -> Any:
+        """Differentiable scores ``(n,)`` for a ``(n, F)`` float tensor (trainers call this)."""
+        return self.head(features).squeeze(-1) / float(self.params["temperature"])
+
+    def scores(self, state: RankState) -> np.ndarray:
+        import torch
+
+        if state.feature_names != self.feature_names:
+            raise ValueError(f"policy expects features {self.feature_names}, state has {state.feature_names}")
+        with torch.no_grad():
+            out = self.scores_torch(torch.from_numpy(np.ascontiguousarray(state.features, dtype=np.float32)))
+        return out.double().numpy()
+
+    def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        return _decision(self, state, self.scores(state), mode, rng)
+
+    def logprob(self, state: RankState, action: Any) -> float:
+        return pl.logprob(self.scores(state), action)
+
+    def logprob_torch(self, features: Any, ordering: list[int]) -> Any:
+        """Differentiable Plackett-Luce log-probability of one ordering."""
+        import torch
+
+        s = self.scores_torch(features)
+        idx = torch.as_tensor(ordering, dtype=torch.long)
+        chosen = s[idx]
+        # logsumexp over the candidates not yet placed: suffix sums over the placed ones, plus the unplaced pool
+        mask = torch.ones_like(s, dtype=torch.bool)
+        mask[idx] = False
+        rest = torch.logsumexp(s[mask], dim=0) if bool(mask.any()) else s.new_tensor(float("-inf"))
+        terms = []
+        for j in range(len(ordering)):
+            pool = torch.cat([chosen[j:], rest.reshape(1)])
+            terms.append(chosen[j] - torch.logsumexp(pool, dim=0))
+        return torch.stack(terms).sum()
+
+    def state_from_record(self, decision: Decision) -> RankState:
+        return RankState.from_record(decision)
+
+    def save(self, directory: str | Path, training_data_hash: str = "") -> str:
+        self._version = save_checkpoint(
+            directory,
+            kind="rank",
+            policy=self.name,
+            feature_spec=list(self.feature_names),
+            config=self.params,
+            tensors=self.head.state_dict(),
+            training_data_hash=training_data_hash,
+        )
+        return self._version
+
+    @classmethod
+    def load(cls, directory: str | Path) -> MLPRankPolicy:
+        spec, tensors = load_checkpoint(directory)
+        if spec.get("kind") != "rank" or spec.get("policy") != cls.name:
+            raise BadInputError(
+                f"{directory} holds a {spec.get('kind')}/{spec.get('policy')} policy, not rank/mlp-rank"
+            )
+        config = spec.get("config", {})
+        policy = cls(tuple(spec["feature_spec"]), int(config.get("hidden", 64)), float(config.get("temperature", 1.0)))
+        try:
+            policy.head.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise BadInputError(f"weights in {directory} do not fit the head: {exc}") from None
+        policy._version = str(spec["version"])
+        return policy

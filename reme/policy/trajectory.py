@@ -1,0 +1,166 @@
+"""The trajectory log: every decision and reward of a workspace, appended as JSON lines to rotating segments
+``WORKSPACE/trajectories/segment-NNNNNN.jsonl``.
+
+Each record is one ``write(2)`` of one line on a file opened with ``O_APPEND``, so records of concurrent
+processes never interleave and a record is in the kernel (safe from a crash of this process) when ``append``
+returns; segments are fsynced when they are rotated out and when the log is closed. A segment rotates when it
+passes ``segment_bytes``. Readers need nothing but these files: ``read_records`` yields every record with its
+file and line, and reports unreadable lines (a torn last line after a power loss, a corrupted byte) instead
+of stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reme.policy.decision import RECORD_SCHEMA_VERSION, Decision
+from reme.schema import utc_now
+
+SEGMENT_RE = re.compile(r"^segment-(\d{6})\.jsonl$")
+
+
+class RewardEvent(BaseModel):
+    """A reward that arrived after the decisions that caused it (``type: "reward"``).
+
+    It refers to a decision (``decision_id``: a search whose results were used, a compaction whose task failed)
+    or to a memory (``memory_id``: credited to the write decision that stored it; see ``reme.policy.rewards``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["reward"] = "reward"
+    schema_version: int = RECORD_SCHEMA_VERSION
+    reward_id: str
+    decision_id: str | None = None
+    memory_id: str | None = None
+    source: Literal["feedback", "used", "answer", "task"] = "feedback"
+    """``feedback``: an explicit user or host call; ``used``: a retrieved memory was used; ``answer``: an answer
+    judged right or wrong; ``task``: a task outcome."""
+    value: float
+    episode_id: str | None = None
+    time: str = Field(default_factory=utc_now)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        import math
+
+        if not math.isfinite(v):
+            raise ValueError("a reward must be a finite number")
+        return v
+
+
+@dataclass
+class LogLine:
+    """One line of the log: the record, or why it could not be read."""
+
+    path: Path
+    line: int
+    record: Decision | RewardEvent | None
+    error: str | None = None
+
+
+class TrajectoryLog:
+    """Appends decision and reward records; switched off with ``enabled=False`` (then ``append`` is a no-op)."""
+
+    def __init__(self, directory: str | Path, enabled: bool = True, segment_bytes: int = 16 * 1024 * 1024):
+        self.directory = Path(directory)
+        self.enabled = enabled
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._segment = -1
+        if enabled:
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _segments(self) -> list[int]:
+        return sorted(int(m.group(1)) for p in self.directory.iterdir() if (m := SEGMENT_RE.match(p.name)))
+
+    def _open(self, number: int) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+        path = self.directory / f"segment-{number:06d}.jsonl"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._segment = number
+
+    def append(self, record: Decision | RewardEvent) -> None:
+        """Write one record (a whole line in one system call)."""
+        if not self.enabled:
+            return
+        line = (record.model_dump_json() + "\n").encode("utf-8")
+        with self._lock:
+            if self._fd is None:
+                segments = self._segments()
+                self._open(segments[-1] if segments else 1)
+            assert self._fd is not None
+            if os.fstat(self._fd).st_size >= self.segment_bytes:
+                latest = max([self._segment, *self._segments()])
+                self._open(latest + 1)
+            os.write(self._fd, line)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None
+
+
+def parse_line(text: str) -> Decision | RewardEvent:
+    """A record from one line of JSON; raises ``ValueError`` naming the problem."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("a record must be a JSON object")
+    version = obj.get("schema_version")
+    if version != RECORD_SCHEMA_VERSION:
+        raise ValueError(f"unknown schema_version {version!r} (this reme reads {RECORD_SCHEMA_VERSION})")
+    kind = obj.get("type")
+    try:
+        if kind == "decision":
+            return Decision.model_validate(obj)
+        if kind == "reward":
+            return RewardEvent.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"invalid {kind} record: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    raise ValueError(f"unknown record type {kind!r}")
+
+
+def read_records(directory: str | Path) -> Iterator[LogLine]:
+    """Every line of every segment, oldest first, parsed or with the reason it could not be."""
+    root = Path(directory)
+    if not root.is_dir():
+        return
+    paths = sorted((p for p in root.iterdir() if SEGMENT_RE.match(p.name)), key=lambda p: p.name)
+    for path in paths:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                if not raw.endswith(b"\n"):
+                    yield LogLine(path, number, None, "truncated record (no end of line)")
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield LogLine(path, number, None, f"not UTF-8 (byte {exc.start})")
+                    continue
+                if not text.strip():
+                    yield LogLine(path, number, None, "empty line")
+                    continue
+                try:
+                    yield LogLine(path, number, parse_line(text))
+                except ValueError as exc:
+                    yield LogLine(path, number, None, str(exc))

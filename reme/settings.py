@@ -1,0 +1,96 @@
+"""Workspace settings: ``WORKSPACE/reme.yaml``, with environment overrides (``REME_POLICIES__RANK=...``).
+
+Example ``reme.yaml``::
+
+    policies:
+      rank: heuristic          # or a registry version (reme policy activate ...)
+      write: heuristic
+      compact: heuristic
+    mode: greedy               # sample: explore (training data); greedy: serve
+    trajectories:
+      enabled: true
+      segment_bytes: 16777216
+
+Environment variables win over the file; the file wins over the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from reme.errors import WorkspaceError
+
+SETTINGS_FILE = "reme.yaml"
+
+
+class PolicySettings(BaseModel):
+    """Which policy serves each decision kind: ``heuristic`` or a version in the workspace's registry."""
+
+    rank: str = "heuristic"
+    write: str = "heuristic"
+    compact: str = "heuristic"
+
+
+class TrajectorySettings(BaseModel):
+    enabled: bool = True
+    """Log every decision and reward to ``trajectories/``."""
+    segment_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
+    """A segment rotates past this size."""
+
+
+class WorkspaceSettings(BaseSettings):
+    """Settings of one workspace."""
+
+    model_config = SettingsConfigDict(env_prefix="REME_", env_nested_delimiter="__", extra="forbid")
+
+    policies: PolicySettings = Field(default_factory=PolicySettings)
+    mode: Literal["greedy", "sample"] = "greedy"
+    trajectories: TrajectorySettings = Field(default_factory=TrajectorySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the file's values arrive as init arguments; the environment overrides them
+        return env_settings, init_settings
+
+
+def load_settings(workspace: str | Path) -> WorkspaceSettings:
+    """The settings of a workspace (defaults when it has no ``reme.yaml``); a bad file is a clear error."""
+    import yaml
+
+    path = Path(workspace) / SETTINGS_FILE
+    data: Any = {}
+    if path.is_file():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise WorkspaceError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise WorkspaceError(f"{path} must be a mapping of settings")
+    try:
+        return WorkspaceSettings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise WorkspaceError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def save_settings(workspace: str | Path, settings: WorkspaceSettings) -> None:
+    """Write ``reme.yaml`` atomically (temporary file, then rename)."""
+    import os
+
+    import yaml
+
+    path = Path(workspace) / SETTINGS_FILE
+    tmp = path.with_name(f".{SETTINGS_FILE}.tmp-{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
