@@ -171,3 +171,26 @@ def test_torn_last_line_is_reported_not_fatal(tmp_path):
     entries = list(read_records(tmp_path))
     assert [e.record.reward_id for e in entries[:3]] == ["0", "1", "2"]
     assert entries[3].error == "truncated record (no end of line)"
+
+
+def test_policies_given_in_code_are_replayable(tmp_path):
+    from reme.policy.rank import HeuristicRankPolicy
+    from reme.policy.write import HeuristicWritePolicy, MLPWritePolicy
+
+    ws = tmp_path / "ws"
+    with Memory(
+        ws,
+        encoder=RandomEncoder(16),
+        rank_policy=MLPRankPolicy(seed=9),  # copied into the registry on open
+        write_policy=HeuristicWritePolicy(temperature=0.3),  # a non-default heuristic: params recorded
+    ) as mem:
+        _fill(mem, 30, 10)
+    with Memory(
+        ws, encoder=RandomEncoder(16), rank_policy=HeuristicRankPolicy(temperature=0.2), write_policy=MLPWritePolicy()
+    ) as mem:
+        _fill(mem, 20, 5)  # the learned writer sees each candidate's nearest memory
+    r = runner.invoke(app, ["trajectories", "verify", "--workspace", str(ws)])
+    assert r.exit_code == 0, r.output
+    stats = json.loads(runner.invoke(app, ["trajectories", "stats", "-w", str(ws), "--json", "-"]).stdout)
+    assert stats["decisions"] == {"write": 50, "rank": 15}
+    assert len(stats["policies"]) == 4

@@ -91,5 +91,3 @@ def params_version(name: str, params: dict[str, Any]) -> str:
     """Version of a heuristic policy: a hash of its name and parameters."""
     return hashlib.sha256(json.dumps({"name": name, **params}, sort_keys=True).encode()).hexdigest()[:16]
 
-
-_version = checkpoint_version  # the name an earlier draft used; removed once no caller remains

@@ -76,7 +76,8 @@ class Decision(BaseModel):
     trainable: bool = True
     """False when the log-probability is unknown (``logprob: null``); such records are counted, never trained on."""
     forced: list[bool] | None = None
-    """Per sequential gate, whether a constraint or the budget forced it (log-probability 0)."""
+    """Per gate, in the order of ``action`` (message order for compaction, whatever order the gates ran in,
+    which ``extra["order"]`` records): whether a constraint or the budget forced it (log-probability 0)."""
     inputs: dict[str, Any] = Field(default_factory=dict)
     """What the policy scored, enough to rebuild its state (``Matrix`` dumps and plain values)."""
     memory_ids: list[str] = Field(default_factory=list)
@@ -86,6 +87,8 @@ class Decision(BaseModel):
     step: int | None = None
     time: str = Field(default_factory=utc_now)
     extra: dict[str, Any] = Field(default_factory=dict)
+    """Free-form context. ``extra["params"]`` holds a heuristic policy's constructor arguments: the audit
+    rebuilds the heuristic from them to re-score the decision (learned policies are found by ``version``)."""
 
     @model_validator(mode="after")
     def _logprob_is_a_logprob(self) -> Decision:

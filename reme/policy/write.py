@@ -395,6 +395,11 @@ class HeuristicWritePolicy:
     def version(self) -> str:
         return self._version
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments, recorded with each decision so the audit can rebuild this policy."""
+        return {"temperature": self.temperature, "duplicate_threshold": self.duplicate_threshold}
+
     def is_duplicate(self, state: WriteState) -> bool:
         """Whether the candidate duplicates its nearest memory (only possible when ``update`` is allowed)."""
         if "update" not in state.allowed:
