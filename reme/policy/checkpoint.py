@@ -90,4 +90,3 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, An
 def params_version(name: str, params: dict[str, Any]) -> str:
     """Version of a heuristic policy: a hash of its name and parameters."""
     return hashlib.sha256(json.dumps({"name": name, **params}, sort_keys=True).encode()).hexdigest()[:16]
-
