@@ -31,6 +31,8 @@ demo: install
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace add "Bob adopted a beagle called Pixel." --target user:bob
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace search "Where does Alice live now?" --target user:alice
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace search "Where does Alice live now?" --target user:bob
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace trajectories verify
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace trajectories stats
 	$(VENV)/bin/reme eval retrieval --dataset $(DEMO)/synthetic.json --policy heuristic --json $(DEMO)/eval_retrieval.json
 	@cat $(DEMO)/eval_retrieval.json
 

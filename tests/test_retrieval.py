@@ -217,3 +217,20 @@ def test_openai_encoder_batches_normalises_and_retries(monkeypatch):
         enc.encode(["d"])
     with pytest.raises(ReMeError):
         OpenAIEmbeddingEncoder(EmbeddingConfig(backend="openai"))  # no endpoint, no key
+
+
+def test_session_features_group_candidates_of_one_session():
+    from reme.retrieval.features import FEATURE_NAMES, build_features
+    from reme.schema import MemoryNode
+
+    cands = _cands()  # cosines 0.9, 0.5, 0.2, (none)
+    memories = [
+        MemoryNode(content="a", metadata={"session_id": "s1"}),
+        MemoryNode(content="b", metadata={"session_id": "s2"}),
+        MemoryNode(content="c", metadata={"session_id": "s1"}),
+        MemoryNode(content="d", message_time="2024-05-01T10:00:00"),
+    ]
+    x = build_features(cands, memories)
+    col = {name: x[:, i] for i, name in enumerate(FEATURE_NAMES)}
+    np.testing.assert_allclose(col["session_max_cosine"], [0.9, 0.5, 0.9, 0.0], atol=1e-6)
+    np.testing.assert_allclose(col["session_candidates_log"], [np.log(2), 0, np.log(2), 0], atol=1e-6)

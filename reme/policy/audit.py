@@ -87,10 +87,8 @@ def stats(workspace: str | Path) -> dict[str, Any]:
     logprob_sums: dict[str, float] = defaultdict(float)
     logprob_counts: Counter[str] = Counter()
     records = []
-    unreadable = 0
     for entry in read_records(Path(workspace) / "trajectories"):
-        if entry.record is None:
-            unreadable += 1
+        if entry.record is None:  # unreadable lines are verify's business
             continue
         records.append(entry.record)
         if isinstance(entry.record, Decision):
@@ -110,5 +108,4 @@ def stats(workspace: str | Path) -> dict[str, Any]:
         "rewards": joined.rewards,
         "rewards_joined": joined.rewards_joined,
         "untrainable": joined.untrainable,
-        "unreadable_lines": unreadable,
     }

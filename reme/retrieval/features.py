@@ -38,6 +38,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log_length",  # log(1 + characters of the memory's text) / 10
     "age_days_log",  # log(1 + days between the memory's time and the query time) / 10
     "has_time",  # 1 when the memory has a time that the age could be computed from
+    "session_max_cosine",  # best cosine among candidates of the same session (metadata session_id, else day)
+    "session_candidates_log",  # log(1 + other candidates of the same session)
 )
 
 
@@ -94,7 +96,22 @@ def build_features(
                 days = max(0.0, (now - when).total_seconds() / 86400.0)
                 out[i, 11] = math.log1p(days) / 10.0
                 out[i, 12] = 1.0
+        sessions: dict[str, list[int]] = {}
+        for i, memory in enumerate(memories):
+            if memory is not None and (key := _session_key(memory)):
+                sessions.setdefault(key, []).append(i)
+        for rows in sessions.values():
+            out[rows, 13] = cos[rows].max()
+            out[rows, 14] = math.log1p(len(rows) - 1)
     return out
+
+
+def _session_key(memory: MemoryNode) -> str:
+    """The conversation stretch a memory belongs to: its ``session_id`` metadata, else the day of its time."""
+    session = memory.metadata.get("session_id")
+    if isinstance(session, str | int) and str(session):
+        return f"s:{session}"
+    return f"d:{memory.message_time[:10]}" if memory.message_time else ""
 
 
 CONTEXT_NAMES: tuple[str, ...] = (
