@@ -82,30 +82,31 @@ def main() -> None:
                 adds[label] = {"memories_per_s": round(args.n / (time.perf_counter() - t0), 1)}
         report["add_bulk"] = adds
         ws = Path(tmp) / "add-log_on"
-        mem_on = Memory(ws, encoder=RandomEncoder(384), settings=on, embedding_cache=False)
-        mem_off = Memory(ws, encoder=RandomEncoder(384), settings=off, embedding_cache=False)
-        n_cand = mem_on.retrieval.candidates_for(args.limit)
-        for mem in (mem_on, mem_off):  # build the indexes before timing
-            mem.search(qtexts[0], args.limit, query_vector=qvecs[0])
+        # one Memory (one copy of the index) for every path, logging toggled per call: only logging differs
+        mem = Memory(ws, encoder=RandomEncoder(384), settings=on, embedding_cache=False)
+        n_cand = mem.retrieval.candidates_for(args.limit)
+        mem.search(qtexts[0], args.limit, query_vector=qvecs[0])  # build the indexes before timing
         fusion = FusionRanker()
         samples: dict[str, list[float]] = {"core_ranker": [], "policy_log_off": [], "policy_log_on": []}
         for i in range(args.queries):
             t0 = time.perf_counter()
-            cands = mem_off.candidates(qtexts[i], n_cand, query_vector=qvecs[i])
+            cands = mem.candidates(qtexts[i], n_cand, query_vector=qvecs[i])
             order, _ = rank(fusion, cands, args.limit)
-            mem_off.records.get_by_seqs(cands.ids[order].tolist())
+            mem.records.get_by_seqs(cands.ids[order].tolist())
             samples["core_ranker"].append(time.perf_counter() - t0)
+            mem.trajectory.enabled = False
             t0 = time.perf_counter()
-            mem_off.search(qtexts[i], args.limit, query_vector=qvecs[i])
+            mem.search(qtexts[i], args.limit, query_vector=qvecs[i])
             samples["policy_log_off"].append(time.perf_counter() - t0)
+            mem.trajectory.enabled = True
             t0 = time.perf_counter()
-            mem_on.search(qtexts[i], args.limit, query_vector=qvecs[i])
+            mem.search(qtexts[i], args.limit, query_vector=qvecs[i])
             samples["policy_log_on"].append(time.perf_counter() - t0)
         report["search"] = {k: _latency(v) for k, v in samples.items()}
         segment_bytes = sum(p.stat().st_size for p in (ws / "trajectories").glob("segment-*.jsonl"))
         report["log_bytes_per_decision"] = round(segment_bytes / (args.n + args.queries + 1), 1)
-        mem_on.close()
-        mem_off.close()
+        report["note"] = "search paths interleaved per query on one Memory; logging toggled per call"
+        mem.close()
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -186,9 +186,11 @@ def add(
         if json_out:
             _emit_json([n.model_dump() for n in nodes], json_out)
         elif file is not None:
-            print(f"added {len(nodes)} memories")
-        else:
+            print(f"added {len(nodes)} memories ({len(items) - len(nodes)} discarded by the write policy)")
+        elif nodes:
             print(nodes[0].memory_id)
+        else:
+            print("discarded by the write policy")
 
 
 @app.command()
@@ -210,7 +212,7 @@ def search(
         if not 1 <= limit <= 1000:
             raise BadInputError(f"--limit must be in [1, 1000], got {limit}")
         with _open_memory(ctx, workspace) as mem:
-            hits = mem.search(query, limit=limit, target=target, min_score=min_score)
+            decision, hits = mem.search_with_decision(query, limit=limit, target=target, min_score=min_score)
         rows = [
             {
                 "memory_id": h.memory.memory_id,
@@ -224,7 +226,7 @@ def search(
             }
             for h in hits
         ]
-        decision_id = hits[0].decision_id if hits else None
+        decision_id = decision.decision_id
         if json_out:
             _emit_json({"decision_id": decision_id, "results": rows}, json_out)
             return

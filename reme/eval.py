@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.errors import BadInputError
+from reme.policy.rank import RankState
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.schema import DEFAULT_TARGET, Episode, MemoryType, Question
@@ -99,10 +103,6 @@ def evaluate_retrieval(
 ) -> dict[str, Any]:
     """Score each rank policy (label -> policy) on the episodes with its greedy ordering of every candidate;
     returns ``{"format", "queries", "results": {label: metrics}}``."""
-    from reme.memory import Memory
-    from reme.policy.registry import heuristic_for
-    from reme.settings import TrajectorySettings, WorkspaceSettings
-
     if not policies:
         raise BadInputError("give at least one policy")
     labels = list(policies)
@@ -113,60 +113,95 @@ def evaluate_retrieval(
     fmt = episodes[0].format if episodes else "locomo"
     with_sessions = fmt == "longmemeval"
     acc = {label: _Accumulator(ks, with_sessions) for label in labels}
-    retrieval = RetrievalConfig(min_score=0.0)
-    cache = cache_path or default_cache_path()
     queries = 0
     total_questions = sum(sum(is_scored(q, fmt) for q in ep.questions) for ep in episodes)
     with progress_bar("evaluating", total=total_questions, enabled=show_progress) as advance:
-        for episode in episodes:
-            scored = [q for q in episode.questions if is_scored(q, fmt)]
-            if not scored:
-                continue
-            with tempfile.TemporaryDirectory(prefix="reme-eval-") as tmp:
-                mem = Memory(
-                    tmp,
-                    embedding,
-                    retrieval,
-                    encoder=encoder,
-                    embedding_cache=cache,
-                    show_progress=show_progress,
-                    write_policy=heuristic_for("write"),  # one memory per turn, as the metrics assume
-                    settings=WorkspaceSettings(trajectories=TrajectorySettings(enabled=False)),
-                )
-                try:
-                    items = [
-                        {
-                            "content": turn.render(text_format),
-                            "memory_id": f"turn-{i}",
-                            "memory_type": MemoryType.history,
-                            "metadata": {"turn_id": turn.turn_id, "session_id": turn.session_id},
-                        }
-                        for i, turn in enumerate(episode.turns)
-                    ]
-                    mem.add_many(items, show_progress=False, batch_size=4096)
-                    turn_of_seq = {
-                        seq: episode.turns[int(mid.removeprefix("turn-"))].turn_id
-                        for seq, mid in mem.records.id_map(DEFAULT_TARGET).items()
-                    }
-                    session_of = {t.turn_id: t.session_id for t in episode.turns}
-                    qvecs = mem.encode_queries([q.question for q in scored])
-                    for question, qvec in zip(scored, qvecs):
-                        cands, state, _ = mem.rank_state(
-                            question.question, 3 * max_k, 3 * max_k * 2, DEFAULT_TARGET, query_vector=qvec
-                        )
-                        for label, policy in policies.items():
-                            order = policy.decide(state, "greedy").action
-                            ranked = [turn_of_seq[int(s)] for s in cands.ids[order]]
-                            _score_question(acc[label], question, ranked, session_of, ks)
-                        queries += 1
-                        advance(1)
-                finally:
-                    mem.close()
+        for item in question_states(episodes, 3 * max_k, text_format, embedding, encoder, cache_path, show_progress):
+            for label, policy in policies.items():
+                order = policy.decide(item.state, "greedy").action
+                _score_question(acc[label], item.question, [item.turn_ids[i] for i in order], item.session_of, ks)
+            queries += 1
+            advance(1)
     return {
         "format": fmt,
         "queries": queries,
         "results": {label: acc[label].result() for label in labels},
     }
+
+
+@dataclass
+class QuestionState:
+    """One scored question of an episode with its candidates as a rank policy sees them."""
+
+    episode_id: str
+    question: Question
+    state: RankState
+    turn_ids: list[str]
+    """Turn id of each candidate (parallel to the state's rows)."""
+    session_of: dict[str, str]
+
+    @property
+    def relevant(self) -> np.ndarray:
+        """Which candidates are evidence turns."""
+        evidence = set(self.question.evidence)
+        return np.asarray([t in evidence for t in self.turn_ids], dtype=bool)
+
+
+def question_states(
+    episodes: Sequence[Episode],
+    per_side: int,
+    text_format: str = "dated",
+    embedding: EmbeddingConfig | None = None,
+    encoder: Encoder | None = None,
+    cache_path: str | Path | None = None,
+    show_progress: bool = False,
+) -> Iterator[QuestionState]:
+    """Index each episode in its own temporary store and yield the rank state of each scored question:
+    ``per_side`` FAISS and BM25 candidates, all of them rankable (k = every candidate). Evaluation and the
+    trainers read questions through this one function, so they see the same candidates and features."""
+    from reme.memory import Memory
+    from reme.policy.registry import heuristic_for
+    from reme.settings import TrajectorySettings, WorkspaceSettings
+
+    if text_format not in ("dated", "plain"):
+        raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
+    retrieval = RetrievalConfig(min_score=0.0)
+    cache = cache_path or default_cache_path()
+    for episode in episodes:
+        scored = [q for q in episode.questions if is_scored(q, episode.format)]
+        if not scored:
+            continue
+        with tempfile.TemporaryDirectory(prefix="reme-eval-") as tmp:
+            mem = Memory(
+                tmp,
+                embedding,
+                retrieval,
+                encoder=encoder,
+                embedding_cache=cache,
+                show_progress=show_progress,
+                write_policy=heuristic_for("write"),  # one memory per turn, as the metrics assume
+                settings=WorkspaceSettings(trajectories=TrajectorySettings(enabled=False)),
+            )
+            try:
+                items = [
+                    {
+                        "content": turn.render(text_format),
+                        "memory_id": f"turn-{i}",
+                        "memory_type": MemoryType.history,
+                        "metadata": {"turn_id": turn.turn_id, "session_id": turn.session_id},
+                    }
+                    for i, turn in enumerate(episode.turns)
+                ]
+                mem.add_many(items, show_progress=False, batch_size=4096)
+                turn_of = {f"turn-{i}": turn.turn_id for i, turn in enumerate(episode.turns)}
+                session_of = {t.turn_id: t.session_id for t in episode.turns}
+                qvecs = mem.encode_queries([q.question for q in scored])
+                for question, qvec in zip(scored, qvecs):
+                    _, state, _ = mem.rank_state(question.question, per_side, 2 * per_side, DEFAULT_TARGET, qvec)
+                    turn_ids = [turn_of[m] for m in state.memory_ids]
+                    yield QuestionState(episode.episode_id, question, state, turn_ids, session_of)
+            finally:
+                mem.close()
 
 
 def _score_question(

@@ -258,9 +258,11 @@ class Memory:
         author: str = "",
         score: float = 0.0,
         vector: np.ndarray | None = None,
-    ) -> MemoryNode:
-        """Store one memory; when this returns, it is on disk. Re-adding the same text to the same target
-        updates that memory instead of duplicating it (ids are ``sha256(target, content)[:16]``)."""
+    ) -> MemoryNode | None:
+        """Store one memory through the write policy; when this returns, it is on disk. Returns the memory
+        written (for ``update``: the superseded memory with its new content), or ``None`` when the policy
+        discarded it. Re-adding the same text to the same target updates that memory instead of duplicating it
+        (ids are ``sha256(target, content)[:16]``)."""
         item = {
             "content": content,
             "memory_target": target,
@@ -274,7 +276,8 @@ class Memory:
             "score": score,
         }
         vectors = None if vector is None else np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        return self.add_many([item], vectors=vectors)[0]
+        written = self.add_many([item], vectors=vectors)
+        return written[0] if written else None
 
     def add_many(
         self,
@@ -595,8 +598,30 @@ class Memory:
         """Hybrid search in one target, ranked by the rank policy (its decision is logged; each hit carries
         its id). Candidates: ReMe's ``min(200, max(1, int(limit * 3)))`` per side. ``min_score`` (default 0.1)
         applies to ReMe's fused score, whatever the policy. ``query_vector`` skips encoding the query."""
+        return self.search_with_decision(
+            query, limit, target, min_score=min_score, policy=policy, query_vector=query_vector, mode=mode,
+            episode_id=episode_id, group_id=group_id, step=step,
+        )[1]  # fmt: skip
+
+    def search_with_decision(
+        self,
+        query: str,
+        limit: int = 5,
+        target: str | None = None,
+        *,
+        min_score: float | None = None,
+        policy: Any | None = None,
+        query_vector: np.ndarray | None = None,
+        mode: Mode | None = None,
+        episode_id: str | None = None,
+        group_id: str | None = None,
+        step: int | None = None,
+    ) -> tuple[Decision, builtins.list[SearchHit]]:
+        """``search``, also returning the ranking decision (whose id is there even when no hit survives)."""
         if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise BadInputError(f"limit must be an integer in [1, {_MAX_LIMIT}], got {limit!r}")
+        if policy is not None:
+            ensure_registered(self.workspace.root, policy)  # its decisions must stay replayable
         threshold = self.retrieval.min_score if min_score is None else min_score
         cands, state, memories = self.rank_state(
             query, self.retrieval.candidates_for(limit), limit, target, query_vector
@@ -626,7 +651,7 @@ class Memory:
                     decision_id=decision.decision_id,
                 )
             )
-        return hits
+        return decision, hits
 
     # --------------------------------------------------------------------------------- decisions, rewards
     def record(self, decision: Decision, policy: Any = None, **fields: Any) -> Decision:

@@ -194,3 +194,24 @@ def test_policies_given_in_code_are_replayable(tmp_path):
     stats = json.loads(runner.invoke(app, ["trajectories", "stats", "-w", str(ws), "--json", "-"]).stdout)
     assert stats["decisions"] == {"write": 50, "rank": 15}
     assert len(stats["policies"]) == 4
+
+
+class _DiscardAll:
+    """A write policy that discards everything (any object with the protocol's methods can serve)."""
+
+    kind = "write"
+    name = "discard-all"
+    version = "0"
+
+    def decide(self, state, mode="greedy", rng=None):
+        return Decision(kind="write", policy=self.name, version=self.version, mode=mode, action="discard", logprob=0.0)
+
+
+def test_discarded_memories_are_not_written_and_search_always_names_its_decision(tmp_path):
+    with Memory(tmp_path, encoder=RandomEncoder(8), write_policy=_DiscardAll()) as mem:
+        assert mem.add("never stored") is None
+        assert mem.add_many(["a", "b"]) == [] and mem.count() == 0
+        decision, hits = mem.search_with_decision("anything", min_score=0.0)
+        assert hits == [] and decision.kind == "rank" and decision.action == []
+    r = runner.invoke(app, ["search", "nothing here", "-w", str(tmp_path), "--json", "-"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["decision_id"] is not None
