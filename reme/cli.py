@@ -463,6 +463,85 @@ def _id_list(text: str | None) -> set[str]:
     return {part.strip() for part in (text or "").split(",") if part.strip()}
 
 
+# ------------------------------------------------------------------------------------------------ train
+@app.command("train-policy")
+def train_policy(
+    decision: Annotated[str, typer.Option("--decision", help="Which decision to train (rank).")] = "rank",
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Training data; repeatable.")] = None,
+    val_dataset: Annotated[
+        list[str] | None, typer.Option("--val-dataset", help="Validation data (whole files); repeatable.")
+    ] = None,
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", help="Hold out this share of the training conversations (seeded).")
+    ] = 0.0,
+    conversations: Annotated[
+        str | None, typer.Option("--conversations", help="Train on these conversation ids only.")
+    ] = None,
+    val_conversations: Annotated[
+        str | None, typer.Option("--val-conversations", help="Validate on these ids of --val-dataset only.")
+    ] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Checkpoint directory to write.")] = None,
+    algo: Annotated[str, typer.Option("--algo", help="grpo or supervised.")] = "grpo",
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimiser steps (grpo 600, supervised 1500).")] = None,
+    group_size: Annotated[int, typer.Option("--group-size", help="G: sampled rankings per question.")] = 32,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
+    from_trajectories: Annotated[
+        str | None, typer.Option("--from-trajectories", help="Train from a workspace's logs (planned).")
+    ] = None,
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Train a ranking head with GRPO (or the supervised baseline) on conversations; held-out validation."""
+    with _errors():
+        from reme.train.data import split_episodes
+        from reme.train.run import load_episodes, train_rank_policy
+
+        if decision != "rank":
+            raise BadInputError(
+                f"--decision {decision!r}: only 'rank' can be trained yet (write and compact are planned)"
+            )
+        if from_trajectories is not None:
+            raise BadInputError("--from-trajectories (PPO from logged decisions) is not available yet")
+        if not dataset:
+            raise BadInputError("give at least one --dataset")
+        if out is None:
+            raise BadInputError("give --out DIR for the checkpoint")
+        if text_format not in ("dated", "plain"):
+            raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
+        if steps is not None and steps < 1:
+            raise BadInputError("--steps must be at least 1")
+        episodes = load_episodes(dataset, _id_list(conversations) or None)
+        train, held_out = split_episodes(episodes, val_fraction, seed)
+        val = list(held_out)
+        if val_dataset:
+            val += load_episodes(val_dataset, _id_list(val_conversations) or None)
+        elif val_conversations:
+            raise BadInputError("--val-conversations needs --val-dataset")
+        overlap = {e.episode_id for e in train} & {e.episode_id for e in val}
+        if overlap:
+            raise BadInputError(f"conversations both trained on and validated on: {', '.join(sorted(overlap))}")
+        metrics = train_rank_policy(
+            train, val, out, algo=algo, steps=steps, group_size=group_size, device=device, seed=seed,
+            text_format=text_format,
+        )  # fmt: skip
+        summary = {"out": out, "version": metrics["version"], "seconds": metrics["seconds"], "final": metrics["final"]}
+        if json_out:
+            _emit_json(summary, json_out)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        print(f"wrote {out} (version {metrics['version']}, {metrics['seconds']} s on {metrics['device']})")
+        if metrics["final"]:
+            keys = list(next(iter(metrics["final"].values())))
+            table = Table("policy", *keys, title=f"held out: {', '.join(metrics['val_conversations'])}")
+            for label, values in metrics["final"].items():
+                table.add_row(label, *(f"{values[k]:.3f}" for k in keys))
+            Console().print(table)
+
+
 # --------------------------------------------------------------------------------------------- datasets
 @datasets_app.command("synth")
 def datasets_synth(

@@ -12,12 +12,14 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reme.config import EmbeddingConfig, RetrievalConfig
+from reme.datasets.dates import parse_date
 from reme.errors import BadInputError
 from reme.policy.rank import RankState
 from reme.progress import progress_bar
@@ -188,7 +190,8 @@ def question_states(
                         "content": turn.render(text_format),
                         "memory_id": f"turn-{i}",
                         "memory_type": MemoryType.history,
-                        "metadata": {"turn_id": turn.turn_id, "session_id": turn.session_id},
+                        "message_time": parse_date(turn.date),
+                        "metadata": {"turn_id": turn.turn_id, "session_id": turn.session_id, "speaker": turn.speaker},
                     }
                     for i, turn in enumerate(episode.turns)
                 ]
@@ -196,8 +199,14 @@ def question_states(
                 turn_of = {f"turn-{i}": turn.turn_id for i, turn in enumerate(episode.turns)}
                 session_of = {t.turn_id: t.session_id for t in episode.turns}
                 qvecs = mem.encode_queries([q.question for q in scored])
+                # ages are measured from the question's date (LongMemEval), else from the last session's
+                last_session = max((d for d in (parse_date(t.date) for t in episode.turns) if d), default="")
                 for question, qvec in zip(scored, qvecs):
-                    _, state, _ = mem.rank_state(question.question, per_side, 2 * per_side, DEFAULT_TARGET, qvec)
+                    asked = parse_date(question.question_date) or last_session
+                    query_time = datetime.fromisoformat(asked) if asked else None
+                    _, state, _ = mem.rank_state(
+                        question.question, per_side, 2 * per_side, DEFAULT_TARGET, qvec, query_time=query_time
+                    )
                     turn_ids = [turn_of[m] for m in state.memory_ids]
                     yield QuestionState(episode.episode_id, question, state, turn_ids, session_of)
             finally:

@@ -38,7 +38,7 @@ from reme.policy.trajectory import RewardEvent, TrajectoryLog
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
 from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.embedding import Encoder, build_encoder
-from reme.retrieval.features import RANK_FEATURES, build_features, context_features
+from reme.retrieval.features import RANK_FEATURES, build_features, context_features, neighbour_text_features
 from reme.schema import (
     MemoryNode,
     MemoryType,
@@ -571,13 +571,31 @@ class Memory:
         return context_features(cands.ids, present, cosine_of, bm25_norm_of)
 
     def rank_state(
-        self, query: str, n: int, k: int, target: str | None = None, query_vector: np.ndarray | None = None
+        self,
+        query: str,
+        n: int,
+        k: int,
+        target: str | None = None,
+        query_vector: np.ndarray | None = None,
+        query_time: datetime | None = None,
     ) -> tuple[CandidateSet, RankState, builtins.list[MemoryNode | None]]:
-        """Candidates of a query and the ranking policy's view of them (``RANK_FEATURES`` per candidate)."""
+        """Candidates of a query and the ranking policy's view of them (``RANK_FEATURES`` per candidate).
+        ``query_time`` (default now) is when the question is asked: memory ages are measured from it."""
         cands = self.candidates(query, n, target, query_vector)
-        nodes = self.records.get_by_seqs(cands.ids.tolist())
+        wanted = {int(i) + o for i in cands.ids for o in (-1, 0, 1)}
+        nodes = self.records.get_by_seqs(sorted(wanted))
         memories = [nodes.get(int(i)) for i in cands.ids]
-        features = np.concatenate([build_features(cands, memories), cands.context], axis=1)
+        own_target = normalize_target(target)
+
+        def text_of(key: int) -> str | None:
+            node = nodes.get(key)
+            return node.index_text if node is not None and node.memory_target == own_target else None
+
+        neighbours = [(text_of(int(i) - 1), text_of(int(i) + 1)) for i in cands.ids]
+        features = np.concatenate(
+            [build_features(cands, memories, query_time), cands.context, neighbour_text_features(query, neighbours)],
+            axis=1,
+        )
         ids = [m.memory_id if m is not None else "" for m in memories]
         return cands, RankState(features, k, ids, RANK_FEATURES), memories
 

@@ -105,8 +105,34 @@ class HeuristicRankPolicy:
         return RankState.from_record(decision)
 
 
+def _rank_head(n_features: int, hidden: int) -> Any:
+    """``score(x) = MLP(x) + w . x``: an MLP plus a linear skip term, so that the head can start exactly at a
+    linear rule (the heuristic's fusion) and learn the rest."""
+    import torch
+
+    class RankHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mlp = torch.nn.Sequential(
+                torch.nn.Linear(n_features, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1)
+            )
+            self.linear = torch.nn.Linear(n_features, 1, bias=False)
+
+        def forward(self, x: Any) -> Any:
+            return (self.mlp(x) + self.linear(x)).squeeze(-1)
+
+    return RankHead()
+
+
 class MLPRankPolicy:
-    """A learned scoring head: ``score_i = MLP(features_i) / temperature``, Plackett-Luce over the scores."""
+    """A learned scoring head: ``score_i = (MLP(features_i) + w . features_i) / temperature``, Plackett-Luce
+    over the scores.
+
+    ``init="heuristic"`` starts at ReMe's fusion: the linear term carries ``0.7 / T0`` on ``cosine`` and
+    ``0.3 / T0`` on ``bm25_norm`` (with ``T0 = init_temperature = 0.05``, the heuristic policy's Plackett-Luce
+    scores when both sides retrieved something; a larger ``T0`` starts at the same ordering, less peaked) and
+    the MLP's output layer starts at zero. ``init="random"`` starts near uniform.
+    """
 
     kind: DecisionKind = "rank"
     name = "mlp-rank"
@@ -117,20 +143,29 @@ class MLPRankPolicy:
         hidden: int = 64,
         temperature: float = 1.0,
         seed: int = 0,
+        init: str = "random",
+        init_temperature: float = 0.05,
     ):
         import torch
 
+        if init not in ("random", "heuristic"):
+            raise BadInputError(f"init must be 'random' or 'heuristic', got {init!r}")
         self.feature_names = tuple(feature_names)
         self.params: dict[str, Any] = {"hidden": hidden, "temperature": temperature}
         generator = torch.Generator().manual_seed(seed)
-        self.head = torch.nn.Sequential(
-            torch.nn.Linear(len(self.feature_names), hidden),
-            torch.nn.Tanh(),
-            torch.nn.Linear(hidden, 1),
-        )
+        self.head = _rank_head(len(self.feature_names), hidden)
         with torch.no_grad():
             for p in self.head.parameters():
                 p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
+            if init == "heuristic":
+                heuristic = HeuristicRankPolicy(temperature=init_temperature)
+                w, t = heuristic.params["vector_weight"], heuristic.params["temperature"]
+                self.head.linear.weight.zero_()
+                for name, value in (("cosine", w / t), ("bm25_norm", (1 - w) / t)):
+                    if name in self.feature_names:
+                        self.head.linear.weight[0, self.feature_names.index(name)] = value * temperature
+                self.head.mlp[2].weight.zero_()
+                self.head.mlp[2].bias.zero_()
         self.head.eval()
         self._version: str | None = None
 
@@ -147,17 +182,24 @@ class MLPRankPolicy:
         return self._version
 
     def scores_torch(self, features: Any) -> Any:
-        """Differentiable scores ``(n,)`` for a ``(n, F)`` float tensor (trainers call this)."""
-        return self.head(features).squeeze(-1) / float(self.params["temperature"])
+        """Differentiable scores ``(..., n)`` for a ``(..., n, F)`` float tensor (trainers call this)."""
+        return self.head(features) / float(self.params["temperature"])
+
+    def refresh_version(self) -> str:
+        """Forget the cached version after the weights changed (trainers call this before publishing)."""
+        self._version = None
+        return self.version
 
     def scores(self, state: RankState) -> np.ndarray:
         import torch
 
         if state.feature_names != self.feature_names:
             raise ValueError(f"policy expects features {self.feature_names}, state has {state.feature_names}")
+        device = next(self.head.parameters()).device
         with torch.no_grad():
-            out = self.scores_torch(torch.from_numpy(np.ascontiguousarray(state.features, dtype=np.float32)))
-        return out.double().numpy()
+            x = torch.from_numpy(np.ascontiguousarray(state.features, dtype=np.float32)).to(device)
+            out = self.scores_torch(x)
+        return out.double().cpu().numpy()
 
     def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
         return _decision(self, state, self.scores(state), mode, rng)

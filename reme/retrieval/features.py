@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from reme.retrieval.candidates import CandidateSet
+from reme.retrieval.keyword import tokenize
 from reme.schema import MemoryNode
 
 RRF_K = 60
@@ -40,6 +41,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "has_time",  # 1 when the memory has a time that the age could be computed from
     "session_max_cosine",  # best cosine among candidates of the same session (metadata session_id, else day)
     "session_candidates_log",  # log(1 + other candidates of the same session)
+    "word_overlap",  # share of the query's content words (BM25 tokens) that the memory contains
+    "speaker_in_query",  # 1 when the query names the memory's speaker (metadata "speaker")
+    "cosine_x_speaker",  # cosine times speaker_in_query
+    "session_max_bm25",  # best bm25_norm among candidates of the same session
 )
 
 
@@ -58,6 +63,7 @@ def build_features(
     memories: Sequence[MemoryNode | None] | None = None,
     query_time: datetime | None = None,
     vector_weight: float = 0.7,
+    query: str | None = None,
 ) -> np.ndarray:
     """Feature matrix ``(len(candidates), len(FEATURE_NAMES))``; ``memories`` parallel to the candidates
     (``None`` entries, or no list at all, give zero text and time features)."""
@@ -103,6 +109,18 @@ def build_features(
         for rows in sessions.values():
             out[rows, 13] = cos[rows].max()
             out[rows, 14] = math.log1p(len(rows) - 1)
+            out[rows, 18] = kw[rows].max()
+        text = query if query is not None else candidates.query
+        q_tokens = set(tokenize(text)) if text else set()
+        if q_tokens:
+            for i, memory in enumerate(memories):
+                if memory is None:
+                    continue
+                out[i, 15] = word_overlap(q_tokens, memory.index_text)
+                speaker = memory.metadata.get("speaker")
+                if isinstance(speaker, str) and speaker and set(tokenize(speaker)) & q_tokens:
+                    out[i, 16] = 1.0
+                    out[i, 17] = cos[i]
     return out
 
 
@@ -125,8 +143,30 @@ CONTEXT_NAMES: tuple[str, ...] = (
 )
 """Neighbour context: memories added one after another (turns of a conversation) answer questions together."""
 
-RANK_FEATURES: tuple[str, ...] = FEATURE_NAMES + CONTEXT_NAMES
+NEIGHBOUR_TEXT_NAMES: tuple[str, ...] = (
+    "prev_word_overlap",  # share of the query's content words in the memory stored just before
+    "next_word_overlap",  # ... just after
+)
+
+RANK_FEATURES: tuple[str, ...] = FEATURE_NAMES + CONTEXT_NAMES + NEIGHBOUR_TEXT_NAMES
 """The input columns of ranking policies."""
+
+
+def word_overlap(query_tokens: set[str], text: str | None) -> float:
+    """Share of the query's content words that ``text`` contains (0 without query words or text)."""
+    if not query_tokens or not text:
+        return 0.0
+    return len(query_tokens & set(tokenize(text))) / len(query_tokens)
+
+
+def neighbour_text_features(query: str, neighbours: Sequence[tuple[str | None, str | None]]) -> np.ndarray:
+    """``(n, 2)`` word overlap of the query with each candidate's previous and next memory's text."""
+    q_tokens = set(tokenize(query))
+    out = np.zeros((len(neighbours), len(NEIGHBOUR_TEXT_NAMES)), dtype=np.float32)
+    for row, (prev, nxt) in enumerate(neighbours):
+        out[row, 0] = word_overlap(q_tokens, prev)
+        out[row, 1] = word_overlap(q_tokens, nxt)
+    return out
 
 
 def context_features(

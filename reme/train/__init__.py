@@ -1,0 +1,1 @@
+"""Trainers of the decision policies (``reme train-policy``): one readable file per algorithm."""

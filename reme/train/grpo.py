@@ -1,0 +1,245 @@
+"""GRPO for the ranking head (Group Relative Policy Optimization, Shao et al. 2024, applied to rankings).
+
+Per step, for each question of a batch: draw G orderings of the top k from the current head (Gumbel-top-k is
+an exact Plackett-Luce sample), reward each (recall@k or NDCG@k against the evidence turns), normalise the
+rewards within the group, and take a clipped-surrogate step:
+
+    A_g   = (r_g - mean(r)) / (std(r) + eps)                       (0 for groups whose rewards are all equal)
+    rho_g = exp(logp_new(o_g) - logp_old(o_g))
+    loss  = -mean(min(rho_g A_g, clip(rho_g, 1 - epsilon, 1 + epsilon) A_g)) + beta KL - ent_coef H
+
+KL is the k3 estimator against the initial head on the sampled orderings; H is the entropy of the first
+position's softmax (the full Plackett-Luce entropy has no closed form). The head starts at the heuristic
+(``init="heuristic"``), so training moves away from ReMe's fusion only where rewards say so.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reme.errors import BadInputError
+from reme.policy.rank import MLPRankPolicy
+from reme.train.data import RankExample, evaluate_scores
+
+
+@dataclass
+class GRPOConfig:
+    """GRPO settings; symbols as in the module docstring."""
+
+    steps: int = 300
+    """Optimiser steps."""
+    batch_questions: int = 32
+    """Questions per step."""
+    group_size: int = 16
+    """G: sampled orderings per question."""
+    k: int = 10
+    """Length of the sampled orderings and the cut-off of the reward."""
+    reward: str = "recall"
+    """``recall`` (recall@k) or ``ndcg`` (NDCG@k)."""
+    lr: float = 3e-3
+    """Adam learning rate."""
+    weight_decay: float = 0.0
+    """L2 penalty of Adam (the head overfits a few conversations without it)."""
+    epsilon: float = 0.2
+    """Clipping range of the ratio."""
+    beta: float = 0.0
+    """KL coefficient towards the initial head."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    update_epochs: int = 1
+    """mu: gradient passes over each batch of samples."""
+    hidden: int = 64
+    init: str = "heuristic"
+    """``heuristic`` (start at ReMe's fusion) or ``random``."""
+    init_temperature: float = 0.05
+    """T0 of the heuristic start: the same ordering, more exploration when larger."""
+    seed: int = 0
+    eval_every: int = 25
+    """Validate every this many steps."""
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise BadInputError("--group-size must be at least 2: GRPO normalises rewards within a group")
+        if self.steps < 1 or self.batch_questions < 1 or self.k < 1:
+            raise BadInputError("steps, batch_questions and k must be positive")
+        if self.reward not in ("recall", "ndcg"):
+            raise BadInputError(f"reward must be 'recall' or 'ndcg', got {self.reward!r}")
+
+
+@dataclass
+class TrainResult:
+    policy: MLPRankPolicy
+    steps: list[dict[str, float]] = field(default_factory=list)
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def pad(examples: Sequence[RankExample], device: Any) -> tuple[Any, Any, Any, Any]:
+    """Stack examples into ``(B, N, F)`` features, ``(B, N)`` valid mask and relevance, ``(B,)`` evidence."""
+    import torch
+
+    n_max = max(len(ex.relevant) for ex in examples)
+    n_feat = examples[0].features.shape[1]
+    x = np.zeros((len(examples), n_max, n_feat), dtype=np.float32)
+    valid = np.zeros((len(examples), n_max), dtype=bool)
+    rel = np.zeros((len(examples), n_max), dtype=np.float32)
+    for i, ex in enumerate(examples):
+        n = len(ex.relevant)
+        x[i, :n], valid[i, :n], rel[i, :n] = ex.features, True, ex.relevant
+    n_ev = np.asarray([max(ex.n_evidence, 1) for ex in examples], dtype=np.float32)
+    return (
+        torch.from_numpy(x).to(device),
+        torch.from_numpy(valid).to(device),
+        torch.from_numpy(rel).to(device),
+        torch.from_numpy(n_ev).to(device),
+    )
+
+
+def plackett_luce_logprob(scores: Any, orderings: Any) -> Any:
+    """log p of each ordering: ``scores (B, N)`` (-inf where invalid), ``orderings (B, G, k)`` -> ``(B, G)``."""
+    import torch
+
+    n = scores.shape[-1]
+    onehot = torch.nn.functional.one_hot(orderings, n).to(scores.dtype)  # (B, G, k, N)
+    placed_before = onehot.cumsum(dim=2) - onehot  # items placed at earlier positions
+    remaining = placed_before == 0
+    s = scores[:, None, None, :].expand_as(onehot)
+    lse = torch.logsumexp(s.masked_fill(~remaining, float("-inf")), dim=-1)  # (B, G, k)
+    chosen = torch.gather(scores[:, None, :].expand(-1, orderings.shape[1], -1), 2, orderings)  # (B, G, k)
+    return (chosen - lse).sum(dim=-1)
+
+
+def orderings_reward(orderings: Any, rel: Any, n_ev: Any, kind: str) -> Any:
+    """recall@k or NDCG@k of each ordering ``(B, G, k)`` -> ``(B, G)``."""
+    import torch
+
+    gains = torch.gather(rel[:, None, :].expand(-1, orderings.shape[1], -1), 2, orderings)  # (B, G, k)
+    if kind == "recall":
+        return gains.sum(-1) / n_ev[:, None]
+    k = orderings.shape[-1]
+    discounts = 1.0 / torch.log2(torch.arange(2, k + 2, device=gains.device, dtype=gains.dtype))
+    dcg = (gains * discounts).sum(-1)
+    ideal_n = torch.clamp(n_ev, max=k).long()
+    ideal = torch.stack([discounts[: int(m)].sum() for m in ideal_n])
+    return dcg / ideal[:, None]
+
+
+def grpo_loss(
+    logp_new: Any, logp_old: Any, advantages: Any, epsilon: float, logp_ref: Any | None = None, beta: float = 0.0
+) -> tuple[Any, dict[str, float]]:
+    """The clipped surrogate (and the k3 KL to a reference), averaged over the samples that carry signal."""
+    import torch
+
+    log_ratio = logp_new - logp_old
+    ratio = log_ratio.exp()
+    clipped_ratio = ratio.clamp(1 - epsilon, 1 + epsilon)
+    pg_loss = -torch.minimum(ratio * advantages, clipped_ratio * advantages).mean()
+    kl = torch.zeros((), dtype=logp_new.dtype)
+    if logp_ref is not None and beta > 0:
+        diff = logp_ref - logp_new
+        kl = (diff.exp() - diff - 1).mean()
+    with torch.no_grad():
+        clip_frac = ((ratio - 1).abs() > epsilon).float().mean().item()
+    return pg_loss + beta * kl, {"pg_loss": pg_loss.item(), "kl": kl.item(), "clip_frac": clip_frac}
+
+
+def train_grpo(
+    train: Sequence[RankExample],
+    config: GRPOConfig,
+    validate: Callable[[MLPRankPolicy], dict[str, Any]] | None = None,
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train a rank head with GRPO on ``train``; ``validate(policy)`` is called every ``eval_every`` steps."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    usable = [ex for ex in train if len(ex.relevant) >= config.k and ex.relevant.any()]
+    if not usable:
+        raise BadInputError("no training question has evidence among at least k candidates")
+    policy = MLPRankPolicy(
+        hidden=config.hidden, seed=config.seed, init=config.init, init_temperature=config.init_temperature
+    )
+    head = policy.head.to(config.device)
+    reference = copy.deepcopy(head).eval() if config.beta > 0 else None
+    optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    result = TrainResult(policy)
+    start = time.perf_counter()
+    for step in range(1, config.steps + 1):
+        batch = [usable[i] for i in rng.choice(len(usable), min(config.batch_questions, len(usable)), replace=False)]
+        x, valid, rel, n_ev = pad(batch, config.device)
+        # --- rollout: G Plackett-Luce samples per question from the current head
+        with torch.no_grad():
+            head.eval()
+            scores = head(x).masked_fill(~valid, float("-inf"))  # (B, N)
+            u = torch.rand((len(batch), config.group_size, x.shape[1]), generator=generator).to(config.device)
+            gumbel = -torch.log(-torch.log(u.clamp_min(1e-12)))
+            orderings = torch.topk(scores[:, None, :] + gumbel, config.k, dim=-1).indices  # (B, G, k)
+            logp_old = plackett_luce_logprob(scores, orderings)
+            rewards = orderings_reward(orderings, rel, n_ev, config.reward)  # (B, G)
+            std = rewards.std(dim=1, keepdim=True)
+            advantages = (rewards - rewards.mean(dim=1, keepdim=True)) / (std + 1e-6)
+            informative = std.squeeze(1) > 1e-8  # groups whose rewards all tie carry no signal
+            logp_ref = None
+            if reference is not None:
+                logp_ref = plackett_luce_logprob(reference(x).masked_fill(~valid, float("-inf")), orderings)
+        stats = {"reward": rewards.mean().item(), "frac_zero_std": 1.0 - informative.float().mean().item()}
+        # --- update: clipped surrogate on the informative groups
+        head.train()
+        if informative.any():
+            for _ in range(config.update_epochs):
+                new_scores = head(x).masked_fill(~valid, float("-inf"))
+                logp_new = plackett_luce_logprob(new_scores, orderings)
+                loss, parts = grpo_loss(
+                    logp_new[informative],
+                    logp_old[informative],
+                    advantages[informative],
+                    config.epsilon,
+                    None if logp_ref is None else logp_ref[informative],
+                    config.beta,
+                )
+                first = torch.log_softmax(new_scores, dim=-1)
+                entropy = -(first.exp() * first.masked_fill(~valid, 0.0)).sum(-1).mean()
+                loss = loss - config.ent_coef * entropy
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            stats.update(
+                {"loss": loss.item(), "kl": parts["kl"], "entropy": entropy.item(), "clip_frac": parts["clip_frac"]}
+            )
+        else:
+            stats.update({"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0})
+        head.eval()
+        result.steps.append({"step": step, **{k: round(v, 6) for k, v in stats.items()}})
+        if validate is not None and (step % config.eval_every == 0 or step == config.steps):
+            policy.refresh_version()
+            result.validation.append({"step": step, "results": validate(policy)})
+        if progress is not None:
+            progress(step, stats)
+    head.cpu()
+    policy.refresh_version()
+    result.seconds = round(time.perf_counter() - start, 2)
+    return result
+
+
+def policy_scores(policy: MLPRankPolicy, examples: Sequence[RankExample]) -> list[np.ndarray]:
+    """The head's score of every candidate of every example (numpy, for ``evaluate_scores``)."""
+    from reme.policy.rank import RankState
+
+    return [policy.scores(RankState(ex.features, 10)) for ex in examples]
+
+
+def validation_metrics(policy: MLPRankPolicy, examples: Sequence[RankExample]) -> dict[str, float]:
+    return evaluate_scores(examples, policy_scores(policy, examples))
+
+
+def config_dict(config: GRPOConfig) -> dict[str, Any]:
+    return asdict(config)

@@ -1,0 +1,162 @@
+"""``reme train-policy --decision rank``: load datasets, split by conversation, build the rank examples, train,
+and write the checkpoint directory (``policy.safetensors``, ``policy.json``, ``metrics.json``, ``curves.png``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from reme.errors import BadInputError
+from reme.policy.rank import HeuristicRankPolicy, RankState
+from reme.progress import progress_bar
+from reme.schema import Episode
+from reme.train.data import RankExample, build_examples, data_hash, evaluate_scores
+from reme.train.grpo import GRPOConfig, TrainResult, policy_scores, train_grpo
+from reme.train.supervised import SupervisedConfig, train_supervised
+
+ALGOS = ("grpo", "supervised")
+DEFAULT_STEPS = {"grpo": 600, "supervised": 1500}
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BadInputError("--device cuda: torch sees no CUDA device on this machine")
+    if device not in ("cpu", "cuda"):
+        raise BadInputError(f"--device must be auto, cpu or cuda, got {device!r}")
+    return device
+
+
+def load_episodes(paths: Sequence[str], conversations: set[str] | None = None) -> list[Episode]:
+    """Episodes of several dataset files (any format the loaders read), optionally only some ids."""
+    from reme.datasets import load_dataset
+
+    episodes: list[Episode] = []
+    for path in paths:
+        loaded, _ = load_dataset(path)
+        episodes.extend(loaded)
+    if conversations:
+        missing = conversations - {e.episode_id for e in episodes}
+        if missing:
+            raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
+        episodes = [e for e in episodes if e.episode_id in conversations]
+    if not episodes:
+        raise BadInputError("no conversations to train on")
+    return episodes
+
+
+def heuristic_metrics(examples: Sequence[RankExample]) -> dict[str, float]:
+    heuristic = HeuristicRankPolicy()
+    return evaluate_scores(examples, [heuristic.scores(RankState(ex.features, 10)) for ex in examples])
+
+
+def train_rank_policy(
+    train_episodes: Sequence[Episode],
+    val_episodes: Sequence[Episode],
+    out: str | Path,
+    algo: str = "grpo",
+    steps: int | None = None,
+    group_size: int = 32,
+    device: str = "auto",
+    seed: int = 0,
+    text_format: str = "dated",
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train and write the checkpoint directory; returns the metrics written to ``metrics.json``."""
+    if algo not in ALGOS:
+        raise BadInputError(f"--algo {algo!r}: available are {', '.join(ALGOS)} (PPO from trajectory logs is planned)")
+    device = resolve_device(device)
+    steps = steps or DEFAULT_STEPS[algo]
+    train = build_examples(train_episodes, text_format=text_format, show_progress=show_progress)
+    val = build_examples(val_episodes, text_format=text_format, show_progress=show_progress) if val_episodes else []
+    if not train:
+        raise BadInputError("the training conversations have no scored question")
+    baseline = heuristic_metrics(val) if val else {}
+
+    def validate(policy: Any) -> dict[str, dict[str, float]]:
+        return {algo: evaluate_scores(val, policy_scores(policy, val)), "heuristic": baseline}
+
+    config: GRPOConfig | SupervisedConfig
+    result: TrainResult
+    with progress_bar(f"training ({algo}, {device})", total=steps, enabled=show_progress) as advance:
+        if algo == "grpo":
+            config = GRPOConfig(
+                steps=steps, group_size=group_size, seed=seed, device=device, reward="ndcg", init_temperature=0.2
+            )
+            result = train_grpo(train, config, validate if val else None, lambda step, stats: advance(1))
+        else:
+            config = SupervisedConfig(steps=steps, seed=seed, device=device)
+            result = train_supervised(train, config, validate if val else None, lambda step, stats: advance(1))
+    out = Path(out)
+    version = result.policy.save(out, training_data_hash=data_hash(train))
+    final: dict[str, dict[str, float]] = {}
+    if val:
+        final = {algo: evaluate_scores(val, policy_scores(result.policy, val)), "heuristic": baseline}
+    metrics = {
+        "algo": algo,
+        "version": version,
+        "config": asdict(config),
+        "text_format": text_format,
+        "train_conversations": sorted({e.episode_id for e in train_episodes}),
+        "val_conversations": sorted({e.episode_id for e in val_episodes}),
+        "train_questions": len(train),
+        "val_questions": len(val),
+        "steps": [{k: s.get(k, 0.0) for k in ("step", "reward", "loss", "kl", "entropy")} for s in result.steps],
+        "validation": result.validation,
+        "final": final,
+        "seconds": result.seconds,
+        "device": device,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    plot_curves(metrics, out / "curves.png")
+    return metrics
+
+
+def plot_curves(metrics: dict[str, Any], path: Path) -> None:
+    """Training reward and validation recall against steps, the heuristic as a horizontal line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    algo = metrics["algo"]
+    fig, (ax_r, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
+    steps = [s["step"] for s in metrics["steps"]]
+    if algo == "grpo":
+        reward = np.asarray([s["reward"] for s in metrics["steps"]])
+        window = max(1, len(reward) // 30)
+        smooth = np.convolve(reward, np.ones(window) / window, mode="valid")
+        ax_r.plot(steps, reward, alpha=0.25, color="tab:blue", label="reward (batch)")
+        ax_r.plot(steps[window - 1 :], smooth, color="tab:blue", label=f"reward (mean of {window})")
+        ax_r.set_ylabel(f"training reward ({metrics['config'].get('reward', '')}@{metrics['config'].get('k', '')})")
+    else:
+        ax_r.plot(steps, [s["loss"] for s in metrics["steps"]], color="tab:blue", label="listwise loss")
+        ax_r.set_ylabel("training loss")
+    ax_r.set_xlabel("step")
+    ax_r.legend()
+    if metrics["validation"]:
+        v_steps = [v["step"] for v in metrics["validation"]]
+        for key, color in (("recall@5", "tab:orange"), ("recall@10", "tab:green")):
+            ax_v.plot(
+                v_steps, [v["results"][algo][key] for v in metrics["validation"]], color=color, label=f"{algo} {key}"
+            )
+            ax_v.axhline(
+                metrics["validation"][0]["results"]["heuristic"][key], color=color, ls="--", label=f"heuristic {key}"
+            )
+        ax_v.set_xlabel("step")
+        ax_v.set_ylabel("validation recall")
+        ax_v.set_title(f"held out: {', '.join(metrics['val_conversations'])}", fontsize=9)
+        ax_v.legend(fontsize=8)
+    else:
+        ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")
+    fig.suptitle(f"reme train-policy --decision rank --algo {algo} ({metrics['device']}, {metrics['seconds']} s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
