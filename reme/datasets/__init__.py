@@ -12,6 +12,7 @@ import os
 from reme.datasets._common import FORMATS, check_format, detect_format, read_json_items
 from reme.datasets.locomo import load_locomo, parse_dia_ids, parse_locomo
 from reme.datasets.longmemeval import load_longmemeval, parse_longmemeval
+from reme.datasets.longmemeval_synth import generate_longmemeval_synthetic as generate_longmemeval_synthetic
 from reme.datasets.synthetic import generate_synthetic, write_synthetic
 from reme.errors import DatasetError
 from reme.schema import DatasetReport, Episode
