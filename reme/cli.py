@@ -335,6 +335,34 @@ def trajectories_verify(ctx: typer.Context, workspace: WorkspaceOpt = None) -> N
             raise typer.Exit(1)
 
 
+@trajectories_app.command("record")
+def trajectories_record(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option("--dataset", help="Conversations to replay (any supported format).")],
+    conversations: Annotated[str | None, typer.Option("--conversations", help="Only these ids.")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Sampled rankings per question.")] = 8,
+    temperature: Annotated[float, typer.Option("--temperature", help="Of the sampling heuristic.")] = 0.2,
+    k: Annotated[int, typer.Option("--k", help="Results per search; the reward is recall@k.")] = 10,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    text_format: Annotated[str, typer.Option("--text-format", help="dated or plain.")] = "dated",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Replay a dataset through the workspace: sampled heuristic rankings, each rewarded by its recall@k."""
+    with _errors():
+        from reme.policy.rank import HeuristicRankPolicy
+        from reme.train.logs import record_rank_logs
+        from reme.train.run import load_episodes
+
+        if samples < 1 or k < 1 or temperature <= 0:
+            raise BadInputError("--samples and --k must be positive, --temperature above 0")
+        episodes = load_episodes([dataset], _id_list(conversations) or None)
+        policy = HeuristicRankPolicy(temperature=temperature)
+        counts = record_rank_logs(
+            episodes, _workspace(ctx, workspace), policy, samples=samples, k=k, text_format=text_format, seed=seed
+        )
+        print(", ".join(f"{v} {key}" for key, v in counts.items()))
+
+
 @trajectories_app.command("stats")
 def trajectories_stats(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> None:
     """Counts of decisions, policies, modes, rewards; mean log-probability per decision kind."""
@@ -382,6 +410,30 @@ def policy_list(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: Js
             return
         for row in rows:
             print(f"{'*' if row['active'] else ' '} {row['kind']:8} {row['version']:18} {row['policy']}")
+
+
+@policy_app.command("evaluate")
+def policy_evaluate(
+    ctx: typer.Context,
+    candidate: Annotated[str, typer.Option("--candidate", help="A rank checkpoint directory.")],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Estimate a candidate head's return on the workspace's logged sampled decisions (SNIS, ESS, 95% CI)."""
+    with _errors():
+        from reme.policy.registry import load_checkpoint_dir
+        from reme.train.logs import logged_rank_samples
+        from reme.train.ope import evaluate_offpolicy
+
+        root = _existing_workspace(ctx, workspace)
+        policy = load_checkpoint_dir(candidate)
+        if policy.kind != "rank":
+            raise BadInputError(f"{candidate} is a {policy.kind} policy; off-policy evaluation covers rank heads")
+        result = evaluate_offpolicy(logged_rank_samples(root), policy)
+        if json_out:
+            _emit_json(result, json_out)
+        else:
+            print(json.dumps(result, indent=2))
 
 
 @policy_app.command("rollback")
@@ -481,14 +533,14 @@ def train_policy(
         str | None, typer.Option("--val-conversations", help="Validate on these ids of --val-dataset only.")
     ] = None,
     out: Annotated[str | None, typer.Option("--out", help="Checkpoint directory to write.")] = None,
-    algo: Annotated[str, typer.Option("--algo", help="grpo or supervised.")] = "grpo",
+    algo: Annotated[str, typer.Option("--algo", help="grpo, supervised, or ppo (with --from-trajectories).")] = "grpo",
     steps: Annotated[int | None, typer.Option("--steps", help="Optimiser steps (grpo 600, supervised 1500).")] = None,
     group_size: Annotated[int, typer.Option("--group-size", help="G: sampled rankings per question.")] = 32,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
     from_trajectories: Annotated[
-        str | None, typer.Option("--from-trajectories", help="Train from a workspace's logs (planned).")
+        str | None, typer.Option("--from-trajectories", help="Train with PPO from a workspace's logged decisions.")
     ] = None,
     json_out: JsonOpt = None,
     workspace: WorkspaceOpt = None,
@@ -502,18 +554,18 @@ def train_policy(
             raise BadInputError(
                 f"--decision {decision!r}: only 'rank' can be trained yet (write and compact are planned)"
             )
-        if from_trajectories is not None:
-            raise BadInputError("--from-trajectories (PPO from logged decisions) is not available yet")
-        if not dataset:
-            raise BadInputError("give at least one --dataset")
+        if from_trajectories is not None and algo == "grpo":
+            algo = "ppo"  # logged decisions are trained on with decoupled PPO
+        if not dataset and from_trajectories is None:
+            raise BadInputError("give at least one --dataset (or --from-trajectories)")
         if out is None:
             raise BadInputError("give --out DIR for the checkpoint")
         if text_format not in ("dated", "plain"):
             raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
         if steps is not None and steps < 1:
             raise BadInputError("--steps must be at least 1")
-        episodes = load_episodes(dataset, _id_list(conversations) or None)
-        train, held_out = split_episodes(episodes, val_fraction, seed)
+        episodes = load_episodes(dataset, _id_list(conversations) or None) if dataset else []
+        train, held_out = split_episodes(episodes, val_fraction, seed) if episodes else ([], [])
         val = list(held_out)
         if val_dataset:
             val += load_episodes(val_dataset, _id_list(val_conversations) or None)
@@ -524,7 +576,7 @@ def train_policy(
             raise BadInputError(f"conversations both trained on and validated on: {', '.join(sorted(overlap))}")
         metrics = train_rank_policy(
             train, val, out, algo=algo, steps=steps, group_size=group_size, device=device, seed=seed,
-            text_format=text_format,
+            text_format=text_format, from_trajectories=from_trajectories,
         )  # fmt: skip
         summary = {"out": out, "version": metrics["version"], "seconds": metrics["seconds"], "final": metrics["final"]}
         if json_out:

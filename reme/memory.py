@@ -634,15 +634,17 @@ class Memory:
         episode_id: str | None = None,
         group_id: str | None = None,
         step: int | None = None,
+        query_time: datetime | None = None,
     ) -> tuple[Decision, builtins.list[SearchHit]]:
-        """``search``, also returning the ranking decision (whose id is there even when no hit survives)."""
+        """``search``, also returning the ranking decision (whose id is there even when no hit survives).
+        ``query_time`` (default now) is when the question is asked; memory ages are measured from it."""
         if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise BadInputError(f"limit must be an integer in [1, {_MAX_LIMIT}], got {limit!r}")
         if policy is not None:
             ensure_registered(self.workspace.root, policy)  # its decisions must stay replayable
         threshold = self.retrieval.min_score if min_score is None else min_score
         cands, state, memories = self.rank_state(
-            query, self.retrieval.candidates_for(limit), limit, target, query_vector
+            query, self.retrieval.candidates_for(limit), limit, target, query_vector, query_time
         )
         ranker = policy or self.rank_policy
         decision = ranker.decide(state, mode or self.settings.mode, self._rng)

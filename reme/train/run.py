@@ -15,10 +15,23 @@ from reme.progress import progress_bar
 from reme.schema import Episode
 from reme.train.data import RankExample, build_examples, data_hash, evaluate_scores
 from reme.train.grpo import GRPOConfig, TrainResult, policy_scores, train_grpo
+from reme.train.logs import LoggedRankSample, logged_rank_samples
+from reme.train.ppo import PPOConfig, train_ppo
 from reme.train.supervised import SupervisedConfig, train_supervised
 
-ALGOS = ("grpo", "supervised")
-DEFAULT_STEPS = {"grpo": 600, "supervised": 1500}
+
+def logged_hash(samples: Sequence[LoggedRankSample]) -> str:
+    """A hash of logged training data (decision ids and returns)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for sample in samples:
+        digest.update(f"{sample.decision_id}:{sample.ret}".encode())
+    return digest.hexdigest()[:16]
+
+
+ALGOS = ("grpo", "supervised", "ppo")
+DEFAULT_STEPS = {"grpo": 600, "supervised": 1500, "ppo": 600}
 
 
 def resolve_device(device: str) -> str:
@@ -67,22 +80,28 @@ def train_rank_policy(
     seed: int = 0,
     text_format: str = "dated",
     show_progress: bool = True,
+    from_trajectories: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train and write the checkpoint directory; returns the metrics written to ``metrics.json``."""
     if algo not in ALGOS:
-        raise BadInputError(f"--algo {algo!r}: available are {', '.join(ALGOS)} (PPO from trajectory logs is planned)")
+        raise BadInputError(f"--algo {algo!r}: available are {', '.join(ALGOS)}")
+    if (algo == "ppo") != (from_trajectories is not None):
+        raise BadInputError("--algo ppo trains from logged decisions: it needs --from-trajectories, and only it does")
     device = resolve_device(device)
     steps = steps or DEFAULT_STEPS[algo]
-    train = build_examples(train_episodes, text_format=text_format, show_progress=show_progress)
+    logged = logged_rank_samples(from_trajectories) if from_trajectories is not None else []
+    if from_trajectories is not None and not logged:
+        raise BadInputError(f"{from_trajectories}: no sampled, rewarded rank decision in the log")
+    train = [] if logged else build_examples(train_episodes, text_format=text_format, show_progress=show_progress)
     val = build_examples(val_episodes, text_format=text_format, show_progress=show_progress) if val_episodes else []
-    if not train:
+    if not train and not logged:
         raise BadInputError("the training conversations have no scored question")
     baseline = heuristic_metrics(val) if val else {}
 
     def validate(policy: Any) -> dict[str, dict[str, float]]:
         return {algo: evaluate_scores(val, policy_scores(policy, val)), "heuristic": baseline}
 
-    config: GRPOConfig | SupervisedConfig
+    config: GRPOConfig | SupervisedConfig | PPOConfig
     result: TrainResult
     with progress_bar(f"training ({algo}, {device})", total=steps, enabled=show_progress) as advance:
         if algo == "grpo":
@@ -90,11 +109,15 @@ def train_rank_policy(
                 steps=steps, group_size=group_size, seed=seed, device=device, reward="ndcg", init_temperature=0.2
             )
             result = train_grpo(train, config, validate if val else None, lambda step, stats: advance(1))
-        else:
+        elif algo == "supervised":
             config = SupervisedConfig(steps=steps, seed=seed, device=device)
             result = train_supervised(train, config, validate if val else None, lambda step, stats: advance(1))
+        else:
+            config = PPOConfig(steps=steps, seed=seed, device=device)
+            result = train_ppo(logged, config, validate if val else None, lambda step, stats: advance(1))
     out = Path(out)
-    version = result.policy.save(out, training_data_hash=data_hash(train))
+    trained_on = data_hash(train) if train else logged_hash(logged)
+    version = result.policy.save(out, training_data_hash=trained_on)
     final: dict[str, dict[str, float]] = {}
     if val:
         final = {algo: evaluate_scores(val, policy_scores(result.policy, val)), "heuristic": baseline}
@@ -104,8 +127,10 @@ def train_rank_policy(
         "config": asdict(config),
         "text_format": text_format,
         "train_conversations": sorted({e.episode_id for e in train_episodes}),
+        "from_trajectories": str(from_trajectories) if from_trajectories is not None else None,
+        "logged_decisions": len(logged),
         "val_conversations": sorted({e.episode_id for e in val_episodes}),
-        "train_questions": len(train),
+        "train_questions": len(train) or len({s.group_id for s in logged}),
         "val_questions": len(val),
         "steps": [{k: s.get(k, 0.0) for k in ("step", "reward", "loss", "kl", "entropy")} for s in result.steps],
         "validation": result.validation,
@@ -136,6 +161,9 @@ def plot_curves(metrics: dict[str, Any], path: Path) -> None:
         ax_r.plot(steps, reward, alpha=0.25, color="tab:blue", label="reward (batch)")
         ax_r.plot(steps[window - 1 :], smooth, color="tab:blue", label=f"reward (mean of {window})")
         ax_r.set_ylabel(f"training reward ({metrics['config'].get('reward', '')}@{metrics['config'].get('k', '')})")
+    elif algo == "ppo":
+        ax_r.plot(steps, [s["loss"] for s in metrics["steps"]], color="tab:blue", label="decoupled PPO loss")
+        ax_r.set_ylabel("training loss (logged decisions)")
     else:
         ax_r.plot(steps, [s["loss"] for s in metrics["steps"]], color="tab:blue", label="listwise loss")
         ax_r.set_ylabel("training loss")

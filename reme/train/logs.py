@@ -1,0 +1,134 @@
+"""Logged decisions as training data: record sampled rankings with evidence rewards, and read them back.
+
+``record_rank_logs`` replays a dataset through a real workspace, the way an agent would use it: each
+conversation's turns are added to their own target (``task:<conversation id>``), each question is searched
+``samples`` times by the rank policy in ``sample`` mode, and each ranking gets a reward (recall@k against the
+question's evidence) through ``Memory.feedback``. Every decision and reward lands in the workspace's trajectory
+log, and ``logged_rank_samples`` turns the log back into training samples through the rewards join, with no
+access to the live store: what ``reme train-policy --from-trajectories`` and ``reme policy evaluate`` read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from reme.datasets.dates import parse_date
+from reme.errors import BadInputError
+from reme.eval import is_scored
+from reme.policy.decision import Decision, Matrix
+from reme.policy.rewards import join_rewards
+from reme.policy.trajectory import read_records
+from reme.retrieval.embedding import Encoder
+from reme.retrieval.features import RANK_FEATURES
+from reme.schema import Episode, MemoryType
+from reme.train.data import recall_at
+
+
+def record_rank_logs(
+    episodes: Sequence[Episode],
+    workspace: str | Path,
+    policy: object,
+    samples: int = 8,
+    k: int = 10,
+    text_format: str = "dated",
+    seed: int = 0,
+    encoder: Encoder | None = None,
+) -> dict[str, int]:
+    """Append sampled rank decisions and their evidence rewards to ``workspace``'s log; returns counts."""
+    from reme.memory import Memory
+    from reme.settings import WorkspaceSettings
+
+    counts = {"conversations": 0, "questions": 0, "decisions": 0, "rewards": 0}
+    with Memory(
+        workspace, encoder=encoder, rank_policy=policy, settings=WorkspaceSettings(mode="sample"), seed=seed
+    ) as mem:
+        for episode in episodes:
+            target = f"task:{episode.episode_id}"
+            ids = {t.turn_id: f"{episode.episode_id}:{i}" for i, t in enumerate(episode.turns)}
+            mem.add_many(
+                [
+                    {
+                        "content": t.render(text_format),
+                        "memory_id": ids[t.turn_id],
+                        "memory_type": MemoryType.history,
+                        "message_time": parse_date(t.date),
+                        "metadata": {"turn_id": t.turn_id, "session_id": t.session_id, "speaker": t.speaker},
+                    }
+                    for t in episode.turns
+                ],
+                target=target,
+            )
+            counts["conversations"] += 1
+            last = max((d for d in (parse_date(t.date) for t in episode.turns) if d), default="")
+            for question in episode.questions:
+                if not is_scored(question, episode.format) or not question.evidence:
+                    continue
+                asked = parse_date(question.question_date) or last
+                evidence = {ids[e] for e in question.evidence if e in ids}
+                for g in range(samples):
+                    decision, _ = mem.search_with_decision(
+                        question.question,
+                        limit=k,
+                        target=target,
+                        min_score=0.0,
+                        episode_id=episode.episode_id,
+                        group_id=question.question_id,
+                        step=g,
+                        query_time=datetime.fromisoformat(asked) if asked else None,
+                    )
+                    ranked = np.asarray([decision.memory_ids[p] in evidence for p in decision.action], dtype=bool)
+                    reward = recall_at(np.arange(len(ranked)), ranked, len(evidence), k)
+                    mem.feedback(
+                        reward, decision_id=decision.decision_id, source="answer", episode_id=episode.episode_id
+                    )
+                    counts["decisions"] += 1
+                    counts["rewards"] += 1
+                counts["questions"] += 1
+    return counts
+
+
+@dataclass
+class LoggedRankSample:
+    """One logged, sampled, rewarded ranking: what the off-policy trainer and evaluator need."""
+
+    decision_id: str
+    group_id: str | None
+    features: np.ndarray
+    ordering: list[int]
+    behaviour_logprob: float
+    ret: float
+
+
+def trajectory_dir(path: str | Path) -> Path:
+    """A workspace or its ``trajectories`` folder."""
+    root = Path(path)
+    if (root / "trajectories").is_dir():
+        return root / "trajectories"
+    if root.is_dir() and any(root.glob("segment-*.jsonl")):
+        return root
+    raise BadInputError(f"{path} is neither a workspace with a trajectory log nor a trajectory folder")
+
+
+def logged_rank_samples(path: str | Path, gamma: float = 0.9) -> list[LoggedRankSample]:
+    """Sampled (``mode: sample``), trainable rank decisions that received a reward, with their returns."""
+    records = [e.record for e in read_records(trajectory_dir(path)) if e.record is not None]
+    joined = join_rewards(records, gamma=gamma)
+    out = []
+    for sample in joined.samples:
+        d: Decision = sample.decision
+        if d.kind != "rank" or d.mode != "sample" or sample.rewards == 0 or not d.action:
+            continue
+        matrix = Matrix.model_validate(d.inputs["features"])
+        if tuple(matrix.names) != RANK_FEATURES:
+            continue  # logged by a policy over other features: cannot be re-scored by this head
+        out.append(
+            LoggedRankSample(
+                d.decision_id, d.group_id, matrix.array(), list(d.action), sample.behaviour_logprob, sample.ret
+            )
+        )
+    return out

@@ -1,0 +1,151 @@
+"""PPO with decoupled behaviour weights, off-policy from trajectory logs (``--from-trajectories``).
+
+The logged rankings were sampled by some behaviour policy (mu, its log-probability is in each record), long
+before training; the head being trained is pi_theta, and pi_prox is a frozen copy of it refreshed every
+``prox_every`` steps. As in AReaL's decoupled loss, the clipped trust region is taken around pi_prox, and the
+gap between pi_prox and mu is corrected by a capped importance weight:
+
+    w      = min(exp(logp_prox(o) - logp_mu(o)), cap)                (no gradient)
+    rho    = exp(logp_theta(o) - logp_prox(o))
+    A      = (R - mean_group(R)) / (std_group(R) + eps)              (group: the logged samples of a question)
+    loss   = -mean(w * min(rho A, clip(rho, 1 - epsilon, 1 + epsilon) A))
+
+R is the return the rewards join gives each decision. Groups of one sample use ``R - mean(R)`` over the batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reme.errors import BadInputError
+from reme.policy.rank import MLPRankPolicy
+from reme.train.grpo import TrainResult, plackett_luce_logprob
+from reme.train.logs import LoggedRankSample
+
+
+@dataclass
+class PPOConfig:
+    steps: int = 600
+    """Optimiser steps."""
+    batch_samples: int = 128
+    """Logged decisions per step."""
+    lr: float = 3e-3
+    epsilon: float = 0.2
+    """Clipping range of rho around the proximal policy."""
+    importance_cap: float = 5.0
+    """Cap of the behaviour weight pi_prox / mu (AReaL's decoupled loss caps it the same way)."""
+    prox_every: int = 10
+    """Refresh pi_prox every this many steps."""
+    weight_decay: float = 0.0
+    hidden: int = 64
+    init: str = "heuristic"
+    init_temperature: float = 0.2
+    seed: int = 0
+    eval_every: int = 25
+    device: str = "cpu"
+
+
+def advantages(samples: Sequence[LoggedRankSample]) -> np.ndarray:
+    """Returns normalised within each question's group of logged samples (or centred, for lone samples)."""
+    returns = np.asarray([s.ret for s in samples], dtype=np.float64)
+    out = returns - returns.mean()
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        if s.group_id:
+            groups[s.group_id].append(i)
+    for rows in groups.values():
+        if len(rows) > 1:
+            r = returns[rows]
+            out[rows] = (r - r.mean()) / (r.std(ddof=1) + 1e-6)
+    return out
+
+
+def _batch(samples: Sequence[LoggedRankSample], device: Any) -> tuple[Any, Any, Any, Any]:
+    import torch
+
+    n_max = max(len(s.features) for s in samples)
+    k = len(samples[0].ordering)
+    x = np.zeros((len(samples), n_max, samples[0].features.shape[1]), dtype=np.float32)
+    valid = np.zeros((len(samples), n_max), dtype=bool)
+    orderings = np.zeros((len(samples), 1, k), dtype=np.int64)
+    for i, s in enumerate(samples):
+        x[i, : len(s.features)] = s.features
+        valid[i, : len(s.features)] = True
+        orderings[i, 0] = s.ordering
+    behaviour = np.asarray([s.behaviour_logprob for s in samples], dtype=np.float32)
+    return (
+        torch.from_numpy(x).to(device),
+        torch.from_numpy(valid).to(device),
+        torch.from_numpy(orderings).to(device),
+        torch.from_numpy(behaviour).to(device),
+    )
+
+
+def train_ppo(
+    samples: Sequence[LoggedRankSample],
+    config: PPOConfig,
+    validate: Callable[[MLPRankPolicy], dict[str, Any]] | None = None,
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    import torch
+
+    if not samples:
+        raise BadInputError("the trajectory log holds no sampled, rewarded rank decision to learn from")
+    k = len(samples[0].ordering)
+    samples = [s for s in samples if len(s.ordering) == k]
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    adv_all = advantages(samples)
+    policy = MLPRankPolicy(
+        hidden=config.hidden, seed=config.seed, init=config.init, init_temperature=config.init_temperature
+    )
+    head = policy.head.to(config.device)
+    prox = copy.deepcopy(head).eval()
+    optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    result = TrainResult(policy)
+    start = time.perf_counter()
+    for step in range(1, config.steps + 1):
+        if step % config.prox_every == 1 or config.prox_every == 1:
+            prox.load_state_dict(head.state_dict())
+        rows = rng.choice(len(samples), min(config.batch_samples, len(samples)), replace=False)
+        x, valid, orderings, logp_mu = _batch([samples[i] for i in rows], config.device)
+        adv = torch.as_tensor(adv_all[rows], dtype=torch.float32, device=config.device)
+        with torch.no_grad():
+            logp_prox = plackett_luce_logprob(prox(x).masked_fill(~valid, float("-inf")), orderings)[:, 0]
+            behaviour_weight = (logp_prox - logp_mu).exp().clamp(max=config.importance_cap)
+        head.train()
+        logp_new = plackett_luce_logprob(head(x).masked_fill(~valid, float("-inf")), orderings)[:, 0]
+        log_ratio = logp_new - logp_prox
+        ratio = log_ratio.exp()
+        clipped_ratio = ratio.clamp(1 - config.epsilon, 1 + config.epsilon)
+        pg_loss = -(behaviour_weight * torch.minimum(ratio * adv, clipped_ratio * adv)).mean()
+        optimizer.zero_grad()
+        pg_loss.backward()
+        optimizer.step()
+        head.eval()
+        with torch.no_grad():
+            kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()  # k3 estimate of KL(prox || new)
+        stats = {
+            "reward": float(np.mean([samples[i].ret for i in rows])),
+            "loss": pg_loss.item(),
+            "kl": kl,
+            "entropy": 0.0,
+            "behaviour_weight": behaviour_weight.mean().item(),
+        }
+        result.steps.append({"step": step, **{key: round(v, 6) for key, v in stats.items()}})
+        if validate is not None and (step % config.eval_every == 0 or step == config.steps):
+            policy.refresh_version()
+            result.validation.append({"step": step, "results": validate(policy)})
+        if progress is not None:
+            progress(step, stats)
+    head.cpu()
+    policy.refresh_version()
+    result.seconds = round(time.perf_counter() - start, 2)
+    return result
