@@ -35,6 +35,8 @@ demo: install
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace trajectories stats
 	$(VENV)/bin/reme eval retrieval --dataset $(DEMO)/synthetic.json --policy heuristic --json $(DEMO)/eval_retrieval.json
 	@cat $(DEMO)/eval_retrieval.json
+	$(VENV)/bin/reme train-policy --decision rank --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --out $(DEMO)/rank-grpo
+	@echo "learning curve: $(DEMO)/rank-grpo/curves.png; metrics: $(DEMO)/rank-grpo/metrics.json"
 
 lint: install
 	$(VENV)/bin/ruff check reme tests benchmarks
