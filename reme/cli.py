@@ -419,7 +419,8 @@ def policy_evaluate(
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = None,
 ) -> None:
-    """Estimate a candidate head's return on the workspace's logged sampled decisions (SNIS, ESS, 95% CI)."""
+    """Estimate a candidate head's return on the workspace's logged sampled decisions (pseudoinverse estimator,
+    95% CI, effective sample size; whole-ordering SNIS as a diagnostic)."""
     with _errors():
         from reme.policy.registry import load_checkpoint_dir
         from reme.train.logs import logged_rank_samples
@@ -429,7 +430,7 @@ def policy_evaluate(
         policy = load_checkpoint_dir(candidate)
         if policy.kind != "rank":
             raise BadInputError(f"{candidate} is a {policy.kind} policy; off-policy evaluation covers rank heads")
-        result = evaluate_offpolicy(logged_rank_samples(root), policy)
+        result = evaluate_offpolicy(logged_rank_samples(root), policy, workspace=root)
         if json_out:
             _emit_json(result, json_out)
         else:

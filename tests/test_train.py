@@ -153,12 +153,14 @@ def test_off_policy_path_record_train_evaluate(tmp_path, minilm):
     assert runner.invoke(app, ["trajectories", "verify", "-w", str(ws)]).exit_code == 0
     result = train_ppo(samples, PPOConfig(steps=15, batch_samples=16, seed=0, eval_every=100))
     assert len(result.steps) == 15 and all(np.isfinite(s["loss"]) for s in result.steps)
-    # off-policy evaluation of the behaviour policy itself: weights are 1, the estimate is the logged mean
-    same = evaluate_offpolicy(samples, HeuristicRankPolicy(temperature=0.2), bootstrap=50)
-    assert same["estimate"] == pytest.approx(same["behaviour_return"], abs=1e-4)
-    assert same["ess"] == pytest.approx(len(samples), rel=1e-6)
-    other = evaluate_offpolicy(samples, result.policy, bootstrap=50)
-    assert 1 <= other["ess"] <= len(samples) and other["ci_low"] <= other["estimate"] <= other["ci_high"]
+    # off-policy evaluation of the behaviour policy itself: SNIS weights are all 1 (the logged mean, full ESS),
+    # and the pseudoinverse estimate is the logged mean up to its Monte Carlo error
+    same = evaluate_offpolicy(samples, HeuristicRankPolicy(temperature=0.2), workspace=ws, bootstrap=50)
+    assert same["snis"]["estimate"] == pytest.approx(same["behaviour_return"], abs=1e-4)
+    assert same["snis"]["ess"] == pytest.approx(len(samples), rel=1e-6)
+    assert same["method"] == "pseudoinverse" and same["estimate"] == pytest.approx(same["behaviour_return"], abs=0.03)
+    other = evaluate_offpolicy(samples, result.policy, workspace=ws, bootstrap=50)
+    assert 1 <= other["snis"]["ess"] <= len(samples) and other["ci_low"] <= other["estimate"] <= other["ci_high"]
     # the CLI trains from the same log and evaluates the result
     out = tmp_path / "ppo"
     r = runner.invoke(

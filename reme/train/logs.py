@@ -102,6 +102,8 @@ class LoggedRankSample:
     ordering: list[int]
     behaviour_logprob: float
     ret: float
+    behaviour: tuple[str, str, dict[str, object]] = ("", "", {})
+    """The behaviour policy's name, version and parameters (to rebuild it for off-policy evaluation)."""
 
 
 def trajectory_dir(path: str | Path) -> Path:
@@ -128,7 +130,13 @@ def logged_rank_samples(path: str | Path, gamma: float = 0.9) -> list[LoggedRank
             continue  # logged by a policy over other features: cannot be re-scored by this head
         out.append(
             LoggedRankSample(
-                d.decision_id, d.group_id, matrix.array(), list(d.action), sample.behaviour_logprob, sample.ret
+                d.decision_id,
+                d.group_id,
+                matrix.array(),
+                list(d.action),
+                sample.behaviour_logprob,
+                sample.ret,
+                (d.policy, d.version, dict(d.extra.get("params", {}))),
             )
         )
     return out

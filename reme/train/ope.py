@@ -1,53 +1,150 @@
 """Off-policy evaluation of a candidate rank head on logged sampled decisions (``reme policy evaluate``).
 
-Each logged ranking o_i was drawn by a behaviour policy mu with log-probability log mu(o_i) and earned the
-return R_i. Self-normalised importance sampling estimates the candidate's expected return:
+Each logged ranking was drawn by a behaviour policy mu and earned a return R (recall@k of the evidence, as
+``reme trajectories record`` logs it). Two estimators of the candidate pi's expected return:
 
-    w_i = pi(o_i) / mu(o_i),    V = sum(w_i R_i) / sum(w_i),    ESS = sum(w_i)^2 / sum(w_i^2)
+**Pseudoinverse (PI, default).** Recall@k is additive over the memories placed in the top k: with x the
+0/1 vector of which candidates the ranking's top k holds, R = phi . x for an unknown per-memory relevance phi.
+Then E_pi[R] = phi . p_pi with p_pi = E_pi[x], and since E_mu[R x] = Gamma_mu phi with Gamma_mu = E_mu[x x^T],
 
-with a percentile bootstrap interval over the logged decisions. A small ESS (a few percent of n) means the
-candidate rarely takes the actions the log holds, and the estimate rests on few of them: look at it before
-promoting a head.
+    V_PI = mean_i  R_i * x_i^T Gamma_mu^+ p_pi
+
+(Swaminathan et al., 2017, "Off-policy evaluation for slate recommendation")
+
+is unbiased whenever p_pi lies in the span of Gamma_mu (every candidate pi may place, mu may place too).
+Gamma_mu and p_pi are computed per question by Monte Carlo from the two Plackett-Luce policies (Gumbel-top-k,
+seeded). It needs the behaviour policy itself, rebuilt from the records (a heuristic from its parameters, a
+learned head from the registry), and a return that is additive over the top-k set.
+
+**Self-normalised importance sampling (SNIS) over whole orderings**, reported as a diagnostic:
+``w_i = pi(o_i) / mu(o_i)``, ``V = sum(w R) / sum(w)``, ``ESS = sum(w)^2 / sum(w^2)``. Over orderings of ten
+positions the weights degenerate as soon as pi differs from mu (measured: ESS 1 of 4,656 for a GRPO head),
+which is why it is not the default.
+
+Both come with a 95% percentile bootstrap interval over questions.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reme.errors import BadInputError
+from reme.policy.decision import Decision
 from reme.policy.rank import RankState
 from reme.train.logs import LoggedRankSample
 
 
+def _inclusion(scores: np.ndarray, k: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``(m, n)`` 0/1 matrix: which candidates m Plackett-Luce samples place in their top k."""
+    finite = np.isfinite(scores)
+    noisy = np.where(finite, scores, -np.inf)[None, :] + rng.gumbel(size=(m, len(scores)))
+    k = min(k, int(finite.sum()))
+    top = np.argpartition(-noisy, k - 1, axis=1)[:, :k]
+    x = np.zeros((m, len(scores)))
+    np.put_along_axis(x, top, 1.0, axis=1)
+    return x
+
+
+def _bootstrap(per_question: list[np.ndarray], rng: np.random.Generator, rounds: int) -> tuple[float, float]:
+    stats = []
+    for _ in range(rounds):
+        rows = rng.integers(0, len(per_question), len(per_question))
+        stats.append(float(np.mean(np.concatenate([per_question[r] for r in rows]))))
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def behaviour_policy(sample: LoggedRankSample, workspace: str | Path) -> Any:
+    """Rebuild the policy that took a logged decision (heuristic from its parameters, or a registry version)."""
+    from reme.policy.registry import policy_for_record
+
+    name, version, params = sample.behaviour
+    stub = Decision(kind="rank", policy=name, version=version, mode="sample", action=[], logprob=0.0)
+    stub.extra["params"] = params
+    try:
+        return policy_for_record(workspace, stub)
+    except (ValueError, OSError) as exc:
+        raise BadInputError(f"cannot rebuild the behaviour policy {name}@{version}: {exc}") from None
+
+
 def evaluate_offpolicy(
-    samples: Sequence[LoggedRankSample], candidate: Any, bootstrap: int = 1000, seed: int = 0
-) -> dict[str, float]:
-    """SNIS estimate of ``candidate``'s return on the logged decisions, with ESS and a 95% interval."""
+    samples: Sequence[LoggedRankSample],
+    candidate: Any,
+    workspace: str | Path | None = None,
+    monte_carlo: int = 4000,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Estimate ``candidate``'s expected return on the logged decisions (PI when ``workspace`` is given to
+    rebuild the behaviour policy, else SNIS only)."""
     if not samples:
         raise BadInputError("the log holds no sampled, rewarded rank decision to evaluate on")
-    logp = np.asarray(
-        [candidate.logprob(RankState(s.features, len(s.ordering)), s.ordering) for s in samples], dtype=np.float64
-    )
-    behaviour = np.asarray([s.behaviour_logprob for s in samples], dtype=np.float64)
-    returns = np.asarray([s.ret for s in samples], dtype=np.float64)
-    log_w = logp - behaviour
-    w = np.exp(log_w - log_w.max())  # a common factor cancels in the self-normalised estimate
-    estimate = float((w * returns).sum() / w.sum())
-    ess = float(w.sum() ** 2 / (w**2).sum())
     rng = np.random.default_rng(seed)
-    boot = []
-    for _ in range(bootstrap):
-        rows = rng.integers(0, len(samples), len(samples))
-        boot.append(float((w[rows] * returns[rows]).sum() / w[rows].sum()))
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return {
-        "estimate": round(estimate, 4),
-        "ci_low": round(float(low), 4),
-        "ci_high": round(float(high), 4),
-        "ess": round(ess, 1),
-        "n": len(samples),
-        "behaviour_return": round(float(returns.mean()), 4),
+    groups: dict[str, list[LoggedRankSample]] = defaultdict(list)
+    for s in samples:
+        groups[s.group_id or s.decision_id].append(s)
+    # --- SNIS over whole orderings
+    snis_w: list[np.ndarray] = []
+    snis_r: list[np.ndarray] = []
+    for group in groups.values():
+        state = RankState(group[0].features, len(group[0].ordering))
+        logp = np.asarray([candidate.logprob(state, s.ordering) for s in group])
+        snis_w.append(logp - np.asarray([s.behaviour_logprob for s in group]))
+        snis_r.append(np.asarray([s.ret for s in group]))
+    log_w = np.concatenate(snis_w)
+    w = np.exp(log_w - log_w.max())
+    r = np.concatenate(snis_r)
+    snis = {
+        "estimate": round(float((w * r).sum() / w.sum()), 4),
+        "ess": round(float(w.sum() ** 2 / (w**2).sum()), 1),
     }
+    result: dict[str, Any] = {
+        "n": len(samples),
+        "questions": len(groups),
+        "behaviour_return": round(float(r.mean()), 4),
+        "snis": snis,
+    }
+    if workspace is None:
+        result.update(method="snis", estimate=snis["estimate"], ess=snis["ess"])
+        return result
+    # --- pseudoinverse estimator, per question
+    cache: dict[tuple[str, str], Any] = {}
+    per_question: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for group in groups.values():
+        key = group[0].behaviour[:2]
+        if key not in cache:
+            cache[key] = behaviour_policy(group[0], workspace)
+        mu = cache[key]
+        state = RankState(group[0].features, len(group[0].ordering))
+        k = len(group[0].ordering)
+        x_mu = _inclusion(mu.scores(state) / _temperature(mu), k, monte_carlo, rng)
+        gamma = x_mu.T @ x_mu / monte_carlo
+        p_pi = _inclusion(candidate.scores(state) / _temperature(candidate), k, monte_carlo, rng).mean(axis=0)
+        z = np.linalg.lstsq(gamma, p_pi, rcond=1e-6)[0]
+        x = np.zeros((len(group), len(state.features)))
+        for row, s in enumerate(group):
+            x[row, s.ordering] = 1.0
+        w_pi = x @ z
+        weights.append(w_pi)
+        per_question.append(np.asarray([s.ret for s in group]) * w_pi)
+    all_w = np.concatenate(weights)
+    low, high = _bootstrap(per_question, rng, bootstrap)
+    result.update(
+        method="pseudoinverse",
+        estimate=round(float(np.mean(np.concatenate(per_question))), 4),
+        ci_low=round(low, 4),
+        ci_high=round(high, 4),
+        ess=round(float(np.abs(all_w).sum() ** 2 / (all_w**2).sum()), 1),
+    )
+    return result
+
+
+def _temperature(policy: Any) -> float:
+    """Heuristic rank policies keep their temperature outside ``scores``; learned heads fold it in."""
+    return float(policy.params.get("temperature", 1.0)) if policy.name.startswith("heuristic") else 1.0
