@@ -543,6 +543,11 @@ def train_policy(
     from_trajectories: Annotated[
         str | None, typer.Option("--from-trajectories", help="Train with PPO from a workspace's logged decisions.")
     ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="With --from-trajectories: keep training as the log grows.")
+    ] = False,
+    poll_seconds: Annotated[float, typer.Option("--poll-seconds", help="--follow: how often to look.")] = 30.0,
+    max_rounds: Annotated[int | None, typer.Option("--max-rounds", help="--follow: stop after this many.")] = None,
     json_out: JsonOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -557,6 +562,25 @@ def train_policy(
             )
         if from_trajectories is not None and algo == "grpo":
             algo = "ppo"  # logged decisions are trained on with decoupled PPO
+        if follow:
+            if from_trajectories is None or out is None:
+                raise BadInputError("--follow needs --from-trajectories and --out")
+            from reme.train.follow import follow as follow_log
+            from reme.train.logs import trajectory_dir
+            from reme.train.ppo import PPOConfig
+            from reme.train.run import resolve_device
+
+            trajectory_dir(from_trajectories)  # a clear error now rather than a silent wait
+            config = PPOConfig(steps=steps or 200, seed=seed, device=resolve_device(device))
+            _stderr(f"following {from_trajectories}; publishing to {out} (Ctrl-C stops)")
+            try:
+                follow_log(
+                    from_trajectories, out, config, poll_seconds=poll_seconds, max_rounds=max_rounds,
+                    on_round=lambda e: print(f"round {e['round']}: version {e['version']} ({e['samples']} samples)"),
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                _stderr("stopped")
+            return
         if not dataset and from_trajectories is None:
             raise BadInputError("give at least one --dataset (or --from-trajectories)")
         if out is None:

@@ -175,3 +175,35 @@ def test_off_policy_path_record_train_evaluate(tmp_path, minilm):
     assert (
         runner.invoke(app, ["train-policy", "--algo", "ppo", "--dataset", str(data), "--out", str(out)]).exit_code == 2
     )
+
+
+def test_follow_publishes_a_new_version_per_round_of_new_records(tmp_path):
+    from reme.train.follow import follow
+    from reme.train.logs import LoggedRankSample
+    from reme.train.ppo import PPOConfig
+
+    rng = np.random.default_rng(0)
+    pool = []
+    for q in range(40):
+        x = _toy_examples(1, q)[0].features
+        for g in range(4):
+            order = [int(i) for i in rng.permutation(len(x))[:5]]
+            pool.append(LoggedRankSample(f"d{q}-{g}", f"q{q}", x, order, -8.0, float(rng.random())))
+    growth = iter([20, 20, 60, 60, 60, 160])  # how many records the log holds at each look
+    sleeps = []
+    rounds = follow(
+        "unused",
+        tmp_path / "out",
+        PPOConfig(steps=3, batch_samples=8, eval_every=100),
+        poll_seconds=5,
+        max_rounds=3,
+        load=lambda _: pool[: next(growth)],
+        sleep=sleeps.append,
+    )
+    assert [r["samples"] for r in rounds] == [20, 60, 160] and sleeps == [5, 5, 5]  # three looks found nothing new
+    assert len({r["version"] for r in rounds}) == 3  # each round publishes a new version
+    lines = (tmp_path / "out" / "versions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["version"] for line in lines] == [r["version"] for r in rounds]
+    from reme.policy.rank import MLPRankPolicy
+
+    assert MLPRankPolicy.load(tmp_path / "out").version == rounds[-1]["version"]

@@ -93,7 +93,9 @@ def train_ppo(
     config: PPOConfig,
     validate: Callable[[MLPRankPolicy], dict[str, Any]] | None = None,
     progress: Callable[[int, dict[str, float]], None] | None = None,
+    policy: MLPRankPolicy | None = None,
 ) -> TrainResult:
+    """Train a head from logged samples; ``policy`` continues training an existing head (``--follow``)."""
     import torch
 
     if not samples:
@@ -103,9 +105,10 @@ def train_ppo(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     adv_all = advantages(samples)
-    policy = MLPRankPolicy(
-        hidden=config.hidden, seed=config.seed, init=config.init, init_temperature=config.init_temperature
-    )
+    if policy is None:
+        policy = MLPRankPolicy(
+            hidden=config.hidden, seed=config.seed, init=config.init, init_temperature=config.init_temperature
+        )
     head = policy.head.to(config.device)
     prox = copy.deepcopy(head).eval()
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
