@@ -537,6 +537,8 @@ def train_policy(
     algo: Annotated[str, typer.Option("--algo", help="grpo, supervised, or ppo (with --from-trajectories).")] = "grpo",
     steps: Annotated[int | None, typer.Option("--steps", help="Optimiser steps (grpo 600, supervised 1500).")] = None,
     group_size: Annotated[int, typer.Option("--group-size", help="G: sampled rankings per question.")] = 32,
+    reward: Annotated[str, typer.Option("--reward", help="GRPO reward: ndcg (NDCG@k) or recall (recall@k).")] = "ndcg",
+    k: Annotated[int, typer.Option("--k", help="GRPO: length of the sampled rankings and the reward's cut-off.")] = 10,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
@@ -601,7 +603,7 @@ def train_policy(
             raise BadInputError(f"conversations both trained on and validated on: {', '.join(sorted(overlap))}")
         metrics = train_rank_policy(
             train, val, out, algo=algo, steps=steps, group_size=group_size, device=device, seed=seed,
-            text_format=text_format, from_trajectories=from_trajectories,
+            text_format=text_format, from_trajectories=from_trajectories, reward=reward, k=k,
         )  # fmt: skip
         summary = {"out": out, "version": metrics["version"], "seconds": metrics["seconds"], "final": metrics["final"]}
         if json_out:

@@ -207,3 +207,16 @@ def test_follow_publishes_a_new_version_per_round_of_new_records(tmp_path):
     from reme.policy.rank import MLPRankPolicy
 
     assert MLPRankPolicy.load(tmp_path / "out").version == rounds[-1]["version"]
+
+
+def test_one_seed_gives_one_checkpoint(tmp_path):
+    examples = _toy_examples(32, 3)
+    config = GRPOConfig(steps=15, group_size=8, k=5, seed=7, eval_every=100)
+    a = train_grpo(examples, config).policy.save(tmp_path / "a")
+    b = train_grpo(examples, config).policy.save(tmp_path / "b")
+    assert a == b
+    assert (tmp_path / "a" / "policy.safetensors").read_bytes() == (tmp_path / "b" / "policy.safetensors").read_bytes()
+    c = train_grpo(examples, GRPOConfig(steps=15, group_size=8, k=5, seed=8, eval_every=100)).policy.save(
+        tmp_path / "c"
+    )
+    assert c != a

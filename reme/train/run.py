@@ -81,6 +81,8 @@ def train_rank_policy(
     text_format: str = "dated",
     show_progress: bool = True,
     from_trajectories: str | Path | None = None,
+    reward: str = "ndcg",
+    k: int = 10,
 ) -> dict[str, Any]:
     """Train and write the checkpoint directory; returns the metrics written to ``metrics.json``."""
     if algo not in ALGOS:
@@ -103,18 +105,32 @@ def train_rank_policy(
 
     config: GRPOConfig | SupervisedConfig | PPOConfig
     result: TrainResult
+    last_val: dict[str, str] = {"text": ""}
+
+    def validate_and_show(policy: Any) -> dict[str, dict[str, float]]:
+        results = validate(policy)
+        mine = results[algo]
+        last_val["text"] = f"val R@5 {mine['recall@5']:.3f} R@10 {mine['recall@10']:.3f}"
+        return results
+
     with progress_bar(f"training ({algo}, {device})", total=steps, enabled=show_progress) as advance:
+
+        def show(step: int, stats: dict[str, float]) -> None:
+            shown = f"reward {stats['reward']:.3f}" if algo != "supervised" else f"loss {stats['loss']:.3f}"
+            advance(1, f"{shown}  {last_val['text']}")
+
+        check = validate_and_show if val else None
         if algo == "grpo":
             config = GRPOConfig(
-                steps=steps, group_size=group_size, seed=seed, device=device, reward="ndcg", init_temperature=0.2
+                steps=steps, group_size=group_size, seed=seed, device=device, reward=reward, k=k, init_temperature=0.2
             )
-            result = train_grpo(train, config, validate if val else None, lambda step, stats: advance(1))
+            result = train_grpo(train, config, check, show)
         elif algo == "supervised":
             config = SupervisedConfig(steps=steps, seed=seed, device=device)
-            result = train_supervised(train, config, validate if val else None, lambda step, stats: advance(1))
+            result = train_supervised(train, config, check, show)
         else:
             config = PPOConfig(steps=steps, seed=seed, device=device)
-            result = train_ppo(logged, config, validate if val else None, lambda step, stats: advance(1))
+            result = train_ppo(logged, config, check, show)
     out = Path(out)
     trained_on = data_hash(train) if train else logged_hash(logged)
     version = result.policy.save(out, training_data_hash=trained_on)
