@@ -57,6 +57,17 @@ def build_examples(
     return examples
 
 
+def pad_features(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack ``(n_i, F)`` candidate features into ``(B, N, F)`` (zeros past each n_i) and a ``(B, N)`` mask."""
+    n_max = max(len(f) for f in features)
+    x = np.zeros((len(features), n_max, features[0].shape[1]), dtype=np.float32)
+    valid = np.zeros((len(features), n_max), dtype=bool)
+    for i, f in enumerate(features):
+        x[i, : len(f)] = f
+        valid[i, : len(f)] = True
+    return x, valid
+
+
 def split_episodes(episodes: Sequence[Episode], val_fraction: float, seed: int) -> tuple[list[Episode], list[Episode]]:
     """Hold out whole episodes, chosen by a seeded shuffle: ``(train, validation)``."""
     if not 0.0 <= val_fraction < 1.0:

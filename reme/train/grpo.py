@@ -25,7 +25,7 @@ import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy.rank import MLPRankPolicy
-from reme.train.data import RankExample, evaluate_scores
+from reme.train.data import RankExample, evaluate_scores, pad_features
 
 
 @dataclass
@@ -85,14 +85,10 @@ def pad(examples: Sequence[RankExample], device: Any) -> tuple[Any, Any, Any, An
     """Stack examples into ``(B, N, F)`` features, ``(B, N)`` valid mask and relevance, ``(B,)`` evidence."""
     import torch
 
-    n_max = max(len(ex.relevant) for ex in examples)
-    n_feat = examples[0].features.shape[1]
-    x = np.zeros((len(examples), n_max, n_feat), dtype=np.float32)
-    valid = np.zeros((len(examples), n_max), dtype=bool)
-    rel = np.zeros((len(examples), n_max), dtype=np.float32)
+    x, valid = pad_features([ex.features for ex in examples])
+    rel = np.zeros(valid.shape, dtype=np.float32)
     for i, ex in enumerate(examples):
-        n = len(ex.relevant)
-        x[i, :n], valid[i, :n], rel[i, :n] = ex.features, True, ex.relevant
+        rel[i, : len(ex.relevant)] = ex.relevant
     n_ev = np.asarray([max(ex.n_evidence, 1) for ex in examples], dtype=np.float32)
     return (
         torch.from_numpy(x).to(device),

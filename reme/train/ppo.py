@@ -26,6 +26,7 @@ import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy.rank import MLPRankPolicy
+from reme.train.data import pad_features
 from reme.train.grpo import TrainResult, plackett_luce_logprob
 from reme.train.logs import LoggedRankSample
 
@@ -70,15 +71,8 @@ def advantages(samples: Sequence[LoggedRankSample]) -> np.ndarray:
 def _batch(samples: Sequence[LoggedRankSample], device: Any) -> tuple[Any, Any, Any, Any]:
     import torch
 
-    n_max = max(len(s.features) for s in samples)
-    k = len(samples[0].ordering)
-    x = np.zeros((len(samples), n_max, samples[0].features.shape[1]), dtype=np.float32)
-    valid = np.zeros((len(samples), n_max), dtype=bool)
-    orderings = np.zeros((len(samples), 1, k), dtype=np.int64)
-    for i, s in enumerate(samples):
-        x[i, : len(s.features)] = s.features
-        valid[i, : len(s.features)] = True
-        orderings[i, 0] = s.ordering
+    x, valid = pad_features([s.features for s in samples])
+    orderings = np.asarray([[s.ordering] for s in samples], dtype=np.int64)  # (B, 1, k)
     behaviour = np.asarray([s.behaviour_logprob for s in samples], dtype=np.float32)
     return (
         torch.from_numpy(x).to(device),
