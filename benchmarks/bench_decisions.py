@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_store import corpus  # the same synthetic memory texts and questions
 
-from reme.datasets.synthetic import generate_synthetic
 from reme.memory import Memory
 from reme.retrieval.embedding import RandomEncoder, normalize_rows
 from reme.retrieval.rankers import FusionRanker, rank
@@ -49,16 +49,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    convs = generate_synthetic(n_conversations=8, sessions=10, seed=args.seed)
-    turns = [
-        t["text"]
-        for c in convs
-        for k, s in c["conversation"].items()
-        if k.startswith("session_") and isinstance(s, list)
-        for t in s
-    ]
-    questions = [q["question"] for c in convs for q in c["qa"]]
-    texts = [f"{turns[i % len(turns)]} (note {i})" for i in range(args.n)]
+    texts, questions = corpus(args.n, args.seed)
     vectors = normalize_rows(rng.standard_normal((args.n, 384)).astype(np.float32))
     qtexts = [questions[i % len(questions)] for i in range(args.queries)]
     qvecs = normalize_rows(rng.standard_normal((args.queries, 384)).astype(np.float32))
