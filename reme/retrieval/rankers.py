@@ -1,8 +1,8 @@
-"""Rankers order a query's candidates. The heuristic is ReMe 0.3.1.x's linear fusion rule.
+"""ReMe 0.3.1.x's linear fusion rule as a plain scorer over a ``CandidateSet``.
 
-Every ranker has ``score(candidates) -> scores`` (higher is better) and ``rank(candidates, limit)``; a learned
-ranker (issue "RL-native decision core") plugs in behind the same interface. ``load_ranker`` reads a checkpoint
-directory: ``policy.json`` names the ranker kind and its parameters.
+``Memory.search`` and the evaluation rank through policies (``reme.policy.rank``); ``FusionRanker`` is the
+reference the heuristic rank policy is tested against (same order), and ``load_ranker`` / ``save_ranker`` read
+and write fusion checkpoint directories (``policy.json`` with ``kind: fusion``).
 """
 
 from __future__ import annotations
@@ -77,15 +77,11 @@ def load_ranker(path: str | Path) -> Ranker:
 
     The directory's name labels the ranker in evaluation output.
     """
+    from reme.policy.checkpoint import read_spec
+
     directory = Path(path)
-    spec_path = directory / "policy.json"
-    if not spec_path.is_file():
-        raise BadInputError(f"not a policy checkpoint: {directory} has no policy.json")
-    try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInputError(f"unreadable policy checkpoint {spec_path}: {exc}") from None
-    kind = spec.get("kind") if isinstance(spec, dict) else None
+    spec = read_spec(directory)
+    kind = spec.get("kind")
     label = directory.resolve().name
     if kind == FusionRanker.kind:
         return FusionRanker(
