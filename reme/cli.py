@@ -472,7 +472,6 @@ def eval_retrieval(
 ) -> None:
     """Recall@k, NDCG@10 (and session recall for LongMemEval) of each policy on a dataset."""
     with _errors():
-        from reme.datasets import load_dataset
         from reme.eval import evaluate_retrieval, parse_ks
         from reme.policy.registry import load_rank_policy
 
@@ -483,33 +482,134 @@ def eval_retrieval(
             if label in policies:
                 raise BadInputError(f"two policies share the label {label!r}")
             policies[label] = loaded
-        episodes, report = load_dataset(dataset, format=fmt)
-        for warning in report.warnings[:20]:
-            _stderr(f"warning: {warning}")
-        if len(report.warnings) > 20:
-            _stderr(f"warning: ... and {len(report.warnings) - 20} more")
-        wanted = _id_list(conversations)
-        unwanted = _id_list(exclude_conversations)
-        known = {e.episode_id for e in episodes}
-        missing = (wanted | unwanted) - known
-        if missing:
-            raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
-        episodes = [e for e in episodes if (not wanted or e.episode_id in wanted) and e.episode_id not in unwanted]
-        if not episodes:
-            raise BadInputError("no conversations left to evaluate")
+        episodes = _select_episodes(dataset, fmt, conversations, exclude_conversations)
         result = evaluate_retrieval(episodes, policies, ks=ks, text_format=text_format, show_progress=True)
-        payload = {"dataset": str(dataset), **result}
-        if json_out:
-            _emit_json(payload, json_out)
-            return
-        from rich.console import Console
-        from rich.table import Table
+        _show_results({"dataset": str(dataset), **result}, json_out, text_format)
 
-        metrics = list(next(iter(payload["results"].values())))
-        table = Table("policy", *metrics, title=f"{payload['format']}: {payload['queries']} queries ({text_format})")
-        for label, values in payload["results"].items():
-            table.add_row(label, *(f"{values[m]:.3f}" for m in metrics))
-        Console().print(table)
+
+def _select_episodes(dataset: str, fmt: str, conversations: str | None, exclude: str | None) -> list[Any]:
+    """Load a dataset (warnings to stderr) and keep the wanted episodes; unknown ids are an error."""
+    from reme.datasets import load_dataset
+
+    episodes, report = load_dataset(dataset, format=fmt)
+    for warning in report.warnings[:20]:
+        _stderr(f"warning: {warning}")
+    if len(report.warnings) > 20:
+        _stderr(f"warning: ... and {len(report.warnings) - 20} more")
+    wanted = _id_list(conversations)
+    unwanted = _id_list(exclude)
+    missing = (wanted | unwanted) - {e.episode_id for e in episodes}
+    if missing:
+        raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
+    episodes = [e for e in episodes if (not wanted or e.episode_id in wanted) and e.episode_id not in unwanted]
+    if not episodes:
+        raise BadInputError("no conversations left to evaluate")
+    return episodes
+
+
+def _show_results(payload: dict[str, Any], json_out: str | None, text_format: str) -> None:
+    """An evaluation payload (``results[label][metric]``) as JSON or a table."""
+    if json_out:
+        _emit_json(payload, json_out)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    metrics = list(next(iter(payload["results"].values())))
+    title = f"{payload['format']}: {payload['queries']} queries ({text_format})"
+    if "budget" in payload:
+        title += f", budget {payload['budget']}"
+    table = Table("policy", *metrics, title=title)
+    for label, values in payload["results"].items():
+        table.add_row(label, *(f"{values[m]:.3f}" for m in metrics))
+    Console().print(table)
+
+
+def _labelled(specs: list[str], load: Any) -> dict[str, Any]:
+    """``{label: policy}``: a baseline name is its own label, a directory its folder name."""
+    policies: dict[str, Any] = {}
+    for spec in specs:
+        label = spec if not Path(spec).is_dir() else Path(spec).name or spec
+        if label in policies:
+            raise BadInputError(f"two policies share the label {label!r}")
+        policies[label] = load(spec)
+    return policies
+
+
+BudgetOpt = Annotated[float, typer.Option("--budget", help="Budget B: a fraction in (0, 1].")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="A LoCoMo or LongMemEval JSON file.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="auto, locomo or longmemeval.")]
+ConversationsOpt = Annotated[
+    str | None, typer.Option("--conversations", help="Only these episode ids (comma-separated).")
+]
+ExcludeOpt = Annotated[str | None, typer.Option("--exclude-conversations", help="Leave these episode ids out.")]
+TextFormatOpt = Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")]
+
+
+@eval_app.command("write")
+def eval_write(
+    dataset: DatasetOpt,
+    budget: BudgetOpt = 0.3,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="heuristic, store-all, random or a checkpoint directory; repeatable."),
+    ] = None,
+    candidates: Annotated[str, typer.Option("--candidates", help="turns (default) or observations.")] = "turns",
+    fmt: FormatOpt = "auto",
+    conversations: ConversationsOpt = None,
+    exclude_conversations: ExcludeOpt = None,
+    text_format: TextFormatOpt = "dated",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random baseline's draws.")] = 0,
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Recall@5/10 over what each write policy stored at a storage budget (see docs/evaluation.md)."""
+    with _errors():
+        from reme.envs.write import (
+            WRITE_BASELINES,
+            WriteEnvConfig,
+            evaluate_write,
+            load_write_policy,
+            prepare_write_episodes,
+        )
+
+        config = WriteEnvConfig(budget=budget)
+        policies = _labelled(policy or list(WRITE_BASELINES), load_write_policy)
+        episodes = _select_episodes(dataset, fmt, conversations, exclude_conversations)
+        prepared = prepare_write_episodes(episodes, candidates=candidates, text_format=text_format, show_progress=True)
+        result = evaluate_write(prepared, policies, config, seed=seed, show_progress=True)
+        _show_results({"dataset": str(dataset), "candidates": candidates, **result}, json_out, text_format)
+
+
+@eval_app.command("compaction")
+def eval_compaction(
+    dataset: DatasetOpt,
+    budget: BudgetOpt = 0.2,
+    policy: Annotated[
+        list[str] | None, typer.Option("--policy", help="heuristic or a checkpoint directory; repeatable.")
+    ] = None,
+    fmt: FormatOpt = "auto",
+    conversations: ConversationsOpt = None,
+    exclude_conversations: ExcludeOpt = None,
+    text_format: TextFormatOpt = "dated",
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Evidence reachable after compaction at a context budget (see docs/evaluation.md)."""
+    with _errors():
+        from reme.envs.compaction import (
+            CompactionEnvConfig,
+            evaluate_compaction,
+            load_compact_policy,
+            prepare_compaction_episodes,
+        )
+
+        config = CompactionEnvConfig(budget=budget, text_format=text_format)
+        policies = _labelled(policy or ["heuristic"], load_compact_policy)
+        episodes = _select_episodes(dataset, fmt, conversations, exclude_conversations)
+        prepared = prepare_compaction_episodes(episodes, text_format=text_format, show_progress=True)
+        result = evaluate_compaction(prepared, policies, config, show_progress=True)
+        _show_results({"dataset": str(dataset), **result}, json_out, text_format)
 
 
 def _id_list(text: str | None) -> set[str]:
@@ -519,7 +619,9 @@ def _id_list(text: str | None) -> set[str]:
 # ------------------------------------------------------------------------------------------------ train
 @app.command("train-policy")
 def train_policy(
-    decision: Annotated[str, typer.Option("--decision", help="Which decision to train (rank).")] = "rank",
+    decision: Annotated[
+        str, typer.Option("--decision", help="Which decision to train: rank, write or compact.")
+    ] = "rank",
     dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Training data; repeatable.")] = None,
     val_dataset: Annotated[
         list[str] | None, typer.Option("--val-dataset", help="Validation data (whole files); repeatable.")
@@ -550,18 +652,25 @@ def train_policy(
     ] = False,
     poll_seconds: Annotated[float, typer.Option("--poll-seconds", help="--follow: how often to look.")] = 30.0,
     max_rounds: Annotated[int | None, typer.Option("--max-rounds", help="--follow: stop after this many.")] = None,
+    budget: Annotated[
+        float | None, typer.Option("--budget", help="write: storage budget (0.3); compact: context budget (0.2).")
+    ] = None,
+    candidates: Annotated[str, typer.Option("--candidates", help="write: turns (default) or observations.")] = "turns",
     json_out: JsonOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Train a ranking head with GRPO (or the supervised baseline) on conversations; held-out validation."""
+    """Train a policy with GRPO on conversations (rank: also supervised, or PPO from logged decisions); the
+    held-out conversations pick the checkpoint and are reported."""
     with _errors():
         from reme.train.data import split_episodes
         from reme.train.run import load_episodes, train_rank_policy
 
-        if decision != "rank":
-            raise BadInputError(
-                f"--decision {decision!r}: only 'rank' can be trained yet (write and compact are planned)"
-            )
+        if decision not in ("rank", "write", "compact"):
+            raise BadInputError(f"--decision {decision!r}: use rank, write or compact")
+        if decision != "rank" and (from_trajectories is not None or algo != "grpo"):
+            raise BadInputError(f"--decision {decision} trains with GRPO in its environment only (--algo grpo)")
+        if decision == "rank" and budget is not None:
+            raise BadInputError("--budget is for --decision write or compact")
         if from_trajectories is not None and algo == "grpo":
             algo = "ppo"  # logged decisions are trained on with decoupled PPO
         if follow:
@@ -601,6 +710,9 @@ def train_policy(
         overlap = {e.episode_id for e in train} & {e.episode_id for e in val}
         if overlap:
             raise BadInputError(f"conversations both trained on and validated on: {', '.join(sorted(overlap))}")
+        if decision != "rank":
+            _train_env_policy(decision, train, val, out, budget, steps, group_size, seed, text_format, candidates)
+            return
         metrics = train_rank_policy(
             train, val, out, algo=algo, steps=steps, group_size=group_size, device=device, seed=seed,
             text_format=text_format, from_trajectories=from_trajectories, reward=reward, k=k,
@@ -619,6 +731,71 @@ def train_policy(
             for label, values in metrics["final"].items():
                 table.add_row(label, *(f"{values[k]:.3f}" for k in keys))
             Console().print(table)
+
+
+def _train_env_policy(
+    decision: str,
+    train: list[Any],
+    val: list[Any],
+    out: str,
+    budget: float | None,
+    steps: int | None,
+    group_size: int,
+    seed: int,
+    text_format: str,
+    candidates: str,
+) -> None:
+    """``train-policy --decision write|compact``: GRPO in the decision's environment, a held-out table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    group = group_size if group_size != 32 else 8  # 32 is the rank default; environments fork 8 rollouts
+    if decision == "write":
+        from reme.envs.write import WriteEnvConfig, evaluate_write, load_write_policy, prepare_write_episodes
+        from reme.train.write_grpo import WriteGRPOConfig, train_write_policy
+
+        write_config = WriteGRPOConfig(budget=0.3 if budget is None else budget, seed=seed, group_size=group)
+        if steps is not None:
+            write_config.steps = steps
+
+        def prepare(episodes: list[Any]) -> list[Any]:
+            return prepare_write_episodes(episodes, candidates=candidates, text_format=text_format, show_progress=True)
+
+        val_write = prepare(val) if val else []
+        metrics = train_write_policy(prepare(train), val_write, out, write_config, show_progress=True)
+        final = {}
+        if val:
+            labels = {"learned": load_write_policy(out), **{b: load_write_policy(b) for b in ("heuristic", "random")}}
+            final = evaluate_write(val_write, labels, WriteEnvConfig(budget=write_config.budget))["results"]
+    else:
+        from reme.envs.compaction import (
+            CompactionEnvConfig,
+            evaluate_compaction,
+            load_compact_policy,
+            prepare_compaction_episodes,
+        )
+        from reme.train.compact_grpo import CompactGRPOConfig, train_compact_policy
+
+        compact_config = CompactGRPOConfig(
+            budget=0.2 if budget is None else budget, seed=seed, group_size=group, text_format=text_format
+        )
+        if steps is not None:
+            compact_config.steps = steps
+        train_eps = prepare_compaction_episodes(train, text_format=text_format, show_progress=True)
+        val_eps = prepare_compaction_episodes(val, text_format=text_format, show_progress=True) if val else []
+        metrics = train_compact_policy(train_eps, val_eps, out, compact_config, show_progress=True)
+        final = {}
+        if val:
+            labels = {"learned": load_compact_policy(out), "heuristic": load_compact_policy("heuristic")}
+            env_config = CompactionEnvConfig(budget=compact_config.budget, text_format=text_format)
+            final = evaluate_compaction(val_eps, labels, env_config)["results"]
+    print(f"wrote {out} (version {metrics.get('version', '?')}, {metrics.get('seconds', '?')} s)")
+    if final:
+        keys = list(next(iter(final.values())))
+        table = Table("policy", *keys, title=f"held out: {', '.join(sorted(e.episode_id for e in val))}")
+        for label, values in final.items():
+            table.add_row(label, *(f"{values[k]:.3f}" for k in keys))
+        Console().print(table)
 
 
 # --------------------------------------------------------------------------------------------- datasets

@@ -21,6 +21,7 @@ log-probability and a re-score from the record (``state_from_record``) agree exa
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,11 @@ __all__ = [
     "WRITE_FEATURES",
     "HeuristicWritePolicy",
     "MLPWritePolicy",
+    "NoveltyLengthWritePolicy",
+    "PacedMLPWritePolicy",
+    "RandomWritePolicy",
     "WriteState",
+    "WriteStream",
     "default_allowed",
     "make_write_state",
     "write_features",
@@ -70,6 +75,9 @@ WRITE_FEATURES: tuple[str, ...] = (
     "writer_signal",
     "has_writer_signal",
     "budget_left",
+    "length_percentile",
+    "novelty_percentile",
+    "budget_rate",
 )
 """Columns of a write feature vector (see ``write_features``):
 
@@ -91,6 +99,11 @@ WRITE_FEATURES: tuple[str, ...] = (
 - ``writer_signal``: the writer's own store score in [0, 1] (e.g. an LLM's), 0.5 when absent.
 - ``has_writer_signal``: 1 when a writer signal was given, else 0.
 - ``budget_left``: fraction of the storage budget left, in [0, 1]; 1 when unlimited.
+- ``length_percentile``: share of the candidates seen so far in this stream (this one included) whose length is
+  at most this one's, in [0, 1]; 0.5 outside a stream (see ``WriteStream``).
+- ``novelty_percentile``: the same for ``novelty``; 0.5 outside a stream.
+- ``budget_rate``: stores still allowed over candidates still to come (this one included), clipped to [0, 1]: the
+  share of the rest of the stream that may be stored; 1 when unlimited or the stream length is unknown.
 """
 
 N_FEATURES = len(WRITE_FEATURES)
@@ -145,13 +158,17 @@ def write_features(
     speaker: str = "",
     writer_signal: float | None = None,
     budget_left: float | None = None,
+    length_percentile: float | None = None,
+    novelty_percentile: float | None = None,
+    budget_rate: float | None = None,
 ) -> np.ndarray:
     """The float32 feature vector (columns ``WRITE_FEATURES``) of a candidate memory ``text``.
 
     ``nearest_similarity`` / ``nearest_text``: cosine and text of the most similar existing memory of the same
     target, ``None`` when the target is empty. ``writer_signal``: the writer's own store score in [0, 1] (clipped).
-    ``budget_left``: fraction of a storage budget left (clipped to [0, 1]), ``None`` when unlimited. Non-finite
-    numbers raise ``BadInputError``; every feature is finite.
+    ``budget_left``: fraction of a storage budget left (clipped to [0, 1]), ``None`` when unlimited. The stream
+    columns (``length_percentile``, ``novelty_percentile``, ``budget_rate``) come from a ``WriteStream``; ``None``
+    gives their neutral values (0.5, 0.5, 1). Non-finite numbers raise ``BadInputError``; every feature is finite.
     """
     if not isinstance(text, str):
         raise BadInputError(f"text must be a string, got {type(text).__name__}")
@@ -169,6 +186,10 @@ def write_features(
     words = _words(text)
     signal = 0.5 if writer_signal is None else min(1.0, max(0.0, _finite(writer_signal, "writer_signal")))
     budget = 1.0 if budget_left is None else min(1.0, max(0.0, _finite(budget_left, "budget_left")))
+
+    def unit(value: float | None, default: float, what: str) -> float:
+        return default if value is None else min(1.0, max(0.0, _finite(value, what)))
+
     values = {
         "novelty": novelty,
         "nearest_cosine": cosine,
@@ -184,6 +205,9 @@ def write_features(
         "writer_signal": signal,
         "has_writer_signal": float(writer_signal is not None),
         "budget_left": budget,
+        "length_percentile": unit(length_percentile, 0.5, "length_percentile"),
+        "novelty_percentile": unit(novelty_percentile, 0.5, "novelty_percentile"),
+        "budget_rate": unit(budget_rate, 1.0, "budget_rate"),
     }
     return np.array([values[name] for name in WRITE_FEATURES], dtype=np.float32)
 
@@ -210,6 +234,9 @@ class WriteState:
     """Allowed actions (a non-empty subset of ``WRITE_ACTIONS``; ``update`` only with a nearest memory)."""
     budget_left: float | None = None
     """Fraction of a storage budget left, ``None`` when unlimited."""
+    reference: np.ndarray | None = None
+    """float32 ``(m, F)`` features of the stream's most recent earlier candidates (``WriteStream.reference``): what
+    a paced policy ranks this candidate against. ``None`` outside a stream."""
 
     def __post_init__(self) -> None:
         features = np.asarray(self.features)
@@ -236,6 +263,11 @@ class WriteState:
         self.allowed = allowed
         if self.budget_left is not None:
             self.budget_left = _finite(self.budget_left, "budget_left")
+        if self.reference is not None:
+            ref = np.ascontiguousarray(np.asarray(self.reference), dtype=np.float32).reshape(-1, N_FEATURES)
+            if not np.all(np.isfinite(ref)):
+                raise BadInputError("reference features must be finite")
+            self.reference = ref
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WriteState):
@@ -245,6 +277,12 @@ class WriteState:
             and self.nearest_memory_id == other.nearest_memory_id
             and self.allowed == other.allowed
             and self.budget_left == other.budget_left
+            and (self.reference is None) == (other.reference is None)
+            and (
+                self.reference is None
+                or other.reference is None
+                or self.reference.tobytes() == other.reference.tobytes()
+            )
         )
 
     def mask(self) -> np.ndarray:
@@ -258,6 +296,7 @@ class WriteState:
             "nearest_memory_id": self.nearest_memory_id,
             "allowed": list(self.allowed),
             "budget_left": self.budget_left,
+            "reference": None if self.reference is None else Matrix.of(self.reference, WRITE_FEATURES).model_dump(),
         }
 
     @classmethod
@@ -275,11 +314,18 @@ class WriteState:
                 f"write features were recorded with columns {matrix.names!r}, this policy expects {WRITE_FEATURES!r}"
             )
         budget = inputs.get("budget_left")
+        reference = None
+        if inputs.get("reference") is not None:
+            try:
+                reference = Matrix.model_validate(inputs["reference"]).array()
+            except (ValueError, TypeError) as exc:
+                raise BadInputError(f"unreadable write reference features: {exc}") from None
         return cls(
             features=features,
             nearest_memory_id=inputs.get("nearest_memory_id"),
             allowed=tuple(inputs["allowed"]),
             budget_left=None if budget is None else float(budget),
+            reference=reference,
         )
 
 
@@ -292,15 +338,102 @@ def make_write_state(
     writer_signal: float | None = None,
     budget_left: float | None = None,
     allowed: Sequence[str] | None = None,
+    stream: WriteStream | None = None,
 ) -> WriteState:
-    """A ``WriteState`` for a candidate ``text`` (``allowed`` defaults to ``default_allowed``)."""
-    features = write_features(text, nearest_similarity, nearest_text, speaker, writer_signal, budget_left)
+    """A ``WriteState`` for a candidate ``text`` (``allowed`` defaults to ``default_allowed``).
+
+    With a ``stream``, the candidate is observed by it (its length and novelty enter the running percentiles) and
+    the budget columns come from it (``budget_left`` is then ignored)."""
+    length_pct = novelty_pct = rate = None
+    if stream is not None:
+        novelty = 1.0 if nearest_similarity is None else 1.0 - min(1.0, max(-1.0, float(nearest_similarity)))
+        length_pct, novelty_pct = stream.observe(len(text), novelty)
+        budget_left, rate = stream.budget_left(), stream.budget_rate()
+    features = write_features(
+        text, nearest_similarity, nearest_text, speaker, writer_signal, budget_left, length_pct, novelty_pct, rate
+    )
+    reference = None
+    if stream is not None:
+        reference = stream.reference()
+        stream.remember(features)
     return WriteState(
         features=features,
         nearest_memory_id=nearest_memory_id,
         allowed=tuple(allowed) if allowed is not None else default_allowed(nearest_memory_id, budget_left),
         budget_left=budget_left,
+        reference=reference,
     )
+
+
+class WriteStream:
+    """Running statistics of one stream of candidates (a conversation, a target's writes) for the stream columns.
+
+    ``budget``: how many candidates may be stored (``None``: unlimited); ``expected``: how many candidates the stream
+    holds (``None``: unknown). ``observe`` is called once per candidate, before its decision; ``record`` after it.
+    """
+
+    REFERENCE_SIZE = 32
+    """Earlier candidates a paced policy ranks a new one against (the most recent ones)."""
+
+    def __init__(self, budget: int | None = None, expected: int | None = None) -> None:
+        for name, value in (("budget", budget), ("expected", expected)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise BadInputError(f"{name} must be an integer >= 0 or None, got {value!r}")
+        self.budget = budget
+        self.expected = expected
+        self.seen = 0
+        """Candidates observed so far (the current one included once observed)."""
+        self.stored = 0
+        self._lengths: list[float] = []
+        self._novelties: list[float] = []
+        self._recent: list[np.ndarray] = []
+
+    def copy(self) -> WriteStream:
+        other = WriteStream(self.budget, self.expected)
+        other.seen, other.stored = self.seen, self.stored
+        other._lengths, other._novelties = list(self._lengths), list(self._novelties)
+        other._recent = list(self._recent)
+        return other
+
+    def reference(self) -> np.ndarray:
+        """``(m, F)`` features of the most recent earlier candidates (m <= ``REFERENCE_SIZE``)."""
+        if not self._recent:
+            return np.zeros((0, N_FEATURES), dtype=np.float32)
+        return np.stack(self._recent)
+
+    def remember(self, features: np.ndarray) -> None:
+        self._recent.append(np.asarray(features, dtype=np.float32))
+        if len(self._recent) > self.REFERENCE_SIZE:
+            self._recent.pop(0)
+
+    def observe(self, length: float, novelty: float) -> tuple[float, float]:
+        """Add a candidate; returns its length and novelty percentiles among the candidates seen so far."""
+        bisect.insort(self._lengths, float(length))
+        bisect.insort(self._novelties, float(novelty))
+        self.seen += 1
+        return (
+            bisect.bisect_right(self._lengths, float(length)) / self.seen,
+            bisect.bisect_right(self._novelties, float(novelty)) / self.seen,
+        )
+
+    def budget_left(self) -> float | None:
+        """Fraction of the budget still unused (``None`` when unlimited; 0 for a zero budget)."""
+        if self.budget is None:
+            return None
+        return (self.budget - self.stored) / self.budget if self.budget > 0 else 0.0
+
+    def budget_rate(self) -> float | None:
+        """Stores left over candidates left (the observed current one included), in [0, 1]; ``None`` when the
+        budget is unlimited or the stream length unknown."""
+        if self.budget is None or self.expected is None:
+            return None
+        remaining = max(self.expected - self.seen + 1, 1)
+        return min(1.0, max(0.0, (self.budget - self.stored) / remaining))
+
+    def record(self, action: str) -> None:
+        """Account for the decision just taken (only ``store`` uses budget; an update replaces in place)."""
+        if action == "store":
+            self.stored += 1
 
 
 def _check_mode(mode: str) -> None:
@@ -345,7 +478,7 @@ def _state_from_record(decision: Decision) -> WriteState:
 
 
 def _decision(
-    policy: HeuristicWritePolicy | MLPWritePolicy,
+    policy: HeuristicWritePolicy | NoveltyLengthWritePolicy | RandomWritePolicy | MLPWritePolicy,
     state: WriteState,
     logp: np.ndarray,
     mode: Mode,
@@ -419,6 +552,112 @@ class HeuristicWritePolicy:
     def action_logprobs(self, state: WriteState) -> np.ndarray:
         """log pi(a | state) for each of ``WRITE_ACTIONS`` (-inf for disallowed ones); the one scoring path."""
         return log_softmax(self.logits(state))
+
+    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        _check_mode(mode)
+        return _decision(self, state, self.action_logprobs(state), mode, rng)
+
+    def logprob(self, state: WriteState, action: Any) -> float:
+        return _action_logprob(self.action_logprobs(state), state, action)
+
+    def state_from_record(self, decision: Decision) -> WriteState:
+        return _state_from_record(decision)
+
+
+NOVELTY_LENGTH_DEFAULTS: dict[str, float] = {"novelty_weight": 0.1, "temperature": 0.05}
+"""Package defaults of ``NoveltyLengthWritePolicy``, tuned once (see ``docs/policies.md``)."""
+
+
+class NoveltyLengthWritePolicy:
+    """A budget-paced novelty/length rule (``heuristic-novelty-length``): the write heuristic at a storage budget.
+
+    Score ``s = (1 - w) * length_percentile + w * novelty_percentile`` (percentiles among the candidates of the
+    stream so far); store when ``s`` clears ``1 - budget_rate``, i.e. when the candidate is in the top share of
+    the stream that the remaining budget can still afford. ``logit(store) = (s - (1 - budget_rate)) / T``,
+    ``logit(discard) = 0``; an exact duplicate updates its nearest memory (ReMe's rule) with logits +-1/T. Other
+    updates get ``-1/T``. The defaults (``NOVELTY_LENGTH_DEFAULTS``) were tuned once on LoCoMo training
+    conversations.
+    """
+
+    kind: DecisionKind = "write"
+    name: str = "heuristic-novelty-length"
+
+    def __init__(
+        self,
+        novelty_weight: float = NOVELTY_LENGTH_DEFAULTS["novelty_weight"],
+        temperature: float = NOVELTY_LENGTH_DEFAULTS["temperature"],
+    ) -> None:
+        w = _finite(novelty_weight, "novelty_weight")
+        t = _finite(temperature, "temperature")
+        if not 0.0 <= w <= 1.0:
+            raise BadInputError(f"novelty_weight must be in [0, 1], got {novelty_weight!r}")
+        if t <= 0 or not math.isfinite(1.0 / t):
+            raise BadInputError(f"temperature must be > 0 (and its inverse finite), got {temperature!r}")
+        self.novelty_weight = w
+        self.temperature = t
+        self._version = params_version(self.name, {**self.params, "feature_spec": list(WRITE_FEATURES)})
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"novelty_weight": self.novelty_weight, "temperature": self.temperature}
+
+    def score(self, state: WriteState) -> float:
+        f = state.features
+        w = self.novelty_weight
+        return float((1 - w) * f[_COL["length_percentile"]] + w * f[_COL["novelty_percentile"]])
+
+    def logits(self, state: WriteState) -> np.ndarray:
+        f = state.features
+        inv_t = 1.0 / self.temperature
+        duplicate = "update" in state.allowed and f[_COL["exact_duplicate"]] >= 0.5
+        if duplicate:
+            values = {"store": -inv_t, "discard": -inv_t, "update": inv_t}
+        else:
+            z = (self.score(state) - (1.0 - float(f[_COL["budget_rate"]]))) * inv_t
+            values = {"store": z, "discard": 0.0, "update": -inv_t}
+        return np.array([values[a] if a in state.allowed else -np.inf for a in WRITE_ACTIONS], dtype=np.float64)
+
+    def action_logprobs(self, state: WriteState) -> np.ndarray:
+        return log_softmax(self.logits(state))
+
+    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        _check_mode(mode)
+        return _decision(self, state, self.action_logprobs(state), mode, rng)
+
+    def logprob(self, state: WriteState, action: Any) -> float:
+        return _action_logprob(self.action_logprobs(state), state, action)
+
+    def state_from_record(self, decision: Decision) -> WriteState:
+        return _state_from_record(decision)
+
+
+class RandomWritePolicy:
+    """``random-budget``: store with probability ``budget_rate`` (the share of the rest of the stream the budget
+    can still afford), else discard; never updates. Meant to be sampled; its greedy action stores when
+    ``budget_rate >= 0.5``."""
+
+    kind: DecisionKind = "write"
+    name: str = "random-budget"
+
+    def __init__(self) -> None:
+        self._version = params_version(self.name, {"feature_spec": list(WRITE_FEATURES)})
+        self.params: dict[str, Any] = {}
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def action_logprobs(self, state: WriteState) -> np.ndarray:
+        rate = float(state.features[_COL["budget_rate"]])
+        probs = {"store": rate, "discard": 1.0 - rate, "update": 0.0}
+        if "store" not in state.allowed:
+            probs = {"store": 0.0, "discard": 1.0, "update": 0.0}
+        with np.errstate(divide="ignore"):
+            return np.log(np.array([probs[a] if a in state.allowed else 0.0 for a in WRITE_ACTIONS]))
 
     def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
         _check_mode(mode)
@@ -565,13 +804,23 @@ class MLPWritePolicy:
         mask = torch.from_numpy(np.stack([s.mask() for s in states]))
         return features, mask
 
-    def action_logprobs(self, state: WriteState) -> np.ndarray:
-        """log pi(a | state) for each of ``WRITE_ACTIONS`` (-inf for disallowed ones), float64."""
-        import torch
+    def _numpy_weights(self) -> tuple[np.ndarray, ...]:
+        """The weights as float64 arrays, refreshed when a trainer changed them."""
+        tensors = self._tensors()
+        key = b"".join(t.numpy().tobytes() for t in tensors.values())
+        if key != getattr(self, "_np_key", None):
+            self._np_weights = tuple(
+                tensors[k].numpy().astype(np.float64) for k in ("0.weight", "0.bias", "2.weight", "2.bias")
+            )
+            self._np_key = key
+        return self._np_weights
 
-        with torch.no_grad():
-            out = self._masked_logprobs(*self._batch([state]))
-        return out[0].numpy().astype(np.float64)
+    def action_logprobs(self, state: WriteState) -> np.ndarray:
+        """log pi(a | state) for each of ``WRITE_ACTIONS`` (-inf for disallowed ones), float64. The maths of
+        ``logprob_torch`` in numpy: one decision through torch costs ten times more on a busy machine."""
+        w1, b1, w2, b2 = self._numpy_weights()
+        logits = np.tanh(state.features.astype(np.float64) @ w1.T + b1) @ w2.T + b2
+        return log_softmax(np.where(state.mask(), logits, -np.inf))
 
     def logprob_torch(self, states: Sequence[WriteState], actions: Sequence[str]) -> torch.Tensor:
         """Batched, differentiable log pi(action_i | state_i) (float64, shape ``(n,)``) for trainers."""
@@ -600,3 +849,91 @@ class MLPWritePolicy:
 
     def state_from_record(self, decision: Decision) -> WriteState:
         return _state_from_record(decision)
+
+
+class PacedMLPWritePolicy(MLPWritePolicy):
+    """A learned score, ranked against the stream and paced by the budget (``mlp-write-paced``).
+
+    The MLP (``WRITE_FEATURES`` -> ``hidden`` -> 2, tanh, float64) gives a score ``s`` and an update logit ``u``.
+    The candidate's soft percentile among the stream's recent candidates (``state.reference``, itself counted once)
+    is ``pct = (1 + sum_j sigmoid(s(x) - s(r_j))) / (1 + m)``; then, as in ``NoveltyLengthWritePolicy``,
+    ``logit(store) = (pct - (1 - budget_rate)) / T``, ``logit(discard) = 0``, ``logit(update) = u``. Pacing is
+    part of the structure (a candidate must out-rank the share of the stream the budget cannot afford), so
+    training shapes *which* candidates are stored, not how many. Everything is a function of the state and the
+    weights, so recorded log-probabilities re-score exactly.
+    """
+
+    name: str = "mlp-write-paced"
+    TEMPERATURE = 0.05
+
+    def __init__(self, hidden: int = 32, seed: int = 0) -> None:
+        import torch
+
+        super().__init__(hidden=hidden, seed=seed)
+        generator = torch.Generator().manual_seed(int(seed) + 1)
+        head = torch.nn.Linear(hidden, 2, dtype=torch.float64)
+        with torch.no_grad():
+            bound = 1.0 / math.sqrt(hidden)
+            head.weight.uniform_(-bound, bound, generator=generator)
+            head.bias.copy_(torch.tensor([0.0, -4.0], dtype=torch.float64))  # updates start rare
+        self.module[2] = head
+        self._version_key = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "hidden": self.hidden,
+            "n_features": N_FEATURES,
+            "actions": list(WRITE_ACTIONS),
+            "activation": "tanh",
+            "dtype": "float64",
+            "outputs": ["score", "update_logit"],
+            "temperature": self.TEMPERATURE,
+            "reference_size": WriteStream.REFERENCE_SIZE,
+        }
+
+    def _batch(self, states: Sequence[WriteState]) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        import torch
+
+        m = max([0 if s.reference is None else len(s.reference) for s in states] + [0])
+        features = torch.from_numpy(np.stack([s.features for s in states]).astype(np.float64))
+        refs = np.zeros((len(states), max(m, 1), N_FEATURES), dtype=np.float64)
+        ref_mask = np.zeros((len(states), max(m, 1)), dtype=bool)
+        for i, s in enumerate(states):
+            if s.reference is not None and len(s.reference):
+                refs[i, : len(s.reference)] = s.reference
+                ref_mask[i, : len(s.reference)] = True
+        mask = torch.from_numpy(np.stack([s.mask() for s in states]))
+        return features, torch.from_numpy(refs), torch.from_numpy(ref_mask), mask
+
+    def _masked_logprobs(self, *batch: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        features, refs, ref_mask, mask = batch
+        out = self.module(features)
+        score, update = out[:, 0], out[:, 1]
+        ref_score = self.module(refs)[..., 0]
+        wins = torch.sigmoid(score[:, None] - ref_score) * ref_mask
+        pct = (1.0 + wins.sum(-1)) / (1.0 + ref_mask.sum(-1))
+        rate = features[:, _COL["budget_rate"]]
+        store = (pct - (1.0 - rate)) / self.TEMPERATURE
+        logits = torch.stack([store, torch.zeros_like(store), update], dim=-1)
+        return torch.log_softmax(logits.masked_fill(~mask, -math.inf), dim=-1)
+
+    def action_logprobs(self, state: WriteState) -> np.ndarray:
+        """The maths of ``_masked_logprobs`` in numpy (float64), for fast serving."""
+        w1, b1, w2, b2 = self._numpy_weights()
+
+        def net(x: np.ndarray) -> np.ndarray:
+            return np.tanh(x.astype(np.float64) @ w1.T + b1) @ w2.T + b2
+
+        score, update = net(state.features[None, :])[0]
+        ref = state.reference
+        wins = 0.0
+        m = 0
+        if ref is not None and len(ref):
+            m = len(ref)
+            wins = float((1.0 / (1.0 + np.exp(-(score - net(ref)[:, 0])))).sum())
+        pct = (1.0 + wins) / (1.0 + m)
+        rate = float(state.features[_COL["budget_rate"]])
+        logits = np.array([(pct - (1.0 - rate)) / self.TEMPERATURE, 0.0, update], dtype=np.float64)
+        return log_softmax(np.where(state.mask(), logits, -np.inf))

@@ -1,0 +1,276 @@
+"""GRPO for the compact gate in the compaction environment (``reme.envs.compaction``).
+
+A group shares its prefix (Memory-R2's point: once rollouts diverge they no longer share a state). Per group:
+pick a training episode and one of its compaction points ``j`` uniformly (the points of the current policy's
+greedy run); stream the episode greedily up to ``j`` (identical for every rollout, so the state at ``j`` is
+shared); then ``G`` rollouts each *sample* the decision at ``j`` and continue greedily to the end. Each rollout's
+reward is joined to its decisions by the decision core (``join_outcome``: every decision of a rollout is credited
+with the rollout's reward), and the return of the decision at ``j`` is used:
+
+    A_g  = (R_g - mean(R)) / (std(R) + 1e-6)      (groups whose rewards all tie are skipped)
+    loss = -mean_g(A_g * log pi(action_g | state_j))
+
+with Adam. The greedy policy is validated at step 0 and every ``eval_every`` steps; the checkpoint kept is the
+one with the best validation reward (``evidence_reachable - token_cost * kept_token_fraction``).
+
+The MLP starts near "keep every message that fits, newest first" (small weights, a positive output bias), which is
+within a hair of ReMe's tail rule: training moves away from it only where rewards say so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reme.envs.compaction import (
+    COMPACTION_ENV_FEATURES,
+    CompactionEnvConfig,
+    CompactionEpisode,
+    _advance,
+    _score,
+    _Stream,
+    evaluate_compaction,
+    join_outcome,
+)
+from reme.errors import BadInputError
+from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy
+from reme.progress import progress_bar
+
+__all__ = ["CompactGRPOConfig", "train_compact_policy"]
+
+
+@dataclass
+class CompactGRPOConfig:
+    """Trainer and environment settings (environment fields as in ``CompactionEnvConfig``)."""
+
+    steps: int = 200
+    group_size: int = 8
+    """G: sampled rollouts per group."""
+    episodes_per_step: int = 2
+    """Groups per optimiser step (each on a randomly drawn training episode)."""
+    lr: float = 3e-3
+    hidden: int = 32
+    seed: int = 0
+    eval_every: int = 10
+    init_scale: float = 0.05
+    """Standard deviation of the initial weights."""
+    init_keep_bias: float = 1.0
+    """Initial output bias: ``p(keep)`` starts near ``sigmoid(init_keep_bias)`` for every message."""
+    budget: float = 0.2
+    reserve_ratio: float = 0.5
+    summary_ratio: float = 0.25
+    k: int = 10
+    token_cost: float = 0.05
+    text_format: str = "dated"
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise BadInputError("group_size must be at least 2: GRPO normalises rewards within a group")
+        if self.steps < 1 or self.episodes_per_step < 1 or self.eval_every < 1 or self.hidden < 1:
+            raise BadInputError("steps, episodes_per_step, eval_every and hidden must be positive")
+        if not self.lr > 0:
+            raise BadInputError(f"lr must be > 0, got {self.lr!r}")
+        self.env()  # validates the environment fields
+
+    def env(self) -> CompactionEnvConfig:
+        return CompactionEnvConfig(
+            budget=self.budget,
+            reserve_ratio=self.reserve_ratio,
+            summary_ratio=self.summary_ratio,
+            k=self.k,
+            token_cost=self.token_cost,
+            text_format=self.text_format,
+        )
+
+
+def initial_policy(config: CompactGRPOConfig) -> MLPCompactPolicy:
+    """An MLP over ``COMPACTION_ENV_FEATURES`` with small weights and a keep-leaning output bias."""
+    import torch
+
+    policy = MLPCompactPolicy(hidden=config.hidden, seed=config.seed, feature_spec=COMPACTION_ENV_FEATURES)
+    generator = torch.Generator().manual_seed(int(config.seed))
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float32) * config.init_scale)
+        out = policy.net["out"]
+        assert isinstance(out, torch.nn.Linear)
+        out.bias.fill_(config.init_keep_bias)
+    return policy
+
+
+def _prefix_snapshots(
+    ep: CompactionEpisode, policy: MLPCompactPolicy, env: CompactionEnvConfig
+) -> tuple[list[_Stream], float]:
+    """The greedy run of ``policy`` on ``ep``: a copy of the stream at each compaction point (before it is
+    decided), and the run's reward."""
+    stream = _Stream()
+    snapshots: list[_Stream] = []
+    while not _advance(ep, stream, policy, env, "greedy", None, None, stop_at=len(snapshots)):
+        snapshots.append(stream.copy())
+    return snapshots, _score(ep, stream, env).reward
+
+
+def _validate(policy: MLPCompactPolicy, val: Sequence[CompactionEpisode], env: CompactionEnvConfig) -> dict[str, float]:
+    return evaluate_compaction(val, {"learned": policy}, env)["results"]["learned"]
+
+
+def train_compact_policy(
+    train: Sequence[CompactionEpisode],
+    val: Sequence[CompactionEpisode],
+    out: str | Path,
+    config: CompactGRPOConfig,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Train with GRPO, keep the best checkpoint by validation reward in ``out`` (``policy.safetensors``,
+    ``policy.json``), write ``out/metrics.json`` and ``out/curves.png``; returns the metrics."""
+    import torch
+
+    if not train:
+        raise BadInputError("no training conversations")
+    env = config.env()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    policy = initial_policy(config)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    heuristic_val = evaluate_compaction(val, {"heuristic": HeuristicCompactPolicy()}, env)["results"]["heuristic"]
+    validation: list[dict[str, Any]] = []
+    steps: list[dict[str, float]] = []
+    best: dict[str, Any] = {"step": -1, "reward": -np.inf}
+
+    def check(step: int) -> str:
+        if not val:
+            if step == config.steps:  # no validation: keep the last policy
+                policy.save(out)
+                best.update(step=step, reward=float("nan"))
+            return ""
+        mine = _validate(policy, val, env)
+        validation.append({"step": step, "learned": mine, "heuristic": heuristic_val})
+        if mine["reward"] > best["reward"] + 1e-9:
+            best.update(step=step, reward=mine["reward"])
+            policy.save(out)
+        return f"val reach {mine['evidence_reachable']:.3f} (heuristic {heuristic_val['evidence_reachable']:.3f})"
+
+    start = time.perf_counter()
+    shown = check(0)
+    with progress_bar("training (compact GRPO)", total=config.steps, enabled=show_progress) as advance:
+        for step in range(1, config.steps + 1):
+            losses: list[torch.Tensor] = []
+            rewards: list[float] = []
+            informative = 0
+            for _ in range(config.episodes_per_step):
+                ep = train[int(rng.integers(len(train)))]
+                snapshots, _ = _prefix_snapshots(ep, policy, env)
+                if not snapshots:
+                    continue  # the conversation fits the context: no decision to learn from
+                j = int(rng.integers(len(snapshots)))
+                group: list[tuple[Any, Any, float]] = []
+                for _g in range(config.group_size):
+                    stream = snapshots[j].copy()
+                    _advance(ep, stream, policy, env, "sample", rng, {j})
+                    outcome = _score(ep, stream, env)
+                    decision = outcome.decisions[j]
+                    returns = {s.decision.decision_id: s.ret for s in join_outcome(outcome).samples}
+                    group.append((outcome.states[j], decision.action, returns[decision.decision_id]))
+                rets = np.asarray([g[2] for g in group], dtype=np.float64)
+                rewards.extend(rets.tolist())
+                std = float(rets.std())
+                if std < 1e-8:
+                    continue
+                informative += 1
+                advantages = (rets - rets.mean()) / (std + 1e-6)
+                for (state, action, _), a in zip(group, advantages):
+                    losses.append(-float(a) * policy.logprob_torch(state, action))
+            loss_value = 0.0
+            if losses:
+                loss = torch.stack(losses).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                loss_value = float(loss.item())
+            steps.append(
+                {
+                    "step": step,
+                    "reward": round(float(np.mean(rewards)) if rewards else 0.0, 6),
+                    "loss": round(loss_value, 6),
+                    "informative_groups": informative,
+                }
+            )
+            if step % config.eval_every == 0 or step == config.steps:
+                shown = check(step)
+            advance(1, f"reward {steps[-1]['reward']:.3f}  {shown}")
+    seconds = round(time.perf_counter() - start, 2)
+    final_policy = MLPCompactPolicy.load(out)
+    final: dict[str, Any] = {}
+    if val:
+        final = evaluate_compaction(val, {"learned": final_policy, "heuristic": HeuristicCompactPolicy()}, env)
+    metrics: dict[str, Any] = {
+        "decision": "compact",
+        "algo": "grpo",
+        "version": final_policy.version,
+        "config": asdict(config),
+        "feature_spec": list(COMPACTION_ENV_FEATURES),
+        "train_conversations": [ep.episode_id for ep in train],
+        "val_conversations": [ep.episode_id for ep in val],
+        "train_questions": sum(ep.n_questions for ep in train),
+        "val_questions": sum(ep.n_questions for ep in val),
+        "steps": steps,
+        "validation": validation,
+        "best_step": best["step"],
+        "best_val_reward": None if not np.isfinite(best["reward"]) else round(float(best["reward"]), 6),
+        "final": final,
+        "seconds": seconds,
+        "device": "cpu",
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    plot_compact_curves(metrics, out / "curves.png")
+    return metrics
+
+
+def plot_compact_curves(metrics: dict[str, Any], path: Path) -> None:
+    """Training reward and validation ``evidence_reachable`` against steps, the heuristic as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
+    steps = [s["step"] for s in metrics["steps"]]
+    reward = np.asarray([s["reward"] for s in metrics["steps"]], dtype=np.float64)
+    if len(reward):
+        window = max(1, len(reward) // 30)
+        smooth = np.convolve(reward, np.ones(window) / window, mode="valid")
+        ax_r.plot(steps, reward, alpha=0.25, color="tab:blue", label="rollout reward (batch)")
+        ax_r.plot(steps[window - 1 :], smooth, color="tab:blue", label=f"rollout reward (mean of {window})")
+        ax_r.legend(fontsize=8)
+    ax_r.set_xlabel("step")
+    ax_r.set_ylabel("training reward (sampled point)")
+    if metrics["validation"]:
+        v_steps = [v["step"] for v in metrics["validation"]]
+        ax_v.plot(
+            v_steps, [v["learned"]["evidence_reachable"] for v in metrics["validation"]], color="tab:green",
+            marker="o", ms=3, label="learned (greedy)",
+        )  # fmt: skip
+        ax_v.axhline(
+            metrics["validation"][0]["heuristic"]["evidence_reachable"], color="tab:gray", ls="--", label="heuristic"
+        )
+        if metrics.get("best_step", -1) >= 0:
+            ax_v.axvline(metrics["best_step"], color="tab:green", ls=":", lw=1, label="kept checkpoint")
+        ax_v.set_xlabel("step")
+        ax_v.set_ylabel("validation evidence_reachable")
+        ax_v.set_title(f"held out: {', '.join(metrics['val_conversations'])}", fontsize=9)
+        ax_v.legend(fontsize=8)
+    else:
+        ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")
+    budget = metrics["config"]["budget"]
+    fig.suptitle(f"compact GRPO, budget {budget} ({metrics['seconds']} s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
