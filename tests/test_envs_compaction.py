@@ -197,6 +197,17 @@ def test_evidence_reachable_rules(random_encoder):
     assert wide.evidence_reachable == pytest.approx(1.0)
 
 
+def test_observation_store_reaches_only_turns_with_facts(random_encoder):
+    ep = CompactionEpisode.build(tiny_episode(), random_encoder, text_format="plain")
+    config = CompactionEnvConfig(budget=0.5, k=3, text_format="plain", store="observations")
+    outcome = run_compaction(ep, HeuristicCompactPolicy(), config)
+    # the store holds facts of compacted turns 1 and 2 only: turn 0 ("D1:1") has none, so it is lost
+    assert outcome.per_question == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert ep.fact_turn.tolist() == [1, 2]
+    with pytest.raises(BadInputError):
+        CompactionEnvConfig(budget=0.5, store="everything")
+
+
 def test_heuristic_decisions_are_the_tail_rule(synthetic_episodes):
     ep = synthetic_episodes[1]
     config = CompactionEnvConfig(budget=0.15)

@@ -86,6 +86,9 @@ COMPACTION_ENV_FEATURES: tuple[str, ...] = (*COMPACT_FEATURES, *CONTENT_FEATURES
 _CONTENT_COLS = [WRITE_FEATURES.index(name) for name in CONTENT_FEATURES]
 
 
+STORE_KINDS = ("turns", "observations")
+
+
 @dataclass
 class CompactionEnvConfig:
     """Budgets and reward of the environment (see the module docstring)."""
@@ -101,6 +104,10 @@ class CompactionEnvConfig:
     token_cost: float = 0.05
     """Reward charged per unit of ``kept_token_fraction``."""
     text_format: str = "dated"
+    store: str = "turns"
+    """What compaction writes to the long-term store: ``turns`` (the compacted messages themselves, as ReMe's
+    ``dialog/`` files) or ``observations`` (the facts the memory writer derived from them; a turn without facts
+    leaves nothing searchable)."""
 
     def __post_init__(self) -> None:
         def number(value: Any) -> bool:
@@ -118,6 +125,8 @@ class CompactionEnvConfig:
             raise BadInputError(f"token_cost must be a number >= 0, got {self.token_cost!r}")
         if self.text_format not in ("dated", "plain"):
             raise BadInputError(f"unknown text format {self.text_format!r}: use 'dated' or 'plain'")
+        if self.store not in STORE_KINDS:
+            raise BadInputError(f"unknown store {self.store!r}: use {' or '.join(STORE_KINDS)}")
 
     def budgets(self, total_tokens: int) -> tuple[int, int, int]:
         """``(C, R, S)`` for a conversation of ``total_tokens`` tokens."""
@@ -150,6 +159,10 @@ class CompactionEpisode:
     question_tokens: list[list[str]]
     evidence: list[np.ndarray]
     """Per question, the indices of its evidence turns (non-empty)."""
+    fact_turn: np.ndarray | None = None
+    """``(f,)`` the turn of each observation (all facts of the episode, in turn order)."""
+    fact_vectors: np.ndarray | None = None
+    fact_bm25_tokens: list[list[str]] | None = None
 
     @property
     def n_messages(self) -> int:
@@ -184,6 +197,14 @@ class CompactionEpisode:
         vectors = encoder.encode(texts) if texts else np.zeros((0, dim), dtype=np.float32)
         qtexts = [q.question for q, _ in questions]
         qvectors = encoder.encode(qtexts) if qtexts else np.zeros((0, dim), dtype=np.float32)
+        fact_texts: list[str] = []
+        fact_turn: list[int] = []
+        for i, turn in enumerate(episode.turns):
+            prefix = f"({turn.date}) " if text_format == "dated" and turn.date else ""
+            for fact, _ in facts[i]:
+                fact_texts.append(prefix + fact)
+                fact_turn.append(i)
+        fact_vectors = encoder.encode(fact_texts) if fact_texts else np.zeros((0, dim), dtype=np.float32)
         return cls(
             episode_id=episode.episode_id,
             format=episode.format,
@@ -200,6 +221,9 @@ class CompactionEpisode:
             question_vectors=np.asarray(qvectors, dtype=np.float32),
             question_tokens=[tokenize(q.question) for q, _ in questions],
             evidence=[ev for _, ev in questions],
+            fact_turn=np.asarray(fact_turn, dtype=np.int64),
+            fact_vectors=np.asarray(fact_vectors, dtype=np.float32),
+            fact_bm25_tokens=[tokenize(t) for t in fact_texts],
         )
 
 
@@ -358,16 +382,23 @@ def _score(ep: CompactionEpisode, stream: _Stream, config: CompactionEnvConfig) 
         else:
             searched.append(qi)
     if searched:
-        store_idx = np.asarray(store, dtype=np.int64)
+        if config.store == "observations":
+            assert ep.fact_turn is not None and ep.fact_vectors is not None and ep.fact_bm25_tokens is not None
+            items = np.flatnonzero(np.isin(ep.fact_turn, np.asarray(store, dtype=np.int64)))
+            owner = ep.fact_turn[items].tolist()
+            vectors, bm25 = ep.fact_vectors[items], [ep.fact_bm25_tokens[j] for j in items.tolist()]
+        else:
+            owner = store
+            vectors, bm25 = ep.vectors[np.asarray(store, dtype=np.int64)], [ep.bm25_tokens[i] for i in store]
         tops = hybrid_top_k(
-            ep.vectors[store_idx],
-            [ep.bm25_tokens[i] for i in store],
+            vectors,
+            bm25,
             ep.question_vectors[np.asarray(searched, dtype=np.int64)],
             [ep.question_tokens[qi] for qi in searched],
             k=config.k,
         )
         for qi, top in zip(searched, tops):
-            found = {store[j] for j in top.tolist()}
+            found = {owner[j] for j in top.tolist()}
             evidence = ep.evidence[qi]
             hits = sum(1 for i in evidence.tolist() if i in verbatim or i in summarised or i in found)
             per_question[qi] = hits / len(evidence)

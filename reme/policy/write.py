@@ -372,7 +372,7 @@ class WriteStream:
     holds (``None``: unknown). ``observe`` is called once per candidate, before its decision; ``record`` after it.
     """
 
-    REFERENCE_SIZE = 32
+    REFERENCE_SIZE = 64
     """Earlier candidates a paced policy ranks a new one against (the most recent ones)."""
 
     def __init__(self, budget: int | None = None, expected: int | None = None) -> None:

@@ -68,6 +68,7 @@ class CompactGRPOConfig:
     k: int = 10
     token_cost: float = 0.05
     text_format: str = "dated"
+    store: str = "turns"
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
@@ -86,6 +87,7 @@ class CompactGRPOConfig:
             k=self.k,
             token_cost=self.token_cost,
             text_format=self.text_format,
+            store=self.store,
         )
 
 

@@ -37,13 +37,13 @@ __all__ = ["WriteGRPOConfig", "train_write_policy"]
 
 @dataclass
 class WriteGRPOConfig:
-    steps: int = 120
+    steps: int = 200
     group_size: int = 8
     groups_per_step: int = 2
     window: int = 48
     """Sampled decisions per rollout (the rest of the stream is greedy)."""
-    lr: float = 1e-3
-    hidden: int = 32
+    lr: float = 3e-3
+    hidden: int = 8
     seed: int = 0
     eval_every: int = 10
     budget: float = 0.3
