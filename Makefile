@@ -37,6 +37,8 @@ demo: install
 	@cat $(DEMO)/eval_retrieval.json
 	$(VENV)/bin/reme train-policy --decision rank --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --out $(DEMO)/rank-grpo
 	@echo "learning curve: $(DEMO)/rank-grpo/curves.png; metrics: $(DEMO)/rank-grpo/metrics.json"
+	$(VENV)/bin/reme train-policy --decision write --budget 0.3 --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --steps 40 --out $(DEMO)/write-grpo
+	@echo "write policy curve: $(DEMO)/write-grpo/curves.png; metrics: $(DEMO)/write-grpo/metrics.json"
 
 lint: install
 	$(VENV)/bin/ruff check reme tests benchmarks

@@ -792,10 +792,12 @@ def _train_env_policy(
     print(f"wrote {out} (version {metrics.get('version', '?')}, {metrics.get('seconds', '?')} s)")
     if final:
         keys = list(next(iter(final.values())))
-        table = Table("policy", *keys, title=f"held out: {', '.join(sorted(e.episode_id for e in val))}")
+        ids = ", ".join(sorted(e.episode_id for e in val))
+        table = Table("policy", *keys, title=f"validation (not trained on; picked the checkpoint): {ids}")
         for label, values in final.items():
             table.add_row(label, *(f"{values[k]:.3f}" for k in keys))
         Console().print(table)
+        print("report held-out results with `reme eval write|compaction` on conversations used for neither")
 
 
 # --------------------------------------------------------------------------------------------- datasets

@@ -179,7 +179,7 @@ def test_evidence_reachable_rules(random_encoder):
     ep = CompactionEpisode.build(tiny_episode(), random_encoder, text_format="plain")
     assert ep.n_questions == 5 and ep.total_tokens == 120
     assert ep.roles == ["user", "assistant"] * 3
-    config = CompactionEnvConfig(budget=0.5, k=1, text_format="plain")  # C=60, R=30, S=15
+    config = CompactionEnvConfig(budget=0.5, k=1, text_format="plain", store="turns")  # C=60, R=30, S=15
     assert config.budgets(ep.total_tokens) == (60, 30, 15)
     outcome = run_compaction(ep, HeuristicCompactPolicy(), config)
     # one compaction point when the 4th message arrives (80 > 60): the tail rule keeps only it (40 > 30)
@@ -193,7 +193,8 @@ def test_evidence_reachable_rules(random_encoder):
     assert outcome.kept_token_fraction == pytest.approx(0.5)
     assert outcome.reward == pytest.approx(0.7 - 0.05 * 0.5)
     # with k = 3 the store search finds every compacted turn
-    wide = run_compaction(ep, HeuristicCompactPolicy(), CompactionEnvConfig(budget=0.5, k=3, text_format="plain"))
+    wide_config = CompactionEnvConfig(budget=0.5, k=3, text_format="plain", store="turns")
+    wide = run_compaction(ep, HeuristicCompactPolicy(), wide_config)
     assert wide.evidence_reachable == pytest.approx(1.0)
 
 

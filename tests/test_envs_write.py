@@ -200,3 +200,32 @@ def test_cli_eval_write_and_compaction(tmp_path):
     assert {"evidence_reachable", "kept_token_fraction", "budget_unmet"} <= set(values)
     result = runner.invoke(app, ["eval", "write", "--dataset", str(data), "--budget", "1.5"])
     assert result.exit_code == 2 and "budget" in result.output
+
+
+def test_budget_policies_rebuild_from_their_records(tmp_path, episodes):
+    from reme.policy.registry import ensure_registered, policy_for_record
+
+    learned = PacedMLPWritePolicy(hidden=4, seed=2)
+    ensure_registered(tmp_path, learned)
+    for policy in (NoveltyLengthWritePolicy(novelty_weight=0.3), RandomWritePolicy(), learned):
+        out = run_write(episodes[0], policy, WriteEnvConfig(budget=0.3), "sample", np.random.default_rng(1))
+        record = Decision.model_validate_json(out.decisions[7].model_dump_json())
+        rebuilt = policy_for_record(tmp_path, record)
+        assert rebuilt.version == policy.version
+        assert rebuilt.logprob(rebuilt.state_from_record(record), record.action) == pytest.approx(record.logprob)
+
+
+def test_cli_train_policy_write_and_compact(tmp_path):
+    from reme.cli import app
+    from reme.datasets import write_synthetic
+
+    data = tmp_path / "synth.json"
+    write_synthetic(data, n_conversations=2, sessions=2, seed=1)
+    runner = CliRunner()
+    for decision in ("write", "compact"):
+        out = tmp_path / decision
+        args = ["train-policy", "--decision", decision, "--dataset", str(data), "--val-fraction", "0.5"]
+        result = runner.invoke(app, [*args, "--steps", "2", "--group-size", "2", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert (out / "policy.json").is_file() and (out / "curves.png").is_file()
+        assert "heuristic" in result.output and "learned" in result.output

@@ -11,12 +11,14 @@ Definitions (also in ``docs/evaluation.md``, "Compaction environment"):
 - Messages are appended one at a time. Whenever the verbatim tokens exceed ``C`` a compaction point is reached:
   the policy decides keep/compact over the verbatim messages with ``budget=R`` (so at most ``R`` stay).
   Compacted turns leave the context; their observations (``Episode.observations``) are appended, in turn order,
-  to a running summary that keeps the newest facts fitting ``S`` tokens; the compacted turns are written to the
-  long-term store.
+  to a running summary that keeps the newest facts fitting ``S`` tokens; the long-term store receives what the
+  memory writer derives from the compacted turns: their observations (``store="observations"``, the default:
+  ReMe indexes only the memory files its summariser writes, never ``dialog/``), or the turns themselves
+  (``store="turns"``).
 - After the stream (no final compaction) every scored question is asked. An evidence turn is reachable when it
-  is verbatim, or compacted with at least one fact in the summary, or in the top ``k`` of ``hybrid_top_k`` over
-  the store for the question. ``evidence_reachable`` is the mean over questions of the reachable fraction of
-  their evidence turns.
+  is verbatim, or compacted with at least one fact in the summary, or the top ``k`` of ``hybrid_top_k`` over
+  the store for the question holds it (or a fact derived from it). ``evidence_reachable`` is the mean over
+  questions of the reachable fraction of their evidence turns.
 - The reward of a rollout is ``evidence_reachable - token_cost * kept_token_fraction``; every compaction decision
   of the rollout is credited with it (one ``RewardEvent`` per decision, joined by ``join_rewards``).
 """
@@ -104,10 +106,10 @@ class CompactionEnvConfig:
     token_cost: float = 0.05
     """Reward charged per unit of ``kept_token_fraction``."""
     text_format: str = "dated"
-    store: str = "turns"
-    """What compaction writes to the long-term store: ``turns`` (the compacted messages themselves, as ReMe's
-    ``dialog/`` files) or ``observations`` (the facts the memory writer derived from them; a turn without facts
-    leaves nothing searchable)."""
+    store: str = "observations"
+    """What the long-term store holds of the compacted turns: ``observations`` (the facts the memory writer
+    derived from them, as ReMe indexes only the memory files its summariser writes; a turn without facts leaves
+    nothing searchable) or ``turns`` (the compacted messages themselves, as if ReMe's ``dialog/`` were indexed)."""
 
     def __post_init__(self) -> None:
         def number(value: Any) -> bool:

@@ -27,7 +27,13 @@ def _classes() -> dict[str, Any]:
     """Policy name -> class, for every policy this project ships."""
     from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy
     from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
-    from reme.policy.write import HeuristicWritePolicy, MLPWritePolicy
+    from reme.policy.write import (
+        HeuristicWritePolicy,
+        MLPWritePolicy,
+        NoveltyLengthWritePolicy,
+        PacedMLPWritePolicy,
+        RandomWritePolicy,
+    )
 
     return {
         cls.name: cls
@@ -36,6 +42,9 @@ def _classes() -> dict[str, Any]:
             MLPRankPolicy,
             HeuristicWritePolicy,
             MLPWritePolicy,
+            NoveltyLengthWritePolicy,
+            RandomWritePolicy,
+            PacedMLPWritePolicy,
             HeuristicCompactPolicy,
             MLPCompactPolicy,
         )

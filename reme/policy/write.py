@@ -494,6 +494,7 @@ def _decision(
         logprob=_action_logprob(logp, state, action),
         inputs=state.to_inputs(),
         memory_ids=[state.nearest_memory_id] if action == "update" and state.nearest_memory_id else [],
+        extra={} if hasattr(policy, "save") else {"params": dict(policy.params)},
     )
 
 

@@ -68,7 +68,7 @@ class CompactGRPOConfig:
     k: int = 10
     token_cost: float = 0.05
     text_format: str = "dated"
-    store: str = "turns"
+    store: str = "observations"
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
