@@ -635,6 +635,12 @@ def train_policy(
     val_conversations: Annotated[
         str | None, typer.Option("--val-conversations", help="Validate on these ids of --val-dataset only.")
     ] = None,
+    exclude_conversations: Annotated[
+        str | None, typer.Option("--exclude-conversations", help="Train on all but these ids.")
+    ] = None,
+    exclude_val_conversations: Annotated[
+        str | None, typer.Option("--exclude-val-conversations", help="Validate on all but these ids.")
+    ] = None,
     out: Annotated[str | None, typer.Option("--out", help="Checkpoint directory to write.")] = None,
     algo: Annotated[str, typer.Option("--algo", help="grpo, supervised, or ppo (with --from-trajectories).")] = "grpo",
     steps: Annotated[int | None, typer.Option("--steps", help="Optimiser steps (grpo 600, supervised 1500).")] = None,
@@ -700,13 +706,19 @@ def train_policy(
             raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
         if steps is not None and steps < 1:
             raise BadInputError("--steps must be at least 1")
-        episodes = load_episodes(dataset, _id_list(conversations) or None) if dataset else []
+        episodes = (
+            load_episodes(dataset, _id_list(conversations) or None, _id_list(exclude_conversations) or None)
+            if dataset
+            else []
+        )
         train, held_out = split_episodes(episodes, val_fraction, seed) if episodes else ([], [])
         val = list(held_out)
         if val_dataset:
-            val += load_episodes(val_dataset, _id_list(val_conversations) or None)
-        elif val_conversations:
-            raise BadInputError("--val-conversations needs --val-dataset")
+            val += load_episodes(
+                val_dataset, _id_list(val_conversations) or None, _id_list(exclude_val_conversations) or None
+            )
+        elif val_conversations or exclude_val_conversations:
+            raise BadInputError("--val-conversations and --exclude-val-conversations need --val-dataset")
         overlap = {e.episode_id for e in train} & {e.episode_id for e in val}
         if overlap:
             raise BadInputError(f"conversations both trained on and validated on: {', '.join(sorted(overlap))}")
@@ -792,7 +804,8 @@ def _train_env_policy(
     print(f"wrote {out} (version {metrics.get('version', '?')}, {metrics.get('seconds', '?')} s)")
     if final:
         keys = list(next(iter(final.values())))
-        ids = ", ".join(sorted(e.episode_id for e in val))
+        names = sorted(e.episode_id for e in val)
+        ids = ", ".join(names) if len(names) <= 4 else f"{len(names)} conversations ({', '.join(names[:3])}, ...)"
         table = Table("policy", *keys, title=f"validation (not trained on; picked the checkpoint): {ids}")
         for label, values in final.items():
             table.add_row(label, *(f"{values[k]:.3f}" for k in keys))
@@ -803,24 +816,37 @@ def _train_env_policy(
 # --------------------------------------------------------------------------------------------- datasets
 @datasets_app.command("synth")
 def datasets_synth(
-    out: Annotated[str, typer.Option("--out", help="Where to write the LoCoMo-format JSON.")],
-    conversations: Annotated[int, typer.Option("--conversations", help="How many conversations.")] = 4,
-    sessions: Annotated[int, typer.Option("--sessions", help="Sessions per conversation.")] = 8,
+    out: Annotated[str, typer.Option("--out", help="Where to write the JSON.")],
+    conversations: Annotated[
+        int, typer.Option("--conversations", help="How many conversations (longmemeval: questions).")
+    ] = 4,
+    sessions: Annotated[int, typer.Option("--sessions", help="Sessions per conversation (haystack).")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     style: Annotated[str, typer.Option("--style", help="chat (LoCoMo-like) or assistant (LongMemEval-like).")] = "chat",
+    fmt: Annotated[
+        str, typer.Option("--format", help="locomo (default) or longmemeval (official LongMemEval JSON).")
+    ] = "locomo",
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Write synthetic conversations with questions and evidence ids (LoCoMo format)."""
+    """Write synthetic conversations with questions and evidence ids (LoCoMo format, or LongMemEval's)."""
     with _errors():
-        from reme.datasets import load_dataset
+        import json as json_module
+
+        from reme.datasets import generate_longmemeval_synthetic, load_dataset
         from reme.datasets.synthetic import write_synthetic
 
         if conversations < 1 or sessions < 1:
             raise BadInputError("--conversations and --sessions must be at least 1")
         if style not in ("chat", "assistant"):
             raise BadInputError(f"unknown style {style!r}: use chat or assistant")
+        if fmt not in ("locomo", "longmemeval"):
+            raise BadInputError(f"unknown format {fmt!r}: use locomo or longmemeval")
         try:
-            write_synthetic(out, n_conversations=conversations, sessions=sessions, seed=seed, style=style)
+            if fmt == "longmemeval":
+                items = generate_longmemeval_synthetic(conversations, seed=seed, haystack_sessions=sessions)
+                Path(out).write_text(json_module.dumps(items, ensure_ascii=False), encoding="utf-8")
+            else:
+                write_synthetic(out, n_conversations=conversations, sessions=sessions, seed=seed, style=style)
         except OSError as exc:
             raise ReMeError(f"cannot write {out}: {exc.strerror}") from None
         episodes, _ = load_dataset(out)

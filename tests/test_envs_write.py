@@ -229,3 +229,22 @@ def test_cli_train_policy_write_and_compact(tmp_path):
         assert result.exit_code == 0, result.output
         assert (out / "policy.json").is_file() and (out / "curves.png").is_file()
         assert "heuristic" in result.output and "learned" in result.output
+
+
+def test_from_assistant_feature():
+    col = WRITE_FEATURES.index("from_assistant")
+    assert make_write_state("Sure, here is a long answer.", speaker="assistant").features[col] == 1.0
+    assert make_write_state("I moved to Lisbon.", speaker="user").features[col] == 0.0
+    assert make_write_state("I moved to Lisbon.", speaker="Caroline").features[col] == 0.0
+
+
+def test_cli_datasets_synth_longmemeval(tmp_path):
+    from reme.cli import app
+    from reme.datasets import load_dataset
+
+    out = tmp_path / "lme.json"
+    args = ["datasets", "synth", "--format", "longmemeval", "--conversations", "3", "--sessions", "4"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    episodes, report = load_dataset(out)
+    assert report.format == "longmemeval" and len(episodes) == 3

@@ -124,6 +124,8 @@ def test_train_policy_cli_round_trip_on_synthetic_data(tmp_path, monkeypatch):
         (["--dataset", "{data}", "--out", "{tmp}/o", "--group-size", "1", "--steps", "2"], "group-size"),
         (["--dataset", "{data}", "--out", "{tmp}/o", "--device", "tpu"], "--device"),
         (["--dataset", "{data}", "--out", "{tmp}/o", "--conversations", "nope"], "unknown conversation"),
+        (["--dataset", "{data}", "--out", "{tmp}/o", "--exclude-conversations", "nope"], "unknown conversation"),
+        (["--dataset", "{data}", "--out", "{tmp}/o", "--exclude-val-conversations", "x"], "need --val-dataset"),
     ],
 )
 def test_train_policy_bad_flags(tmp_path, args, needle):

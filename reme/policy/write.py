@@ -78,6 +78,7 @@ WRITE_FEATURES: tuple[str, ...] = (
     "length_percentile",
     "novelty_percentile",
     "budget_rate",
+    "from_assistant",
 )
 """Columns of a write feature vector (see ``write_features``):
 
@@ -104,6 +105,9 @@ WRITE_FEATURES: tuple[str, ...] = (
 - ``novelty_percentile``: the same for ``novelty``; 0.5 outside a stream.
 - ``budget_rate``: stores still allowed over candidates still to come (this one included), clipped to [0, 1]: the
   share of the rest of the stream that may be stored; 1 when unlimited or the stream length is unknown.
+- ``from_assistant``: 1 when the speaker is an agent rather than a person (``assistant``, ``ai``, ``bot``,
+  ``model``, ``system`` or ``tool``, any case), else 0. In assistant logs the facts worth remembering are the
+  user's; an agent's long replies would otherwise win every length rule.
 """
 
 N_FEATURES = len(WRITE_FEATURES)
@@ -127,6 +131,7 @@ _DATE_RE = re.compile(
     r"|\b(?:19|20)\d{2}\b"  # a year
 )
 _FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself"})
+_AGENT_SPEAKERS = frozenset({"assistant", "ai", "bot", "model", "system", "tool"})
 
 
 def _finite(value: float, what: str) -> float:
@@ -208,6 +213,7 @@ def write_features(
         "length_percentile": unit(length_percentile, 0.5, "length_percentile"),
         "novelty_percentile": unit(novelty_percentile, 0.5, "novelty_percentile"),
         "budget_rate": unit(budget_rate, 1.0, "budget_rate"),
+        "from_assistant": float(speaker.strip().lower() in _AGENT_SPEAKERS) if isinstance(speaker, str) else 0.0,
     }
     return np.array([values[name] for name in WRITE_FEATURES], dtype=np.float32)
 

@@ -267,7 +267,9 @@ def plot_compact_curves(metrics: dict[str, Any], path: Path) -> None:
             ax_v.axvline(metrics["best_step"], color="tab:green", ls=":", lw=1, label="kept checkpoint")
         ax_v.set_xlabel("step")
         ax_v.set_ylabel("validation evidence_reachable")
-        ax_v.set_title(f"held out: {', '.join(metrics['val_conversations'])}", fontsize=9)
+        ids = metrics["val_conversations"]
+        shown = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} conversations ({', '.join(ids[:2])}, ...)"
+        ax_v.set_title(f"validation: {shown}", fontsize=9)
         ax_v.legend(fontsize=8)
     else:
         ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")

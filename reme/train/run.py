@@ -46,19 +46,24 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def load_episodes(paths: Sequence[str], conversations: set[str] | None = None) -> list[Episode]:
-    """Episodes of several dataset files (any format the loaders read), optionally only some ids."""
+def load_episodes(
+    paths: Sequence[str], conversations: set[str] | None = None, exclude: set[str] | None = None
+) -> list[Episode]:
+    """Episodes of several dataset files (any format the loaders read), optionally only some ids, or all but
+    some (unknown ids are an error either way)."""
     from reme.datasets import load_dataset
 
     episodes: list[Episode] = []
     for path in paths:
         loaded, _ = load_dataset(path)
         episodes.extend(loaded)
+    missing = ((conversations or set()) | (exclude or set())) - {e.episode_id for e in episodes}
+    if missing:
+        raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
     if conversations:
-        missing = conversations - {e.episode_id for e in episodes}
-        if missing:
-            raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
         episodes = [e for e in episodes if e.episode_id in conversations]
+    if exclude:
+        episodes = [e for e in episodes if e.episode_id not in exclude]
     if not episodes:
         raise BadInputError("no conversations to train on")
     return episodes

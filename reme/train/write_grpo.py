@@ -140,6 +140,8 @@ def train_write_policy(
     clone_loss = _clone_heuristic(policy, train, config, rng)
     optimiser = torch.optim.Adam(policy.module.parameters(), lr=config.lr)
     baselines = {label: _validate(load_write_policy(label), val, config) for label in ("heuristic", "random") if val}
+    questions = np.asarray([len(e.questions) for e in train], dtype=np.float64)
+    weights_by_questions = questions / questions.sum()  # a conversation is drawn as often as it asks questions
     history: list[dict[str, Any]] = []
     validation: list[dict[str, Any]] = []
     best = {"step": -1, "recall@10": -1.0}
@@ -161,7 +163,7 @@ def train_write_policy(
             weights: list[float] = []
             returns: list[float] = []
             for _ in range(config.groups_per_step):
-                episode = train[int(rng.integers(len(train)))]
+                episode = train[int(rng.choice(len(train), p=weights_by_questions))]
                 budget = float(config.train_budgets[int(rng.integers(len(config.train_budgets)))])
                 start = int(rng.integers(0, max(episode.n - config.window, 0) + 1))
                 shared = WriteRollout(episode, _env(config, budget))
@@ -256,9 +258,9 @@ def plot_write_curves(metrics: dict[str, Any], path: Path) -> None:
                 ax_v.axhline(
                     metrics["validation"][0]["results"][label]["recall@10"], ls=style, color="gray", label=label
                 )
-        ax_v.set_title(
-            f"held out: {', '.join(metrics['val_conversations'])} at budget {metrics['config']['budget']}", fontsize=9
-        )
+        ids = metrics["val_conversations"]
+        shown = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} conversations ({', '.join(ids[:2])}, ...)"
+        ax_v.set_title(f"validation: {shown} at budget {metrics['config']['budget']}", fontsize=9)
         ax_v.set_xlabel("step")
         ax_v.set_ylabel("validation recall@10")
         ax_v.legend(fontsize=8)
