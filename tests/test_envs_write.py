@@ -248,3 +248,15 @@ def test_cli_datasets_synth_longmemeval(tmp_path):
     assert result.exit_code == 0, result.output
     episodes, report = load_dataset(out)
     assert report.format == "longmemeval" and len(episodes) == 3
+
+
+def test_paced_policy_serves_in_a_workspace(tmp_path, random_encoder):
+    from reme.memory import Memory
+
+    mem = Memory(tmp_path / "ws", encoder=random_encoder, write_policy=PacedMLPWritePolicy(hidden=4, seed=0))
+    try:
+        stored = mem.add_many([{"content": f"fact number {i}"} for i in range(5)], show_progress=False)
+        assert len([s for s in stored if s is not None]) == 5  # no budget online: everything is stored
+        assert len(mem.list()) == 5
+    finally:
+        mem.close()

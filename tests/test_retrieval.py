@@ -234,3 +234,15 @@ def test_session_features_group_candidates_of_one_session():
     col = {name: x[:, i] for i, name in enumerate(FEATURE_NAMES)}
     np.testing.assert_allclose(col["session_max_cosine"], [0.9, 0.5, 0.9, 0.0], atol=1e-6)
     np.testing.assert_allclose(col["session_candidates_log"], [np.log(2), 0, np.log(2), 0], atol=1e-6)
+
+
+def test_empty_dense_index_takes_the_dimension_of_its_first_vectors():
+    import numpy as np
+
+    from reme.retrieval.dense import DenseIndex
+
+    index = DenseIndex.build(np.zeros(0, dtype=np.int64), np.zeros((0,), dtype=np.float32))
+    vectors = np.eye(3, 8, dtype=np.float32)
+    index.add(np.arange(3), vectors)
+    scores, ids = index.search(vectors[:1], 2)
+    assert index.dim == 8 and ids[0, 0] == 0 and scores[0, 0] == 1.0

@@ -77,6 +77,11 @@ class DenseIndex:
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
+        vectors = np.asarray(vectors)
+        if len(self) == 0 and self.kind == "flat" and vectors.ndim == 2 and vectors.shape[1] != self.dim:
+            # an index built for an empty target does not know the dimension yet: take the first vectors'
+            self.dim = int(vectors.shape[1])
+            self._index = _faiss().IndexIDMap2(_faiss().IndexFlatIP(self.dim))
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> None:
