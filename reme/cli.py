@@ -804,8 +804,9 @@ def _train_env_policy(
     print(f"wrote {out} (version {metrics.get('version', '?')}, {metrics.get('seconds', '?')} s)")
     if final:
         keys = list(next(iter(final.values())))
-        names = sorted(e.episode_id for e in val)
-        ids = ", ".join(names) if len(names) <= 4 else f"{len(names)} conversations ({', '.join(names[:3])}, ...)"
+        from reme.train.run import describe_ids
+
+        ids = describe_ids(sorted(e.episode_id for e in val))
         table = Table("policy", *keys, title=f"validation (not trained on; picked the checkpoint): {ids}")
         for label, values in final.items():
             table.add_row(label, *(f"{values[k]:.3f}" for k in keys))

@@ -47,6 +47,7 @@ __all__ = [
     "NoveltyLengthWritePolicy",
     "PacedMLPWritePolicy",
     "RandomWritePolicy",
+    "WritePolicyBase",
     "WriteState",
     "WriteStream",
     "default_allowed",
@@ -484,7 +485,7 @@ def _state_from_record(decision: Decision) -> WriteState:
 
 
 def _decision(
-    policy: HeuristicWritePolicy | NoveltyLengthWritePolicy | RandomWritePolicy | MLPWritePolicy,
+    policy: WritePolicyBase,
     state: WriteState,
     logp: np.ndarray,
     mode: Mode,
@@ -504,7 +505,39 @@ def _decision(
     )
 
 
-class HeuristicWritePolicy:
+class WritePolicyBase:
+    """What every write policy shares: ``decide``, ``logprob`` and ``state_from_record`` all go through the
+    subclass's ``action_logprobs`` (the one scoring path), so a recorded log-probability and a re-score from the
+    record agree exactly."""
+
+    kind: DecisionKind = "write"
+    name: str = ""
+
+    @property
+    def version(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments of a heuristic, recorded so the audit can rebuild it (none by default)."""
+        return {}
+
+    def action_logprobs(self, state: WriteState) -> np.ndarray:
+        """log pi(a | state) for each of ``WRITE_ACTIONS`` (-inf for disallowed ones), float64."""
+        raise NotImplementedError
+
+    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        _check_mode(mode)
+        return _decision(self, state, self.action_logprobs(state), mode, rng)
+
+    def logprob(self, state: WriteState, action: Any) -> float:
+        return _action_logprob(self.action_logprobs(state), state, action)
+
+    def state_from_record(self, decision: Decision) -> WriteState:
+        return _state_from_record(decision)
+
+
+class HeuristicWritePolicy(WritePolicyBase):
     """ReMe 0.3.1.x's ``add_memory`` rule, made stochastic.
 
     A candidate is a duplicate when ``update`` is allowed (a nearest memory exists) and its ``exact_duplicate``
@@ -514,7 +547,6 @@ class HeuristicWritePolicy:
     replaced the record); ties (only when ``store`` is not allowed) go to the first action in ``WRITE_ACTIONS``.
     """
 
-    kind: DecisionKind = "write"
     name: str = "heuristic-reme-add"
 
     def __init__(self, temperature: float = 0.1, duplicate_threshold: float = DUPLICATE_COSINE) -> None:
@@ -560,22 +592,12 @@ class HeuristicWritePolicy:
         """log pi(a | state) for each of ``WRITE_ACTIONS`` (-inf for disallowed ones); the one scoring path."""
         return log_softmax(self.logits(state))
 
-    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        _check_mode(mode)
-        return _decision(self, state, self.action_logprobs(state), mode, rng)
-
-    def logprob(self, state: WriteState, action: Any) -> float:
-        return _action_logprob(self.action_logprobs(state), state, action)
-
-    def state_from_record(self, decision: Decision) -> WriteState:
-        return _state_from_record(decision)
-
 
 NOVELTY_LENGTH_DEFAULTS: dict[str, float] = {"novelty_weight": 0.1, "temperature": 0.05}
 """Package defaults of ``NoveltyLengthWritePolicy``, tuned once (see ``docs/policies.md``)."""
 
 
-class NoveltyLengthWritePolicy:
+class NoveltyLengthWritePolicy(WritePolicyBase):
     """A budget-paced novelty/length rule (``heuristic-novelty-length``): the write heuristic at a storage budget.
 
     Score ``s = (1 - w) * length_percentile + w * novelty_percentile`` (percentiles among the candidates of the
@@ -586,7 +608,6 @@ class NoveltyLengthWritePolicy:
     conversations.
     """
 
-    kind: DecisionKind = "write"
     name: str = "heuristic-novelty-length"
 
     def __init__(
@@ -631,28 +652,16 @@ class NoveltyLengthWritePolicy:
     def action_logprobs(self, state: WriteState) -> np.ndarray:
         return log_softmax(self.logits(state))
 
-    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        _check_mode(mode)
-        return _decision(self, state, self.action_logprobs(state), mode, rng)
 
-    def logprob(self, state: WriteState, action: Any) -> float:
-        return _action_logprob(self.action_logprobs(state), state, action)
-
-    def state_from_record(self, decision: Decision) -> WriteState:
-        return _state_from_record(decision)
-
-
-class RandomWritePolicy:
+class RandomWritePolicy(WritePolicyBase):
     """``random-budget``: store with probability ``budget_rate`` (the share of the rest of the stream the budget
     can still afford), else discard; never updates. Meant to be sampled; its greedy action stores when
     ``budget_rate >= 0.5``."""
 
-    kind: DecisionKind = "write"
     name: str = "random-budget"
 
     def __init__(self) -> None:
         self._version = params_version(self.name, {"feature_spec": list(WRITE_FEATURES)})
-        self.params: dict[str, Any] = {}
 
     @property
     def version(self) -> str:
@@ -666,18 +675,8 @@ class RandomWritePolicy:
         with np.errstate(divide="ignore"):
             return np.log(np.array([probs[a] if a in state.allowed else 0.0 for a in WRITE_ACTIONS]))
 
-    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        _check_mode(mode)
-        return _decision(self, state, self.action_logprobs(state), mode, rng)
 
-    def logprob(self, state: WriteState, action: Any) -> float:
-        return _action_logprob(self.action_logprobs(state), state, action)
-
-    def state_from_record(self, decision: Decision) -> WriteState:
-        return _state_from_record(decision)
-
-
-class MLPWritePolicy:
+class MLPWritePolicy(WritePolicyBase):
     """A learned write policy: logits = MLP(features) (``WRITE_FEATURES`` -> ``hidden`` -> 3, tanh), float64.
 
     Disallowed actions are masked to -inf before the log-softmax. ``module`` is the ``torch.nn.Module`` a
@@ -686,7 +685,6 @@ class MLPWritePolicy:
     version ``save`` writes).
     """
 
-    kind: DecisionKind = "write"
     name: str = "mlp-write"
 
     def __init__(self, hidden: int = 32, seed: int = 0) -> None:
@@ -846,16 +844,6 @@ class MLPWritePolicy:
             index.append(WRITE_ACTIONS.index(action))
         logp = self._masked_logprobs(*self._batch(states))
         return logp.gather(1, torch.tensor(index, dtype=torch.long).unsqueeze(1)).squeeze(1)
-
-    def decide(self, state: WriteState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        _check_mode(mode)
-        return _decision(self, state, self.action_logprobs(state), mode, rng)
-
-    def logprob(self, state: WriteState, action: Any) -> float:
-        return _action_logprob(self.action_logprobs(state), state, action)
-
-    def state_from_record(self, decision: Decision) -> WriteState:
-        return _state_from_record(decision)
 
 
 class PacedMLPWritePolicy(MLPWritePolicy):

@@ -41,6 +41,7 @@ from reme.envs.compaction import (
 from reme.errors import BadInputError
 from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy
 from reme.progress import progress_bar
+from reme.train.run import describe_ids
 
 __all__ = ["CompactGRPOConfig", "train_compact_policy"]
 
@@ -267,8 +268,7 @@ def plot_compact_curves(metrics: dict[str, Any], path: Path) -> None:
             ax_v.axvline(metrics["best_step"], color="tab:green", ls=":", lw=1, label="kept checkpoint")
         ax_v.set_xlabel("step")
         ax_v.set_ylabel("validation evidence_reachable")
-        ids = metrics["val_conversations"]
-        shown = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} conversations ({', '.join(ids[:2])}, ...)"
+        shown = describe_ids(metrics["val_conversations"])
         ax_v.set_title(f"validation: {shown}", fontsize=9)
         ax_v.legend(fontsize=8)
     else:

@@ -164,6 +164,12 @@ def train_rank_policy(
     return metrics
 
 
+def describe_ids(ids: Sequence[str], limit: int = 3) -> str:
+    """Conversation ids for a title: all of them when few, else a count and the first two."""
+    ids = list(ids)
+    return ", ".join(ids) if len(ids) <= limit else f"{len(ids)} conversations ({', '.join(ids[:2])}, ...)"
+
+
 def plot_curves(metrics: dict[str, Any], path: Path) -> None:
     """Training reward and validation recall against steps, the heuristic as a horizontal line."""
     import matplotlib
@@ -201,7 +207,7 @@ def plot_curves(metrics: dict[str, Any], path: Path) -> None:
             )
         ax_v.set_xlabel("step")
         ax_v.set_ylabel("validation recall")
-        ax_v.set_title(f"held out: {', '.join(metrics['val_conversations'])}", fontsize=9)
+        ax_v.set_title(f"held out: {describe_ids(metrics['val_conversations'])}", fontsize=9)
         ax_v.legend(fontsize=8)
     else:
         ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")

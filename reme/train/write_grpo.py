@@ -31,6 +31,7 @@ from reme.envs.write import WriteEnvConfig, WriteEpisode, WriteRollout, evaluate
 from reme.errors import BadInputError
 from reme.policy.write import WRITE_ACTIONS, NoveltyLengthWritePolicy, PacedMLPWritePolicy, WriteState
 from reme.progress import progress_bar
+from reme.train.run import describe_ids
 
 __all__ = ["WriteGRPOConfig", "train_write_policy"]
 
@@ -258,8 +259,7 @@ def plot_write_curves(metrics: dict[str, Any], path: Path) -> None:
                 ax_v.axhline(
                     metrics["validation"][0]["results"][label]["recall@10"], ls=style, color="gray", label=label
                 )
-        ids = metrics["val_conversations"]
-        shown = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} conversations ({', '.join(ids[:2])}, ...)"
+        shown = describe_ids(metrics["val_conversations"])
         ax_v.set_title(f"validation: {shown} at budget {metrics['config']['budget']}", fontsize=9)
         ax_v.set_xlabel("step")
         ax_v.set_ylabel("validation recall@10")
