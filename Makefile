@@ -39,6 +39,8 @@ demo: install
 	@echo "learning curve: $(DEMO)/rank-grpo/curves.png; metrics: $(DEMO)/rank-grpo/metrics.json"
 	$(VENV)/bin/reme train-policy --decision write --budget 0.3 --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --steps 40 --out $(DEMO)/write-grpo
 	@echo "write policy curve: $(DEMO)/write-grpo/curves.png; metrics: $(DEMO)/write-grpo/metrics.json"
+	$(VENV)/bin/reme train-policy --decision compact --budget 0.2 --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --steps 40 --out $(DEMO)/compact-grpo
+	@echo "compact policy curve: $(DEMO)/compact-grpo/curves.png; metrics: $(DEMO)/compact-grpo/metrics.json"
 
 lint: install
 	$(VENV)/bin/ruff check reme tests benchmarks

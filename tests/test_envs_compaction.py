@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 from reme.datasets import generate_synthetic, parse_locomo
 from reme.envs.compaction import (
     COMPACTION_ENV_FEATURES,
+    CONTEXT_FEATURES,
     CompactionEnvConfig,
     CompactionEpisode,
+    context_features,
     evaluate_compaction,
+    hindsight_keep_labels,
     join_outcome,
     load_compact_policy,
     prepare_compaction_episodes,
@@ -26,6 +29,7 @@ from reme.policy.compact import (
     CompactState,
     HeuristicCompactPolicy,
     MLPCompactPolicy,
+    RankedMLPCompactPolicy,
     apply,
     rule_token_count,
 )
@@ -44,6 +48,9 @@ def synthetic_episodes():
 
 
 def mlp(seed: int = 0) -> MLPCompactPolicy:
+    """Even seeds: an independent gate; odd seeds: a ranked value policy."""
+    if seed % 2:
+        return RankedMLPCompactPolicy(hidden=8, seed=seed, feature_spec=COMPACTION_ENV_FEATURES)
     return MLPCompactPolicy(hidden=8, seed=seed, feature_spec=COMPACTION_ENV_FEATURES)
 
 
@@ -288,7 +295,65 @@ def test_train_compact_policy_writes_a_checkpoint(synthetic_episodes, tmp_path):
     assert [v["step"] for v in written["validation"]] == [0, 2, 3]
     assert written["train_conversations"] == [synthetic_episodes[0].episode_id]
     assert set(written["final"]["results"]) == {"learned", "heuristic"}
-    loaded = MLPCompactPolicy.load(out)
+    loaded = load_compact_policy(str(out))
+    assert isinstance(loaded, RankedMLPCompactPolicy)
     assert loaded.feature_spec == COMPACTION_ENV_FEATURES and loaded.version == written["version"]
+    warm = written["hindsight_warm_start"]
+    assert warm["losses"] and warm["losses"][-1] < warm["losses"][0]  # the value fits its hindsight labels
+    assert warm["token_exponent"] == loaded.config["token_exponent"] and set(warm["val_reward_by_token_exponent"])
     with pytest.raises(BadInputError):
         CompactGRPOConfig(group_size=1)
+    with pytest.raises(BadInputError):
+        CompactGRPOConfig(policy="tail")
+
+
+def test_train_compact_gate_policy(synthetic_episodes, tmp_path):
+    config = CompactGRPOConfig(steps=2, group_size=3, episodes_per_step=1, eval_every=1, hidden=4, policy="gate")
+    metrics = train_compact_policy(synthetic_episodes[:1], synthetic_episodes[1:], tmp_path / "gate", config)
+    loaded = load_compact_policy(str(tmp_path / "gate"))
+    assert type(loaded) is MLPCompactPolicy and metrics["hindsight_warm_start"] == {}
+
+
+def test_hindsight_labels_mark_only_evidence_the_full_store_misses(synthetic_episodes):
+    from reme.envs.hybrid import hybrid_top_k
+
+    ep = synthetic_episodes[0]
+    for store in ("observations", "turns"):
+        config = CompactionEnvConfig(budget=0.2, store=store)
+        labels = hindsight_keep_labels(ep, config)
+        assert labels.shape == (ep.n_messages,) and set(np.unique(labels)) <= {0.0, 1.0}
+        evidence = set(np.concatenate(ep.evidence).tolist())
+        assert all(i in evidence for i in np.flatnonzero(labels).tolist())  # only evidence turns
+        if store == "turns":
+            tops = hybrid_top_k(ep.vectors, ep.bm25_tokens, ep.question_vectors, ep.question_tokens, k=config.k)
+            missed = {i for ev, top in zip(ep.evidence, tops) for i in ev.tolist() if i not in set(top.tolist())}
+            assert set(np.flatnonzero(labels).tolist()) == missed
+        else:  # a turn without observations leaves nothing in the store: compacting always loses it
+            no_facts = [i for i in evidence if not ep.facts[i]]
+            assert all(labels[i] == 1.0 for i in no_facts)
+
+
+def test_context_features_read_only_the_past(random_encoder):
+    rng = np.random.default_rng(0)
+    n, f = 12, 20
+    vectors = rng.normal(size=(n, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    facts = rng.normal(size=(f, 8)).astype(np.float32)
+    facts /= np.linalg.norm(facts, axis=1, keepdims=True)
+    fact_turn = np.sort(rng.integers(0, n, size=f))
+    has = np.zeros(n, dtype=np.float32)
+    has[np.unique(fact_turn)] = 1.0
+    index, image = list(range(n)), [i % 3 == 0 for i in range(n)]
+    words = [[f"w{j}" for j in rng.integers(0, 15, size=4)] for _ in range(n)]
+    question = (rng.random(n) < 0.3).astype(np.float32)
+    tokens = rng.integers(1, 50, size=n)
+    session = [f"s{i // 5}" for i in range(n)]
+    full = context_features(vectors, facts, fact_turn, has, index, image, words, question, tokens, session)
+    assert full.shape == (n, len(CONTEXT_FEATURES)) and full.dtype == np.float32 and np.isfinite(full).all()
+    for cut in (1, 5, 9):  # a prefix of the conversation gives the same rows
+        keep = fact_turn < cut
+        part = context_features(
+            vectors[:cut], facts[keep], fact_turn[keep], has[:cut], index[:cut], image[:cut],
+            words[:cut], question[:cut], tokens[:cut], session[:cut],
+        )  # fmt: skip
+        assert np.allclose(part, full[:cut])

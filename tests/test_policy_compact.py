@@ -20,6 +20,7 @@ from reme.policy.compact import (
     CompactState,
     HeuristicCompactPolicy,
     MLPCompactPolicy,
+    RankedMLPCompactPolicy,
     apply,
     compact_features,
     message_token_count,
@@ -127,8 +128,12 @@ def contexts(draw, max_n=8, reme_shaped=False):
     return state(tokens, budget, uses, results, protected, roles)
 
 
+def ranked(seed: int = 3) -> RankedMLPCompactPolicy:
+    return RankedMLPCompactPolicy(hidden=8, seed=seed, rank_temperature=0.5, budget_temperature=0.5)
+
+
 def policies():
-    return [HeuristicCompactPolicy(), HeuristicCompactPolicy(0.7), mlp()]
+    return [HeuristicCompactPolicy(), HeuristicCompactPolicy(0.7), mlp(), ranked()]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -414,6 +419,58 @@ def test_mlp_logprob_torch_matches_and_is_differentiable():
     assert lp.dtype == torch.float64 and abs(lp.item() - d.logprob) < 1e-9
     lp.backward()
     assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in policy.parameters())
+
+
+@pytest.mark.parametrize("cls", [MLPCompactPolicy, RankedMLPCompactPolicy])
+def test_logprob_torch_matches_on_every_compact_mlp(cls):
+    import torch
+
+    s = state([3, 2, 2, 3, 9, 4], budget=12, uses=[[], ["c1"], [], [], [], []], results=[[], [], ["c1"], [], [], []])
+    policy = cls(hidden=8, seed=5)
+    for seed in range(5):
+        d = policy.decide(s, "sample", np.random.default_rng(seed))
+        lp = policy.logprob_torch(s, d.action)
+        assert lp.dtype == torch.float64 and abs(lp.item() - d.logprob) < 1e-9
+    lp.backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in policy.parameters())
+
+
+def test_ranked_keeps_the_prefix_of_its_ranking_that_fits():
+    import torch
+
+    s = state([10, 10, 10, 10, 10, 10], budget=30)  # plain messages: any three fit
+    policy = RankedMLPCompactPolicy(hidden=2, seed=0, rank_temperature=0.01, budget_temperature=0.01)
+    s.features = np.zeros((6, len(COMPACT_FEATURES)), dtype=np.float32)
+    s.features[:, 0] = [0.5, 0.1, 0.4, 0.0, 0.3, 0.2]  # the value the net reads: message 0 best, then 2, then 4
+    with torch.no_grad():
+        policy.net["hidden"].weight.zero_()
+        policy.net["hidden"].weight[0, 0] = 1.0
+        policy.net["hidden"].bias.zero_()
+        policy.net["out"].weight.zero_()
+        policy.net["out"].weight[0, 0] = 10.0
+        policy.net["out"].bias.fill_(-8.0)  # values well below 0: log sigmoid(v) ~ v keeps them apart
+    d = policy.decide(s)
+    assert d.action == ["keep", "compact", "keep", "compact", "keep", "compact"]  # not the tail
+    assert HeuristicCompactPolicy().decide(s).action == ["compact"] * 3 + ["keep"] * 3
+    s.tokens, s.budget = [40, 10, 10, 10, 10, 10], 50  # the ranking's prefix that fits: messages 0 and 2
+    assert policy.decide(s).action == ["keep", "compact", "keep", "compact", "compact", "compact"]
+
+
+def test_ranked_checks_its_parameters_and_round_trips(tmp_path):
+    from reme.envs.compaction import load_compact_policy
+
+    for bad in ({"rank_temperature": 0.0}, {"budget_temperature": float("nan")}, {"token_exponent": -1.0}):
+        with pytest.raises(ValueError):
+            RankedMLPCompactPolicy(hidden=4, **bad)
+    s = state([3, 2, 2, 3, 9], budget=8)
+    policy = RankedMLPCompactPolicy(hidden=8, seed=11, token_exponent=0.5)
+    d = policy.decide(s, "sample", np.random.default_rng(0))
+    assert policy.save(tmp_path / "ck") == d.version
+    loaded = load_compact_policy(str(tmp_path / "ck"))
+    assert isinstance(loaded, RankedMLPCompactPolicy) and loaded.config["token_exponent"] == 0.5
+    assert loaded.version == d.version and loaded.logprob(s, d.action) == d.logprob
+    with pytest.raises(BadInputError):
+        MLPCompactPolicy.load(tmp_path / "ck")  # a ranked checkpoint is not a plain gate
 
 
 def test_mlp_uses_recorded_features_and_checks_their_width():

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +38,13 @@ import numpy as np
 from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
 from reme.eval import is_scored
+from reme.policy.checkpoint import read_spec
 from reme.policy.compact import (
     COMPACT_FEATURES,
     CompactState,
     HeuristicCompactPolicy,
     MLPCompactPolicy,
+    RankedMLPCompactPolicy,
     compact_features,
     rule_token_count,
 )
@@ -60,10 +62,13 @@ from .hybrid import cached_encoder, hybrid_top_k
 __all__ = [
     "COMPACTION_ENV_FEATURES",
     "CONTENT_FEATURES",
+    "CONTEXT_FEATURES",
     "CompactionEnvConfig",
     "CompactionEpisode",
     "CompactionOutcome",
+    "context_features",
     "evaluate_compaction",
+    "hindsight_keep_labels",
     "join_outcome",
     "load_compact_policy",
     "prepare_compaction_episodes",
@@ -73,7 +78,47 @@ __all__ = [
 CONTENT_FEATURES: tuple[str, ...] = ("log_numbers", "log_entities", "has_date", "is_question", "first_person")
 """Columns taken from ``write_features`` of a message's plain rendering (``speaker: text``)."""
 
-COMPACTION_ENV_FEATURES: tuple[str, ...] = (*COMPACT_FEATURES, *CONTENT_FEATURES, "has_observation", "age_fraction")
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "prev_has_observation",
+    "fact_coverage",
+    "redundancy",
+    "fact_crowding",
+    "prior_fact_similarity",
+    "has_image",
+    "log_turn_index",
+    "session_opening",
+    "mean_idf",
+    "max_idf",
+    "new_words",
+    "answers_question",
+    "relative_length",
+)
+"""Columns that relate a message to what came before it (never after: every one is known when the message
+arrives). With ``v`` the unit vectors of the rendered turns and ``f`` those of the observations:
+
+- ``prev_has_observation``: the previous turn has observations;
+- ``fact_coverage``: ``max v_i . f`` over the facts of the three previous turns (is the message already said by a
+  fact nearby?);
+- ``redundancy``: mean of the five largest ``v_i . v_j``, ``j < i`` (does the conversation repeat it?);
+- ``fact_crowding``: ``log(1 + c)``, ``c`` the mean over the turn's facts of the number of earlier facts with
+  cosine > 0.6 (crowded facts compete for the store's top k);
+- ``prior_fact_similarity``: ``max v_i . f`` over all earlier turns' facts;
+- ``has_image``: the turn shares an image (caption);
+- ``log_turn_index``: ``log(1 + position in its session)``; ``session_opening``: position < 2 (greetings);
+- ``mean_idf`` / ``max_idf``: over the message's distinct BM25 tokens, ``log((i + 1) / (1 + df))`` with ``df``
+  the number of earlier turns holding the token (how specific the message is to the conversation so far);
+- ``new_words``: ``log(1 + number of its tokens no earlier turn used)``;
+- ``answers_question``: the previous turn asks a question;
+- ``relative_length``: ``log(1 + tokens)`` minus its mean over the (up to ten) previous turns of the session.
+"""
+
+COMPACTION_ENV_FEATURES: tuple[str, ...] = (
+    *COMPACT_FEATURES,
+    *CONTENT_FEATURES,
+    "has_observation",
+    *CONTEXT_FEATURES,
+    "age_fraction",
+)
 """The feature columns of a compaction state in this environment, one row per verbatim message:
 
 - the 11 ``COMPACT_FEATURES`` of ``compact_features(state)`` (tokens, position, role, budget shares);
@@ -81,9 +126,64 @@ COMPACTION_ENV_FEATURES: tuple[str, ...] = (*COMPACT_FEATURES, *CONTENT_FEATURES
   message's ``plain`` rendering (the dated prefix would make every message "have a date");
 - ``has_observation``: 1 when the dataset lists observations for the turn (the offline extractor's output: the
   analogue of an LLM compactor's "this holds a fact" signal);
+- the ``CONTEXT_FEATURES`` (the message against the turns and facts before it);
 - ``age_fraction``: ``(t_now - t_msg) / max(t_now, 1)`` with ``t`` the turn's index in the conversation and
   ``t_now`` the newest turn streamed so far: 0 for the newest, near 1 for the first turn.
 """
+
+
+def context_features(
+    vectors: np.ndarray,
+    fact_vectors: np.ndarray,
+    fact_turn: np.ndarray,
+    has_observation: np.ndarray,
+    turn_index: Sequence[int],
+    has_image: Sequence[bool],
+    words: Sequence[Sequence[str]],
+    is_question: np.ndarray,
+    tokens: np.ndarray,
+    session: Sequence[str],
+) -> np.ndarray:
+    """``(n, len(CONTEXT_FEATURES))`` float32 columns (documented at ``CONTEXT_FEATURES``); causal: row ``i``
+    reads only turns ``<= i``."""
+    n = len(vectors)
+    out = np.zeros((n, len(CONTEXT_FEATURES)), dtype=np.float64)
+    if n == 0:
+        return out.astype(np.float32)
+    out[1:, 0] = has_observation[:-1]
+    turn_sims = vectors @ vectors.T
+    fact_sims = vectors @ fact_vectors.T if len(fact_vectors) else np.zeros((n, 0))
+    fact_fact = fact_vectors @ fact_vectors.T if len(fact_vectors) else np.zeros((0, 0))
+    for i in range(n):
+        near = np.flatnonzero((fact_turn >= i - 3) & (fact_turn < i))
+        if len(near):
+            out[i, 1] = fact_sims[i, near].max()
+        if i:
+            out[i, 2] = np.sort(turn_sims[i, :i])[-5:].mean()
+        prior = np.flatnonzero(fact_turn < i)
+        mine = np.flatnonzero(fact_turn == i)
+        if len(prior):
+            out[i, 4] = fact_sims[i, prior].max()
+            if len(mine):
+                out[i, 3] = np.log1p((fact_fact[np.ix_(mine, prior)] > 0.6).sum(axis=1).mean())
+    out[:, 5] = np.asarray(has_image, dtype=np.float64)
+    index = np.asarray(turn_index, dtype=np.float64)
+    out[:, 6] = np.log1p(index)
+    out[:, 7] = index < 2
+    seen: Counter[str] = Counter()
+    log_tokens = np.log1p(np.asarray(tokens, dtype=np.float64))
+    for i in range(n):
+        distinct = set(words[i])
+        if distinct:
+            idf = [math.log((i + 1) / (1 + seen[w])) for w in distinct]
+            out[i, 8], out[i, 9] = float(np.mean(idf)), max(idf)
+            out[i, 10] = math.log1p(sum(1 for w in distinct if not seen[w]))
+        seen.update(distinct)
+        out[i, 11] = is_question[i - 1] if i else 0.0
+        earlier = [j for j in range(max(0, i - 10), i) if session[j] == session[i]]
+        out[i, 12] = log_tokens[i] - log_tokens[earlier].mean() if earlier else 0.0
+    return out.astype(np.float32)
+
 
 _CONTENT_COLS = [WRITE_FEATURES.index(name) for name in CONTENT_FEATURES]
 
@@ -153,7 +253,8 @@ class CompactionEpisode:
     """``(n, d)`` unit rows of the rendered messages."""
     bm25_tokens: list[list[str]]
     static_features: np.ndarray
-    """``(n, len(CONTENT_FEATURES) + 1)`` float32: the content columns and ``has_observation``."""
+    """``(n, len(CONTENT_FEATURES) + 1 + len(CONTEXT_FEATURES))`` float32: the content columns,
+    ``has_observation`` and the context columns."""
     facts: list[list[tuple[str, int]]]
     """Each turn's observations with their tokens."""
     question_ids: list[str]
@@ -183,7 +284,7 @@ class CompactionEpisode:
         texts = [turn.render(text_format) for turn in episode.turns]
         first = episode.turns[0].speaker if episode.turns else ""
         index = {turn.turn_id: i for i, turn in enumerate(episode.turns)}
-        static = np.zeros((len(texts), len(CONTENT_FEATURES) + 1), dtype=np.float32)
+        static = np.zeros((len(texts), len(CONTENT_FEATURES) + 1), dtype=np.float32)  # context columns appended below
         facts: list[list[tuple[str, int]]] = []
         for i, turn in enumerate(episode.turns):
             static[i, : len(CONTENT_FEATURES)] = write_features(turn.render("plain"), None, None)[_CONTENT_COLS]
@@ -207,6 +308,21 @@ class CompactionEpisode:
                 fact_texts.append(prefix + fact)
                 fact_turn.append(i)
         fact_vectors = encoder.encode(fact_texts) if fact_texts else np.zeros((0, dim), dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        fact_vectors = np.asarray(fact_vectors, dtype=np.float32)
+        context = context_features(
+            vectors,
+            fact_vectors,
+            np.asarray(fact_turn, dtype=np.int64),
+            static[:, -1],
+            [turn.turn_index for turn in episode.turns],
+            [bool(turn.image_caption) for turn in episode.turns],
+            [tokenize(t) for t in texts],
+            static[:, CONTENT_FEATURES.index("is_question")],
+            np.asarray([rule_token_count(t) for t in texts], dtype=np.int64),
+            [turn.session_id for turn in episode.turns],
+        )
+        static = np.concatenate([static, context], axis=1)
         return cls(
             episode_id=episode.episode_id,
             format=episode.format,
@@ -215,7 +331,7 @@ class CompactionEpisode:
             texts=texts,
             tokens=np.asarray([rule_token_count(t) for t in texts], dtype=np.int64),
             roles=["user" if turn.speaker == first else "assistant" for turn in episode.turns],
-            vectors=np.asarray(vectors, dtype=np.float32),
+            vectors=vectors,
             bm25_tokens=[tokenize(t) for t in texts],
             static_features=static,
             facts=facts,
@@ -224,7 +340,7 @@ class CompactionEpisode:
             question_tokens=[tokenize(q.question) for q, _ in questions],
             evidence=[ev for _, ev in questions],
             fact_turn=np.asarray(fact_turn, dtype=np.int64),
-            fact_vectors=np.asarray(fact_vectors, dtype=np.float32),
+            fact_vectors=fact_vectors,
             fact_bm25_tokens=[tokenize(t) for t in fact_texts],
         )
 
@@ -440,6 +556,33 @@ def run_compaction(
     return _score(ep, stream, config)
 
 
+def hindsight_keep_labels(ep: CompactionEpisode, config: CompactionEnvConfig) -> np.ndarray:
+    """``(n,)`` float32 hindsight credit for keeping each message verbatim, read from the episode's reward: 1 for a
+    turn that is evidence of a scored question which the search over the whole long-term store (every message
+    compacted) misses, so that compacting the turn loses it for that question unless the summary still holds it;
+    0 otherwise. The trainer fits the compact policy's score to these labels before GRPO (a warm start from the
+    same questions that define the reward; never used at decision time)."""
+    labels = np.zeros(ep.n_messages, dtype=np.float32)
+    if not ep.n_questions or not ep.n_messages:
+        return labels
+    if config.store == "observations":
+        assert ep.fact_turn is not None and ep.fact_vectors is not None and ep.fact_bm25_tokens is not None
+        owner, vectors, bm25 = ep.fact_turn.tolist(), ep.fact_vectors, ep.fact_bm25_tokens
+    else:
+        owner, vectors, bm25 = list(range(ep.n_messages)), ep.vectors, ep.bm25_tokens
+    tops = (
+        hybrid_top_k(vectors, bm25, ep.question_vectors, ep.question_tokens, k=config.k)
+        if owner
+        else [np.zeros(0, dtype=np.int64)] * ep.n_questions
+    )
+    for evidence, top in zip(ep.evidence, tops):
+        found = {owner[j] for j in top.tolist()}
+        for i in evidence.tolist():
+            if i not in found:
+                labels[i] = 1.0
+    return labels
+
+
 def join_outcome(outcome: CompactionOutcome) -> JoinReport:
     """The decision core's join of a rollout: one ``task`` reward (the rollout's reward) per compaction decision,
     so every decision's return is the rollout's reward."""
@@ -495,9 +638,12 @@ def evaluate_compaction(
 
 
 def load_compact_policy(spec: str) -> Any:
-    """``heuristic`` (ReMe's tail reserve) or a checkpoint directory of an ``MLPCompactPolicy``."""
+    """``heuristic`` (ReMe's tail reserve) or a checkpoint directory of an ``MLPCompactPolicy`` or a
+    ``RankedMLPCompactPolicy``."""
     if spec == "heuristic":
         return HeuristicCompactPolicy()
     if Path(spec).is_dir():
-        return MLPCompactPolicy.load(spec)
+        name = read_spec(spec).get("policy")
+        cls = RankedMLPCompactPolicy if name == RankedMLPCompactPolicy.name else MLPCompactPolicy
+        return cls.load(spec)
     raise BadInputError(f"unknown compact policy {spec!r}: use 'heuristic' or a checkpoint directory")

@@ -57,6 +57,7 @@ __all__ = [
     "CompactState",
     "HeuristicCompactPolicy",
     "MLPCompactPolicy",
+    "RankedMLPCompactPolicy",
     "apply",
     "compact_features",
     "message_token_count",
@@ -653,6 +654,12 @@ class MLPCompactPolicy:
         z = self.logits(state)
         return z, lambda i, stopped: float(z[i])
 
+    def _gate_logits_torch(self, state: CompactState) -> torch.Tensor:
+        """The differentiable keep-logits of every gate (the MLP's outputs here)."""
+        import torch
+
+        return self.logits_torch(torch.from_numpy(self.features(state)))
+
     def decide(self, state: CompactState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
         feats = self.features(state)
         scored = replace(state, features=feats)  # the record carries the very features that were scored
@@ -668,11 +675,11 @@ class MLPCompactPolicy:
         import torch
         import torch.nn.functional as F
 
-        z = self.logits(state)
+        _, logit_at = self._logit_fn(state)
         # the numpy walk validates the action and finds the free gates; torch re-computes their log-probabilities
-        walk = _walk(state, lambda i, stopped: float(z[i]), wanted=_check_action(state, action))
+        walk = _walk(state, logit_at, wanted=_check_action(state, action))
         free = [i for i in range(state.n_messages) if not walk.forced[i]]
-        logits = self.logits_torch(torch.from_numpy(self.features(state)))
+        logits = self._gate_logits_torch(state)
         if not free:
             return logits.sum() * 0.0 if logits.numel() else torch.zeros((), dtype=torch.float64)
         idx = torch.as_tensor(free, dtype=torch.long)
@@ -704,7 +711,7 @@ class MLPCompactPolicy:
         spec, tensors = load_checkpoint(directory)
         if spec.get("kind") != "compact" or spec.get("policy") != cls.name:
             raise BadInputError(
-                f"{directory} holds a {spec.get('kind')}/{spec.get('policy')} policy, not compact/mlp-compact"
+                f"{directory} holds a {spec.get('kind')}/{spec.get('policy')} policy, not compact/{cls.name}"
             )
         config = spec.get("config")
         feature_spec = spec.get("feature_spec")
@@ -732,7 +739,87 @@ class MLPCompactPolicy:
         return policy
 
 
-if TYPE_CHECKING:  # both classes satisfy the protocol (checked by mypy only)
+class RankedMLPCompactPolicy(MLPCompactPolicy):
+    """A learned *value* per message, ranked per token and filled into the reserve.
 
-    def _protocol_check(h: HeuristicCompactPolicy, m: MLPCompactPolicy) -> list[Policy[CompactState]]:
-        return [h, m]
+    The MLP's output ``v_i`` scores how much keeping message ``i`` verbatim is worth (trained first on hindsight
+    labels, then by GRPO). Each message's priority is ``log sigmoid(v_i) - a * log(1 + tokens_i)`` (value per
+    token, ``a = token_exponent``); ``ahead_i = sum_j tokens_j * sigmoid((prio_j - prio_i) / rank_temperature)``
+    over ``j != i`` is a soft count of the tokens ranked before it, and the keep-logit is
+
+        z_i = (budget - ahead_i - tokens_i) / (budget_temperature * budget)
+
+    so the greedy gate keeps the longest prefix of the ranking by value per token that fits the reserve, wherever
+    its messages sit in the context (ReMe's tail keeps the prefix of the ranking by recency). Sampling, re-scoring
+    and the forcing rules are those of every compact policy; the keep-logits are float64 functions of the recorded
+    features, so a record re-scores exactly.
+    """
+
+    name = "mlp-compact-ranked"
+
+    def __init__(
+        self,
+        hidden: int = 32,
+        seed: int = 0,
+        feature_spec: Sequence[str] = COMPACT_FEATURES,
+        training_data_hash: str = "",
+        token_exponent: float = 0.75,
+        rank_temperature: float = 0.1,
+        budget_temperature: float = 0.05,
+    ):
+        for label, value in (("rank_temperature", rank_temperature), ("budget_temperature", budget_temperature)):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{label} must be a finite number > 0, got {value!r}")
+        if not (isinstance(token_exponent, int | float) and math.isfinite(token_exponent) and token_exponent >= 0):
+            raise ValueError(f"token_exponent must be a finite number >= 0, got {token_exponent!r}")
+        super().__init__(hidden=hidden, seed=seed, feature_spec=feature_spec, training_data_hash=training_data_hash)
+        self.config.update(
+            token_exponent=float(token_exponent),
+            rank_temperature=float(rank_temperature),
+            budget_temperature=float(budget_temperature),
+        )
+
+    def _ranked(self, value: Any, state: CompactState, xp: Any) -> Any:
+        """Keep-logits from value logits, in numpy (``xp=np``) or torch (the same float64 maths)."""
+        tokens = xp.asarray(np.asarray(state.tokens, dtype=np.float64))
+        budget = float(max(state.budget, 1))
+        a = float(self.config.get("token_exponent", 0.75))
+        rank_t = float(self.config.get("rank_temperature", 0.1))
+        budget_t = float(self.config.get("budget_temperature", 0.05))
+        if xp is np:
+            log_value = -np.logaddexp(0.0, -value)
+            priority = log_value - a * np.log1p(tokens)
+            before = 0.5 * (1.0 + np.tanh((priority[None, :] - priority[:, None]) / (2.0 * rank_t)))  # sigmoid
+        else:
+            import torch.nn.functional as F
+
+            priority = F.logsigmoid(value) - a * xp.log1p(tokens)
+            before = xp.sigmoid((priority[None, :] - priority[:, None]) / rank_t)
+        ahead = (before * tokens[None, :]).sum(1) - 0.5 * tokens  # drop j == i (sigmoid(0) = 0.5)
+        return (budget - ahead - tokens) / (budget_t * budget)
+
+    def keep_logits(self, state: CompactState) -> np.ndarray:
+        """Float64 keep-logit of each message (``logits`` are the values they are ranked by)."""
+        if state.n_messages == 0:
+            return np.zeros(0, dtype=np.float64)
+        return np.asarray(self._ranked(self.logits(state), state, np), dtype=np.float64)
+
+    def _logit_fn(self, state: CompactState) -> tuple[np.ndarray, Callable[[int, bool], float]]:
+        z = self.keep_logits(state)
+        return z, lambda i, stopped: float(z[i])
+
+    def _gate_logits_torch(self, state: CompactState) -> torch.Tensor:
+        import torch
+
+        value = self.logits_torch(torch.from_numpy(self.features(state)))
+        if state.n_messages == 0:
+            return value
+        return cast("torch.Tensor", self._ranked(value, state, torch))
+
+
+if TYPE_CHECKING:  # the classes satisfy the protocol (checked by mypy only)
+
+    def _protocol_check(
+        h: HeuristicCompactPolicy, m: MLPCompactPolicy, r: RankedMLPCompactPolicy
+    ) -> list[Policy[CompactState]]:
+        return [h, m, r]

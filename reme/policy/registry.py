@@ -25,7 +25,7 @@ HEURISTIC = "heuristic"
 
 def _classes() -> dict[str, Any]:
     """Policy name -> class, for every policy this project ships."""
-    from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy
+    from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy, RankedMLPCompactPolicy
     from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
     from reme.policy.write import (
         HeuristicWritePolicy,
@@ -47,6 +47,7 @@ def _classes() -> dict[str, Any]:
             PacedMLPWritePolicy,
             HeuristicCompactPolicy,
             MLPCompactPolicy,
+            RankedMLPCompactPolicy,
         )
     }
 

@@ -35,15 +35,17 @@ from reme.envs.compaction import (
     _advance,
     _score,
     _Stream,
+    compaction_state,
     evaluate_compaction,
+    hindsight_keep_labels,
     join_outcome,
 )
 from reme.errors import BadInputError
-from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy
+from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.progress import progress_bar
 from reme.train.run import describe_ids
 
-__all__ = ["CompactGRPOConfig", "train_compact_policy"]
+__all__ = ["CompactGRPOConfig", "hindsight_warm_start", "train_compact_policy"]
 
 
 @dataclass
@@ -55,7 +57,7 @@ class CompactGRPOConfig:
     """G: sampled rollouts per group."""
     episodes_per_step: int = 2
     """Groups per optimiser step (each on a randomly drawn training episode)."""
-    lr: float = 3e-3
+    lr: float = 1e-3
     hidden: int = 32
     seed: int = 0
     eval_every: int = 10
@@ -70,8 +72,21 @@ class CompactGRPOConfig:
     token_cost: float = 0.05
     text_format: str = "dated"
     store: str = "observations"
+    policy: str = "ranked"
+    """``ranked`` (``RankedMLPCompactPolicy``: a value per message, ranked per token into the reserve, warm-started
+    on hindsight labels) or ``gate`` (``MLPCompactPolicy``: an independent keep gate per message, newest first)."""
+    hindsight_epochs: int = 100
+    """ranked: full-batch Adam epochs fitting the value to ``hindsight_keep_labels`` before GRPO (0: none)."""
+    hindsight_lr: float = 3e-3
+    hindsight_weight_decay: float = 1e-3
+    token_exponents: tuple[float, ...] = (0.5, 0.75, 1.0)
+    """ranked: the ``token_exponent`` values tried after the warm start; validation picks one."""
 
     def __post_init__(self) -> None:
+        if self.policy not in ("ranked", "gate"):
+            raise BadInputError(f"unknown compact policy {self.policy!r}: use 'ranked' or 'gate'")
+        if self.hindsight_epochs < 0 or not self.hindsight_lr > 0 or not self.token_exponents:
+            raise BadInputError("hindsight_epochs must be >= 0, hindsight_lr > 0, token_exponents non-empty")
         if self.group_size < 2:
             raise BadInputError("group_size must be at least 2: GRPO normalises rewards within a group")
         if self.steps < 1 or self.episodes_per_step < 1 or self.eval_every < 1 or self.hidden < 1:
@@ -93,10 +108,12 @@ class CompactGRPOConfig:
 
 
 def initial_policy(config: CompactGRPOConfig) -> MLPCompactPolicy:
-    """An MLP over ``COMPACTION_ENV_FEATURES`` with small weights and a keep-leaning output bias."""
+    """An MLP over ``COMPACTION_ENV_FEATURES`` with small weights and a keep-leaning output bias (``gate``), or a
+    ``RankedMLPCompactPolicy`` with small weights (``ranked``: every value near equal, so ties fall to the walk)."""
     import torch
 
-    policy = MLPCompactPolicy(hidden=config.hidden, seed=config.seed, feature_spec=COMPACTION_ENV_FEATURES)
+    cls = RankedMLPCompactPolicy if config.policy == "ranked" else MLPCompactPolicy
+    policy = cls(hidden=config.hidden, seed=config.seed, feature_spec=COMPACTION_ENV_FEATURES)
     generator = torch.Generator().manual_seed(int(config.seed))
     with torch.no_grad():
         for p in policy.parameters():
@@ -107,9 +124,7 @@ def initial_policy(config: CompactGRPOConfig) -> MLPCompactPolicy:
     return policy
 
 
-def _prefix_snapshots(
-    ep: CompactionEpisode, policy: MLPCompactPolicy, env: CompactionEnvConfig
-) -> tuple[list[_Stream], float]:
+def _prefix_snapshots(ep: CompactionEpisode, policy: Any, env: CompactionEnvConfig) -> tuple[list[_Stream], float]:
     """The greedy run of ``policy`` on ``ep``: a copy of the stream at each compaction point (before it is
     decided), and the run's reward."""
     stream = _Stream()
@@ -117,6 +132,61 @@ def _prefix_snapshots(
     while not _advance(ep, stream, policy, env, "greedy", None, None, stop_at=len(snapshots)):
         snapshots.append(stream.copy())
     return snapshots, _score(ep, stream, env).reward
+
+
+def hindsight_warm_start(
+    policy: MLPCompactPolicy,
+    train: Sequence[CompactionEpisode],
+    env: CompactionEnvConfig,
+    config: CompactGRPOConfig,
+) -> list[float]:
+    """Fit the policy's value logits to ``hindsight_keep_labels`` on the states of the tail rule's greedy runs
+    (every message of every compaction point is a row), with class-balanced binary cross-entropy; returns the
+    loss per epoch."""
+    import torch
+    import torch.nn.functional as F
+
+    rows: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    heuristic = HeuristicCompactPolicy()
+    for ep in train:
+        labels = hindsight_keep_labels(ep, env)
+        _, reserve, _ = env.budgets(ep.total_tokens)
+        for stream in _prefix_snapshots(ep, heuristic, env)[0]:
+            features = compaction_state(ep, stream, reserve).features
+            assert features is not None  # the environment always sets them
+            rows.append(features)
+            targets.append(labels[np.asarray(stream.verbatim, dtype=np.int64)])
+    if not rows or config.hindsight_epochs == 0:
+        return []
+    x = torch.from_numpy(np.concatenate(rows).astype(np.float32))
+    y = torch.from_numpy(np.concatenate(targets).astype(np.float64))
+    positive = float(y.mean())
+    if positive in (0.0, 1.0):
+        return []
+    weight = torch.where(y > 0, 0.5 / positive, 0.5 / (1.0 - positive))
+    # fit on standardised columns, then fold the standardisation into the first layer (the policy keeps raw inputs)
+    mean = x.mean(dim=0)
+    scale = x.std(dim=0)
+    scale = torch.where(scale > 1e-6, scale, torch.ones_like(scale))
+    z = (x - mean) / scale
+    optimizer = torch.optim.Adam(
+        policy.parameters(), lr=config.hindsight_lr, weight_decay=config.hindsight_weight_decay
+    )
+    losses: list[float] = []
+    for _ in range(config.hindsight_epochs):
+        loss = F.binary_cross_entropy_with_logits(policy.logits_torch(z), y, weight=weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(round(float(loss.item()), 6))
+    hidden = policy.net["hidden"]
+    assert isinstance(hidden, torch.nn.Linear)
+    with torch.no_grad():
+        folded = hidden.weight / scale[None, :]
+        hidden.bias.sub_(folded @ mean)
+        hidden.weight.copy_(folded)
+    return losses
 
 
 def _validate(policy: MLPCompactPolicy, val: Sequence[CompactionEpisode], env: CompactionEnvConfig) -> dict[str, float]:
@@ -144,6 +214,17 @@ def train_compact_policy(
     policy = initial_policy(config)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
     heuristic_val = evaluate_compaction(val, {"heuristic": HeuristicCompactPolicy()}, env)["results"]["heuristic"]
+    warm: dict[str, Any] = {}
+    if isinstance(policy, RankedMLPCompactPolicy):
+        warm["losses"] = hindsight_warm_start(policy, train, env, config)
+        tried: dict[str, float] = {}
+        for exponent in config.token_exponents:
+            policy.config["token_exponent"] = float(exponent)
+            if val:
+                tried[str(exponent)] = _validate(policy, val, env)["reward"]
+        chosen = max(tried, key=lambda e: tried[e]) if tried else str(config.token_exponents[0])
+        policy.config["token_exponent"] = float(chosen)
+        warm.update(token_exponent=float(chosen), val_reward_by_token_exponent=tried)
     validation: list[dict[str, Any]] = []
     steps: list[dict[str, float]] = []
     best: dict[str, Any] = {"step": -1, "reward": -np.inf}
@@ -210,7 +291,7 @@ def train_compact_policy(
                 shown = check(step)
             advance(1, f"reward {steps[-1]['reward']:.3f}  {shown}")
     seconds = round(time.perf_counter() - start, 2)
-    final_policy = MLPCompactPolicy.load(out)
+    final_policy = type(policy).load(out)
     final: dict[str, Any] = {}
     if val:
         final = evaluate_compaction(val, {"learned": final_policy, "heuristic": HeuristicCompactPolicy()}, env)
@@ -226,6 +307,7 @@ def train_compact_policy(
         "val_questions": sum(ep.n_questions for ep in val),
         "steps": steps,
         "validation": validation,
+        "hindsight_warm_start": warm,
         "best_step": best["step"],
         "best_val_reward": None if not np.isfinite(best["reward"]) else round(float(best["reward"]), 6),
         "final": final,

@@ -32,6 +32,9 @@ reme eval write --dataset "$DATA" --conversations "$TEST" --budget 1.0 --policy 
 reme eval write --dataset "$OUT/lme-test.json" --budget 1.0 --policy store-all --json "$OUT/eval-write-lme-1.0.json"
 reme eval compaction --dataset "$DATA" --conversations "$TEST" --budget 0.2 \
     --policy heuristic --policy "$OUT/compact" --json "$OUT/eval-compaction-0.2.json"
+# the compaction policy never saw a LongMemEval-format haystack: a transfer test
+reme eval compaction --dataset "$OUT/lme-test.json" --budget 0.2 \
+    --policy heuristic --policy "$OUT/compact" --json "$OUT/eval-compaction-lme-0.2.json"
 python benchmarks/bench_budgets.py --dataset "$DATA" --conversations "$TEST" \
     --write-policy "$OUT/write" --compact-policy "$OUT/compact" \
     --out-json "$OUT/budgets.json" --plot-dir "$OUT/plots"
