@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EmbeddingConfig", "Memory", "MemoryNode", "RetrievalConfig", "SearchHit", "__version__"]
+__all__ = ["EmbeddingConfig", "Memory", "MemoryNode", "ReMe", "RetrievalConfig", "SearchHit", "__version__"]
 
 if TYPE_CHECKING:
     from reme.config import EmbeddingConfig, RetrievalConfig
     from reme.memory import Memory
     from reme.schema import MemoryNode, SearchHit
+    from reme.vector import ReMe
 
 _LAZY = {
     "Memory": "reme.memory",
@@ -23,6 +24,7 @@ _LAZY = {
     "SearchHit": "reme.schema",
     "EmbeddingConfig": "reme.config",
     "RetrievalConfig": "reme.config",
+    "ReMe": "reme.vector",
 }
 
 

@@ -316,6 +316,29 @@ def feedback(
             print(event.reward_id)
 
 
+@app.command("import")
+def import_data(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="A ReMeLight working directory, or a vector-store dump (JSON / JSONL).")],
+    source: Annotated[str, typer.Option("--from", help="What the data comes from: reme (ReMe 0.3.x).")] = "reme",
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Move ReMe 0.3.x data into a workspace: memory files, dialogs and tool results of a ReMeLight working
+    directory, or the memories of a vector-store dump. Everything is validated before anything is written."""
+    with _errors():
+        if source != "reme":
+            raise BadInputError(f"--from {source!r}: only 'reme' (ReMe 0.3.x) is supported")
+        from reme.importers import import_reme
+
+        root = _workspace(ctx, workspace)
+        counts = import_reme(path, root)
+        if json_out:
+            _emit_json(counts, json_out)
+        else:
+            print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
 # ------------------------------------------------------------------------------------------ trajectories
 @trajectories_app.command("verify")
 def trajectories_verify(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:

@@ -329,6 +329,19 @@ class Memory:
                 advance(len(batch))
         return out
 
+    def decide_writes(self, texts: Sequence[str], target: str | None = None) -> builtins.list[Decision]:
+        """One write decision per candidate text against the memories of ``target``, logged; nothing is written.
+        For callers that write elsewhere: the memory writer filters the facts it puts in ``memory/*.md`` with them
+        (``discard`` drops a fact; ``store`` and ``update`` keep it)."""
+        if not texts:
+            return []
+        nodes = [build_node(text, target) for text in texts]
+        vectors = self.encoder.encode([n.index_text for n in nodes])
+        decisions = self._decide_writes(nodes, vectors)
+        for decision in decisions:
+            self.record(decision, self.write_policy, gate="memory_writer")
+        return decisions
+
     def _decide_writes(self, batch: builtins.list[MemoryNode], vectors: np.ndarray) -> builtins.list[Decision]:
         """One write decision per candidate memory. The heuristic (ReMe's ``add_memory``) only needs to know
         whether the same memory id exists; a learned policy sees the nearest memory of the target (FAISS top 1)."""

@@ -125,6 +125,8 @@ def logged_rank_samples(path: str | Path, gamma: float = 0.9) -> list[LoggedRank
         d: Decision = sample.decision
         if d.kind != "rank" or d.mode != "sample" or sample.rewards == 0 or not d.action:
             continue
+        if d.policy.startswith("llm") or "features" not in d.inputs:
+            continue  # an LLM's decision (an answer synthesised from a ranking) has no feature matrix to re-score
         matrix = Matrix.model_validate(d.inputs["features"])
         if tuple(matrix.names) != RANK_FEATURES:
             continue  # logged by a policy over other features: cannot be re-scored by this head

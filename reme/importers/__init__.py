@@ -1,0 +1,11 @@
+"""Importers of other memory stores' data into a workspace.
+
+``import_reme(path, workspace)`` reads ReMe 0.3.x data: a vector-store ``dump_memory`` file (JSON or JSONL), or a
+ReMeLight working directory (``MEMORY.md``, ``memory/*.md``, ``dialog/*.jsonl``, ``tool_result/*.txt``).
+"""
+
+from __future__ import annotations
+
+from reme.importers.reme03 import import_reme
+
+__all__ = ["import_reme"]
