@@ -11,6 +11,7 @@ import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from llm_server import LocalLLMServer, make_tiny_model
@@ -267,3 +268,76 @@ def test_pre_reasoning_hook_splits_summarises_and_writes_in_background(tmp_path,
     ws = tmp_path / "ws"
     assert len(decisions(ws, "heuristic-tail-reserve")) == 1
     assert [d.action for d in decisions(ws, "llm-writer")] == ["silent"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the write gate, bad input, the in-process backend
+# --------------------------------------------------------------------------------------------------------------
+
+
+class DiscardShortFacts:
+    """A stand-in learned write policy: discards a fact when it is short (few tokens), stores the others. It reads
+    only the state's features, as a learned gate does."""
+
+    kind = "write"
+    name = "test-gate"
+    version = "test-gate-1"
+    params: ClassVar[dict] = {}
+
+    def decide(self, state, mode="greedy", rng=None):
+        from reme.policy.decision import Decision
+        from reme.policy.write import WRITE_FEATURES
+
+        length = float(state.features[WRITE_FEATURES.index("log_length")])
+        action = "discard" if length < 3.5 else "store"  # log(1 + chars) < 3.5: under ~32 characters
+        return Decision(kind="write", policy=self.name, version=self.version, mode=mode, action=action, logprob=0.0)
+
+
+def test_write_gate_filters_facts_before_the_file_is_written(tmp_path, server, random_encoder):
+    path = f"memory/{TODAY}.md"
+    long_fact = "- Alice moved to Lisbon in May 2024 after a new job offer."
+    server.reply(call("write_file", path=path, content=f"# {TODAY}\n{long_fact}\n- Peanuts: no.\n"), "Recorded.")
+
+    async def scenario():
+        async with light(tmp_path, server, random_encoder, write_policy=DiscardShortFacts(), write_gate=True) as reme:
+            return await reme.summary_memory(conversation(), language="en")
+
+    assert run(scenario()) == "Recorded."
+    text = (tmp_path / "ws" / path).read_text(encoding="utf-8")
+    assert long_fact in text and "Peanuts" not in text and text.startswith(f"# {TODAY}")
+    gated = [d for d in decisions(tmp_path / "ws", "test-gate") if d.extra.get("gate") == "memory_writer"]
+    assert sorted(d.action for d in gated) == ["discard", "store"]
+
+
+def test_malformed_messages_are_clear_errors_and_change_nothing(tmp_path, server, random_encoder):
+    from reme.errors import BadInputError
+
+    async def scenario():
+        async with light(tmp_path, server, random_encoder) as reme:
+            bad = [{"role": "user", "content": "fine"}, {"content": "no role"}]
+            with pytest.raises(BadInputError, match="1"):
+                await reme.summary_memory(bad, language="en")
+            with pytest.raises(BadInputError):
+                await reme.compact_memory([42], language="en")
+            assert await reme.check_context(bad, memory_compact_threshold=1) == ([], bad, False)
+
+    run(scenario())
+    assert server.requests == [] and list((tmp_path / "ws" / "memory").iterdir()) == []
+
+
+def test_in_process_backend_records_its_own_logprobs(tmp_path, tiny_model, random_encoder):
+    from reme.llm.hf_client import HFChatClient
+
+    llm = HFChatClient(tiny_model, device="cpu", max_new_tokens=12)
+
+    async def scenario():
+        reme = ReMeLight(working_dir=str(tmp_path / "ws"), encoder=random_encoder, llm=llm)
+        async with reme:
+            return await reme.compact_memory(conversation(), language="en", return_dict=True)
+
+    out = run(scenario())
+    assert set(out) == {"user_message", "history_compact", "is_valid"}
+    (d,) = decisions(tmp_path / "ws", "llm-compactor")
+    assert d.logprob is not None and d.extra["backend"] == "hf"
+    assert abs(sum(d.extra["token_logprobs"]) - d.logprob) < 1e-9
+    assert verify(tmp_path / "ws").ok

@@ -81,14 +81,15 @@ class ReMeLight:
         encoder: Any = None,
         compact_policy: Any = None,
         rank_policy: Any = None,
+        write_policy: Any = None,
         write_gate: bool | None = None,
         **kwargs: Any,
     ):
         """ReMe's keywords, plus ours (keyword-only): ``llm`` an ``LLMClient`` (default: built from
         ``LLM_API_KEY`` / ``LLM_BASE_URL`` / ``default_as_llm_config["model_name"]`` when first needed), ``encoder``
-        an embedding encoder (tests), ``compact_policy`` / ``rank_policy`` policies (default: the workspace's
-        active ones, else ReMe's rules), ``write_gate`` whether the workspace's write policy filters the writer's
-        facts (default: when that policy is a learned one)."""
+        an embedding encoder (tests), ``compact_policy`` / ``rank_policy`` / ``write_policy`` policies (default:
+        the workspace's active ones, else ReMe's rules), ``write_gate`` whether the write policy filters the
+        writer's facts (default: when that policy is a learned one)."""
         if enable_load_env:
             _load_dotenv(Path.cwd() / ".env")
         if kwargs:
@@ -112,6 +113,7 @@ class ReMeLight:
         self._encoder = encoder
         self._compact_policy = compact_policy
         self._rank_policy = rank_policy
+        self._write_policy = write_policy
         self._write_gate = write_gate
         self.memory: Any = None
         self.summary_tasks: list[asyncio.Task[str]] = []
@@ -127,7 +129,12 @@ class ReMeLight:
         if self._started:
             return self
         self.memory = Memory(
-            self.root, self.embedding, self.retrieval, encoder=self._encoder, rank_policy=self._rank_policy
+            self.root,
+            self.embedding,
+            self.retrieval,
+            encoder=self._encoder,
+            rank_policy=self._rank_policy,
+            write_policy=self._write_policy,
         )
         if self._compact_policy is None:
             from reme.policy.registry import load_active
