@@ -640,6 +640,66 @@ def _id_list(text: str | None) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------------ train
+@eval_app.command("qa")
+def eval_qa(
+    dataset: Annotated[str, typer.Option("--dataset", help="A LoCoMo or LongMemEval JSON file.")],
+    llm_base_url: Annotated[
+        str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint of the answering model.")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Answering model name (or hf:<dir>).")] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option("--judge-base-url", help="Endpoint of the judge (default: the answering one).")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, locomo or longmemeval.")] = "auto",
+    conversations: Annotated[
+        str | None, typer.Option("--conversations", help="Only these episode ids (comma-separated).")
+    ] = None,
+    exclude_conversations: Annotated[
+        str | None, typer.Option("--exclude-conversations", help="Leave these episode ids out.")
+    ] = None,
+    text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
+    policy: Annotated[
+        str, typer.Option("--policy", help="Rank policy: 'heuristic' or a checkpoint dir.")
+    ] = "heuristic",
+    k: Annotated[int, typer.Option("--k", help="Memories given to the answering model.")] = 10,
+    limit: Annotated[int | None, typer.Option("--limit", help="Answer at most this many questions.")] = None,
+    keep_workspace: Annotated[
+        str | None, typer.Option("--keep-workspace", help="Keep the workspaces (and their reward logs) here.")
+    ] = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Answer each question from retrieved memories and grade it with an LLM judge (LoCoMo's "J"), with token F1,
+    per category. Keys come from $LLM_API_KEY (and $JUDGE_API_KEY for a separate judge)."""
+    with _errors():
+        from reme.eval_qa import evaluate_qa
+        from reme.llm import LLMConfig, build_llm
+        from reme.policy.registry import load_rank_policy
+
+        if llm_model and llm_model.startswith("hf:"):
+            answer = build_llm(llm_model)
+        else:
+            answer = build_llm(LLMConfig.from_env(base_url=llm_base_url, model=llm_model))
+        judge = None
+        if judge_base_url or judge_model:
+            if judge_model and judge_model.startswith("hf:"):
+                judge = build_llm(judge_model)
+            else:
+                key = os.environ.get("JUDGE_API_KEY")
+                judge = build_llm(LLMConfig.from_env(base_url=judge_base_url, model=judge_model, api_key=key))
+        _, rank_policy = load_rank_policy(policy)
+        episodes = _select_episodes(dataset, fmt, conversations, exclude_conversations)
+        result = evaluate_qa(
+            episodes, answer, judge, rank_policy=rank_policy, k=k, text_format=text_format, max_questions=limit,
+            keep_dir=keep_workspace, show_progress=True,
+        )  # fmt: skip
+        payload = {"dataset": str(dataset), **result}
+        if json_out:
+            _emit_json(payload, json_out)
+        else:
+            _show_results(payload, None, text_format)
+
+
 @app.command("train-policy")
 def train_policy(
     decision: Annotated[
