@@ -55,7 +55,8 @@ def test_answers_are_judged_and_become_rewards(tmp_path, tiny_model, episode, ra
     ws = tmp_path / "ws" / episode.episode_id
     records = [e.record for e in read_records(ws / "trajectories") if e.record is not None]
     rewards = [r for r in records if r.type == "reward"]
-    searches = {r.decision_id for r in records if r.type == "decision" and r.kind == "rank" and r.policy != "llm-answer"}
+    decided = [r for r in records if r.type == "decision"]
+    searches = {r.decision_id for r in decided if r.kind == "rank" and r.policy != "llm-answer"}
     answers = [r for r in records if r.type == "decision" and r.policy == "llm-answer"]
     assert sorted(r.value for r in rewards) == [0.0, 1.0, 1.0]
     assert {r.decision_id for r in rewards} <= searches  # the verdict rewards the search that fed the answer
