@@ -745,12 +745,28 @@ def train_policy(
         float | None, typer.Option("--budget", help="write: storage budget (0.3); compact: context budget (0.2).")
     ] = None,
     candidates: Annotated[str, typer.Option("--candidates", help="write: turns (default) or observations.")] = "turns",
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (this machine) or areal (the LLM writer, on AReaL 1.0.4).")
+    ] = "local",
+    model: Annotated[
+        str | None, typer.Option("--model", help="--backend areal: the writer model AReaL trains.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="--backend areal: write the experiment, do not launch it.")
+    ] = False,
     json_out: JsonOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Train a policy with GRPO on conversations (rank: also supervised, or PPO from logged decisions); the
-    held-out conversations pick the checkpoint and are reported."""
+    held-out conversations pick the checkpoint and are reported. With --backend areal, write (and launch) an AReaL
+    experiment that trains the LLM memory writer."""
+    if backend == "areal":
+        with _errors():
+            _train_areal(decision, dataset, conversations, exclude_conversations, out, model, dry_run, json_out)
+        return
     with _errors():
+        if backend != "local":
+            raise BadInputError(f"--backend {backend!r}: use local or areal")
         from reme.train.data import split_episodes
         from reme.train.run import load_episodes, train_rank_policy
 
@@ -898,6 +914,39 @@ def _train_env_policy(
 
 
 # --------------------------------------------------------------------------------------------- datasets
+def _train_areal(
+    decision: str,
+    dataset: list[str] | None,
+    conversations: str | None,
+    exclude: str | None,
+    out: str | None,
+    model: str | None,
+    dry_run: bool,
+    json_out: str | None,
+) -> None:
+    """``train-policy --backend areal``: write the AReaL experiment for the LLM writer, launch it unless dry-run."""
+    from reme.integrations.areal.launch import AReaLExperiment, launch, write_experiment
+
+    if decision != "write":
+        raise BadInputError("--backend areal trains the LLM memory writer: use --decision write")
+    if not dataset or not out:
+        raise BadInputError("--backend areal needs --dataset and --out")
+    episodes = []
+    for path in dataset:
+        episodes.extend(_select_episodes(path, "auto", conversations, exclude))
+    experiment = AReaLExperiment(model=model) if model else AReaLExperiment()
+    paths = write_experiment(episodes, out, experiment)
+    if json_out:
+        _emit_json({"dry_run": dry_run, "episodes": len(episodes), **paths}, json_out)
+    else:
+        for name, path in paths.items():
+            print(f"{name}: {path}")
+    if not dry_run:
+        code = launch(out)
+        if code != 0:
+            raise ReMeError(f"the AReaL run exited with status {code}")
+
+
 @datasets_app.command("synth")
 def datasets_synth(
     out: Annotated[str, typer.Option("--out", help="Where to write the JSON.")],

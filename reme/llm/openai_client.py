@@ -44,8 +44,10 @@ class OpenAIChatClient:
 
     backend = "openai"
 
-    def __init__(self, config: LLMConfig | None = None) -> None:
+    def __init__(self, config: LLMConfig | None = None, *, http_client: Any = None) -> None:
         self.config: LLMConfig = config if config is not None else LLMConfig.from_env()
+        self.http_client = http_client
+        """An ``httpx.AsyncClient`` for the async SDK client (AReaL's proxy injects one); ``None``: the SDK's own."""
         """Endpoint, model and request defaults."""
         self.model: str = self.config.model
         """Model name sent to the endpoint."""
@@ -86,7 +88,10 @@ class OpenAIChatClient:
             import openai
 
             # an httpx async pool is bound to the loop that opened it; asyncio.run() makes a new loop each time
-            self._async = openai.AsyncOpenAI(**self._client_kwargs())
+            kwargs = self._client_kwargs()
+            if self.http_client is not None:
+                kwargs["http_client"] = self.http_client
+            self._async = openai.AsyncOpenAI(**kwargs)
             self._async_loop = loop
         return self._async
 

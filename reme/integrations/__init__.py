@@ -1,0 +1,1 @@
+"""Integrations with other systems (AReaL). Each imports its system lazily, never at ``import reme``."""
