@@ -31,12 +31,14 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Measure retrieval on benchmark files.", no_args_is_help=True)
 datasets_app = typer.Typer(help="Generate and inspect datasets.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (JSON, baselines in the same run).", no_args_is_help=True)
 trajectories_app = typer.Typer(help="Audit the decision log.", no_args_is_help=True)
 policy_app = typer.Typer(help="Manage which policy serves each decision kind.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(trajectories_app, name="trajectories")
 app.add_typer(policy_app, name="policy")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(bench_app, name="bench")
 
 DEFAULT_WORKSPACE = ".reme"
 
@@ -945,6 +947,47 @@ def _train_areal(
         code = launch(out)
         if code != 0:
             raise ReMeError(f"the AReaL run exited with status {code}")
+
+
+@bench_app.command("search")
+def bench_search_cmd(
+    n: Annotated[int, typer.Option("--n", help="Memories in the workspace.")] = 10_000,
+    dim: Annotated[int, typer.Option("--dim", help="Vector dimension.")] = 384,
+    batch: Annotated[int, typer.Option("--batch", help="Queries per timed batch.")] = 1,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")] = "cpu",
+    queries: Annotated[int, typer.Option("--queries", help="Timed batches per path.")] = 200,
+    real_embeddings: Annotated[
+        bool, typer.Option("--real-embeddings", help="Encode the texts instead of random unit vectors.")
+    ] = False,
+    head: Annotated[str | None, typer.Option("--head", help="A rank-head checkpoint for the learned path.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    json_out: JsonOpt = None,
+) -> None:
+    """Search latency over N memories: FAISS alone, the heuristic and learned search paths, and a bare
+    matmul + torch.topk over the same vectors; p50 / p95 / queries per second (see reme/bench.py)."""
+    with _errors():
+        from reme.bench import bench_search
+
+        result = bench_search(
+            n, dim=dim, batch=batch, device=device, queries=queries, real_embeddings=real_embeddings, head=head,
+            seed=seed, show_progress=True,
+        )  # fmt: skip
+        _emit_json(result, json_out or "-")
+
+
+@app.command()
+def doctor(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> None:
+    """What this installation runs on: versions, devices, the embedding model, the dense backend and its reason,
+    and the index of each target of a workspace when one exists."""
+    with _errors():
+        from reme.doctor import diagnose
+
+        report = diagnose(_workspace(ctx, workspace))
+        if json_out:
+            _emit_json(report, json_out)
+        else:
+            for key, value in report.items():
+                print(f"{key}: {value}")
 
 
 @datasets_app.command("synth")

@@ -62,6 +62,9 @@ class RetrievalConfig(BaseModel):
     """IVF lists visited per query."""
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    """Where dense candidates are computed: ``cpu`` (FAISS), ``cuda`` (FAISS GPU, else an exact torch scan; an
+    error without a GPU) or ``auto`` (the GPU when one is visible). See ``reme.retrieval.backend``."""
 
     def candidates_for(self, limit: int) -> int:
         """ReMe's candidate count for a result limit."""

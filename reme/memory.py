@@ -490,14 +490,24 @@ class Memory:
     def count(self, target: str | None = None) -> int:
         return self.records.count(None if target is None else normalize_target(target))
 
+    @property
+    def dense_backend(self) -> Any:
+        """The dense-candidate backend (``reme.retrieval.backend.DenseBackend``), chosen on first use."""
+        if getattr(self, "_backend", None) is None:
+            from reme.retrieval.backend import choose_backend
+
+            self._backend = choose_backend(self.retrieval.device)
+        return self._backend
+
     def _index_for(self, target: str) -> _TargetIndex:
         """The target's index: in memory if current, else the saved copy under ``index/`` if current, else
         rebuilt from the records (and saved when large)."""
-        from reme.retrieval.dense import DenseIndex
+        from reme.retrieval.backend import build_dense
         from reme.retrieval.keyword import BM25Index
         from reme.store.index_cache import PERSIST_MIN, load_index, save_index
 
         cfg = self.retrieval
+        backend = self.dense_backend
         with self._lock:
             current = self.records.generation(target)
             index = self._indexes.get(target)
@@ -505,7 +515,7 @@ class Memory:
                 needs_ivf = index.dense.kind == "flat" and len(index.dense) > cfg.ann_threshold
                 if index.bm25 is not None and not needs_ivf:
                     return index
-            else:
+            elif backend.name == "faiss-cpu":
                 loaded = load_index(
                     self.workspace.index_dir, target, current, self.model_id,
                     cfg.ann_threshold, cfg.ivf_nprobe, cfg.bm25_k1, cfg.bm25_b,
@@ -519,16 +529,18 @@ class Memory:
             if index is not None and index.generation == generation:
                 # only the keyword side is behind this process's own writes (or the target outgrew exact search)
                 if index.dense.kind == "flat" and len(ids) > cfg.ann_threshold:
-                    index.dense = DenseIndex.build(ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
+                    index.dense = build_dense(backend, ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
                 index.bm25 = bm25
                 return index
             if index is not None:
                 log.info("index of %s is stale (generation %d -> %d): rebuilding", target, index.generation, generation)
-            dense = DenseIndex.build(ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
+            dense = build_dense(backend, ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
             index = _TargetIndex(generation, dense, bm25)
             self._indexes[target] = index
-            if len(ids) >= PERSIST_MIN and save_index(
-                self.workspace.index_dir, target, generation, self.model_id, dense, bm25
+            if (
+                backend.name == "faiss-cpu"
+                and len(ids) >= PERSIST_MIN
+                and save_index(self.workspace.index_dir, target, generation, self.model_id, dense, bm25)
             ):
                 index.saved_generation = generation
             return index
@@ -798,6 +810,8 @@ class Memory:
             for target, index in self._indexes.items():
                 if index.bm25 is None or index.generation == index.saved_generation or len(index.dense) < PERSIST_MIN:
                     continue
+                if index.dense.kind not in ("flat", "ivf"):
+                    continue  # a device-resident scan is rebuilt from the records, not saved
                 if self.records.generation(target) == index.generation:
                     save_index(
                         self.workspace.index_dir, target, index.generation, self.model_id, index.dense, index.bm25

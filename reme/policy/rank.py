@@ -191,15 +191,25 @@ class MLPRankPolicy:
         return self.version
 
     def scores(self, state: RankState) -> np.ndarray:
+        """Float64 scores of the candidates. On the CPU the same float32 maths runs in numpy: a search calls this
+        once per query, and torch's intra-op thread pool, woken for a 64-unit MLP, keeps spinning and slows the
+        FAISS scan of the next query (measured at 100k memories on 2 cores: 28 ms per search through torch,
+        against 9 ms for the heuristic)."""
         import torch
 
         if state.feature_names != self.feature_names:
             raise ValueError(f"policy expects features {self.feature_names}, state has {state.feature_names}")
         device = next(self.head.parameters()).device
+        x = np.ascontiguousarray(state.features, dtype=np.float32)
+        if device.type == "cpu":
+            w1, b1 = self.head.mlp[0].weight.detach().numpy(), self.head.mlp[0].bias.detach().numpy()
+            w2, b2 = self.head.mlp[2].weight.detach().numpy(), self.head.mlp[2].bias.detach().numpy()
+            wl = self.head.linear.weight.detach().numpy()
+            out = np.tanh(x @ w1.T + b1) @ w2.T + b2 + x @ wl.T
+            return (out[..., 0] / np.float32(self.params["temperature"])).astype(np.float64)
         with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(state.features, dtype=np.float32)).to(device)
-            out = self.scores_torch(x)
-        return out.double().cpu().numpy()
+            t = torch.from_numpy(x).to(device)
+            return self.scores_torch(t).double().cpu().numpy()
 
     def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
         return _decision(self, state, self.scores(state), mode, rng)

@@ -31,6 +31,7 @@ class DenseIndex:
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
         self.kind = "flat"
+        self.on_gpu = False
         self._index: Any = _faiss().IndexIDMap2(_faiss().IndexFlatIP(dim))
 
     @classmethod
@@ -55,7 +56,15 @@ class DenseIndex:
 
     @property
     def faiss_index(self) -> Any:
-        return self._index
+        """The FAISS index on the CPU (a copy when it lives on the GPU), e.g. to write it to disk."""
+        return _faiss().index_gpu_to_cpu(self._index) if self.on_gpu else self._index
+
+    def to_gpu(self, device: int = 0) -> None:
+        """Move the index to a GPU (needs a FAISS GPU wheel); searches and adds then run there."""
+        faiss = _faiss()
+        self._resources = faiss.StandardGpuResources()
+        self._index = faiss.index_cpu_to_gpu(self._resources, device, self._index)
+        self.on_gpu = True
 
     def _make_ivf(self, train: np.ndarray) -> None:
         faiss = _faiss()
