@@ -149,7 +149,8 @@ def bench_search(
                     memory.search(qtexts[j], limit, "user:bench", policy=policy, query_vector=qvecs[j : j + 1])
 
             out["results"][label] = _timed(search_path, queries, batch)
-        out["results"]["torch_topk"] = _torch_topk(index, qvecs, batch, queries, n_cand, device, out)
+        stored = vectors if vectors is not None else memory.records.index_rows("user:bench")[3]
+        out["results"]["torch_topk"] = _torch_topk(index, stored, qvecs, batch, queries, n_cand, device, out)
         out["embedding"] = _embedding_cost(real, qtexts[:64], texts[:256])
         memory.close()
     finally:
@@ -180,7 +181,14 @@ def _embedding_cost(encoder: Any, queries: list[str], texts: list[str]) -> dict[
 
 
 def _torch_topk(
-    index: Any, qvecs: np.ndarray, batch: int, queries: int, k: int, device: str, out: dict[str, Any]
+    index: Any,
+    vectors: np.ndarray,
+    qvecs: np.ndarray,
+    batch: int,
+    queries: int,
+    k: int,
+    device: str,
+    out: dict[str, Any],
 ) -> dict[str, float]:
     """The hardware reference: ``Q @ V.T`` and ``torch.topk`` over the same vectors, resident on the device."""
     import torch
@@ -192,11 +200,7 @@ def _torch_topk(
     if isinstance(index.dense, TorchDenseIndex):
         matrix = index.dense._matrix[: len(index.dense)]
     else:
-        flat = index.dense.faiss_index  # FAISS keeps its own copy: read the vectors back once
-        vectors = flat.index.reconstruct_n(0, flat.ntotal) if hasattr(flat, "index") else None
-        if vectors is None:
-            return {"p50_ms": float("nan"), "p95_ms": float("nan"), "qps": float("nan")}
-        matrix = torch.from_numpy(np.asarray(vectors, dtype=np.float32)).to(dev, dtype)
+        matrix = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(dev, dtype)
     q_all = torch.from_numpy(qvecs).to(dev, dtype)
 
     def path(i: int) -> None:
