@@ -585,7 +585,7 @@ class Memory:
         present = index.bm25.position
         cosine_of = {int(i): float(c) for i, c in zip(cands.ids, cands.vector_score)}
         neighbours = {int(i) + o for i in cands.ids for o in (-2, -1, 1, 2)}
-        extra = sorted((neighbours - set(cosine_of)) & set(present))
+        extra = sorted(key for key in neighbours - set(cosine_of) if key in present)  # never set(present): 100k keys
         if extra:
             cosine_of.update(zip(extra, (index.dense.vectors(np.asarray(extra)) @ qvec).tolist()))
         retrieved = cands.keyword_rank >= 0
