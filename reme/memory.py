@@ -551,8 +551,10 @@ class Memory:
         n: int,
         target: str | None = None,
         query_vector: np.ndarray | None = None,
+        dense_hits: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> CandidateSet:
-        """FAISS and BM25 candidates of ``query`` (``n`` from each side) in one target, merged."""
+        """FAISS and BM25 candidates of ``query`` (``n`` from each side) in one target, merged. ``dense_hits``
+        (``(scores, ids)`` of this query from a batched dense search) skips the dense search."""
         query = check_text(query, "query")
         target = normalize_target(target)
         if query_vector is None:
@@ -564,7 +566,10 @@ class Memory:
                 raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
             bm25 = index.bm25
             assert bm25 is not None  # _index_for always returns a complete index
-            dense_scores, dense_ids = index.dense.search(query_vector, n)
+            if dense_hits is not None:
+                dense_scores, dense_ids = dense_hits[0][None, :n], dense_hits[1][None, :n]
+            else:
+                dense_scores, dense_ids = index.dense.search(query_vector, n)
             bm25_all = bm25.score_all(query)
             kw_ids, kw_scores = bm25.search(query, n, scores=bm25_all)
             cands = CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
@@ -603,10 +608,11 @@ class Memory:
         target: str | None = None,
         query_vector: np.ndarray | None = None,
         query_time: datetime | None = None,
+        dense_hits: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[CandidateSet, RankState, builtins.list[MemoryNode | None]]:
         """Candidates of a query and the ranking policy's view of them (``RANK_FEATURES`` per candidate).
         ``query_time`` (default now) is when the question is asked: memory ages are measured from it."""
-        cands = self.candidates(query, n, target, query_vector)
+        cands = self.candidates(query, n, target, query_vector, dense_hits)
         wanted = {int(i) + o for i in cands.ids for o in (-1, 0, 1)}
         nodes = self.records.get_by_seqs(sorted(wanted))
         memories = [nodes.get(int(i)) for i in cands.ids]
@@ -660,6 +666,7 @@ class Memory:
         group_id: str | None = None,
         step: int | None = None,
         query_time: datetime | None = None,
+        dense_hits: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[Decision, builtins.list[SearchHit]]:
         """``search``, also returning the ranking decision (whose id is there even when no hit survives).
         ``query_time`` (default now) is when the question is asked; memory ages are measured from it."""
@@ -669,7 +676,7 @@ class Memory:
             ensure_registered(self.workspace.root, policy)  # its decisions must stay replayable
         threshold = self.retrieval.min_score if min_score is None else min_score
         cands, state, memories = self.rank_state(
-            query, self.retrieval.candidates_for(limit), limit, target, query_vector, query_time
+            query, self.retrieval.candidates_for(limit), limit, target, query_vector, query_time, dense_hits
         )
         ranker = policy or self.rank_policy
         decision = ranker.decide(state, mode or self.settings.mode, self._rng)
@@ -697,6 +704,40 @@ class Memory:
                 )
             )
         return decision, hits
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        limit: int = 5,
+        target: str | None = None,
+        *,
+        min_score: float | None = None,
+        policy: Any | None = None,
+        query_vectors: np.ndarray | None = None,
+        mode: Mode | None = None,
+    ) -> builtins.list[builtins.list[SearchHit]]:
+        """``search`` for a batch of queries in one target: the queries are encoded in one batch and the dense
+        candidates come from one batched index search (FAISS's BLAS path, or one device matmul); BM25, features
+        and the rank decision (one logged decision per query) follow per query. Results in query order."""
+        if not queries:
+            return []
+        queries = [check_text(q, "query") for q in queries]
+        vectors = self.encode_queries(queries) if query_vectors is None else np.asarray(query_vectors, np.float32)
+        if vectors.shape[0] != len(queries):
+            raise BadInputError(f"{len(queries)} queries but {vectors.shape[0]} query vectors")
+        n = self.retrieval.candidates_for(limit)
+        with self._lock:
+            index = self._index_for(normalize_target(target))
+            if len(index.dense) and vectors.shape[1] != index.dense.dim:
+                raise BadInputError(f"query vectors have {vectors.shape[1]} dims, the index {index.dense.dim}")
+            scores, ids = index.dense.search(vectors, n)
+        return [
+            self.search_with_decision(
+                q, limit, target, min_score=min_score, policy=policy, query_vector=vectors[i : i + 1], mode=mode,
+                dense_hits=(scores[i], ids[i]),
+            )[1]
+            for i, q in enumerate(queries)
+        ]  # fmt: skip
 
     # --------------------------------------------------------------------------------- decisions, rewards
     def record(self, decision: Decision, policy: Any = None, **fields: Any) -> Decision:

@@ -100,3 +100,21 @@ def test_cuda_scan_matches_faiss_in_fp16():
     _, ti = scan.search(queries, 10)
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(fi, ti)])
     assert overlap >= 0.9  # fp16 ties may swap near-equal neighbours
+
+
+def test_search_many_equals_one_search_per_query(tmp_path, random_encoder):
+    from reme.memory import Memory
+
+    texts = [f"memory number {i} about topic {i % 7} and place {i % 5}" for i in range(300)]
+    queries = ["topic 3 place 2", "memory number 17", "place 4", "topic 6"]
+    with Memory(tmp_path / "ws", encoder=random_encoder) as mem:
+        mem.add_many(texts, target="user:a")
+        batched = mem.search_many(queries, 5, "user:a", min_score=-1.0)
+        single = [mem.search(q, 5, "user:a", min_score=-1.0) for q in queries]
+        assert [[h.memory.memory_id for h in hits] for hits in batched] == [
+            [h.memory.memory_id for h in hits] for hits in single
+        ]
+        assert all(len(hits) == 5 for hits in batched)
+        assert mem.search_many([], 5, "user:a") == []
+        with pytest.raises(BadInputError):
+            mem.search_many(["a", "b"], 5, "user:a", query_vectors=np.zeros((1, random_encoder.dim), np.float32))
