@@ -85,6 +85,7 @@ def bench_search(
     real_embeddings: bool = False,
     head: str | None = None,
     seed: int = 0,
+    ann_threshold: int | None = None,
     workdir: str | Path | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
@@ -106,6 +107,8 @@ def bench_search(
         if device not in ("cpu", "cuda", "auto"):
             raise BadInputError(f"--device {device!r}: use cpu, cuda or auto")
         retrieval = RetrievalConfig(device=device)
+        if ann_threshold is not None:
+            retrieval = RetrievalConfig(device=device, ann_threshold=ann_threshold)
         memory = Memory(root / "ws", retrieval=retrieval, encoder=encoder, embedding_cache=False)
         # the embedding's own cost, on real texts, whatever the vectors used below
         sample = texts[: min(len(texts), 512)]
@@ -150,6 +153,8 @@ def bench_search(
 
             out["results"][label] = _timed(search_path, queries, batch)
         stored = vectors if vectors is not None else memory.records.index_rows("user:bench")[3]
+        if index.dense.kind == "ivf":
+            out["ivf_recall"] = _ivf_recall(index, stored, qvecs[:200], n_cand)
         out["results"]["torch_topk"] = _torch_topk(index, stored, qvecs, batch, queries, n_cand, device, out)
         out["embedding"] = _embedding_cost(real, qtexts[:64], texts[:256])
         memory.close()
@@ -159,6 +164,21 @@ def bench_search(
     heur, learn = out["results"]["heuristic"]["p95_ms"], out["results"]["learned"]["p95_ms"]
     out["learned_overhead"] = round(learn / heur - 1.0, 4) if heur else None
     return out
+
+
+def _ivf_recall(index: Any, stored: np.ndarray, qvecs: np.ndarray, k: int) -> dict[str, Any]:
+    """Recall@k of the approximate index against an exact scan of the same vectors, over the bench's queries (the
+    bench adds its memories to one target in order, so the sorted store keys are the rows of ``stored``)."""
+    _, approx = index.dense.search(qvecs, k)
+    keys = np.asarray(sorted(index.bm25.position), dtype=np.int64)
+    matrix = np.ascontiguousarray(stored, dtype=np.float32)
+    hits = []
+    for start in range(0, len(qvecs), 16):  # 16 queries at a time: the score block stays small
+        scores = qvecs[start : start + 16] @ matrix.T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        for row, found in zip(top, approx[start : start + 16]):
+            hits.append(len(set(found.tolist()) & set(keys[row].tolist())) / k)
+    return {"k": k, "recall": round(float(np.mean(hits)), 4), "queries": len(hits), "nprobe": index.dense.nprobe}
 
 
 def _embedding_cost(encoder: Any, queries: list[str], texts: list[str]) -> dict[str, Any]:

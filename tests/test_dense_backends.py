@@ -118,3 +118,12 @@ def test_search_many_equals_one_search_per_query(tmp_path, random_encoder):
         assert mem.search_many([], 5, "user:a") == []
         with pytest.raises(BadInputError):
             mem.search_many(["a", "b"], 5, "user:a", query_vectors=np.zeros((1, random_encoder.dim), np.float32))
+
+
+def test_bench_reports_ivf_recall_against_exact():
+    from reme.bench import bench_search
+
+    result = bench_search(3000, dim=32, queries=5, ann_threshold=1000)
+    assert result["index_kind"] == "ivf"
+    recall = result["ivf_recall"]
+    assert recall["k"] == 15 and recall["queries"] == 5 and 0.0 < recall["recall"] <= 1.0
