@@ -976,6 +976,37 @@ def bench_search_cmd(
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless a token file is given).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8002,
+    token_file: Annotated[
+        str | None, typer.Option("--token-file", help="YAML: each bearer token -> the targets it may use.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
+    loopback address."""
+    with _errors():
+        import ipaddress
+
+        from reme.service import create_app, load_tokens
+
+        tokens = load_tokens(token_file) if token_file else None
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if tokens is None and not loopback:
+            raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
+        import uvicorn
+
+        uvicorn.run(create_app(_workspace(ctx, workspace), tokens), host=host, port=port, log_level="info")
+
+
+@app.command()
 def doctor(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> None:
     """What this installation runs on: versions, devices, the embedding model, the dense backend and its reason,
     and the index of each target of a workspace when one exists."""

@@ -1,0 +1,221 @@
+"""``reme serve``: the memory over HTTP (FastAPI, the ``service`` extra). FastAPI resolves the endpoints'
+annotations from this module's globals, so it is imported at the top, and this module only when serving.
+
+One workspace per server; every operation of ``Memory`` runs under one lock, so concurrent requests are
+serialised (SQLite, the indexes and the trajectory log see one writer).
+
+Auth: with a token map (``{token: [targets]}``, ``*`` for all), every ``/v1`` request needs
+``Authorization: Bearer <token>`` (401 without, 403 for a target outside its list). Without a map there is no auth,
+which ``reme serve`` allows only on a loopback address. Request bodies above ``max_body_bytes`` get 413.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from reme.errors import BadInputError, NotFoundError, ReMeError
+
+__all__ = ["create_app", "load_tokens"]
+
+MAX_BODY_BYTES = 1 << 20
+
+
+class MemoryIn(BaseModel):
+    content: str
+    target: str | None = None
+    time: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class MemoryPatch(BaseModel):
+    content: str | None = None
+    when_to_use: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class SearchIn(BaseModel):
+    query: str
+    limit: int = Field(default=5, ge=1, le=1000)
+    target: str | None = None
+    min_score: float | None = None
+
+
+class FeedbackIn(BaseModel):
+    value: float
+    decision_id: str | None = None
+    memory_id: str | None = None
+
+
+def load_tokens(path: str | Path) -> dict[str, list[str]]:
+    """A YAML token file: each bearer token mapped to the targets it may read and write (``*``: all)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadInputError(f"cannot read the token file {path}: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise BadInputError(f"{path}: a token file maps each token to a list of targets")
+    tokens: dict[str, list[str]] = {}
+    for token, targets in data.items():
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise BadInputError(f"{path}: token {str(token)[:4]}...: its targets must be a list of strings")
+        tokens[str(token)] = targets
+    return tokens
+
+
+def create_app(
+    workspace: str | Path,
+    tokens: dict[str, list[str]] | None = None,
+    *,
+    memory: Any = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Any:
+    """The FastAPI application over ``workspace`` (or an open ``memory``, for tests)."""
+    from reme.memory import Memory
+    from reme.schema import normalize_target
+
+    mem = memory if memory is not None else Memory(workspace)
+    lock = threading.Lock()
+    app = FastAPI(title="reme", version=_version(), description="Agent memory whose decisions are learned policies.")
+
+    class BodyLimit(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Any:
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+                return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
+            body = await request.body()
+            if len(body) > max_body_bytes:
+                return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
+            return await call_next(request)
+
+    app.add_middleware(BodyLimit)
+
+    def allowed(request: Request) -> list[str] | None:
+        """The caller's targets (``None``: all)."""
+        if tokens is None:
+            return None
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ""
+        if token not in tokens:
+            raise HTTPException(status_code=401, detail="missing or unknown bearer token")
+        targets = tokens[token]
+        return None if "*" in targets else [normalize_target(t) for t in targets]
+
+    def check(scope: list[str] | None, target: str | None) -> str:
+        name = normalize_target(target)
+        if scope is not None and name not in scope:
+            raise HTTPException(status_code=403, detail=f"this token may not use target {name!r}")
+        return name
+
+    def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with lock:
+                return fn(*args, **kwargs)
+        except NotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except BadInputError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except ReMeError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from None
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "workspace": str(mem.workspace.root), "memories": run(mem.count)}
+
+    @app.post("/v1/memories")
+    def add_memory(body: MemoryIn, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        target = check(scope, body.target)
+        node = run(mem.add, body.content, target, message_time=body.time or "", metadata=body.metadata)
+        if node is None:
+            return {"stored": False, "memory": None}
+        return {"stored": True, "memory": node.model_dump()}
+
+    @app.get("/v1/memories")
+    def list_memories(
+        target: str | None = None, limit: int | None = None, scope: list[str] | None = Depends(allowed)
+    ) -> list[dict[str, Any]]:
+        name = check(scope, target)
+        return [n.model_dump() for n in run(mem.list, name, limit)]
+
+    def owned(memory_id: str, scope: list[str] | None) -> Any:
+        node = run(mem.get, memory_id)
+        check(scope, node.memory_target)
+        return node
+
+    @app.get("/v1/memories/{memory_id}")
+    def get_memory(memory_id: str, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        return dict(owned(memory_id, scope).model_dump())
+
+    @app.patch("/v1/memories/{memory_id}")
+    def patch_memory(memory_id: str, body: MemoryPatch, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        owned(memory_id, scope)
+        node = run(mem.update, memory_id, body.content, when_to_use=body.when_to_use, metadata=body.metadata)
+        return dict(node.model_dump())
+
+    @app.delete("/v1/memories/{memory_id}")
+    def delete_memory(memory_id: str, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        owned(memory_id, scope)
+        run(mem.delete, memory_id)
+        return {"deleted": memory_id}
+
+    @app.post("/v1/search")
+    def search(body: SearchIn, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        target = check(scope, body.target)
+        decision, hits = run(mem.search_with_decision, body.query, body.limit, target, min_score=body.min_score)
+        return {
+            "decision_id": decision.decision_id,
+            "results": [
+                {
+                    "memory_id": h.memory.memory_id,
+                    "content": h.memory.content,
+                    "score": h.score,
+                    "vector_score": h.vector_score,
+                    "keyword_score": h.keyword_score,
+                    "rank": h.rank,
+                    "memory": h.memory.model_dump(),
+                }
+                for h in hits
+            ],
+        }
+
+    @app.post("/v1/feedback")
+    def feedback(body: FeedbackIn, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        if (body.decision_id is None) == (body.memory_id is None):
+            raise HTTPException(status_code=422, detail="give exactly one of decision_id, memory_id")
+        if body.memory_id is not None:
+            owned(body.memory_id, scope)
+        elif scope is not None:
+            raise HTTPException(status_code=403, detail="feedback on a decision needs a token with target '*'")
+        event = run(mem.feedback, body.value, decision_id=body.decision_id, memory_id=body.memory_id)
+        return dict(event.model_dump())
+
+    @app.get("/v1/trajectories")
+    def trajectories(scope: list[str] | None = Depends(allowed)) -> Any:
+        if scope is not None:
+            raise HTTPException(status_code=403, detail="the trajectory export needs a token with target '*'")
+        root = Path(mem.workspace.trajectory_dir)
+
+        def lines() -> Iterator[bytes]:
+            for path in sorted(root.glob("segment-*.jsonl")):
+                with path.open("rb") as fh:
+                    yield from fh
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    app.state.memory = mem
+    return app
+
+
+def _version() -> str:
+    from reme import __version__
+
+    return __version__

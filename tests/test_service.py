@@ -1,0 +1,100 @@
+"""``reme serve``: a real server on loopback driven by httpx: every endpoint, auth (401 / 403), 413, 422."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+
+from reme.memory import Memory  # noqa: E402
+from reme.service import create_app, load_tokens  # noqa: E402
+
+
+@pytest.fixture
+def served(tmp_path, random_encoder):
+    """A server on a free loopback port with two tokens: alice's (user:alice only) and an admin's (*)."""
+    memory = Memory(tmp_path / "ws", encoder=random_encoder)
+    tokens = {"alice-token": ["user:alice"], "admin-token": ["*"]}
+    app = create_app(tmp_path / "ws", tokens, memory=memory, max_body_bytes=4096)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+    memory.close()
+
+
+def test_every_endpoint_with_auth(served):
+    alice = httpx.Client(base_url=served, headers={"Authorization": "Bearer alice-token"})
+    admin = httpx.Client(base_url=served, headers={"Authorization": "Bearer admin-token"})
+    assert httpx.get(f"{served}/health").json()["status"] == "ok"
+    assert httpx.post(f"{served}/v1/memories", json={"content": "x", "target": "user:alice"}).status_code == 401
+
+    added = alice.post("/v1/memories", json={"content": "Alice moved to Lisbon.", "target": "user:alice"}).json()
+    assert added["stored"] and added["memory"]["memory_target"] == "user:alice"
+    mid = added["memory"]["memory_id"]
+    assert alice.post("/v1/memories", json={"content": "Bob's secret", "target": "user:bob"}).status_code == 403
+    admin.post("/v1/memories", json={"content": "Bob likes jazz.", "target": "user:bob"})
+    listed = alice.get("/v1/memories", params={"target": "user:alice"}).json()
+    assert [m["memory_id"] for m in listed] == [mid]
+    assert alice.get("/v1/memories", params={"target": "user:bob"}).status_code == 403
+    assert alice.get(f"/v1/memories/{mid}").json()["content"] == "Alice moved to Lisbon."
+    patched = alice.patch(f"/v1/memories/{mid}", json={"content": "Alice moved to Lisbon in May."}).json()
+    assert patched["content"] == "Alice moved to Lisbon in May." and patched["memory_id"] == mid
+
+    found = alice.post("/v1/search", json={"query": "Where does Alice live?", "target": "user:alice", "min_score": -1})
+    body = found.json()
+    assert found.status_code == 200 and body["decision_id"] and body["results"][0]["memory_id"] == mid
+    assert alice.post("/v1/search", json={"query": "jazz", "target": "user:bob"}).status_code == 403
+    reward = admin.post("/v1/feedback", json={"decision_id": body["decision_id"], "value": 1.0})
+    assert reward.status_code == 200 and reward.json()["decision_id"] == body["decision_id"]
+    assert alice.post("/v1/feedback", json={"memory_id": mid, "value": 0.5}).status_code == 200
+    assert alice.post("/v1/feedback", json={"value": 1.0}).status_code == 422
+    export = admin.get("/v1/trajectories")
+    kinds = {json.loads(line)["type"] for line in export.text.splitlines()}
+    assert export.status_code == 200 and kinds == {"decision", "reward"}
+    assert alice.get("/v1/trajectories").status_code == 403
+
+    assert (
+        alice.post("/v1/memories", content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
+    assert alice.post("/v1/memories", json={"target": "user:alice"}).status_code == 422
+    assert alice.post("/v1/memories", json={"content": "x" * 10_000, "target": "user:alice"}).status_code == 413
+    assert alice.get("/v1/memories/does-not-exist").status_code == 404
+    assert alice.delete(f"/v1/memories/{mid}").json() == {"deleted": mid}
+    assert alice.get(f"/v1/memories/{mid}").status_code == 404
+    schema = httpx.get(f"{served}/openapi.json").json()
+    assert {"/v1/memories", "/v1/search", "/v1/feedback", "/v1/trajectories"} <= set(schema["paths"])
+
+
+def test_token_file_and_loopback_rule(tmp_path):
+    from typer.testing import CliRunner
+
+    from reme.cli import app
+    from reme.errors import BadInputError
+
+    good = tmp_path / "tokens.yaml"
+    good.write_text("t1: [user:alice]\nt2: ['*']\n", encoding="utf-8")
+    assert load_tokens(good) == {"t1": ["user:alice"], "t2": ["*"]}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("t1: user:alice\n", encoding="utf-8")
+    with pytest.raises(BadInputError):
+        load_tokens(bad)
+    refused = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--workspace", str(tmp_path / "ws")])
+    assert refused.exit_code == 2 and "token" in refused.output
