@@ -98,3 +98,30 @@ def test_token_file_and_loopback_rule(tmp_path):
         load_tokens(bad)
     refused = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--workspace", str(tmp_path / "ws")])
     assert refused.exit_code == 2 and "token" in refused.output
+
+
+def test_python_client_has_the_local_api(served):
+    from reme.client import ReMeClient
+    from reme.errors import BadInputError, NotFoundError
+
+    with ReMeClient(served, token="alice-token") as client:
+        assert client.health()["status"] == "ok"
+        node = client.add("Alice is allergic to peanuts.", target="user:alice", metadata={"source": "chat"})
+        assert node is not None and node.metadata["source"] == "chat"
+        assert [n.memory_id for n in client.list("user:alice")] == [node.memory_id]
+        assert client.get(node.memory_id).content == node.content
+        assert client.update(node.memory_id, "Alice is allergic to peanuts and shellfish.").memory_id == node.memory_id
+        hits = client.search("What is Alice allergic to?", target="user:alice", min_score=-1.0)
+        assert hits and hits[0].memory.memory_id == node.memory_id and hits[0].decision_id
+        event = client.feedback(1.0, memory_id=node.memory_id)
+        assert event.value == 1.0
+        with pytest.raises(BadInputError):
+            client.add("no", target="user:bob")  # 403: not this token's target
+        with pytest.raises(BadInputError):
+            client.trajectories()  # the export needs '*'
+        client.delete(node.memory_id)
+        with pytest.raises(NotFoundError):
+            client.get(node.memory_id)
+    with ReMeClient(served, token="admin-token") as admin:
+        records = admin.trajectories()
+        assert {r["type"] for r in records} == {"decision", "reward"}
