@@ -139,17 +139,6 @@ def _as_names(value: str | Sequence[str] | None, what: str) -> list[str]:
     return [v for v in value if v]
 
 
-def _clean_logprobs(values: Any) -> list[float] | None:
-    """Finite token log-probabilities clipped to <= 0, or ``None`` when absent or unusable."""
-    if values is None:
-        return None
-    try:
-        out = [min(float(v), 0.0) for v in values]
-    except (TypeError, ValueError):
-        return None
-    return out if all(math.isfinite(v) for v in out) else None
-
-
 # ------------------------------------------------------------------------------------------------- messages
 def _message_text(content: Any) -> str:
     """The text of a message's content: a string, or the text blocks of an OpenAI / AgentScope block list."""
@@ -518,25 +507,23 @@ class ReMe:
         memory_ids: list[str],
         **extra: Any,
     ) -> Decision:
-        """The record of one LLM call: ``logprob`` is the sum of the output's token log-probabilities (the whole
-        text expresses the action), ``None`` when the backend gave none."""
-        from reme.policy.decision import Decision
+        """The record of one LLM call (``reme.llm.decisions.llm_decision``): the whole output expresses the
+        action, so ``logprob`` is the sum of all its token log-probabilities, ``None`` when the backend gave none."""
+        from reme.llm.decisions import llm_decision
 
-        tokens = _clean_logprobs(getattr(result, "token_logprobs", None))
-        return Decision(
-            kind=kind,
-            policy=policy,
-            version=getattr(result, "model", "") or getattr(self._llm, "model", "") or "unknown",
-            mode="sample",
-            action=action,
-            logprob=None if tokens is None else math.fsum(tokens),
+        return llm_decision(
+            kind,
+            policy,
+            action,
+            result,
+            model=getattr(result, "model", "") or getattr(self._llm, "model", "") or "unknown",
             inputs={"messages": prompt},
             memory_ids=memory_ids,
             extra={
-                "token_logprobs": tokens,
-                "tokens": getattr(result, "tokens", None) if tokens is not None else None,
+                "tokens": getattr(result, "tokens", None)
+                if getattr(result, "token_logprobs", None) is not None
+                else None,
                 "text": result.text,
-                "backend": getattr(result, "backend", ""),
                 "finish_reason": getattr(result, "finish_reason", None),
                 **extra,
             },

@@ -8,6 +8,7 @@ log-probabilities the decision is recorded with ``logprob: null`` and ``trainabl
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from reme.policy.decision import Decision, DecisionKind
@@ -16,33 +17,26 @@ __all__ = ["llm_decision", "span_token_logprobs"]
 
 
 def span_token_logprobs(result: Any, start: int = 0, end: int | None = None) -> list[float] | None:
-    """The log-probabilities of the output tokens of ``result`` (a ``ChatResult``) that overlap ``text[start:end]``.
-
-    Tokens are located by their cumulative character offsets; when the pieces do not concatenate to the text (some
-    servers normalise whitespace), each piece is found with ``str.find`` after the previous one. ``None`` when the
-    result carries no log-probabilities."""
-    tokens: list[str] | None = getattr(result, "tokens", None)
+    """The log-probabilities of the output tokens of ``result`` (a ``ChatResult``) that overlap
+    ``text[start:end]`` (``ChatResult.span_token_logprobs``), clipped to <= 0 (a server that rounds a near-certain
+    token above 0). ``None`` when the result carries no log-probabilities, or unusable ones (not finite)."""
     logprobs: list[float] | None = getattr(result, "token_logprobs", None)
     if logprobs is None:
         return None
-    text: str = result.text
-    end = len(text) if end is None else end
-    if tokens is None or len(tokens) != len(logprobs):
-        return list(logprobs) if (start, end) == (0, len(text)) else None
-    out: list[float] = []
-    exact = "".join(tokens) == text
-    position = 0
-    for piece, lp in zip(tokens, logprobs):
-        if exact:
-            begin = position
-        else:
-            found = text.find(piece, position) if piece else position
-            begin = position if found < 0 else found
-        stop = begin + len(piece)
-        position = stop
-        if (begin < end and stop > start) or (not piece and start <= begin < end):
-            out.append(float(lp))
-    return out
+    end = len(result.text) if end is None else end
+    if getattr(result, "tokens", None) is not None and hasattr(result, "span_token_logprobs"):
+        picked = result.span_token_logprobs(start, end)
+    elif (start, end) == (0, len(result.text)):  # no token pieces: only the whole output can be attributed
+        picked = list(logprobs)
+    else:
+        return None
+    if picked is None:
+        return None
+    try:
+        out = [min(float(t), 0.0) for t in picked]
+    except (TypeError, ValueError):
+        return None
+    return out if all(math.isfinite(t) for t in out) else None
 
 
 def llm_decision(
@@ -62,15 +56,13 @@ def llm_decision(
     span's token log-probabilities (``None`` and ``trainable=False`` without them), ``extra["token_logprobs"]``
     holds them, ``version`` is the model name."""
     tokens = span_token_logprobs(result, start, end)
-    if tokens is not None:
-        tokens = [min(float(t), 0.0) for t in tokens]  # a server that rounds a near-certain token above 0
     record_extra: dict[str, Any] = {
         "token_logprobs": tokens,
         "span": [start, len(result.text) if end is None else end],
         "backend": getattr(result, "backend", ""),
         **(extra or {}),
     }
-    logprob = None if tokens is None else float(sum(tokens))
+    logprob = None if tokens is None else math.fsum(tokens)
     return Decision(
         kind=kind,
         policy=policy,

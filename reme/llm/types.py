@@ -145,18 +145,23 @@ class ChatResult(BaseModel):
         that cannot be found is treated as empty at that point. A zero-length token at offset ``p`` belongs to the
         character at ``p`` (the character it starts). ``start``/``end`` are clamped to ``[0, len(text)]``.
         """
+        picked = self.span_token_logprobs(start, end)
+        return None if picked is None else math.fsum(picked)
+
+    def span_token_logprobs(self, start: int, end: int) -> list[float] | None:
+        """The log-probs of the tokens overlapping ``text[start:end]``, in order (the terms ``span_logprob`` sums);
+        ``None`` when log-probs or tokens are absent."""
         if self.token_logprobs is None or self.tokens is None:
             return None
         start = max(0, min(start, len(self.text)))
         end = max(0, min(end, len(self.text)))
         if end <= start:
-            return 0.0
-        picked = [
+            return []
+        return [
             lp
             for (lo, hi), lp in zip(self.token_offsets(), self.token_logprobs)
             if (lo < end and hi > start) or (lo == hi and start <= lo < end)
         ]
-        return math.fsum(picked)
 
     def token_offsets(self) -> list[tuple[int, int]]:
         """``(start, end)`` character offsets of each token in ``text`` (see ``span_logprob``); ``[]`` without

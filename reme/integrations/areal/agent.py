@@ -79,6 +79,7 @@ class ReMeWriterAgent:
         self.embedding_model = embedding_model
         self._head: Any = None
         self._head_version = ""
+        self._answerer: Any = None
         self.encoder: Any = None
         """An embedding encoder to use instead of the configured model (tests)."""
 
@@ -180,14 +181,15 @@ class ReMeWriterAgent:
         from reme.eval_qa import answer_messages, f1_score, normalize_answer
 
         if self.answer_base_url:
-            from reme.llm import LLMConfig, build_llm
+            if self._answerer is None:  # one client for every question of every episode of this worker
+                from reme.llm import LLMConfig, build_llm
 
-            answerer = build_llm(
-                LLMConfig(model=self.answer_model or "default", base_url=self.answer_base_url,
-                          api_key=self.answer_api_key or None, max_retries=2)
-            )  # fmt: skip
+                self._answerer = build_llm(
+                    LLMConfig(model=self.answer_model or "default", base_url=self.answer_base_url,
+                              api_key=self.answer_api_key or None, max_retries=2)
+                )  # fmt: skip
             try:
-                result = await answerer.achat(answer_messages(question.question, snippets), max_tokens=64)
+                result = await self._answerer.achat(answer_messages(question.question, snippets), max_tokens=64)
             except Exception as exc:
                 log.warning("answering model failed (%s): question %s scores 0", exc, question.question_id)
                 return 0.0
