@@ -114,6 +114,34 @@ class ReMeClient:
         body = {"value": value, "decision_id": decision_id, "memory_id": memory_id}
         return RewardEvent.model_validate(self._call("POST", "/v1/feedback", json=body).json())
 
+    def compact(
+        self,
+        messages: builtins.list[dict[str, Any]],
+        *,
+        memory_compact_threshold: int | None = None,
+        memory_compact_reserve: int = 10000,
+        summarize: bool = True,
+        previous_summary: str = "",
+        language: str = "en",
+    ) -> dict[str, Any]:
+        """The server's compaction of ``messages``: ``{decision_id, policy, valid, compacted (positions), kept
+        (the messages to keep verbatim), summary, summary_error}``."""
+        body = {
+            "messages": messages,
+            "memory_compact_threshold": memory_compact_threshold,
+            "memory_compact_reserve": memory_compact_reserve,
+            "summarize": summarize,
+            "previous_summary": previous_summary,
+            "language": language,
+        }
+        return dict(self._call("POST", "/v1/compact", json=body).json())
+
+    def task_flow(self, name: str, workspace_id: str, **params: Any) -> dict[str, Any]:
+        """One of ReMe 0.3.x's task-memory flows (``retrieve_task_memory``, ``summary_task_memory``,
+        ``add_task_memory``, ``record_task_memory``, ``delete_task_memory``, ``load_memory``, ``dump_memory``):
+        ReMe's response ``{answer, success, messages, metadata}``."""
+        return dict(self._call("POST", f"/{name}", json={"workspace_id": workspace_id, **params}).json())
+
     def trajectories(self) -> builtins.list[dict[str, Any]]:
         """The workspace's trajectory log, one dict per record (needs a token with target ``*``)."""
         text = self._call("GET", "/v1/trajectories").text

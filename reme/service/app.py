@@ -11,6 +11,7 @@ which ``reme serve`` allows only on a loopback address. Request bodies above ``m
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,19 @@ from pydantic import BaseModel, Field
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from reme.errors import BadInputError, NotFoundError, ReMeError
+
+from .task_flows import (
+    AddTaskMemoryIn,
+    DeleteTaskMemoryIn,
+    DumpMemoryIn,
+    FlowResponse,
+    LLMUnavailableError,
+    LoadMemoryIn,
+    RecordTaskMemoryIn,
+    RetrieveTaskMemoryIn,
+    SummaryTaskMemoryIn,
+    TaskFlows,
+)
 
 __all__ = ["create_app", "load_tokens"]
 
@@ -54,6 +68,23 @@ class FeedbackIn(BaseModel):
     memory_id: str | None = None
 
 
+class CompactIn(BaseModel):
+    """``POST /v1/compact``: a conversation, and ReMe's compaction settings."""
+
+    messages: list[dict[str, Any]] = Field(max_length=100_000)
+    """OpenAI-style (``role``, ``content``, ``tool_calls``, ``tool_call_id``) or AgentScope-style messages."""
+    memory_compact_threshold: int | None = Field(default=None, ge=0)
+    """Compact when the messages hold at least this many tokens (default ReMe's, from the next two)."""
+    max_input_length: int = Field(default=128 * 1024, ge=1)
+    compact_ratio: float = Field(default=0.7, gt=0, le=1)
+    memory_compact_reserve: int = Field(default=10000, ge=0)
+    """Tokens that may stay verbatim."""
+    summarize: bool = True
+    """Summarise the compacted messages with the server's LLM (when it has one)."""
+    previous_summary: str = ""
+    language: str = "en"
+
+
 def load_tokens(path: str | Path) -> dict[str, list[str]]:
     """A YAML token file: each bearer token mapped to the targets it may read and write (``*``: all)."""
     import yaml
@@ -78,13 +109,17 @@ def create_app(
     *,
     memory: Any = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    llm: Any = None,
+    dump_dir: str | Path | None = None,
 ) -> Any:
-    """The FastAPI application over ``workspace`` (or an open ``memory``, for tests)."""
+    """The FastAPI application over ``workspace`` (or an open ``memory``, for tests). ``llm`` (an ``LLMClient``)
+    summarises for ``/v1/compact`` and ``/summary_task_memory``; ``dump_dir`` (default ``<workspace>/dumps``) is
+    the only place ``/load_memory`` and ``/dump_memory`` touch."""
     from reme.memory import Memory
     from reme.schema import normalize_target
 
     mem = memory if memory is not None else Memory(workspace)
-    lock = threading.Lock()
+    lock = threading.RLock()
     app = FastAPI(title="reme", version=_version(), description="Agent memory whose decisions are learned policies.")
 
     class BodyLimit(BaseHTTPMiddleware):
@@ -197,6 +232,108 @@ def create_app(
             raise HTTPException(status_code=403, detail="feedback on a decision needs a token with target '*'")
         event = run(mem.feedback, body.value, decision_id=body.decision_id, memory_id=body.memory_id)
         return dict(event.model_dump())
+
+    compact_policies: list[Any] = []
+
+    def compact_policy() -> Any:
+        """The workspace's active compact policy (``reme.yaml``), loaded once."""
+        if not compact_policies:
+            from reme.policy.registry import load_active
+
+            compact_policies.append(load_active(mem.workspace.root, "compact", mem.settings.policies.compact))
+        return compact_policies[0]
+
+    @app.post("/v1/compact")
+    async def compact(body: CompactIn, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+        """The compact policy's keep/compact decision over ``messages`` (logged), and the LLM compactor's summary
+        of the compacted ones. A failed or invalid summary keeps every message (nothing is lost)."""
+        from reme.reme_light.compactor import run_compactor
+        from reme.reme_light.context import calculate_memory_compact_threshold, check_context
+        from reme.reme_light.messages import format_messages
+
+        threshold = body.memory_compact_threshold
+        if threshold is None:
+            threshold = calculate_memory_compact_threshold(body.max_input_length, body.compact_ratio)
+        policy = await asyncio.to_thread(run, compact_policy)
+        to_compact, _, valid, decision = await asyncio.to_thread(
+            run, check_context, body.messages, threshold, body.memory_compact_reserve, None, policy, mem.trajectory
+        )
+        positions = {id(m): i for i, m in enumerate(body.messages)}
+        compacted = sorted(positions[id(m)] for m in to_compact)
+        out: dict[str, Any] = {
+            "decision_id": decision.decision_id if decision is not None else None,
+            "policy": decision.policy if decision is not None else None,
+            "valid": valid,
+            "summary": None,
+            "summary_error": None,
+        }
+        if compacted and body.summarize and llm is not None:
+            transcript = format_messages([body.messages[i] for i in compacted], threshold)
+            result = await run_compactor(
+                transcript, llm=llm, previous_summary=body.previous_summary, language=body.language
+            )
+            if result.decision is not None:
+                await asyncio.to_thread(run, mem.record, result.decision)
+            if result.is_valid:
+                out["summary"] = result.summary
+            else:
+                out["summary_error"], compacted = result.error, []
+        elif compacted and body.summarize:
+            out["summary_error"] = "the server has no LLM: the compacted messages are returned unsummarised"
+        keep = set(range(len(body.messages))) - set(compacted)
+        out["compacted"] = compacted
+        out["kept"] = [body.messages[i] for i in sorted(keep)]
+        return out
+
+    flows = TaskFlows(mem, run, llm=llm, dump_dir=dump_dir)
+
+    def task_scope(scope: list[str] | None, workspace_id: str) -> None:
+        check(scope, TaskFlows.target(workspace_id) if workspace_id else None)
+
+    def flow(fn: Any, body: Any, scope: list[str] | None) -> FlowResponse:
+        try:
+            task_scope(scope, body.workspace_id)
+        except BadInputError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        try:
+            result: FlowResponse = fn(body)
+        except BadInputError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except NotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except LLMUnavailableError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        except ReMeError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from None
+        return result
+
+    @app.post("/retrieve_task_memory", tags=["ReMe task memory"])
+    def retrieve_task_memory(body: RetrieveTaskMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.retrieve, body, scope)
+
+    @app.post("/summary_task_memory", tags=["ReMe task memory"])
+    def summary_task_memory(body: SummaryTaskMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.summary, body, scope)
+
+    @app.post("/add_task_memory", tags=["ReMe task memory"])
+    def add_task_memory(body: AddTaskMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.add, body, scope)
+
+    @app.post("/record_task_memory", tags=["ReMe task memory"])
+    def record_task_memory(body: RecordTaskMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.record, body, scope)
+
+    @app.post("/delete_task_memory", tags=["ReMe task memory"])
+    def delete_task_memory(body: DeleteTaskMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.delete, body, scope)
+
+    @app.post("/load_memory", tags=["ReMe task memory"])
+    def load_memory(body: LoadMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.load, body, scope)
+
+    @app.post("/dump_memory", tags=["ReMe task memory"])
+    def dump_memory(body: DumpMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(flows.dump, body, scope)
 
     @app.get("/v1/trajectories")
     def trajectories(scope: list[str] | None = Depends(allowed)) -> Any:

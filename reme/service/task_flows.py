@@ -1,0 +1,343 @@
+"""ReMe 0.3.x's task-memory flows, as its HTTP service and benchmarks (BFCL, AppWorld) call them.
+
+Each flow takes ReMe's request body (``workspace_id`` plus the flow's parameters; unknown switches such as
+``enable_llm_rerank`` are accepted and ignored) and answers ReMe's flow response ``{answer, success, messages,
+metadata}``. A ReMe ``workspace_id`` is this project's target ``task:<workspace_id>``.
+
+- ``retrieve_task_memory``: the rank policy's search of the target (one logged ``rank`` decision, its id in
+  ``metadata.decision_id`` for feedback); ``answer`` lists the memories, ``metadata.memory_list`` holds them.
+- ``summary_task_memory``: each trajectory goes to the LLM summariser of the vector ``ReMe`` (task focus), told
+  whether the trajectory succeeded (``score >= success_threshold``); its proposals pass the write policy. Needs an
+  LLM (``reme serve --llm-base-url`` or ``$LLM_BASE_URL``).
+- ``add_task_memory``: explicit adds (ReMe's add: always stored).
+- ``record_task_memory``: the memories a task used, after it ended: ``freq`` += 1, and ``utility`` += 1 when
+  ``update_utility`` (the task went well); each is also a ``task`` reward (1 or 0) on the memory, which the trainer
+  joins to the write that stored it, and on the retrieval decision when ``decision_id`` is given.
+- ``delete_task_memory``: deletes memories with ``freq >= freq_threshold`` and ``utility / freq < utility_threshold``.
+- ``load_memory`` / ``dump_memory``: JSON Lines of memories, read and written only inside the server's dump
+  directory (default ``<workspace>/dumps``): a path that is absolute, climbs out with ``..`` or leaves through a
+  symlink is refused (ReMe took any server path; a service that reads and writes arbitrary files for its callers
+  is a hole). A path without a ``.json``/``.jsonl`` suffix is a directory holding ``<workspace_id>.jsonl``, ReMe's
+  naming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reme.errors import BadInputError, ReMeError
+from reme.schema import MemoryNode, normalize_target
+
+__all__ = [
+    "AddTaskMemoryIn",
+    "DeleteTaskMemoryIn",
+    "DumpMemoryIn",
+    "FlowResponse",
+    "LLMUnavailableError",
+    "LoadMemoryIn",
+    "RecordTaskMemoryIn",
+    "RetrieveTaskMemoryIn",
+    "SummaryTaskMemoryIn",
+    "TaskFlows",
+    "TaskMemoryItem",
+    "Trajectory",
+]
+
+
+class LLMUnavailableError(ReMeError):
+    """A flow needs an LLM and the server has none (HTTP 503)."""
+
+
+class FlowResponse(BaseModel):
+    """ReMe's flow response."""
+
+    answer: str = ""
+    success: bool = True
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class _FlowIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    workspace_id: str = Field(min_length=1, max_length=200)
+
+
+class RetrieveTaskMemoryIn(_FlowIn):
+    query: str = ""
+    messages: list[dict[str, Any]] | None = None
+    top_k: int = Field(default=5, ge=1, le=1000)
+
+
+class Trajectory(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    messages: list[dict[str, Any]]
+    score: float = 0.0
+    task_id: str = ""
+
+
+class SummaryTaskMemoryIn(_FlowIn):
+    trajectories: list[Trajectory] = Field(min_length=1, max_length=1000)
+    success_threshold: float = 1.0
+
+
+class TaskMemoryItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    content: str
+    when_to_use: str = ""
+    memory_id: str | None = None
+    score: float = 0.0
+    author: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AddTaskMemoryIn(_FlowIn):
+    memory_list: list[TaskMemoryItem] = Field(min_length=1, max_length=10000)
+
+
+class RecordTaskMemoryIn(_FlowIn):
+    memory_list: list[str | dict[str, Any]] = Field(max_length=10000)
+    """The memories the task used: ids, or memory dicts with ``memory_id``."""
+    update_utility: bool = False
+    decision_id: str | None = None
+    """The ``retrieve_task_memory`` decision that returned them (optional: it gets the same reward)."""
+
+
+class DeleteTaskMemoryIn(_FlowIn):
+    freq_threshold: int = Field(default=5, ge=1)
+    utility_threshold: float = 0.5
+
+
+class LoadMemoryIn(_FlowIn):
+    load_file_path: str = ""
+    path: str = ""
+    clear_existing: bool = False
+
+
+class DumpMemoryIn(_FlowIn):
+    dump_file_path: str = ""
+    path: str = ""
+
+
+def _ids(memory_list: list[str | dict[str, Any]]) -> list[str]:
+    out = []
+    for i, item in enumerate(memory_list):
+        memory_id = item if isinstance(item, str) else item.get("memory_id")
+        if not isinstance(memory_id, str) or not memory_id:
+            raise BadInputError(f"memory_list[{i}] has no memory_id")
+        out.append(memory_id)
+    return out
+
+
+class TaskFlows:
+    """The flows over one open ``Memory``. ``run(fn, *args)`` calls ``fn`` under the service's workspace lock;
+    ``llm`` is the summariser's client (``None``: ``summary_task_memory`` is refused)."""
+
+    def __init__(
+        self, memory: Any, run: Callable[..., Any], *, llm: Any = None, dump_dir: str | Path | None = None
+    ) -> None:
+        self.memory = memory
+        self.run = run
+        self.llm = llm
+        self.dump_dir = Path(dump_dir) if dump_dir is not None else Path(memory.workspace.root) / "dumps"
+
+    @staticmethod
+    def target(workspace_id: str) -> str:
+        return normalize_target(f"task:{workspace_id}")
+
+    # ----------------------------------------------------------------------------------------------- flows
+    def retrieve(self, body: RetrieveTaskMemoryIn) -> FlowResponse:
+        from reme.vector import format_nodes, normalize_messages
+
+        query = body.query
+        if not query.strip() and body.messages:
+            turns = normalize_messages(body.messages)
+            users = [m for m in turns if m["role"] == "user"] or turns
+            query = users[-1]["content"] if users else ""
+        if not query.strip():
+            raise BadInputError("give a query (or messages with a user message)")
+        decision, hits = self.run(
+            self.memory.search_with_decision, query, body.top_k, self.target(body.workspace_id), min_score=None
+        )
+        nodes = [h.memory for h in hits]
+        return FlowResponse(
+            answer=format_nodes(nodes) if nodes else "",
+            metadata={
+                "decision_id": decision.decision_id,
+                "memory_list": [{**n.model_dump(), "score": h.score} for n, h in zip(nodes, hits)],
+            },
+        )
+
+    def summary(self, body: SummaryTaskMemoryIn) -> FlowResponse:
+        if self.llm is None:
+            raise LLMUnavailableError(
+                "summary_task_memory needs an LLM: start `reme serve` with --llm-base-url (or set $LLM_BASE_URL)"
+            )
+        from reme.vector import ReMe
+
+        vector = ReMe(working_dir=self.memory.workspace.root, llm=self.llm)
+        vector.memory = self.memory  # the service's open workspace, used under its lock
+        written: list[MemoryNode] = []
+        exchange: list[dict[str, Any]] = []
+        decision_ids: list[str] = []
+        success = True
+        for trajectory in body.trajectories:
+            outcome = "succeeded" if trajectory.score >= body.success_threshold else "failed"
+            description = f"This task attempt {outcome} (score {trajectory.score:g})."
+            result = self.run(
+                lambda t=trajectory, d=description: asyncio.run(
+                    vector.summarize_memory(t.messages, description=d, task_name=body.workspace_id, return_dict=True)
+                )
+            )
+            written.extend(result["answer"])
+            exchange.extend(result["messages"])
+            decision_ids.extend(vector.last_decision_ids)
+            success = success and bool(result["success"])
+        return FlowResponse(
+            answer=f"{len(written)} task memories written",
+            success=success,
+            messages=exchange,
+            metadata={"memory_list": [n.model_dump() for n in written], "decision_ids": decision_ids},
+        )
+
+    def add(self, body: AddTaskMemoryIn) -> FlowResponse:
+        from reme.vector import content_id, explicit_write_policy, using_write_policy
+
+        target = self.target(body.workspace_id)
+        items = [
+            {
+                "content": item.content,
+                "when_to_use": item.when_to_use,
+                "memory_id": item.memory_id or content_id(item.content),
+                "memory_type": "procedural",
+                "memory_target": target,
+                "score": item.score,
+                "author": item.author,
+                "metadata": item.metadata,
+            }
+            for item in body.memory_list
+        ]
+
+        def write() -> list[MemoryNode]:
+            with using_write_policy(self.memory, explicit_write_policy()):
+                return list(self.memory.add_many(items))
+
+        written = self.run(write)
+        return FlowResponse(
+            answer=f"{len(written)} task memories added", metadata={"memory_list": [n.model_dump() for n in written]}
+        )
+
+    def record(self, body: RecordTaskMemoryIn) -> FlowResponse:
+        target = self.target(body.workspace_id)
+        ids = _ids(body.memory_list)
+        value = 1.0 if body.update_utility else 0.0
+
+        def update() -> list[MemoryNode]:
+            nodes = [self.memory.get(memory_id) for memory_id in ids]  # all found before anything changes
+            for node in nodes:
+                if node.memory_target != target:
+                    raise BadInputError(f"memory {node.memory_id} is not in workspace {body.workspace_id!r}")
+            out = []
+            for node in nodes:
+                meta = dict(node.metadata)
+                meta["freq"] = int(meta.get("freq", 0)) + 1
+                meta["utility"] = float(meta.get("utility", 0.0)) + value
+                out.append(self.memory.update(node.memory_id, metadata=meta))
+                self.memory.feedback(value, memory_id=node.memory_id, source="task")
+            if body.decision_id:
+                self.memory.feedback(value, decision_id=body.decision_id, source="task")
+            return out
+
+        updated = self.run(update)
+        return FlowResponse(
+            answer=f"{len(updated)} task memories recorded",
+            metadata={"memory_list": [n.model_dump() for n in updated], "reward": value},
+        )
+
+    def delete(self, body: DeleteTaskMemoryIn) -> FlowResponse:
+        target = self.target(body.workspace_id)
+
+        def sweep() -> list[str]:
+            doomed = []
+            for node in self.memory.list(target):
+                freq = int(node.metadata.get("freq", 0) or 0)
+                utility = float(node.metadata.get("utility", 0.0) or 0.0)
+                if freq >= body.freq_threshold and utility / freq < body.utility_threshold:
+                    doomed.append(node.memory_id)
+            if doomed:
+                self.memory.delete_many(doomed)
+            return doomed
+
+        deleted = self.run(sweep)
+        return FlowResponse(answer=f"{len(deleted)} task memories deleted", metadata={"deleted_ids": deleted})
+
+    def load(self, body: LoadMemoryIn) -> FlowResponse:
+        from reme.importers.reme03 import read_dump, record_to_item
+
+        path = self.resolve(body.load_file_path or body.path, body.workspace_id)
+        if not path.is_file():
+            raise BadInputError(f"no dump file {self.display(path)}")
+        target = self.target(body.workspace_id)
+        items = []
+        for where, record in read_dump(path):  # everything is validated before anything is written
+            item = record_to_item(record, where)
+            if item is not None:
+                items.append({**item, "memory_target": target})
+
+        def write() -> int:
+            from reme.vector import explicit_write_policy, using_write_policy
+
+            removed = self.memory.delete_target(target) if body.clear_existing else 0
+            with using_write_policy(self.memory, explicit_write_policy()):
+                self.memory.add_many(items)
+            return int(removed)
+
+        removed = self.run(write)
+        return FlowResponse(
+            answer=f"{len(items)} memories loaded from {self.display(path)}",
+            metadata={"loaded": len(items), "removed": removed, "path": self.display(path)},
+        )
+
+    def dump(self, body: DumpMemoryIn) -> FlowResponse:
+        path = self.resolve(body.dump_file_path or body.path, body.workspace_id)
+        nodes = self.run(self.memory.list, self.target(body.workspace_id))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for node in nodes:
+                fh.write(json.dumps(node.model_dump(), ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return FlowResponse(
+            answer=f"{len(nodes)} memories dumped to {self.display(path)}",
+            metadata={"dumped": len(nodes), "path": self.display(path)},
+        )
+
+    # ----------------------------------------------------------------------------------------------- paths
+    def resolve(self, given: str, workspace_id: str) -> Path:
+        """``given`` inside the dump directory (see the module docstring); raises ``BadInputError`` outside it."""
+        if "\x00" in given:
+            raise BadInputError("a path may not contain NUL")
+        rel = Path(given or ".")
+        if rel.is_absolute() or ".." in rel.parts:
+            raise BadInputError(
+                f"{given!r}: dump paths are relative to the server's dump directory and may not climb out of it"
+            )
+        if rel.suffix.lower() not in (".json", ".jsonl"):
+            rel = rel / f"{workspace_id}.jsonl"
+        root = self.dump_dir.resolve()
+        path = (root / rel).resolve()
+        if not path.is_relative_to(root):
+            raise BadInputError(f"{given!r} leaves the dump directory (through a symlink)")
+        return path
+
+    def display(self, path: Path) -> str:
+        """``path`` relative to the dump directory (the server's own paths are not shown to callers)."""
+        return str(path.relative_to(self.dump_dir.resolve()))
