@@ -975,6 +975,32 @@ def bench_search_cmd(
         _emit_json(result, json_out or "-")
 
 
+LLMBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-base-url",
+        help="OpenAI-compatible endpoint that summarises for compaction and summary_task_memory "
+        "(default $LLM_BASE_URL; the key is read from $LLM_API_KEY only). 'hf:<dir>' runs a local model.",
+    ),
+]
+LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name (default $LLM_MODEL).")]
+DumpDirOpt = Annotated[
+    str | None,
+    typer.Option("--dump-dir", help="The only directory load_memory and dump_memory use (default WS/dumps)."),
+]
+
+
+def _service_llm(base_url: str | None, model: str | None) -> Any:
+    """The servers' LLM client: ``hf:<dir>``, an endpoint (option or ``$LLM_BASE_URL``), or ``None``."""
+    from reme.llm import LLMConfig, build_llm
+
+    if base_url and base_url.startswith("hf:"):
+        return build_llm(base_url)
+    if base_url or os.environ.get("LLM_BASE_URL", "").strip():
+        return build_llm(LLMConfig.from_env(base_url=base_url, model=model))
+    return None
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -985,6 +1011,9 @@ def serve(
     token_file: Annotated[
         str | None, typer.Option("--token-file", help="YAML: each bearer token -> the targets it may use.")
     ] = None,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    dump_dir: DumpDirOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
@@ -1003,7 +1032,43 @@ def serve(
             raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
         import uvicorn
 
-        uvicorn.run(create_app(_workspace(ctx, workspace), tokens), host=host, port=port, log_level="info")
+        llm = _service_llm(llm_base_url, llm_model)
+        app_ = create_app(_workspace(ctx, workspace), tokens, llm=llm, dump_dir=dump_dir)
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command("mcp")
+def mcp_cmd(
+    ctx: typer.Context,
+    transport: Annotated[
+        str, typer.Option("--transport", help="stdio (spawned by the client) or http (streamable HTTP at /mcp).")
+    ] = "stdio",
+    host: Annotated[str, typer.Option("--host", help="Address to bind with --transport http (loopback only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="Port for --transport http.")] = 8001,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    dump_dir: DumpDirOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the workspace as MCP tools (add, search, get, list, update, delete, feedback, export trajectories)
+    with the MCP Python SDK. Over http there is no auth, so it binds only to a loopback address (see docs/mcp.md)."""
+    with _errors():
+        try:
+            from reme.service.mcp_server import run_mcp
+        except ModuleNotFoundError as exc:
+            raise ReMeError(
+                f"`reme mcp` needs the MCP SDK ({exc.name} is not installed): pip install 'reme-rl[service]'"
+            ) from None
+        run_mcp(
+            _workspace(ctx, workspace),
+            transport,
+            host,
+            port,
+            llm=_service_llm(llm_base_url, llm_model),
+            dump_dir=dump_dir,
+        )
 
 
 @app.command()

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from reme.errors import BadInputError, NotFoundError, ReMeError
 
+from .compaction import CompactIn, CompactOut, active_compact_policy, compact
 from .task_flows import (
     AddTaskMemoryIn,
     DeleteTaskMemoryIn,
@@ -40,6 +41,8 @@ from .task_flows import (
 __all__ = ["create_app", "load_tokens"]
 
 MAX_BODY_BYTES = 1 << 20
+MAX_LIST = 1_000_000
+"""The largest ``limit`` of a listing."""
 
 
 class MemoryIn(BaseModel):
@@ -68,21 +71,20 @@ class FeedbackIn(BaseModel):
     memory_id: str | None = None
 
 
-class CompactIn(BaseModel):
-    """``POST /v1/compact``: a conversation, and ReMe's compaction settings."""
+class ErrorOut(BaseModel):
+    """Every error response: a message, or (for a request that fails validation) FastAPI's list of errors."""
 
-    messages: list[dict[str, Any]] = Field(max_length=100_000)
-    """OpenAI-style (``role``, ``content``, ``tool_calls``, ``tool_call_id``) or AgentScope-style messages."""
-    memory_compact_threshold: int | None = Field(default=None, ge=0)
-    """Compact when the messages hold at least this many tokens (default ReMe's, from the next two)."""
-    max_input_length: int = Field(default=128 * 1024, ge=1)
-    compact_ratio: float = Field(default=0.7, gt=0, le=1)
-    memory_compact_reserve: int = Field(default=10000, ge=0)
-    """Tokens that may stay verbatim."""
-    summarize: bool = True
-    """Summarise the compacted messages with the server's LLM (when it has one)."""
-    previous_summary: str = ""
-    language: str = "en"
+    detail: str | list[dict[str, Any]]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or unknown bearer token"},
+    403: {"model": ErrorOut, "description": "The token may not use this target"},
+    404: {"model": ErrorOut, "description": "No such memory"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
+    422: {"model": ErrorOut, "description": "Invalid request"},
+    503: {"model": ErrorOut, "description": "The operation needs an LLM and the server has none"},
+}
 
 
 def load_tokens(path: str | Path) -> dict[str, list[str]]:
@@ -120,7 +122,12 @@ def create_app(
 
     mem = memory if memory is not None else Memory(workspace)
     lock = threading.RLock()
-    app = FastAPI(title="reme", version=_version(), description="Agent memory whose decisions are learned policies.")
+    app = FastAPI(
+        title="reme",
+        version=_version(),
+        description="Agent memory whose decisions are learned policies.",
+        responses=ERROR_RESPONSES,
+    )
 
     class BodyLimit(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: Any) -> Any:
@@ -146,7 +153,10 @@ def create_app(
         return None if "*" in targets else [normalize_target(t) for t in targets]
 
     def check(scope: list[str] | None, target: str | None) -> str:
-        name = normalize_target(target)
+        try:
+            name = normalize_target(target)
+        except BadInputError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
         if scope is not None and name not in scope:
             raise HTTPException(status_code=403, detail=f"this token may not use target {name!r}")
         return name
@@ -176,7 +186,9 @@ def create_app(
 
     @app.get("/v1/memories")
     def list_memories(
-        target: str | None = None, limit: int | None = None, scope: list[str] | None = Depends(allowed)
+        target: str | None = None,
+        limit: int | None = Query(default=None, ge=1, le=MAX_LIST),
+        scope: list[str] | None = Depends(allowed),
     ) -> list[dict[str, Any]]:
         name = check(scope, target)
         return [n.model_dump() for n in run(mem.list, name, limit)]
@@ -236,54 +248,21 @@ def create_app(
     compact_policies: list[Any] = []
 
     def compact_policy() -> Any:
-        """The workspace's active compact policy (``reme.yaml``), loaded once."""
+        """The workspace's active compact policy, loaded once."""
         if not compact_policies:
-            from reme.policy.registry import load_active
-
-            compact_policies.append(load_active(mem.workspace.root, "compact", mem.settings.policies.compact))
+            compact_policies.append(active_compact_policy(mem))
         return compact_policies[0]
 
     @app.post("/v1/compact")
-    async def compact(body: CompactIn, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
+    async def compact_messages(body: CompactIn, scope: list[str] | None = Depends(allowed)) -> CompactOut:
         """The compact policy's keep/compact decision over ``messages`` (logged), and the LLM compactor's summary
         of the compacted ones. A failed or invalid summary keeps every message (nothing is lost)."""
-        from reme.reme_light.compactor import run_compactor
-        from reme.reme_light.context import calculate_memory_compact_threshold, check_context
-        from reme.reme_light.messages import format_messages
 
-        threshold = body.memory_compact_threshold
-        if threshold is None:
-            threshold = calculate_memory_compact_threshold(body.max_input_length, body.compact_ratio)
-        policy = await asyncio.to_thread(run, compact_policy)
-        to_compact, _, valid, decision = await asyncio.to_thread(
-            run, check_context, body.messages, threshold, body.memory_compact_reserve, None, policy, mem.trajectory
-        )
-        positions = {id(m): i for i, m in enumerate(body.messages)}
-        compacted = sorted(positions[id(m)] for m in to_compact)
-        out: dict[str, Any] = {
-            "decision_id": decision.decision_id if decision is not None else None,
-            "policy": decision.policy if decision is not None else None,
-            "valid": valid,
-            "summary": None,
-            "summary_error": None,
-        }
-        if compacted and body.summarize and llm is not None:
-            transcript = format_messages([body.messages[i] for i in compacted], threshold)
-            result = await run_compactor(
-                transcript, llm=llm, previous_summary=body.previous_summary, language=body.language
-            )
-            if result.decision is not None:
-                await asyncio.to_thread(run, mem.record, result.decision)
-            if result.is_valid:
-                out["summary"] = result.summary
-            else:
-                out["summary_error"], compacted = result.error, []
-        elif compacted and body.summarize:
-            out["summary_error"] = "the server has no LLM: the compacted messages are returned unsummarised"
-        keep = set(range(len(body.messages))) - set(compacted)
-        out["compacted"] = compacted
-        out["kept"] = [body.messages[i] for i in sorted(keep)]
-        return out
+        async def locked(fn: Any, *args: Any) -> Any:
+            return await asyncio.to_thread(run, fn, *args)
+
+        policy = await locked(compact_policy)
+        return await compact(body, memory=mem, policy=policy, llm=llm, locked=locked)
 
     flows = TaskFlows(mem, run, llm=llm, dump_dir=dump_dir)
 
