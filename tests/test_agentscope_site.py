@@ -1,0 +1,77 @@
+"""The AgentScope integration's tests, run where AgentScope can live: AgentScope 1.x needs mcp 1.x (this
+environment has mcp 2.x for ``reme mcp``) and would replace ReMeLight's stand-in message classes for the rest of
+the suite, so it is installed with pip ``--target`` into its own folder and the AgentScope tests of
+``tests/test_integrations.py`` run in a subprocess with that folder first on ``PYTHONPATH``: a real ReActAgent
+turn against the loopback scripted endpoint, the long-term memory's search logged and its reward joined, and the
+pre-reasoning hook.
+
+The folder is ``$REME_AGENTSCOPE_SITE`` or ``.venv/agentscope-site`` (kept between runs; about 140 MB). Where
+AgentScope is importable here already, ``test_integrations.py`` runs those tests itself and this one skips.
+Skipped only when the package registry cannot be reached, and it says so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REQUIREMENTS = ["agentscope>=1.0.17,<2", "mcp>=1.13,<2", "greenlet>=3"]
+NETWORK_ERRORS = ("Could not find a version", "No matching distribution", "Failed to establish", "Network is",
+                  "Temporary failure in name resolution", "ConnectionError", "Max retries exceeded")  # fmt: skip
+
+
+def _site() -> Path:
+    site = Path(os.environ.get("REME_AGENTSCOPE_SITE", REPO / ".venv" / "agentscope-site"))
+    marker = site / ".reme-installed"
+    if marker.is_file() and marker.read_text(encoding="utf-8") == repr(REQUIREMENTS):
+        return site
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--upgrade", "--target", str(site), *REQUIREMENTS],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        if any(marker_text in done.stderr for marker_text in NETWORK_ERRORS):
+            pytest.skip(
+                f"the package registry cannot be reached, so AgentScope cannot be installed: {done.stderr[-300:]}"
+            )
+        raise AssertionError(f"pip install --target {site} failed:\n{done.stderr[-2000:]}")
+    marker.write_text(repr(REQUIREMENTS), encoding="utf-8")
+    return site
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("agentscope") is not None, reason="AgentScope is importable: test_integrations runs it"
+)
+def test_agentscope_integration_in_its_own_site():
+    site = _site()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [env.get("PYTHONPATH")])])
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_integrations.py",
+            "-k",
+            "agentscope",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    tail = done.stdout[-3000:] + done.stderr[-2000:]
+    assert done.returncode == 0, tail
+    assert "5 passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1], tail
