@@ -11,6 +11,20 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--long``: the reliability tests at full size (crash: 200 trials per crash point group; concurrency:
+    more processes, threads and operations). ``--crash-trials`` / ``--crash-seed`` override their size and seed."""
+    parser.addoption("--long", action="store_true", default=False, help="run reliability tests at full size")
+    parser.addoption("--crash-trials", type=int, default=None, help="crash trials per crash point group")
+    parser.addoption("--crash-seed", type=int, default=0, help="seed of the crash and concurrency tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``--long`` also reaches module-level sizes (the fuzz tests' example counts) as ``REME_LONG=1``."""
+    if config.getoption("--long", default=False):
+        os.environ["REME_LONG"] = "1"
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """The real default encoder (all-MiniLM-L6-v2 from the installed package), loaded once per run."""

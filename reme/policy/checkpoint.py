@@ -4,6 +4,11 @@
 column names, in order), ``config`` (sizes, temperature, ...), ``version`` (sha256 of the spec and the weights,
 16 hex digits) and ``training_data_hash``. A loaded checkpoint whose files do not match its version, or that
 is missing a file, is an error: never a silent fallback.
+
+A save writes both files into a temporary folder beside the directory, fsyncs them and swaps the folder into
+place (``reme.store.atomic.replace_dir``): after a crash the directory holds the whole old checkpoint or the
+whole new one. A crash between the swap's two renames leaves the old one under ``.<name>.old-…``, which
+loading falls back to and the next save puts back.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reme.errors import BadInputError
+from reme.store.atomic import replace_dir, whole_dir
 
 SPEC_FILE = "policy.json"
 WEIGHTS_FILE = "policy.safetensors"
@@ -40,7 +46,6 @@ def save_checkpoint(
     from safetensors.torch import save
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     weights = save({name: t.detach().cpu().contiguous() for name, t in tensors.items()})
     spec = {
         "kind": kind,
@@ -50,14 +55,18 @@ def save_checkpoint(
         "training_data_hash": training_data_hash,
     }
     spec["version"] = checkpoint_version(spec, weights)
-    (directory / WEIGHTS_FILE).write_bytes(weights)
-    (directory / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def fill(folder: Path) -> None:
+        (folder / WEIGHTS_FILE).write_bytes(weights)
+        (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    replace_dir(directory, fill, SPEC_FILE)
     return str(spec["version"])
 
 
 def read_spec(directory: str | Path) -> dict[str, Any]:
     """The ``policy.json`` of a checkpoint directory (validated to be a JSON object with a kind)."""
-    path = Path(directory) / SPEC_FILE
+    path = whole_dir(Path(directory), SPEC_FILE) / SPEC_FILE
     if not path.is_file():
         raise BadInputError(f"not a policy checkpoint: {directory} has no {SPEC_FILE}")
     try:
@@ -73,8 +82,9 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, An
     """``(spec, tensors)`` of a learned-policy checkpoint, checked against its version hash."""
     from safetensors.torch import load
 
+    directory = whole_dir(Path(directory), SPEC_FILE)
     spec = read_spec(directory)
-    weights_path = Path(directory) / WEIGHTS_FILE
+    weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
         raise BadInputError(f"policy checkpoint {directory} has no {WEIGHTS_FILE}")
     weights = weights_path.read_bytes()

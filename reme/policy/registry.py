@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from reme.errors import BadInputError, WorkspaceError
-from reme.policy.checkpoint import read_spec
+from reme.policy.checkpoint import SPEC_FILE, read_spec
 from reme.policy.decision import DECISION_KINDS, Decision
 from reme.schema import utc_now
+from reme.store.atomic import fsync_dir, fsync_tree, temp_name, whole_dir, write_atomic
 
 HEURISTIC = "heuristic"
 
@@ -77,14 +78,26 @@ def ensure_registered(workspace: str | Path, policy: Any) -> None:
     root = registry_dir(workspace)
     if (root / policy.version).is_dir():
         return
-    tmp = root / f".register-{os.getpid()}"
+    tmp = temp_name(root / "register")
     shutil.rmtree(tmp, ignore_errors=True)
     version = policy.save(tmp)  # the version a saved checkpoint carries (the policy adopts it)
-    target = root / version
+    _publish(tmp, root / version)
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Move a complete registry folder into place (fsynced first: a version folder is never torn), unless that
+    version is already there (versions are content hashes: the same name holds the same files)."""
     if target.is_dir():
         shutil.rmtree(tmp, ignore_errors=True)
-    else:
+        return
+    fsync_tree(tmp)
+    try:
         os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process registered the same version meanwhile
+    fsync_dir(target.parent)
 
 
 def _check_kind(kind: str) -> str:
@@ -143,9 +156,7 @@ def _set_active(workspace: str | Path, kind: str, value: str) -> str:
     policies[kind] = value
     data["policies"] = policies
     WorkspaceSettings(**data)  # refuse to write a file that would not load
-    tmp = path.with_name(f".{SETTINGS_FILE}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False).encode("utf-8"))
     return previous
 
 
@@ -170,11 +181,11 @@ def activate(workspace: str | Path, source: str) -> tuple[str, str]:
         kind, version = policy.kind, policy.version
         target = registry_dir(workspace) / version
         if not target.exists():
-            tmp = target.with_name(f".{version}.tmp-{os.getpid()}")
+            tmp = temp_name(target)
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(source, tmp)
-            os.replace(tmp, target)
+            shutil.copytree(whole_dir(Path(source), SPEC_FILE), tmp)
+            _publish(tmp, target)
     else:
         policy = load_version(workspace, source)
         kind, version = policy.kind, policy.version

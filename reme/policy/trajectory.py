@@ -1,9 +1,12 @@
 """The trajectory log: every decision and reward of a workspace, appended as JSON lines to rotating segments
 ``WORKSPACE/trajectories/segment-NNNNNN.jsonl``.
 
-Each record is one ``write(2)`` of one line on a file opened with ``O_APPEND``, so records of concurrent
-processes never interleave and a record is in the kernel (safe from a crash of this process) when ``append``
-returns; segments are fsynced when they are rotated out and when the log is closed. A segment rotates when it
+Each record is one ``write(2)`` of one line on a file opened with ``O_APPEND``, under an exclusive ``flock`` of
+the segment, so records of concurrent processes never interleave and a record is in the kernel (safe from a
+crash of this process) when ``append`` returns; segments are fsynced when they are rotated out and when the log
+is closed. A writer killed in the middle of a large record (a ``write`` of several pages can stop part-way on
+SIGKILL) leaves a torn last line; the next append, by any process, cuts it off before writing, so a record is
+never glued to a torn one. A segment rotates when it
 passes ``segment_bytes``. Readers need nothing but these files: ``read_records`` yields every record with its
 file and line, and reports unreadable lines (a torn last line after a power loss, a corrupted byte) instead
 of stopping.
@@ -12,6 +15,7 @@ of stopping.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -24,6 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from reme.policy.decision import RECORD_SCHEMA_VERSION, Decision
 from reme.schema import utc_now
+
+try:
+    import fcntl
+except ImportError:  # Windows: appends of one process are still serialised by the log's thread lock
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 SEGMENT_RE = re.compile(r"^segment-(\d{6})\.jsonl$")
 
@@ -91,11 +102,12 @@ class TrajectoryLog:
             os.fsync(self._fd)
             os.close(self._fd)
         path = self.directory / f"segment-{number:06d}.jsonl"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self._segment = number
 
     def append(self, record: Decision | RewardEvent) -> None:
-        """Write one record (a whole line in one system call)."""
+        """Write one record (a whole line in one system call), after cutting off a torn last record that a
+        killed writer left; under an exclusive ``flock`` of the segment, so no live writer is mid-record."""
         if not self.enabled:
             return
         line = (record.model_dump_json() + "\n").encode("utf-8")
@@ -107,7 +119,37 @@ class TrajectoryLog:
             if os.fstat(self._fd).st_size >= self.segment_bytes:
                 latest = max([self._segment, *self._segments()])
                 self._open(latest + 1)
-            os.write(self._fd, line)
+            fd = self._fd
+            _flock(fd, True)
+            try:
+                self._cut_torn_tail(fd)
+                view = memoryview(line)
+                while view:  # one call; a short write (a signal, a full disk) is continued under the lock
+                    view = view[os.write(fd, view) :]
+            finally:
+                _flock(fd, False)
+
+    def _cut_torn_tail(self, fd: int) -> None:
+        """Truncate the segment after its last end of line when it does not end with one: the rest is a record
+        whose writer died mid-``write`` (or zeros a power loss left), never acknowledged. Without this, the
+        next record would be glued to it and both lines would be unreadable."""
+        size = os.fstat(fd).st_size
+        if size == 0 or not hasattr(os, "pread") or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            chunk = os.pread(fd, end - start, start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            end = start
+        log.warning(
+            "trajectory segment %06d ends in a torn record (%d bytes, a writer was killed mid-write): cut off",
+            self._segment, size - end,
+        )  # fmt: skip
+        os.ftruncate(fd, end)
 
     def close(self) -> None:
         with self._lock:
@@ -115,6 +157,12 @@ class TrajectoryLog:
                 os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = None
+
+
+def _flock(fd: int, lock: bool) -> None:
+    """Take or release an exclusive advisory lock on an open segment (other processes' appends wait)."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX if lock else fcntl.LOCK_UN)
 
 
 def parse_line(text: str) -> Decision | RewardEvent:

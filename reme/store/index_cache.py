@@ -3,7 +3,11 @@ them from the records. They are caches: a manifest names the target's generation
 were built for, and anything stale, torn or unreadable is ignored (and rebuilt from ``reme.db``).
 
 Layout: ``index/<sha256(target)[:16]>/{manifest.json, dense.faiss, ids.npy, bm25/}``, written to a temporary
-folder and renamed into place, so a crash never leaves a half-written index that looks whole.
+folder, fsynced and swapped into place (``reme.store.atomic.replace_dir``), so a crash never leaves a
+half-written index that looks whole. The manifest, written last, names the generation, the model, the number of
+memories and whether a keyword index exists, and carries a build id: a reader checks every file against it and
+reads the manifest again at the end, so an index replaced by another process mid-read is never mixed from two
+builds.
 """
 
 from __future__ import annotations
@@ -11,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,12 @@ import numpy as np
 
 from reme.retrieval.dense import DenseIndex
 from reme.retrieval.keyword import BM25Index
+from reme.store.atomic import replace_dir
 
 log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+"""Written last: a folder without it is not an index."""
 
 PERSIST_MIN = 2000
 """Targets smaller than this rebuild in milliseconds and are not written to disk."""
@@ -35,41 +42,50 @@ def save_index(root: Path, target: str, generation: int, model_id: str, dense: D
     """Write one target's indexes; returns whether they were written."""
     import faiss
 
-    final = _folder(root, target)
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        faiss.write_index(dense.faiss_index, str(tmp / "dense.faiss"))
-        np.save(tmp / "ids.npy", bm25.ids)
+    def fill(folder: Path) -> None:
+        faiss.write_index(dense.faiss_index, str(folder / "dense.faiss"))
+        np.save(folder / "ids.npy", bm25.ids)
         if bm25.retriever is not None:
-            bm25.retriever.save(str(tmp / "bm25"), show_progress=False)
-        manifest = {"target": target, "generation": generation, "model_id": model_id, "kind": dense.kind}
-        (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+            bm25.retriever.save(str(folder / "bm25"), show_progress=False)
+        manifest = {
+            "target": target,
+            "generation": generation,
+            "model_id": model_id,
+            "kind": dense.kind,
+            "count": len(bm25.ids),
+            "bm25": bm25.retriever is not None,
+            "build": uuid.uuid4().hex,
+        }
+        (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+    try:
+        replace_dir(_folder(root, target), fill, MANIFEST)
         return True
-    except OSError as exc:  # a cache: failing to write it only costs a rebuild later
+    except (OSError, RuntimeError) as exc:  # a cache: failing to write it only costs a rebuild later
         log.warning("could not save the index of %s: %s", target, exc)
-        shutil.rmtree(tmp, ignore_errors=True)
         return False
 
 
 def load_index(
     root: Path, target: str, generation: int, model_id: str, ann_threshold: int, nprobe: int, k1: float, b: float
 ) -> tuple[DenseIndex, BM25Index] | None:
-    """The saved indexes of a target if they match ``generation`` and ``model_id``, else ``None``."""
+    """The saved indexes of a target if they match ``generation`` and ``model_id``, else ``None`` (with a log
+    line when a saved copy exists but is stale, torn or unreadable, or was replaced while it was being read)."""
     folder = _folder(root, target)
-    manifest_path = folder / "manifest.json"
+    manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         return None
     try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if (
-            manifest.get("target") != target
-            or manifest.get("generation") != generation
-            or manifest.get("model_id") != model_id
-        ):
+        raw = manifest_path.read_bytes()
+        manifest: dict[str, Any] = json.loads(raw)
+        if manifest.get("target") != target or manifest.get("model_id") != model_id:
+            log.info("the saved index of %s was made for another target or model: rebuilding", target)
+            return None
+        if manifest.get("generation") != generation:
+            log.info(
+                "the saved index of %s is at generation %s, the records at %d: rebuilding",
+                target, manifest.get("generation"), generation,
+            )  # fmt: skip
             return None
         import bm25s
         import faiss
@@ -78,11 +94,19 @@ def load_index(
             faiss.read_index(str(folder / "dense.faiss")), manifest["kind"], ann_threshold, nprobe
         )
         ids = np.load(folder / "ids.npy")
-        retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if (folder / "bm25").is_dir() else None
+        retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if manifest["bm25"] else None
         bm25 = BM25Index.from_retriever(ids, retriever, k1, b)
-        if len(dense) != len(ids):
-            raise ValueError("dense and keyword indexes disagree in size")
+        count = int(manifest["count"])
+        if not len(dense) == len(ids) == count:
+            raise ValueError(f"sizes disagree: dense {len(dense)}, ids {len(ids)}, manifest {count}")
+        if retriever is not None and int(retriever.scores["num_docs"]) != count:
+            raise ValueError(f"the keyword index holds {retriever.scores['num_docs']} documents, not {count}")
+        if retriever is None and count:
+            raise ValueError("the keyword index is missing")
+        if manifest_path.read_bytes() != raw:  # replaced by another process while this one read the files
+            log.info("the saved index of %s was replaced while being read: rebuilding", target)
+            return None
         return dense, bm25
-    except Exception as exc:  # corrupt or foreign files: rebuild from the records
+    except Exception as exc:  # corrupt, torn or foreign files: rebuild from the records
         log.warning("ignoring the saved index of %s (%s): rebuilding from the records", target, exc)
         return None

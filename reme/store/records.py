@@ -92,6 +92,8 @@ class RecordStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._depth = 0
+        """Nesting depth of the open write transaction (only the thread holding ``_lock`` changes it)."""
         try:
             self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -144,8 +146,13 @@ class RecordStore:
         return new
 
     # --------------------------------------------------------------------------------------------- writes
-    def _transaction(self) -> _Transaction:
+    def transaction(self) -> _Transaction:
+        """``with store.transaction():`` one write transaction (``BEGIN IMMEDIATE``: SQLite's write lock, which
+        orders writers across threads and processes) around reads and writes, e.g. a read-modify-write that
+        must not lose a concurrent update. Nested uses join the outermost one, which commits."""
         return _Transaction(self)
+
+    _transaction = transaction
 
     def upsert_many(
         self, nodes: Sequence[MemoryNode], vectors: np.ndarray, model_id: str
@@ -268,7 +275,9 @@ class RecordStore:
         """Everything an index build needs for one target, read in one snapshot:
         ``(generation, keys, index texts, vectors)``."""
         with self._lock:
-            self._db.execute("BEGIN")
+            outer = self._depth > 0  # inside a write transaction: already one snapshot
+            if not outer:
+                self._db.execute("BEGIN")
             try:
                 generation = self.generation(target)
                 rows = self._db.execute(
@@ -277,7 +286,8 @@ class RecordStore:
                     (target,),
                 ).fetchall()
             finally:
-                self._db.execute("COMMIT")
+                if not outer:
+                    self._db.execute("COMMIT")
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         texts = [r[1] for r in rows]
         if rows:
@@ -311,21 +321,28 @@ class RecordStore:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the store's lock; rolls back on any exception."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the store's lock; rolls back on any exception. Reentrant: an inner
+    transaction of the same thread joins the outer one (only the outermost begins and commits)."""
 
     def __init__(self, store: RecordStore):
         self.store = store
 
     def __enter__(self) -> None:
-        self.store._lock.acquire()
-        try:
-            self.store._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.store._lock.release()
-            raise
+        store = self.store
+        store._lock.acquire()
+        if store._depth == 0:
+            try:
+                store._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                store._lock.release()
+                raise
+        store._depth += 1
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        store = self.store
+        store._depth -= 1
         try:
-            self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if store._depth == 0:
+                store._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
-            self.store._lock.release()
+            store._lock.release()
