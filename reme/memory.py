@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from pydantic import ValidationError
 from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.errors import BadInputError, NotFoundError, ReMeError
 from reme.policy.decision import Decision, Mode
+from reme.policy.guard import load_guarded
 from reme.policy.rank import RankState
-from reme.policy.registry import ensure_registered, load_active
+from reme.policy.registry import ensure_registered
 from reme.policy.trajectory import RewardEvent, TrajectoryLog
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
 from reme.retrieval.candidates import CandidateSet
@@ -120,7 +122,7 @@ def build_node(item: MemoryNode | Mapping[str, Any] | str, target: str | None = 
     fields["message_time"] = check_time(fields.get("message_time") or "")
     fields["metadata"] = _check_metadata(fields.get("metadata"))
     score = fields.get("score", 0.0)
-    if not isinstance(score, int | float) or not np.isfinite(score):
+    if isinstance(score, bool) or not isinstance(score, int | float) or not _finite(score):
         raise BadInputError(f"score must be a finite number, got {score!r}")
     if not fields.get("memory_id"):
         fields["memory_id"] = make_memory_id(fields["content"], fields["memory_target"])
@@ -170,8 +172,11 @@ class Memory:
         self.records = RecordStore(self.workspace.db_path)
         self.retrieval = retrieval or RetrievalConfig()
         self.settings = settings or load_settings(self.workspace.root)
-        self.rank_policy = rank_policy or load_active(self.workspace.root, "rank", self.settings.policies.rank)
-        self.write_policy = write_policy or load_active(self.workspace.root, "write", self.settings.policies.write)
+        policies = self.settings.policies
+        self.rank_policy = rank_policy or load_guarded(self.workspace.root, "rank", policies.rank, policies.on_failure)
+        self.write_policy = write_policy or load_guarded(
+            self.workspace.root, "write", policies.write, policies.on_failure
+        )
         for policy in (self.rank_policy, self.write_policy):
             ensure_registered(self.workspace.root, policy)
         self.trajectory = TrajectoryLog(
@@ -318,9 +323,11 @@ class Memory:
                     vecs = self.encoder.encode([n.index_text for n in batch])
                 decisions = self._decide_writes(batch, vecs)
                 keep = [i for i, d in enumerate(decisions) if d.action != "discard"]
-                written = [self._apply_write(batch[i], decisions[i]) for i in keep]
-                if written:
-                    self._write(written, vecs[keep])
+                written: builtins.list[MemoryNode] = []
+                if keep:
+                    with self._lock, self.records.transaction():  # a superseded memory is read and written at once
+                        written = [self._apply_write(batch[i], decisions[i]) for i in keep]
+                        self._write(written, vecs[keep])
                 for decision in decisions:  # logged once the memories they wrote are durable
                     self.record(decision, self.write_policy)
                 if on_commit is not None:
@@ -431,9 +438,13 @@ class Memory:
         score: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> MemoryNode:
-        """Change fields of a memory; it keeps its id. Unknown ids raise ``NotFoundError``."""
+        """Change fields of a memory; it keeps its id. Unknown ids raise ``NotFoundError``.
+
+        Only the given fields change, even when other threads or processes update the same memory meanwhile:
+        the new text is encoded first, then the memory is read again, changed and written in one write
+        transaction, so a concurrent update of another field is never lost and a concurrent delete is never
+        undone (this call then raises ``NotFoundError``)."""
         old = self.records.get(memory_id)
-        fields = old.model_dump()
         changes = {
             "content": content,
             "memory_target": target,
@@ -444,13 +455,21 @@ class Memory:
             "score": score,
             "metadata": metadata,
         }
-        fields.update({k: v for k, v in changes.items() if v is not None})
-        node = build_node(fields, None)
-        if node.index_text == old.index_text:
-            vector = self.records.vector(memory_id)
-        else:
-            vector = self.encoder.encode([node.index_text])
-        self._write([node], vector)
+        given = {k: v for k, v in changes.items() if v is not None}
+        node = build_node({**old.model_dump(), **given}, None)
+        encoded_text = node.index_text
+        encoded = None if encoded_text == old.index_text else self.encoder.encode([encoded_text])
+        with self._lock, self.records.transaction():
+            current = self.records.get(memory_id)
+            if current != old:  # changed by someone else since it was read: apply the changes to what is there
+                node = build_node({**current.model_dump(), **given}, None)
+            if node.index_text == current.index_text:
+                vector = self.records.vector(memory_id)
+            elif encoded is not None and node.index_text == encoded_text:
+                vector = encoded
+            else:
+                vector = self.encoder.encode([node.index_text])
+            self._write([node], vector)
         return node
 
     def delete(self, memory_id: str) -> None:
@@ -460,6 +479,8 @@ class Memory:
 
     def delete_many(self, memory_ids: Sequence[str]) -> int:
         """Delete memories that exist; returns how many went."""
+        for memory_id in memory_ids:
+            _check_id("memory_id", memory_id)
         with self._lock:
             gone, generations = self.records.delete_many(list(memory_ids))
             for gone_target, new_gen in generations.items():
@@ -481,10 +502,14 @@ class Memory:
 
     # ---------------------------------------------------------------------------------------------- reads
     def get(self, memory_id: str) -> MemoryNode:
+        """One memory by id; unknown ids raise ``NotFoundError``."""
+        _check_id("memory_id", memory_id)
         return self.records.get(memory_id)
 
     def list(self, target: str | None = None, limit: int | None = None) -> list[MemoryNode]:
-        """Memories of one target (all targets when ``None``), oldest first."""
+        """Memories of one target (all targets when ``None``), oldest first; at most ``limit`` (all when ``None``)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**62):
+            raise BadInputError(f"limit must be an integer in [1, 2**62], got {limit!r}")
         return self.records.list_nodes(None if target is None else normalize_target(target), limit)
 
     def count(self, target: str | None = None) -> int:
@@ -499,9 +524,21 @@ class Memory:
             self._backend = choose_backend(self.retrieval.device)
         return self._backend
 
-    def _index_for(self, target: str) -> _TargetIndex:
+    def rebuild_indexes(self, target: str | None = None) -> dict[str, int]:
+        """Rebuild the FAISS and BM25 indexes of one target (of every target with memories when ``None``) from
+        the records, ignoring any saved copy, and save them again when the target is large (as after a search
+        of a stale target). Returns the number of memories indexed per target."""
+        targets = [normalize_target(target)] if target is not None else self.records.targets()
+        out: dict[str, int] = {}
+        with self._lock:
+            for name in targets:
+                self._indexes.pop(name, None)
+                out[name] = len(self._index_for(name, rebuild=True).dense)
+        return out
+
+    def _index_for(self, target: str, rebuild: bool = False) -> _TargetIndex:
         """The target's index: in memory if current, else the saved copy under ``index/`` if current, else
-        rebuilt from the records (and saved when large)."""
+        rebuilt from the records (and saved when large). ``rebuild`` skips the saved copy."""
         from reme.retrieval.backend import build_dense
         from reme.retrieval.keyword import BM25Index
         from reme.store.index_cache import PERSIST_MIN, load_index, save_index
@@ -515,7 +552,7 @@ class Memory:
                 needs_ivf = index.dense.kind == "flat" and len(index.dense) > cfg.ann_threshold
                 if index.bm25 is not None and not needs_ivf:
                     return index
-            elif backend.name == "faiss-cpu":
+            elif backend.name == "faiss-cpu" and not rebuild:
                 loaded = load_index(
                     self.workspace.index_dir, target, current, self.model_id,
                     cfg.ann_threshold, cfg.ivf_nprobe, cfg.bm25_k1, cfg.bm25_b,
@@ -670,11 +707,19 @@ class Memory:
     ) -> tuple[Decision, builtins.list[SearchHit]]:
         """``search``, also returning the ranking decision (whose id is there even when no hit survives).
         ``query_time`` (default now) is when the question is asked; memory ages are measured from it."""
-        if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise BadInputError(f"limit must be an integer in [1, {_MAX_LIMIT}], got {limit!r}")
+        query = check_text(query, "query")
         if policy is not None:
             ensure_registered(self.workspace.root, policy)  # its decisions must stay replayable
-        threshold = self.retrieval.min_score if min_score is None else min_score
+        if min_score is not None:
+            try:
+                bad = isinstance(min_score, bool) or math.isnan(float(min_score))
+            except (TypeError, ValueError, OverflowError):
+                bad = True
+            if bad:
+                raise BadInputError(f"min_score must be a number (or -inf for no threshold), got {min_score!r}")
+        threshold = self.retrieval.min_score if min_score is None else float(min_score)
         cands, state, memories = self.rank_state(
             query, self.retrieval.candidates_for(limit), limit, target, query_vector, query_time, dense_hits
         )
@@ -768,8 +813,11 @@ class Memory:
 
         if (decision_id is None) == (memory_id is None):
             raise BadInputError("give exactly one of decision_id, memory_id")
-        if not isinstance(value, int | float) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise BadInputError(f"a reward must be a finite number, got {value!r}")
+        for name, given in (("decision_id", decision_id), ("memory_id", memory_id)):
+            if given is not None:
+                _check_id(name, given)
         if memory_id is not None and not self.records.exists(memory_id):
             raise NotFoundError(f"no memory with id {memory_id!r}")
         if decision_id is not None and (not isinstance(decision_id, str) or not decision_id.strip()):
@@ -867,3 +915,21 @@ class Memory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _finite(value: float) -> bool:
+    """Whether ``value`` is a finite float (ints too large for a float are not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _check_id(name: str, value: Any) -> None:
+    """An id must be a non-empty string of encodable text (no lone surrogates, no NUL), at most 256 characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 256 or "\x00" in value:
+        raise BadInputError(f"{name} must be a non-empty string of at most 256 characters, got {value!r:.80}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError(f"{name} is not valid text (a lone surrogate): {value!r:.80}") from None

@@ -6,6 +6,7 @@ Example ``reme.yaml``::
       rank: heuristic          # or a registry version (reme policy activate ...)
       write: heuristic
       compact: heuristic
+      on_failure: error        # or heuristic: fall back, warned and counted, when a learned policy fails
     mode: greedy               # sample: explore (training data); greedy: serve
     trajectories:
       enabled: true
@@ -33,6 +34,9 @@ class PolicySettings(BaseModel):
     rank: str = "heuristic"
     write: str = "heuristic"
     compact: str = "heuristic"
+    on_failure: Literal["error", "heuristic"] = "error"
+    """A learned policy that cannot load or decide: ``error`` refuses (``PolicyError``), ``heuristic`` falls back
+    to ReMe's rule with a warning and a counter (``reme.policy.guard``)."""
 
 
 class TrajectorySettings(BaseModel):

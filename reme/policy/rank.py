@@ -212,7 +212,10 @@ class MLPRankPolicy:
             return self.scores_torch(t).double().cpu().numpy()
 
     def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        return _decision(self, state, self.scores(state), mode, rng)
+        scores = self.scores(state)
+        if not np.isfinite(scores).all():  # NaN scores would rank nothing with log-probability 0
+            raise ValueError(f"the head gave {int((~np.isfinite(scores)).sum())} non-finite scores of {len(scores)}")
+        return _decision(self, state, scores, mode, rng)
 
     def logprob(self, state: RankState, action: Any) -> float:
         return pl.logprob(self.scores(state), action)

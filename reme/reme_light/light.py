@@ -137,9 +137,10 @@ class ReMeLight:
             write_policy=self._write_policy,
         )
         if self._compact_policy is None:
-            from reme.policy.registry import load_active
+            from reme.policy.guard import load_guarded
 
-            self._compact_policy = load_active(self.root, "compact", self.memory.settings.policies.compact)
+            policies = self.memory.settings.policies
+            self._compact_policy = load_guarded(self.root, "compact", policies.compact, policies.on_failure)
         clean_expired_tool_results(self.root / "tool_result")
         self.memory.sync_markdown()
         self._started = True

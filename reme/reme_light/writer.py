@@ -92,6 +92,12 @@ class FileTools:
             raise WorkspaceEscapeError("a tool path must be a non-empty string")
         if "\x00" in path:
             raise WorkspaceEscapeError("a tool path cannot contain NUL")
+        try:
+            encoded = path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WorkspaceEscapeError(f"a tool path must be valid text, got {path!r:.80}") from None
+        if len(encoded) > 1024 or any(len(part.encode()) > 200 for part in Path(path).parts):
+            raise WorkspaceEscapeError(f"a tool path is too long ({len(encoded)} bytes): {path!r:.80}")
         candidate = Path(path)
         full = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
         if full != self.root and self.root not in full.parents:

@@ -97,6 +97,7 @@ async def compact(
 
 def active_compact_policy(memory: Any) -> Any:
     """The workspace's active compact policy (``policies.compact`` of ``reme.yaml``; the heuristic by default)."""
-    from reme.policy.registry import load_active
+    from reme.policy.guard import load_guarded
 
-    return load_active(memory.workspace.root, "compact", memory.settings.policies.compact)
+    policies = memory.settings.policies
+    return load_guarded(memory.workspace.root, "compact", policies.compact, policies.on_failure)

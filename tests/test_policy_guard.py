@@ -1,0 +1,97 @@
+"""Policy safety (``reme.policy.guard``): a learned policy whose checkpoint is missing, corrupt, of another feature
+version, or whose scores are non-finite is refused (``PolicyError``) or, with ``policies.on_failure: heuristic``,
+replaced by the heuristic with a warning and a counter; a non-finite log-probability is never recorded."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from reme.memory import Memory
+from reme.policy.guard import FALLBACKS, GuardedPolicy, PolicyError
+from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
+from reme.policy.registry import activate
+from reme.policy.trajectory import read_records
+from reme.retrieval.embedding import RandomEncoder
+from reme.retrieval.features import RANK_FEATURES
+
+
+def _workspace(tmp_path: Path, policy: MLPRankPolicy, on_failure: str) -> Path:
+    """A workspace with two memories whose rank policy is ``policy`` (activated from a checkpoint)."""
+    ws = tmp_path / "ws"
+    memory = Memory(ws, encoder=RandomEncoder(16))
+    memory.add("Alice moved to Lisbon in May 2024.", "user:alice")
+    memory.add("Alice is allergic to peanuts.", "user:alice")
+    memory.close()
+    policy.save(tmp_path / "ckpt")
+    _, version = activate(ws, str(tmp_path / "ckpt"))
+    (ws / "version.txt").write_text(version, encoding="utf-8")
+    settings = (ws / "reme.yaml").read_text(encoding="utf-8")
+    (ws / "reme.yaml").write_text(settings.replace("policies:", f"policies:\n  on_failure: {on_failure}"), "utf-8")
+    return ws
+
+
+def _logprobs(ws: Path) -> list[float | None]:
+    return [e.record.logprob for e in read_records(ws / "trajectories") if e.record and e.record.type == "decision"]
+
+
+def test_a_sound_learned_policy_is_guarded_and_decides(tmp_path):
+    ws = _workspace(tmp_path, MLPRankPolicy(hidden=4), "error")
+    memory = Memory(ws, encoder=RandomEncoder(16))
+    assert isinstance(memory.rank_policy, GuardedPolicy) and memory.rank_policy.name == "mlp-rank"
+    assert memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    memory.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "features"])
+def test_a_policy_that_cannot_load_is_refused_or_replaced(tmp_path, caplog, damage):
+    policy = MLPRankPolicy(RANK_FEATURES[:-1], hidden=4) if damage == "features" else MLPRankPolicy(hidden=4)
+    ws = _workspace(tmp_path, policy, "error")
+    version_dir = ws / "policies" / (ws / "version.txt").read_text(encoding="utf-8")
+    if damage == "missing":
+        for path in version_dir.iterdir():
+            path.unlink()
+        version_dir.rmdir()
+    elif damage == "truncated":
+        weights = version_dir / "policy.safetensors"
+        weights.write_bytes(weights.read_bytes()[:40])
+    with pytest.raises(PolicyError, match="cannot serve"):
+        Memory(ws, encoder=RandomEncoder(16))
+
+    (ws / "reme.yaml").write_text((ws / "reme.yaml").read_text().replace("on_failure: error", "on_failure: heuristic"))
+    before = FALLBACKS["rank:load"]
+    with caplog.at_level(logging.WARNING, logger="reme.policy.guard"):
+        memory = Memory(ws, encoder=RandomEncoder(16))
+    assert isinstance(memory.rank_policy, HeuristicRankPolicy)
+    assert FALLBACKS["rank:load"] == before + 1 and "the heuristic serves rank decisions" in caplog.text
+    assert memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    memory.close()
+
+
+def test_non_finite_scores_are_refused_or_replaced_and_never_logged(tmp_path, caplog):
+    broken = MLPRankPolicy(hidden=4)
+    with torch.no_grad():
+        for p in broken.head.parameters():
+            p.fill_(float("nan"))
+    ws = _workspace(tmp_path, broken, "error")
+    memory = Memory(ws, encoder=RandomEncoder(16))
+    with pytest.raises(PolicyError, match="failed to decide"):
+        memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    memory.close()
+
+    (ws / "reme.yaml").write_text((ws / "reme.yaml").read_text().replace("on_failure: error", "on_failure: heuristic"))
+    memory = Memory(ws, encoder=RandomEncoder(16))
+    before = FALLBACKS["rank:decide"]
+    with caplog.at_level(logging.WARNING, logger="reme.policy.guard"):
+        decision, hits = memory.search_with_decision("Where does Alice live?", 2, "user:alice", min_score=-1)
+    assert hits and decision.policy == HeuristicRankPolicy().name
+    assert decision.extra["fallback_from"] == memory.rank_policy.version
+    assert memory.rank_policy.fallbacks == 1 and FALLBACKS["rank:decide"] == before + 1
+    assert "failed to decide" in caplog.text
+    memory.close()
+    logprobs = _logprobs(ws)
+    assert logprobs and all(lp is None or math.isfinite(lp) for lp in logprobs)
