@@ -283,6 +283,32 @@ def delete(
 
 
 @app.command()
+def forget(
+    ctx: typer.Context,
+    memory_ids: Annotated[
+        list[str] | None, typer.Option("--memory", help="A memory id to forget (repeatable).")
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Forget every memory of this target.")] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Remove memories from the records, the indexes, the embedding cache and the content fields of trajectory
+    records (decisions keep their ids and log-probabilities); print how many of each went."""
+    with _errors():
+        from reme.forget import forget as forget_memories
+
+        if bool(memory_ids) == (target is not None):
+            raise BadInputError("give --memory ID (one or more) or --target T")
+        _existing_workspace(ctx, workspace)
+        with _open_memory(ctx, workspace) as mem:
+            report = forget_memories(mem, memory_ids=memory_ids or (), target=target)
+        if json_out:
+            _emit_json(report.model_dump(), json_out)
+        else:
+            print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.model_dump().items()))
+
+
+@app.command()
 def sync(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
     """Index MEMORY.md and memory/*.md of the workspace (400-token chunks, 80 overlap)."""
     with _errors():
@@ -386,6 +412,27 @@ def trajectories_record(
             episodes, _workspace(ctx, workspace), policy, samples=samples, k=k, text_format=text_format, seed=seed
         )
         print(", ".join(f"{v} {key}" for key, v in counts.items()))
+
+
+@trajectories_app.command("prune")
+def trajectories_prune(
+    ctx: typer.Context,
+    days: Annotated[
+        float | None, typer.Option("--days", help="Retention in days (default: trajectories.retention_days).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete whole trajectory segments last written more than DAYS ago (never the newest one)."""
+    with _errors():
+        from reme.forget import prune_trajectories
+        from reme.settings import load_settings
+
+        root = _existing_workspace(ctx, workspace)
+        retention = days if days is not None else load_settings(root).trajectories.retention_days
+        if retention is None:
+            raise BadInputError("give --days, or set trajectories.retention_days in reme.yaml")
+        gone = prune_trajectories(root / "trajectories", retention)
+        print(f"pruned {len(gone)} segments" + (f": {', '.join(gone)}" if gone else ""))
 
 
 @trajectories_app.command("stats")

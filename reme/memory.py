@@ -182,6 +182,10 @@ class Memory:
         self.trajectory = TrajectoryLog(
             self.workspace.trajectory_dir, self.settings.trajectories.enabled, self.settings.trajectories.segment_bytes
         )
+        if self.settings.trajectories.retention_days is not None:
+            from reme.forget import prune_trajectories
+
+            prune_trajectories(self.workspace.trajectory_dir, self.settings.trajectories.retention_days)
         self._rng = np.random.default_rng(seed)
         self.show_progress = show_progress
         self._lock = threading.RLock()

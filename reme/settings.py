@@ -44,6 +44,9 @@ class TrajectorySettings(BaseModel):
     """Log every decision and reward to ``trajectories/``."""
     segment_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
     """A segment rotates past this size."""
+    retention_days: float | None = Field(default=None, ge=0)
+    """Delete whole segments whose last write is older than this many days (``reme trajectories prune``, and when
+    a workspace opens); ``None`` keeps everything."""
 
 
 class WorkspaceSettings(BaseSettings):

@@ -121,6 +121,11 @@ class TrajectoryLog:
                 self._open(latest + 1)
             fd = self._fd
             _flock(fd, True)
+            if self._replaced(fd):  # rewritten meanwhile (``reme forget``): append to the file now at the path
+                _flock(fd, False)
+                self._open(self._segment)
+                fd = self._fd
+                _flock(fd, True)
             try:
                 self._cut_torn_tail(fd)
                 view = memoryview(line)
@@ -128,6 +133,13 @@ class TrajectoryLog:
                     view = view[os.write(fd, view) :]
             finally:
                 _flock(fd, False)
+
+    def _replaced(self, fd: int) -> bool:
+        """Whether the segment's path now names another file than ``fd`` (a rewrite swapped it in)."""
+        try:
+            return os.stat(self.directory / f"segment-{self._segment:06d}.jsonl").st_ino != os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return True
 
     def _cut_torn_tail(self, fd: int) -> None:
         """Truncate the segment after its last end of line when it does not end with one: the rest is a record
