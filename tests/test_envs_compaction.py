@@ -301,6 +301,10 @@ def test_train_compact_policy_writes_a_checkpoint(synthetic_episodes, tmp_path):
     warm = written["hindsight_warm_start"]
     assert warm["losses"] and warm["losses"][-1] < warm["losses"][0]  # the value fits its hindsight labels
     assert warm["token_exponent"] == loaded.config["token_exponent"] and set(warm["val_reward_by_token_exponent"])
+    rows = [r["rows"] for r in warm["rounds"]]  # DAgger: each round adds the states its predecessor visited
+    assert len(rows) == config.hindsight_rounds == 3 and rows[0] < rows[1] < rows[2]
+    with pytest.raises(BadInputError):
+        CompactGRPOConfig(hindsight_rounds=0)
     with pytest.raises(BadInputError):
         CompactGRPOConfig(group_size=1)
     with pytest.raises(BadInputError):

@@ -81,10 +81,17 @@ class CompactGRPOConfig:
     hindsight_weight_decay: float = 1e-3
     token_exponents: tuple[float, ...] = (0.5, 0.75, 1.0)
     """ranked: the ``token_exponent`` values tried after the warm start; validation picks one."""
+    hindsight_rounds: int = 3
+    """ranked: warm-start rounds. Round 1 fits on the states of the tail rule's runs; each later round (DAgger)
+    adds the states of the previous round's policy's own greedy runs (the labels do not depend on the state)
+    and refits from scratch on all of them, so the value is also fitted where the learned policy goes: old
+    messages it kept, which the tail rule's states never hold."""
 
     def __post_init__(self) -> None:
         if self.policy not in ("ranked", "gate"):
             raise BadInputError(f"unknown compact policy {self.policy!r}: use 'ranked' or 'gate'")
+        if self.hindsight_rounds < 1:
+            raise BadInputError(f"hindsight_rounds must be >= 1, got {self.hindsight_rounds!r}")
         if self.hindsight_epochs < 0 or not self.hindsight_lr > 0 or not self.token_exponents:
             raise BadInputError("hindsight_epochs must be >= 0, hindsight_lr > 0, token_exponents non-empty")
         if self.group_size < 2:
@@ -134,29 +141,37 @@ def _prefix_snapshots(ep: CompactionEpisode, policy: Any, env: CompactionEnvConf
     return snapshots, _score(ep, stream, env).reward
 
 
+def hindsight_rows(
+    train: Sequence[CompactionEpisode], env: CompactionEnvConfig, behaviour: Any
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Feature rows and ``hindsight_keep_labels`` targets of every message of every compaction point of
+    ``behaviour``'s greedy runs over ``train``."""
+    rows: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for ep in train:
+        labels = hindsight_keep_labels(ep, env)
+        _, reserve, _ = env.budgets(ep.total_tokens)
+        for stream in _prefix_snapshots(ep, behaviour, env)[0]:
+            features = compaction_state(ep, stream, reserve).features
+            assert features is not None  # the environment always sets them
+            rows.append(features)
+            targets.append(labels[np.asarray(stream.verbatim, dtype=np.int64)])
+    return rows, targets
+
+
 def hindsight_warm_start(
     policy: MLPCompactPolicy,
     train: Sequence[CompactionEpisode],
     env: CompactionEnvConfig,
     config: CompactGRPOConfig,
+    data: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
 ) -> list[float]:
-    """Fit the policy's value logits to ``hindsight_keep_labels`` on the states of the tail rule's greedy runs
-    (every message of every compaction point is a row), with class-balanced binary cross-entropy; returns the
-    loss per epoch."""
+    """Fit the policy's value logits to ``hindsight_keep_labels`` on ``data`` (default: the rows of the tail rule's
+    greedy runs, ``hindsight_rows``), with class-balanced binary cross-entropy; returns the loss per epoch."""
     import torch
     import torch.nn.functional as F
 
-    rows: list[np.ndarray] = []
-    targets: list[np.ndarray] = []
-    heuristic = HeuristicCompactPolicy()
-    for ep in train:
-        labels = hindsight_keep_labels(ep, env)
-        _, reserve, _ = env.budgets(ep.total_tokens)
-        for stream in _prefix_snapshots(ep, heuristic, env)[0]:
-            features = compaction_state(ep, stream, reserve).features
-            assert features is not None  # the environment always sets them
-            rows.append(features)
-            targets.append(labels[np.asarray(stream.verbatim, dtype=np.int64)])
+    rows, targets = data if data is not None else hindsight_rows(train, env, HeuristicCompactPolicy())
     if not rows or config.hindsight_epochs == 0:
         return []
     x = torch.from_numpy(np.concatenate(rows).astype(np.float32))
@@ -216,15 +231,25 @@ def train_compact_policy(
     heuristic_val = evaluate_compaction(val, {"heuristic": HeuristicCompactPolicy()}, env)["results"]["heuristic"]
     warm: dict[str, Any] = {}
     if isinstance(policy, RankedMLPCompactPolicy):
-        warm["losses"] = hindsight_warm_start(policy, train, env, config)
-        tried: dict[str, float] = {}
-        for exponent in config.token_exponents:
-            policy.config["token_exponent"] = float(exponent)
-            if val:
-                tried[str(exponent)] = _validate(policy, val, env)["reward"]
-        chosen = max(tried, key=lambda e: tried[e]) if tried else str(config.token_exponents[0])
-        policy.config["token_exponent"] = float(chosen)
-        warm.update(token_exponent=float(chosen), val_reward_by_token_exponent=tried)
+        rows, targets = hindsight_rows(train, env, HeuristicCompactPolicy())
+        for round_ in range(config.hindsight_rounds):
+            if round_:  # DAgger: add the states the previous round's policy visits, refit from scratch
+                more_rows, more_targets = hindsight_rows(train, env, policy)
+                rows, targets = rows + more_rows, targets + more_targets
+                torch.manual_seed(config.seed + round_)
+                policy = initial_policy(config)
+                optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
+            assert isinstance(policy, RankedMLPCompactPolicy)
+            warm["losses"] = hindsight_warm_start(policy, train, env, config, (rows, targets))
+            tried: dict[str, float] = {}
+            for exponent in config.token_exponents:
+                policy.config["token_exponent"] = float(exponent)
+                if val:
+                    tried[str(exponent)] = _validate(policy, val, env)["reward"]
+            chosen = max(tried, key=lambda e: tried[e]) if tried else str(config.token_exponents[0])
+            policy.config["token_exponent"] = float(chosen)
+            warm.setdefault("rounds", []).append({"rows": int(sum(len(r) for r in rows)), "val_reward": tried})
+            warm.update(token_exponent=float(chosen), val_reward_by_token_exponent=tried)
     validation: list[dict[str, Any]] = []
     steps: list[dict[str, float]] = []
     best: dict[str, Any] = {"step": -1, "reward": -np.inf}
