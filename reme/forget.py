@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reme.errors import BadInputError
+from reme.store.atomic import write_atomic
 
 __all__ = ["FORGOTTEN", "ForgetReport", "forget", "prune_trajectories", "scrub_record"]
 
@@ -130,17 +131,7 @@ def _scrub_segment(path: Path, texts: Sequence[str]) -> tuple[int, int]:
                 lines[i] = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if not records:
             return 0, 0
-        tmp = path.with_name(f".{path.name}.forget-{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            fh.write(b"\n".join(lines))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)  # still under the old file's lock: appenders wait, then reopen the new file
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, b"\n".join(lines))  # under the old file's lock: appenders wait, then reopen the new one
     return records, fields
 
 

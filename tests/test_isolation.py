@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -27,23 +24,11 @@ from reme.retrieval.embedding import RandomEncoder
 SECRET = "sk-test-SECRET-7f3a9c1e5b"
 
 
-def _serve(app):
-    uvicorn = pytest.importorskip("uvicorn")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(250):
-        if server.started:
-            break
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 def test_every_service_read_path_is_per_target(tmp_path):
     pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    from loopback import serve
+
     from reme.service import create_app
 
     memory = Memory(tmp_path / "ws", encoder=RandomEncoder(16))
@@ -52,40 +37,40 @@ def test_every_service_read_path_is_per_target(tmp_path):
     assert bob is not None and bob_task is not None
     decision, _ = memory.search_with_decision("door code", 5, "user:bob", min_score=-1)
     tokens = {"alice": ["user:alice", "task:alice-ops"], "admin": ["*"]}
-    server, thread, url = _serve(create_app(tmp_path / "ws", tokens, memory=memory))
     try:
-        alice = httpx.Client(base_url=url, headers={"Authorization": "Bearer alice"})
-        alice.post("/v1/memories", json={"content": "Alice likes tea.", "target": "user:alice"})
-        denied = {
-            "search": alice.post("/v1/search", json={"query": "door code", "target": "user:bob"}),
-            "list": alice.get("/v1/memories", params={"target": "user:bob"}),
-            "get": alice.get(f"/v1/memories/{bob.memory_id}"),
-            "patch": alice.patch(f"/v1/memories/{bob.memory_id}", json={"content": "x"}),
-            "delete": alice.delete(f"/v1/memories/{bob.memory_id}"),
-            "feedback-memory": alice.post("/v1/feedback", json={"memory_id": bob.memory_id, "value": 1}),
-            "feedback-decision": alice.post("/v1/feedback", json={"decision_id": decision.decision_id, "value": 1}),
-            "trajectories": alice.get("/v1/trajectories"),
-            "task-retrieve": alice.post("/retrieve_task_memory", json={"workspace_id": "bob-ops", "query": "deploy"}),
-            "task-dump": alice.post("/dump_memory", json={"workspace_id": "bob-ops"}),
-            "task-record": alice.post(
-                "/record_task_memory", json={"workspace_id": "bob-ops", "memory_list": [bob_task.memory_id]}
-            ),
-        }
-        assert {name: r.status_code for name, r in denied.items()} == dict.fromkeys(denied, 403)
-        for response in denied.values():
-            assert "4417" not in response.text and "runbook" not in response.text
-        # alice's own task workspace cannot reach bob's memory through a memory id either
-        crossed = alice.post(
-            "/record_task_memory", json={"workspace_id": "alice-ops", "memory_list": [bob_task.memory_id]}
-        )
-        assert crossed.status_code == 422 and "runbook" not in crossed.text
-        found = alice.post("/v1/search", json={"query": "door code tea", "target": "user:alice", "min_score": -1})
-        assert [r["memory"]["memory_target"] for r in found.json()["results"]] == ["user:alice"]
-        assert httpx.get(f"{url}/v1/memories", params={"target": "user:bob"}).status_code == 401
-        assert memory.get(bob.memory_id).content == "Bob's door code is 4417."  # nothing changed
+        with serve(create_app(tmp_path / "ws", tokens, memory=memory)) as url:
+            alice = httpx.Client(base_url=url, headers={"Authorization": "Bearer alice"})
+            alice.post("/v1/memories", json={"content": "Alice likes tea.", "target": "user:alice"})
+            denied = {
+                "search": alice.post("/v1/search", json={"query": "door code", "target": "user:bob"}),
+                "list": alice.get("/v1/memories", params={"target": "user:bob"}),
+                "get": alice.get(f"/v1/memories/{bob.memory_id}"),
+                "patch": alice.patch(f"/v1/memories/{bob.memory_id}", json={"content": "x"}),
+                "delete": alice.delete(f"/v1/memories/{bob.memory_id}"),
+                "feedback-memory": alice.post("/v1/feedback", json={"memory_id": bob.memory_id, "value": 1}),
+                "feedback-decision": alice.post("/v1/feedback", json={"decision_id": decision.decision_id, "value": 1}),
+                "trajectories": alice.get("/v1/trajectories"),
+                "task-retrieve": alice.post(
+                    "/retrieve_task_memory", json={"workspace_id": "bob-ops", "query": "deploy"}
+                ),
+                "task-dump": alice.post("/dump_memory", json={"workspace_id": "bob-ops"}),
+                "task-record": alice.post(
+                    "/record_task_memory", json={"workspace_id": "bob-ops", "memory_list": [bob_task.memory_id]}
+                ),
+            }
+            assert {name: r.status_code for name, r in denied.items()} == dict.fromkeys(denied, 403)
+            for response in denied.values():
+                assert "4417" not in response.text and "runbook" not in response.text
+            # alice's own task workspace cannot reach bob's memory through a memory id either
+            crossed = alice.post(
+                "/record_task_memory", json={"workspace_id": "alice-ops", "memory_list": [bob_task.memory_id]}
+            )
+            assert crossed.status_code == 422 and "runbook" not in crossed.text
+            found = alice.post("/v1/search", json={"query": "door code tea", "target": "user:alice", "min_score": -1})
+            assert [r["memory"]["memory_target"] for r in found.json()["results"]] == ["user:alice"]
+            assert httpx.get(f"{url}/v1/memories", params={"target": "user:bob"}).status_code == 401
+            assert memory.get(bob.memory_id).content == "Bob's door code is 4417."  # nothing changed
     finally:
-        server.should_exit = True
-        thread.join(timeout=5)
         memory.close()
 
 

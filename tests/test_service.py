@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import httpx
 import pytest
 
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
+
+from loopback import serve  # noqa: E402
 
 from reme.memory import Memory  # noqa: E402
 from reme.service import create_app, load_tokens  # noqa: E402
@@ -23,19 +22,8 @@ def served(tmp_path, random_encoder):
     memory = Memory(tmp_path / "ws", encoder=random_encoder)
     tokens = {"alice-token": ["user:alice"], "admin-token": ["*"]}
     app = create_app(tmp_path / "ws", tokens, memory=memory, max_body_bytes=4096)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(app) as url:
+        yield url
     memory.close()
 
 

@@ -4,9 +4,6 @@ against a real loopback server whose LLM is a loopback OpenAI-compatible endpoin
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 
 from llm_server import LocalLLMServer, make_tiny_model  # noqa: E402
+from loopback import serve  # noqa: E402
 
 from reme.llm import LLMConfig, build_llm  # noqa: E402
 from reme.memory import Memory  # noqa: E402
@@ -30,20 +28,6 @@ def tiny_model(tmp_path_factory) -> str:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-lm"))
 
 
-def _serve(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(250):
-        if server.started:
-            break
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def served(tmp_path, random_encoder, tiny_model):
     """A server with an LLM, tokens for task:appworld only and for everything."""
@@ -52,10 +36,8 @@ def served(tmp_path, random_encoder, tiny_model):
         llm = build_llm(LLMConfig(model="tiny-test-lm", base_url=llm_server.base_url, api_key="EMPTY"))
         tokens = {"task-token": ["task:appworld"], "admin-token": ["*"]}
         app = create_app(tmp_path / "ws", tokens, memory=memory, llm=llm)
-        server, thread, url = _serve(app)
-        yield url, llm_server, tmp_path / "ws"
-        server.should_exit = True
-        thread.join(timeout=5)
+        with serve(app) as url:
+            yield url, llm_server, tmp_path / "ws"
         memory.close()
 
 
@@ -195,19 +177,18 @@ def test_summary_task_memory_writes_through_the_write_policy(served):
 
 def test_summary_task_memory_without_an_llm_is_503(tmp_path, random_encoder):
     memory = Memory(tmp_path / "ws", encoder=random_encoder)
-    server, thread, url = _serve(create_app(tmp_path / "ws", memory=memory))
     try:
-        body = {"workspace_id": "w", "trajectories": [{"messages": [{"role": "user", "content": "hi"}]}]}
-        refused = httpx.post(f"{url}/summary_task_memory", json=body)
-        assert refused.status_code == 503 and "LLM" in refused.json()["detail"]
-        msgs = [{"role": "user", "content": "x " * 400}, {"role": "assistant", "content": "y " * 400}] * 3
-        out = httpx.post(
-            f"{url}/v1/compact", json={"messages": msgs, "memory_compact_threshold": 10, "memory_compact_reserve": 100}
-        ).json()
-        assert out["summary"] is None and "no LLM" in out["summary_error"] and out["compacted"]
+        with serve(create_app(tmp_path / "ws", memory=memory)) as url:
+            body = {"workspace_id": "w", "trajectories": [{"messages": [{"role": "user", "content": "hi"}]}]}
+            refused = httpx.post(f"{url}/summary_task_memory", json=body)
+            assert refused.status_code == 503 and "LLM" in refused.json()["detail"]
+            msgs = [{"role": "user", "content": "x " * 400}, {"role": "assistant", "content": "y " * 400}] * 3
+            out = httpx.post(
+                f"{url}/v1/compact",
+                json={"messages": msgs, "memory_compact_threshold": 10, "memory_compact_reserve": 100},
+            ).json()
+            assert out["summary"] is None and "no LLM" in out["summary_error"] and out["compacted"]
     finally:
-        server.should_exit = True
-        thread.join(timeout=5)
         memory.close()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,21 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "Invalid request"},
     503: {"model": ErrorOut, "description": "The operation needs an LLM and the server has none"},
 }
+
+
+@contextmanager
+def http_errors() -> Iterator[None]:
+    """The library's errors as HTTP statuses: 404 not found, 422 bad input, 503 no LLM, 500 any other."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except BadInputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    except LLMUnavailableError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from None
+    except ReMeError as exc:
+        raise HTTPException(status_code=500, detail=str(exc)) from None
 
 
 def load_tokens(path: str | Path) -> dict[str, list[str]]:
@@ -162,15 +178,8 @@ def create_app(
         return name
 
     def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            with lock:
-                return fn(*args, **kwargs)
-        except NotFoundError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
-        except BadInputError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
-        except ReMeError as exc:
-            raise HTTPException(status_code=500, detail=str(exc)) from None
+        with http_errors(), lock:
+            return fn(*args, **kwargs)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -266,24 +275,10 @@ def create_app(
 
     flows = TaskFlows(mem, run, llm=llm, dump_dir=dump_dir)
 
-    def task_scope(scope: list[str] | None, workspace_id: str) -> None:
-        check(scope, TaskFlows.target(workspace_id) if workspace_id else None)
-
     def flow(fn: Any, body: Any, scope: list[str] | None) -> FlowResponse:
-        try:
-            task_scope(scope, body.workspace_id)
-        except BadInputError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
-        try:
+        check(scope, f"task:{body.workspace_id}")  # ReMe's workspace_id is the target task:<workspace_id>
+        with http_errors():
             result: FlowResponse = fn(body)
-        except BadInputError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
-        except NotFoundError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
-        except LLMUnavailableError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from None
-        except ReMeError as exc:
-            raise HTTPException(status_code=500, detail=str(exc)) from None
         return result
 
     @app.post("/retrieve_task_memory", tags=["ReMe task memory"])

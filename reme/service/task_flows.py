@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reme.errors import BadInputError, ReMeError
 from reme.schema import MemoryNode, normalize_target
+from reme.store.atomic import write_atomic
 
 __all__ = [
     "AddTaskMemoryIn",
@@ -308,13 +308,8 @@ class TaskFlows:
         path = self.resolve(body.dump_file_path or body.path, body.workspace_id)
         nodes = self.run(self.memory.list, self.target(body.workspace_id))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for node in nodes:
-                fh.write(json.dumps(node.model_dump(), ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        lines = "".join(json.dumps(node.model_dump(), ensure_ascii=False) + "\n" for node in nodes)
+        write_atomic(path, lines.encode("utf-8"))
         return FlowResponse(
             answer=f"{len(nodes)} memories dumped to {self.display(path)}",
             metadata={"dumped": len(nodes), "path": self.display(path)},
