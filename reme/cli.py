@@ -122,34 +122,61 @@ def main_callback(
 
 
 # ------------------------------------------------------------------------------------------------ memory
+MAX_JSONL_LINE = 8 << 20
+"""Longest line of an ``add --file`` JSONL file (bytes): a memory text is at most a million characters."""
+MAX_JSONL_BYTES = 1 << 30
+"""Largest ``add --file`` input (bytes); bigger imports are split, or go through the library's ``add_many``."""
+
+
 def _read_jsonl(path: str) -> list[dict[str, Any]]:
-    """Memories of an ``add --file`` JSONL file; any bad line is an error naming its number."""
+    """Memories of an ``add --file`` JSONL file; any bad line is an error naming its number. Read line by line with
+    bounds (a device such as /dev/zero, or a line without end, is refused instead of read without limit)."""
+    from reme.schema import json_problem
+
     try:
-        raw = Path(path).read_bytes()
+        fh = open(path, "rb")  # noqa: SIM115 (closed below; the errors of open are the ones to name)
     except FileNotFoundError:
         raise BadInputError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise BadInputError(f"{path} is a directory, not a JSONL file") from None
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
     items: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict) or "text" not in obj:
-            raise BadInputError(f"{path}:{number}: each line must be an object with a 'text' field")
-        unknown = set(obj) - {"text", "target", "time", "metadata", "when_to_use", "memory_type"}
-        if unknown:
-            raise BadInputError(f"{path}:{number}: unknown field(s) {sorted(unknown)}")
-        items.append(obj)
+    total = 0
+    with fh:
+        for number in range(1, 1 << 62):
+            try:
+                raw = fh.readline(MAX_JSONL_LINE + 1)
+            except OSError as exc:
+                raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+            if not raw:
+                break
+            total += len(raw)
+            if len(raw) > MAX_JSONL_LINE:
+                raise BadInputError(f"{path}:{number}: a line longer than {MAX_JSONL_LINE:,} bytes")
+            if total > MAX_JSONL_BYTES:
+                raise BadInputError(f"{path}: more than {MAX_JSONL_BYTES:,} bytes; split the file")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadInputError(f"{path}:{number}: not valid UTF-8 (byte {exc.start})") from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise BadInputError(f"{path}:{number}: the JSON is nested too deeply") from None
+            problem = json_problem(obj)
+            if problem is not None:
+                raise BadInputError(f"{path}:{number}: the JSON {problem}")
+            if not isinstance(obj, dict) or "text" not in obj:
+                raise BadInputError(f"{path}:{number}: each line must be an object with a 'text' field")
+            unknown = set(obj) - {"text", "target", "time", "metadata", "when_to_use", "memory_type"}
+            if unknown:
+                raise BadInputError(f"{path}:{number}: unknown field(s) {sorted(unknown)}")
+            items.append(obj)
     if not items:
         raise BadInputError(f"{path} holds no memories")
     return items
@@ -182,9 +209,10 @@ def add(
             items = [{"text": text, "target": target, "time": time}]
         from reme.memory import build_node
 
-        nodes = [build_node(item) for item in items]  # validate everything before the workspace is touched
+        for item in items:  # validate everything before the workspace is touched
+            build_node(item)
         with _open_memory(ctx, workspace) as mem:
-            nodes = mem.add_many(nodes, show_progress=file is not None)
+            nodes = mem.add_many(items, show_progress=file is not None)
         if json_out:
             _emit_json([n.model_dump() for n in nodes], json_out)
         elif file is not None:
@@ -460,13 +488,20 @@ def _existing_workspace(ctx: typer.Context, workspace: str | None) -> Path:
 def policy_activate(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="A checkpoint directory, a registry version, or KIND:heuristic.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Serve a rank head even if it loses on some target's slice of the log.")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Serve a policy: copy a checkpoint into the workspace registry and make it active for its kind."""
+    """Serve a policy: copy a checkpoint into the workspace registry and make it active for its kind. A rank head is
+    first scored on each target's slice of the log against the serving policy (off-policy) and refused when it loses
+    on any by more than policies.target_margin."""
     with _errors():
-        from reme.policy.registry import activate
+        from reme.train.gate import gated_activate
 
-        kind, version = activate(_existing_workspace(ctx, workspace), source)
+        kind, version, report = gated_activate(_existing_workspace(ctx, workspace), source, force=force)
+        if report is not None and report.targets:
+            _stderr(("forced past the gate:\n" if not report.passed else "per-target gate:\n") + report.summary())
         print(f"{kind}: {version}")
 
 
@@ -1061,6 +1096,15 @@ def serve(
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     dump_dir: DumpDirOpt = None,
+    rate_limit: Annotated[
+        float, typer.Option("--rate-limit", help="Requests a second per token (or client address); 0: unlimited.")
+    ] = 20.0,
+    request_timeout: Annotated[
+        float, typer.Option("--request-timeout", help="Seconds a client has to send a whole request.")
+    ] = 30.0,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", help="Open connections served at once (more get 503).")
+    ] = 512,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
@@ -1069,6 +1113,10 @@ def serve(
         import ipaddress
 
         from reme.service import create_app, load_tokens
+        from reme.service.server import run_server
+
+        if rate_limit < 0 or request_timeout <= 0 or max_connections < 1:
+            raise BadInputError("--rate-limit must be >= 0, --request-timeout > 0 and --max-connections >= 1")
 
         tokens = load_tokens(token_file) if token_file else None
         try:
@@ -1077,11 +1125,9 @@ def serve(
             loopback = False
         if tokens is None and not loopback:
             raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
-        import uvicorn
-
         llm = _service_llm(llm_base_url, llm_model)
-        app_ = create_app(_workspace(ctx, workspace), tokens, llm=llm, dump_dir=dump_dir)
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        app_ = create_app(_workspace(ctx, workspace), tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+        run_server(app_, host, port, request_timeout=request_timeout, max_connections=max_connections)
 
 
 @app.command("mcp")

@@ -18,6 +18,11 @@ class NotFoundError(ReMeError, KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class ConflictError(BadInputError):
+    """A write would take over a memory id that belongs to another target (HTTP 409). The message never names
+    that target or its text: ids are not an oracle of other targets' memories."""
+
+
 class DatasetError(BadInputError):
     """A dataset file is missing, unreadable, or not in the format it claims."""
 

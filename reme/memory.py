@@ -25,14 +25,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
 
 from reme.config import EmbeddingConfig, RetrievalConfig
-from reme.errors import BadInputError, NotFoundError, ReMeError
+from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError
 from reme.policy.decision import Decision, Mode
+from reme.policy.decision_index import DecisionIndex, DecisionRef
 from reme.policy.guard import load_guarded
 from reme.policy.rank import RankState
 from reme.policy.registry import ensure_registered
@@ -46,6 +47,7 @@ from reme.schema import (
     MemoryType,
     SearchHit,
     check_text,
+    json_problem,
     make_memory_id,
     normalize_target,
     utc_now,
@@ -90,6 +92,9 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
         return {}
     if not isinstance(metadata, Mapping):
         raise BadInputError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    problem = json_problem(metadata)
+    if problem is not None:
+        raise BadInputError(f"metadata {problem}")
     try:
         json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -97,9 +102,10 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
     return dict(metadata)
 
 
-def build_node(item: MemoryNode | Mapping[str, Any] | str, target: str | None = None) -> MemoryNode:
+def build_node(item: MemoryNode | Mapping[str, Any] | str, target: str | None = None, id_key: str = "") -> MemoryNode:
     """Validate one add request (a text, a mapping with ``content`` or ``text``, or a node) into a node with its
-    id; raises ``BadInputError`` naming the problem. ``target`` applies when the item names none."""
+    id; raises ``BadInputError`` naming the problem. ``target`` applies when the item names none; ``id_key`` is the
+    workspace's key of derived ids (``make_memory_id``)."""
     if isinstance(item, MemoryNode):
         fields = item.model_dump()
     elif isinstance(item, str):
@@ -125,7 +131,7 @@ def build_node(item: MemoryNode | Mapping[str, Any] | str, target: str | None = 
     if isinstance(score, bool) or not isinstance(score, int | float) or not _finite(score):
         raise BadInputError(f"score must be a finite number, got {score!r}")
     if not fields.get("memory_id"):
-        fields["memory_id"] = make_memory_id(fields["content"], fields["memory_target"])
+        fields["memory_id"] = make_memory_id(fields["content"], fields["memory_target"], id_key)
     elif not isinstance(fields["memory_id"], str) or len(fields["memory_id"]) > 256:
         raise BadInputError("memory_id must be a string of at most 256 characters")
     fields.setdefault("time_created", utc_now())
@@ -169,6 +175,7 @@ class Memory:
         seed: int | None = None,
     ):
         self.workspace = Workspace(workspace)
+        self.workspace.check_database()
         self.records = RecordStore(self.workspace.db_path)
         self.retrieval = retrieval or RetrievalConfig()
         self.settings = settings or load_settings(self.workspace.root)
@@ -182,6 +189,7 @@ class Memory:
         self.trajectory = TrajectoryLog(
             self.workspace.trajectory_dir, self.settings.trajectories.enabled, self.settings.trajectories.segment_bytes
         )
+        self.decisions = DecisionIndex(self.workspace.trajectory_dir, self.workspace.index_dir / "decisions.db")
         if self.settings.trajectories.retention_days is not None:
             from reme.forget import prune_trajectories
 
@@ -206,6 +214,10 @@ class Memory:
         for key, value in meta.items():  # opening a workspace to read it does not write to it
             if self.records.get_meta(key) != value:
                 self.records.set_meta(key, value)
+
+    def memory_id_for(self, content: str, target: str | None = None) -> str:
+        """The id a memory with this text gets in ``target`` when added without one (keyed by the workspace)."""
+        return make_memory_id(content, normalize_target(target), self.records.id_key)
 
     # ------------------------------------------------------------------------------------------- encoders
     def _stored_embedding_config(self) -> EmbeddingConfig | None:
@@ -297,6 +309,7 @@ class Memory:
         batch_size: int = 512,
         show_progress: bool | None = None,
         on_commit: Callable[[list[MemoryNode]], None] | None = None,
+        foreign_ids: Literal["error", "new_id"] = "error",
     ) -> list[MemoryNode]:
         """Store many memories. Everything is validated before anything is written (bad input leaves the
         workspace unchanged); then each batch of ``batch_size`` is encoded and committed in one transaction,
@@ -304,10 +317,16 @@ class Memory:
 
         ``vectors`` (one unit row per item) skips encoding, for callers that bring their own embeddings.
 
+        A write never moves a memory between targets. An item whose explicit ``memory_id`` belongs to a memory of
+        another target raises ``ConflictError`` (``foreign_ids="error"``, nothing is written) or is stored under
+        the id its text gets in its own target (``"new_id"``: imports and dump loads, whose ids came from
+        elsewhere).
+
         Each memory first goes through the write policy (``store``, ``discard``, or ``update`` its nearest
         existing memory); the decision is logged. Returns the memories written (stored, or updated in place of
         the one they supersede), in order; discarded ones are left out."""
-        nodes = [build_node(item, target) for item in items]
+        key = self.records.id_key
+        nodes = self._own_ids([build_node(item, target, key) for item in items], foreign_ids)
         if vectors is not None:
             vectors = np.asarray(vectors, dtype=np.float32)
             if vectors.ndim != 2 or len(vectors) != len(nodes):
@@ -340,13 +359,28 @@ class Memory:
                 advance(len(batch))
         return out
 
+    def _own_ids(self, nodes: builtins.list[MemoryNode], foreign_ids: str) -> builtins.list[MemoryNode]:
+        """``nodes`` with no id that belongs to another target (see ``add_many``)."""
+        owner = self.records.targets_of([n.memory_id for n in nodes])
+        out = []
+        for node in nodes:
+            if owner.setdefault(node.memory_id, node.memory_target) != node.memory_target:
+                if foreign_ids != "new_id":
+                    raise ConflictError(
+                        f"memory id {node.memory_id!r} is already in use: choose another id, or leave it out"
+                    )
+                node = node.model_copy(update={"memory_id": self.memory_id_for(node.content, node.memory_target)})
+                owner.setdefault(node.memory_id, node.memory_target)
+            out.append(node)
+        return out
+
     def decide_writes(self, texts: Sequence[str], target: str | None = None) -> builtins.list[Decision]:
         """One write decision per candidate text against the memories of ``target``, logged; nothing is written.
         For callers that write elsewhere: the memory writer filters the facts it puts in ``memory/*.md`` with them
         (``discard`` drops a fact; ``store`` and ``update`` keep it)."""
         if not texts:
             return []
-        nodes = [build_node(text, target) for text in texts]
+        nodes = [build_node(text, target, self.records.id_key) for text in texts]
         vectors = self.encoder.encode([n.index_text for n in nodes])
         decisions = self._decide_writes(nodes, vectors)
         for decision in decisions:
@@ -414,9 +448,9 @@ class Memory:
         fields["metadata"] = {**old.metadata, **node.metadata}
         return build_node(fields)
 
-    def _write(self, nodes: list[MemoryNode], vectors: np.ndarray) -> None:
+    def _write(self, nodes: list[MemoryNode], vectors: np.ndarray, move: bool = False) -> None:
         with self._lock:
-            seqs, generations, replaced = self.records.upsert_many(nodes, vectors, self.model_id)
+            seqs, generations, replaced = self.records.upsert_many(nodes, vectors, self.model_id, move=move)
             for node_target, new_gen in generations.items():
                 index = self._indexes.get(node_target)
                 if index is None:
@@ -435,6 +469,7 @@ class Memory:
         content: str | None = None,
         *,
         target: str | None = None,
+        memory_type: MemoryType | str | None = None,
         when_to_use: str | None = None,
         message_time: str | None = None,
         ref_memory_id: str | None = None,
@@ -442,7 +477,8 @@ class Memory:
         score: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> MemoryNode:
-        """Change fields of a memory; it keeps its id. Unknown ids raise ``NotFoundError``.
+        """Change fields of a memory; it keeps its id. Unknown ids raise ``NotFoundError``. A ``target`` moves it
+        there (the only write that moves a memory between targets).
 
         Only the given fields change, even when other threads or processes update the same memory meanwhile:
         the new text is encoded first, then the memory is read again, changed and written in one write
@@ -452,6 +488,7 @@ class Memory:
         changes = {
             "content": content,
             "memory_target": target,
+            "memory_type": memory_type,
             "when_to_use": when_to_use,
             "message_time": message_time,
             "ref_memory_id": ref_memory_id,
@@ -473,7 +510,7 @@ class Memory:
                 vector = encoded
             else:
                 vector = self.encoder.encode([node.index_text])
-            self._write([node], vector)
+            self._write([node], vector, move=target is not None)
         return node
 
     def delete(self, memory_id: str) -> None:
@@ -802,6 +839,14 @@ class Memory:
         self.trajectory.append(decision)
         return decision
 
+    def decision(self, decision_id: str) -> DecisionRef:
+        """The logged decision ``decision_id`` (its kind and target); unknown ids raise ``NotFoundError``."""
+        _check_id("decision_id", decision_id)
+        found = self.decisions.lookup(decision_id)
+        if found is None:
+            raise NotFoundError(f"no decision with id {decision_id!r}")
+        return found
+
     def feedback(
         self,
         value: float,
@@ -812,13 +857,18 @@ class Memory:
         episode_id: str | None = None,
     ) -> RewardEvent:
         """Record a reward for a decision (e.g. a search whose results were used) or a memory (credited to the
-        write that stored it). Exactly one of ``decision_id`` / ``memory_id``."""
+        write that stored it). Exactly one of ``decision_id`` / ``memory_id``, and it must exist (``NotFoundError``
+        otherwise: a mistyped id would lose the signal quietly). ``value`` is in [-1, 1]; repeated rewards from one
+        source on one decision are averaged when joined (``reme.policy.rewards``), so repeating one cannot inflate
+        a return."""
         import uuid
 
         if (decision_id is None) == (memory_id is None):
             raise BadInputError("give exactly one of decision_id, memory_id")
         if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise BadInputError(f"a reward must be a finite number, got {value!r}")
+        if not -1.0 <= float(value) <= 1.0:
+            raise BadInputError(f"a reward must be in [-1, 1] (1 helped, 0 neutral, -1 harmful), got {value!r}")
         for name, given in (("decision_id", decision_id), ("memory_id", memory_id)):
             if given is not None:
                 _check_id(name, given)
@@ -826,6 +876,10 @@ class Memory:
             raise NotFoundError(f"no memory with id {memory_id!r}")
         if decision_id is not None and (not isinstance(decision_id, str) or not decision_id.strip()):
             raise BadInputError("decision_id must be a non-empty string")
+        if not self.trajectory.enabled:
+            raise ReMeError("trajectory logging is off in this workspace: a reward would have nothing to join")
+        if decision_id is not None:
+            self.decision(decision_id)
         try:
             event = RewardEvent(
                 reward_id=uuid.uuid4().hex,
@@ -837,8 +891,6 @@ class Memory:
             )
         except ValidationError as exc:
             raise BadInputError(f"invalid reward: {exc.errors()[0]['msg']}") from None
-        if not self.trajectory.enabled:
-            raise ReMeError("trajectory logging is off in this workspace: a reward would have nothing to join")
         self.trajectory.append(event)
         return event
 
@@ -897,6 +949,7 @@ class Memory:
     def close(self) -> None:
         """Save large indexes that changed since they were saved, then close the log and the database."""
         self.trajectory.close()
+        self.decisions.close()
         from reme.store.index_cache import PERSIST_MIN, save_index
 
         with self._lock:

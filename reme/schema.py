@@ -6,6 +6,7 @@ Nothing here imports torch, faiss or the store; these are plain pydantic v2 mode
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -89,12 +90,42 @@ def check_text(text: Any, what: str = "text") -> str:
     return text
 
 
-def make_memory_id(content: str, target: str) -> str:
-    """Content id unique per target: sha256(target + NUL + content)[:16].
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in metadata and request bodies (Python's JSON code overflows its
+stack near 1,000 levels)."""
+
+
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a JSON-like value cannot be stored (nested deeper than ``max_depth``, a lone surrogate in a string), or
+    ``None``. Iterative, so a deep value cannot overflow the stack here."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth > max_depth:
+                return f"nested deeper than {max_depth} levels"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else list(item)
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "holds a lone surrogate (text that is not valid Unicode)"
+    return None
+
+
+def make_memory_id(content: str, target: str, key: str = "") -> str:
+    """Content id unique per target: HMAC-SHA256 of ``target + NUL + content`` under the workspace's id key
+    (16 hex digits), so that re-adding a text to a target finds the same memory, while an id cannot be computed
+    from a guessed text by anyone who lacks the key. An empty ``key`` (workspaces created before keyed ids, and
+    offline datasets) gives the plain sha256(target + NUL + content)[:16].
 
     ReMe used sha256(content)[:16], which makes the same sentence of two users one memory.
     """
-    return hashlib.sha256(f"{target}\x00{content}".encode()).hexdigest()[:16]
+    message = f"{target}\x00{content}".encode()
+    if not key:
+        return hashlib.sha256(message).hexdigest()[:16]
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:16]
 
 
 class MemoryNode(BaseModel):

@@ -7,6 +7,8 @@ Example ``reme.yaml``::
       write: heuristic
       compact: heuristic
       on_failure: error        # or heuristic: fall back, warned and counted, when a learned policy fails
+      target_margin: 0.02      # activation refuses a rank head that loses more than this on any target's slice
+      target_min_decisions: 20 # ... of at least this many logged decisions
     mode: greedy               # sample: explore (training data); greedy: serve
     trajectories:
       enabled: true
@@ -37,6 +39,11 @@ class PolicySettings(BaseModel):
     on_failure: Literal["error", "heuristic"] = "error"
     """A learned policy that cannot load or decide: ``error`` refuses (``PolicyError``), ``heuristic`` falls back
     to ReMe's rule with a warning and a counter (``reme.policy.guard``)."""
+    target_margin: float = Field(default=0.02, ge=0)
+    """``reme policy activate`` refuses a rank head whose estimated return on any one target's slice of the log is
+    below the serving policy's by more than this (so no tenant's rewards can buy a head that hurts another)."""
+    target_min_decisions: int = Field(default=20, ge=1)
+    """A target's slice is judged only when it holds at least this many sampled, rewarded decisions."""
 
 
 class TrajectorySettings(BaseModel):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -57,7 +56,6 @@ __all__ = [
     "LLM_RETRIEVE_POLICY",
     "LLM_SUMMARIZER_POLICY",
     "ReMe",
-    "content_id",
     "explicit_write_policy",
     "parse_candidates",
     "using_write_policy",
@@ -94,11 +92,6 @@ _SORTABLE = frozenset(MemoryNode.model_fields)
 
 _POLICY_LOCK = threading.RLock()
 """Serialises writes that swap a ``Memory``'s write policy (explicit adds) with writes through its gate."""
-
-
-def content_id(content: str) -> str:
-    """ReMe's memory id: ``sha256(content)[:16]`` (the same text in two targets is one memory, as upstream)."""
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
 
 def explicit_write_policy() -> HeuristicWritePolicy:
@@ -588,7 +581,7 @@ class ReMe:
             raise BadInputError("memory_content is empty")
         item = {
             "content": memory_content,
-            "memory_id": content_id(memory_content),
+            "memory_id": memory.memory_id_for(memory_content, target),
             "memory_target": target,
             "memory_type": memory_type,
             "when_to_use": when_to_use,
@@ -630,20 +623,12 @@ class ReMe:
             target = self._one_target(user_name, task_name, tool_name) if named else None
             metadata = {**old.metadata, **kw} if kw else None
             kind = _target_kind(target) if target else None
-            if kind is None or old.memory_type in {t.value for t in _KIND_TYPES.get(kind, set())}:
-                return memory.update(
-                    memory_id, memory_content, target=target, when_to_use=when_to_use, message_time=message_time,
-                    ref_memory_id=ref_memory_id, author=author, score=score, metadata=metadata,
-                )  # fmt: skip
-            # the memory changes kind (user -> task, ...): rewrite it with the new type under the same id
-            fields = old.model_dump()
-            changes = {
-                "content": memory_content, "memory_target": target, "memory_type": _KIND_TYPE[kind].value,
-                "when_to_use": when_to_use, "message_time": message_time, "ref_memory_id": ref_memory_id,
-                "author": author, "score": score, "metadata": metadata,
-            }  # fmt: skip
-            fields.update({k: v for k, v in changes.items() if v is not None})
-            return self._add_explicit(memory, [fields])[0]
+            keeps_type = kind is None or old.memory_type in {t.value for t in _KIND_TYPES.get(kind, set())}
+            return memory.update(
+                memory_id, memory_content, target=target, when_to_use=when_to_use, message_time=message_time,
+                ref_memory_id=ref_memory_id, author=author, score=score, metadata=metadata,
+                memory_type=None if keeps_type or kind is None else _KIND_TYPE[kind].value,
+            )  # fmt: skip
 
         return await self._call(run)
 
@@ -903,7 +888,7 @@ class ReMe:
             }
             if llm is None:
                 items = [
-                    {**base, "content": m["content"], "memory_id": content_id(m["content"]),
+                    {**base, "content": m["content"], "memory_id": memory.memory_id_for(m["content"], target),
                      "metadata": {"source": "summarize_memory", "speaker": m["name"] or m["role"]}}
                     for m in turns if m["role"] == "user"
                 ]  # fmt: skip
@@ -929,7 +914,7 @@ class ReMe:
             author = getattr(result, "model", "") or getattr(llm, "model", "")
             items = [
                 {**base, "content": c["content"], "when_to_use": c["when_to_use"],
-                 "memory_id": content_id(c["content"]), "author": author}
+                 "memory_id": memory.memory_id_for(c["content"], target), "author": author}
                 for c in candidates or []
             ]  # fmt: skip
             items = _valid_items(items)

@@ -197,7 +197,6 @@ def child_main(spec: dict[str, Any]) -> None:
     import reme.store.index_cache as index_cache
     from reme.memory import Memory
     from reme.retrieval.embedding import RandomEncoder
-    from reme.schema import make_memory_id
 
     index_cache.PERSIST_MIN = 4  # every rebuild and close saves indexes: their crash windows are reachable
     checkpoints = spec["group"] == "checkpoint"
@@ -243,7 +242,7 @@ def child_main(spec: dict[str, Any]) -> None:
         if op == "add":
             target, content = fresh()
             author, score = rng.choice(("", "ana", "bo")), round(rng.random(), 3)
-            mid = make_memory_id(content, target)
+            mid = mem.memory_id_for(content, target)
             acks.put(t="intent", op=op, items=[[mid, state_hash(target, content, author, score)]])
             node = mem.add(content, target, author=author, score=score)
             assert node is not None and node.memory_id == mid
@@ -254,7 +253,7 @@ def child_main(spec: dict[str, Any]) -> None:
             for _ in range(rng.randint(2, 12)):
                 target, content = fresh()
                 items.append({"content": content, "target": target, "author": "", "score": 0.0})
-            states = [[make_memory_id(i["content"], i["target"]), state_hash(i["target"], i["content"], "", 0.0)]
+            states = [[mem.memory_id_for(i["content"], i["target"]), state_hash(i["target"], i["content"], "", 0.0)]
                       for i in items]  # fmt: skip
             acks.put(t="intent", op=op, items=states)
             written = mem.add_many(

@@ -58,14 +58,18 @@ def test_every_service_read_path_is_per_target(tmp_path):
                     "/record_task_memory", json={"workspace_id": "bob-ops", "memory_list": [bob_task.memory_id]}
                 ),
             }
-            assert {name: r.status_code for name, r in denied.items()} == dict.fromkeys(denied, 403)
+            # a path naming another target is 403; a path naming another target's memory or decision by id is
+            # 404, the answer to an id that does not exist (ids are no oracle: tests/test_hardening.py)
+            by_id = {"get", "patch", "delete", "feedback-memory", "feedback-decision"}
+            expected = {name: 404 if name in by_id else 403 for name in denied}
+            assert {name: r.status_code for name, r in denied.items()} == expected
             for response in denied.values():
                 assert "4417" not in response.text and "runbook" not in response.text
             # alice's own task workspace cannot reach bob's memory through a memory id either
             crossed = alice.post(
                 "/record_task_memory", json={"workspace_id": "alice-ops", "memory_list": [bob_task.memory_id]}
             )
-            assert crossed.status_code == 422 and "runbook" not in crossed.text
+            assert crossed.status_code == 404 and "runbook" not in crossed.text
             found = alice.post("/v1/search", json={"query": "door code tea", "target": "user:alice", "min_score": -1})
             assert [r["memory"]["memory_target"] for r in found.json()["results"]] == ["user:alice"]
             assert httpx.get(f"{url}/v1/memories", params={"target": "user:bob"}).status_code == 401

@@ -20,15 +20,22 @@ from reme.retrieval.embedding import RandomEncoder
 from reme.retrieval.features import RANK_FEATURES
 
 
-def _workspace(tmp_path: Path, policy: MLPRankPolicy, on_failure: str) -> Path:
-    """A workspace with two memories whose rank policy is ``policy`` (activated from a checkpoint)."""
+def _workspace(tmp_path: Path, policy: MLPRankPolicy, on_failure: str, checked: bool = True) -> Path:
+    """A workspace with two memories whose rank policy is ``policy``: activated from a checkpoint (``checked``), or
+    written into the registry as a release that did not check checkpoints at activation would have left it (the
+    guard must still refuse it when the workspace opens)."""
     ws = tmp_path / "ws"
     memory = Memory(ws, encoder=RandomEncoder(16))
     memory.add("Alice moved to Lisbon in May 2024.", "user:alice")
     memory.add("Alice is allergic to peanuts.", "user:alice")
     memory.close()
-    policy.save(tmp_path / "ckpt")
-    _, version = activate(ws, str(tmp_path / "ckpt"))
+    if checked:
+        policy.save(tmp_path / "ckpt")
+        _, version = activate(ws, str(tmp_path / "ckpt"))
+    else:
+        version = policy.save(tmp_path / "ckpt")
+        policy.save(ws / "policies" / version)
+        (ws / "reme.yaml").write_text(f"policies:\n  rank: {version}\n", encoding="utf-8")
     (ws / "version.txt").write_text(version, encoding="utf-8")
     settings = (ws / "reme.yaml").read_text(encoding="utf-8")
     (ws / "reme.yaml").write_text(settings.replace("policies:", f"policies:\n  on_failure: {on_failure}"), "utf-8")
@@ -50,7 +57,7 @@ def test_a_sound_learned_policy_is_guarded_and_decides(tmp_path):
 @pytest.mark.parametrize("damage", ["missing", "truncated", "features"])
 def test_a_policy_that_cannot_load_is_refused_or_replaced(tmp_path, caplog, damage):
     policy = MLPRankPolicy(RANK_FEATURES[:-1], hidden=4) if damage == "features" else MLPRankPolicy(hidden=4)
-    ws = _workspace(tmp_path, policy, "error")
+    ws = _workspace(tmp_path, policy, "error", checked=damage != "features")
     version_dir = ws / "policies" / (ws / "version.txt").read_text(encoding="utf-8")
     if damage == "missing":
         for path in version_dir.iterdir():
@@ -77,20 +84,26 @@ def test_non_finite_scores_are_refused_or_replaced_and_never_logged(tmp_path, ca
     with torch.no_grad():
         for p in broken.head.parameters():
             p.fill_(float("nan"))
-    ws = _workspace(tmp_path, broken, "error")
-    memory = Memory(ws, encoder=RandomEncoder(16))
+    # in the registry (left by a release that did not check at activation), NaN weights are refused at load
+    ws = _workspace(tmp_path, broken, "error", checked=False)
+    with pytest.raises(PolicyError, match="cannot serve"):
+        Memory(ws, encoder=RandomEncoder(16))
+    (ws / "reme.yaml").write_text("policies:\n  rank: heuristic\n", encoding="utf-8")
+
+    # a policy given in code reaches decisions, where its NaN scores are refused
+    memory = Memory(ws, encoder=RandomEncoder(16), rank_policy=GuardedPolicy(broken, "rank", "error"))
     with pytest.raises(PolicyError, match="failed to decide"):
         memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
     memory.close()
 
-    (ws / "reme.yaml").write_text((ws / "reme.yaml").read_text().replace("on_failure: error", "on_failure: heuristic"))
-    memory = Memory(ws, encoder=RandomEncoder(16))
+    guarded = GuardedPolicy(broken, "rank", "heuristic")
+    memory = Memory(ws, encoder=RandomEncoder(16), rank_policy=guarded)
     before = FALLBACKS["rank:decide"]
     with caplog.at_level(logging.WARNING, logger="reme.policy.guard"):
         decision, hits = memory.search_with_decision("Where does Alice live?", 2, "user:alice", min_score=-1)
     assert hits and decision.policy == HeuristicRankPolicy().name
-    assert decision.extra["fallback_from"] == memory.rank_policy.version
-    assert memory.rank_policy.fallbacks == 1 and FALLBACKS["rank:decide"] == before + 1
+    assert decision.extra["fallback_from"] == broken.version
+    assert guarded.fallbacks == 1 and FALLBACKS["rank:decide"] == before + 1
     assert "failed to decide" in caplog.text
     memory.close()
     logprobs = _logprobs(ws)

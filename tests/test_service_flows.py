@@ -132,10 +132,10 @@ def test_task_memory_flows_at_remes_paths(served):
     ).json()
     assert swept["metadata"]["deleted_ids"] == [ids[1]]
 
-    # dump and load round trip, confined to the dump directory
+    # dump and load round trip, confined to the task workspace's own folder of the dump directory
     dumped = task.post("/dump_memory", json={"workspace_id": "appworld", "dump_file_path": "backup"}).json()
     assert dumped["metadata"] == {"dumped": 1, "path": "backup/appworld.jsonl"}
-    assert (ws / "dumps" / "backup" / "appworld.jsonl").is_file()
+    assert (ws / "dumps" / "appworld" / "backup" / "appworld.jsonl").is_file()
     loaded = task.post(
         "/load_memory", json={"workspace_id": "appworld", "load_file_path": "backup", "clear_existing": True}
     ).json()
@@ -143,7 +143,7 @@ def test_task_memory_flows_at_remes_paths(served):
     for hostile in ("../../etc/passwd", "/etc/passwd", "backup/../../x.jsonl"):
         refused = task.post("/load_memory", json={"workspace_id": "appworld", "load_file_path": hostile})
         assert refused.status_code == 422, hostile
-    (ws / "dumps" / "escape").symlink_to(ws.parent)
+    (ws / "dumps" / "appworld" / "escape").symlink_to(ws.parent)
     assert task.post("/dump_memory", json={"workspace_id": "appworld", "path": "escape"}).status_code == 422
 
     # the token is for task:appworld only

@@ -20,7 +20,11 @@ def test_add_search_get_update_delete(tmp_path, minilm):
     with Memory(tmp_path / "ws", encoder=minilm) as mem:
         a = mem.add("Alice moved to Lisbon in May.", target="user:alice", message_time="2024-05-08")
         mem.add("Alice is a nurse at the city hospital.", target="user:alice")
-        assert a.memory_id == make_memory_id("Alice moved to Lisbon in May.", "user:alice")
+        # keyed by the workspace: the same text gets the same id here, and no one can compute it without the key
+        key = mem.records.id_key
+        assert len(key) == 32 and a.memory_id == make_memory_id("Alice moved to Lisbon in May.", "user:alice", key)
+        assert a.memory_id == mem.memory_id_for("Alice moved to Lisbon in May.", "user:alice")
+        assert a.memory_id != make_memory_id("Alice moved to Lisbon in May.", "user:alice")
         hits = mem.search("Where does Alice live?", target="user:alice")
         assert hits[0].memory.memory_id == a.memory_id
         assert hits[0].score == pytest.approx(0.7 * hits[0].vector_score + 0.3 * hits[0].keyword_score, abs=1e-5)
@@ -93,7 +97,7 @@ def test_another_process_writes_are_seen(tmp_path, random_encoder):
     assert [h.memory.content for h in b.search("alpha", min_score=0.0)] == ["alpha beta"]
     a.add("gamma delta")  # b's index is now stale: its generation lags the database
     assert "gamma delta" in [h.memory.content for h in b.search("gamma", min_score=0.0)]
-    b.delete(make_memory_id("alpha beta", "default"))
+    b.delete(b.memory_id_for("alpha beta", "default"))
     assert "alpha beta" not in [h.memory.content for h in a.search("alpha", min_score=0.0)]
     a.close()
     b.close()

@@ -52,6 +52,19 @@ def sha16(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def workspace_id(tmp_path: Path, text: str, target: str) -> str:
+    """The id this project gives ``text`` in ``target``: keyed by the workspace and holding the target (ReMe's
+    ``sha256(content)[:16]`` made the same sentence of two users one memory)."""
+    from reme.schema import make_memory_id
+    from reme.store.records import RecordStore
+
+    store = RecordStore(tmp_path / "ws" / "reme.db")
+    try:
+        return make_memory_id(text, target, store.id_key)
+    finally:
+        store.close()
+
+
 class FakeLLM:
     """Replies with scripted texts; token log-probabilities are made up but valid (each <= 0, summing to the
     result's logprob). ``logprobs=False`` behaves like an endpoint that returns none."""
@@ -157,7 +170,12 @@ def test_crud_with_reme_ids_and_types(tmp_path, random_encoder):
             b = await reme.add_memory("Run the migrations before deploying.", task_name="deploy", author="me")
             c = await reme.add_memory("grep -r is slow on big repos; use rg.", tool_name="shell", source="test")
             assert isinstance(a, MemoryNode)
-            assert a.memory_id == sha16("Alice prefers green tea.")
+            assert a.memory_id == workspace_id(tmp_path, "Alice prefers green tea.", "user:alice")
+            assert a.memory_id != sha16("Alice prefers green tea.")
+            bob = await reme.add_memory("Alice prefers green tea.", user_name="bob")  # another user's own memory
+            assert bob.memory_id != a.memory_id and bob.memory_target == "user:bob"
+            assert (await reme.get_memory(a.memory_id)).memory_target == "user:alice"
+            await reme.delete_memory(bob.memory_id)
             assert (a.memory_type, a.memory_target, a.when_to_use, a.score) == ("personal", "user:alice", "drinks", 0.5)
             assert (b.memory_type, b.memory_target, b.author) == ("procedural", "task:deploy", "me")
             assert (c.memory_type, c.memory_target, c.metadata) == ("tool", "tool:shell", {"source": "test"})
@@ -275,7 +293,7 @@ def test_retrieve_with_llm_answers_and_logs(tmp_path, random_encoder):
     rec = llm_rec[0]
     assert rec.kind == "rank" and rec.trainable and rec.version == "fake-llm"
     assert rec.logprob == pytest.approx(sum(rec.extra["token_logprobs"]))
-    assert rec.memory_ids == [sha16("Alice drinks green tea every morning.")]
+    assert rec.memory_ids == [workspace_id(tmp_path, "Alice drinks green tea every morning.", "user:alice")]
     assert verify(tmp_path / "ws").ok
 
 
@@ -317,7 +335,7 @@ def test_summarize_writes_through_write_policy_and_logs(tmp_path, random_encoder
     assert set(out) == {"answer", "success", "messages", "tools"} and out["success"] and out["tools"] == []
     nodes = out["answer"]
     assert [n.content for n in nodes] == ["Alice moved to Lisbon in May 2024.", "Alice is allergic to peanuts."]
-    assert nodes[0].memory_id == sha16("Alice moved to Lisbon in May 2024.")
+    assert nodes[0].memory_id == workspace_id(tmp_path, "Alice moved to Lisbon in May 2024.", "user:alice")
     assert nodes[0].when_to_use == "questions about where Alice lives"
     assert (nodes[0].memory_target, nodes[0].memory_type) == ("user:alice", "personal")
     assert nodes[0].message_time == "2024-06-01 10:01:00" and nodes[0].author == "fake-llm"

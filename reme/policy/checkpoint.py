@@ -24,6 +24,11 @@ from reme.store.atomic import replace_dir, whole_dir
 SPEC_FILE = "policy.json"
 WEIGHTS_FILE = "policy.safetensors"
 
+MAX_HIDDEN = 4096
+"""Largest hidden width a checkpoint may ask for (a head is a small MLP; 10^9 would allocate gigabytes)."""
+MAX_ABS_WEIGHT = 1e4
+"""Largest weight magnitude accepted: beyond it scores overflow to inf and every decision fails."""
+
 
 def checkpoint_version(spec: dict[str, Any], weights: bytes) -> str:
     """The version a checkpoint with this spec (its ``version`` key ignored) and these weight bytes carries."""
@@ -78,6 +83,38 @@ def read_spec(directory: str | Path) -> dict[str, Any]:
     return spec
 
 
+def check_spec(spec: dict[str, Any], directory: str | Path, live_features: tuple[str, ...] | None = None) -> None:
+    """Refuse a spec a loader could not build a working policy from, with a one-line ``BadInputError``: a config
+    that is not an object, a ``feature_spec`` that is not a list of names (or not ``live_features``), a hidden width
+    that is not an integer in [1, MAX_HIDDEN], a temperature that is not a finite positive number, any non-finite
+    number in the config."""
+    import math
+
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise BadInputError(f"checkpoint {directory}: config must be a JSON object, got {type(config).__name__}")
+    features = spec.get("feature_spec")
+    if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
+        raise BadInputError(f"checkpoint {directory}: feature_spec must be a non-empty list of feature names")
+    if live_features is not None and tuple(features) != tuple(live_features):
+        unknown = [f for f in features if f not in live_features][:3]
+        raise BadInputError(
+            f"checkpoint {directory} was trained on other features ({len(features)} columns"
+            f"{', unknown: ' + ', '.join(unknown) if unknown else ''}) than the {len(live_features)} this version "
+            "computes"
+        )
+    hidden = config.get("hidden", 1)
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= MAX_HIDDEN:
+        raise BadInputError(f"checkpoint {directory}: hidden must be an integer in [1, {MAX_HIDDEN}], got {hidden!r}")
+    if "temperature" in config:
+        t = config["temperature"]
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or not 0 < t <= 1e3:
+            raise BadInputError(f"checkpoint {directory}: temperature must be a number in (0, 1000], got {t!r}")
+    for key, value in config.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadInputError(f"checkpoint {directory}: config {key} is {value!r}")
+
+
 def load_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(spec, tensors)`` of a learned-policy checkpoint, checked against its version hash."""
     from safetensors.torch import load
@@ -94,6 +131,13 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, An
         tensors = load(weights)
     except Exception as exc:  # safetensors raises its own error types
         raise BadInputError(f"unreadable weights in {weights_path}: {exc}") from None
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point():
+            continue
+        if not bool(tensor.isfinite().all()):
+            raise BadInputError(f"policy checkpoint {directory}: weights {name} hold NaN or infinite values")
+        if tensor.numel() and float(tensor.abs().max()) > MAX_ABS_WEIGHT:
+            raise BadInputError(f"policy checkpoint {directory}: weights {name} exceed {MAX_ABS_WEIGHT:g} in magnitude")
     return spec, tensors
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reme.errors import BadInputError, WorkspaceError
-from reme.policy.checkpoint import SPEC_FILE, read_spec
+from reme.policy.checkpoint import SPEC_FILE, check_spec, read_spec
 from reme.policy.decision import DECISION_KINDS, Decision
 from reme.schema import utc_now
 from reme.store.atomic import fsync_dir, fsync_tree, temp_name, whole_dir, write_atomic
@@ -119,12 +119,28 @@ def load_version(workspace: str | Path, version: str) -> Any:
 
 
 def load_checkpoint_dir(directory: str | Path) -> Any:
-    """A learned policy from a checkpoint directory (validated against its version hash)."""
+    """A learned policy from a checkpoint directory, refused with ``BadInputError`` (one line) unless it is whole
+    (its version hash), its spec is sound and its features are this version's (``check_spec``), its weights are
+    finite and bounded, and it decides finitely on a probe state (``reme.policy.probe``)."""
+    from reme.policy.guard import live_features
+    from reme.policy.probe import probe
+
     spec = read_spec(directory)
+    kind = spec.get("kind")
+    if kind not in DECISION_KINDS:
+        raise BadInputError(f"checkpoint {directory} names unknown decision kind {kind!r}")
     cls = _classes().get(str(spec.get("policy")))
     if cls is None or not hasattr(cls, "load"):
         raise BadInputError(f"checkpoint {directory} names unknown learned policy {spec.get('policy')!r}")
-    return cls.load(directory)
+    check_spec(spec, directory, live_features(str(kind)))
+    try:
+        policy = cls.load(directory)
+    except BadInputError:
+        raise
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise BadInputError(f"checkpoint {directory} cannot be loaded: {str(exc).splitlines()[0]}") from None
+    probe(policy, f"checkpoint {directory}")
+    return policy
 
 
 def load_active(workspace: str | Path, kind: str, name: str) -> Any:
@@ -169,8 +185,9 @@ def _log(workspace: str | Path, entry: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-def activate(workspace: str | Path, source: str) -> tuple[str, str]:
+def activate(workspace: str | Path, source: str, note: dict[str, Any] | None = None) -> tuple[str, str]:
     """Serve a checkpoint directory (copied into the registry) or a registry version, or ``KIND:heuristic``.
+    ``note`` (e.g. the activation gate's report, and whether it was forced) is kept in the history entry.
 
     Returns ``(kind, version)``."""
     if source.endswith(":" + HEURISTIC):
@@ -190,8 +207,18 @@ def activate(workspace: str | Path, source: str) -> tuple[str, str]:
         policy = load_version(workspace, source)
         kind, version = policy.kind, policy.version
     previous = _set_active(workspace, kind, version)
-    _log(workspace, {"time": utc_now(), "kind": kind, "version": version, "previous": previous})
+    _log(workspace, {"time": utc_now(), "kind": kind, "version": version, "previous": previous, **(note or {})})
     return kind, version
+
+
+def load_source(workspace: str | Path, source: str) -> Any:
+    """The policy ``activate(workspace, source)`` would serve: a checkpoint directory, a registry version, or
+    ``KIND:heuristic``."""
+    if source.endswith(":" + HEURISTIC):
+        return heuristic_for(_check_kind(source.split(":", 1)[0]))
+    if Path(source).is_dir():
+        return load_checkpoint_dir(source)
+    return load_version(workspace, source)
 
 
 def rollback(workspace: str | Path, kind: str) -> str:

@@ -10,6 +10,11 @@ Credit rules (one place, so that every trainer learns from the same returns):
 - Every ``store`` or ``update`` write is charged ``storage_cost`` once, whether or not it is ever used; a
   ``discard`` costs nothing and earns nothing. A write with no reward at all has return ``-storage_cost``.
 - Decisions of other kinds with no reward get no sample (their return is unknown, not zero).
+- Repeats are averaged, not summed: the rewards one decision receives from one ``source`` (``feedback``, ``used``,
+  ``answer``, ``task``) count as their mean (after discounting), and the sources' means add up. Fifty identical
+  feedbacks on one search are worth one; a memory used by ten tasks earns the mean task outcome, ReMe's
+  ``utility / freq``. With rewards in [-1, 1] (``Memory.feedback`` refuses others), a return is bounded by the
+  number of sources, however many rewards arrive.
 
 Untrainable decisions (``logprob`` null) never become samples; they are counted.
 """
@@ -49,7 +54,7 @@ def join_rewards(
     decisions: dict[str, Decision] = {}
     write_position: dict[str, int] = {}  # decision id -> index among write decisions
     writer_of: dict[str, str] = {}  # memory id -> id of the write decision that last stored or updated it
-    returns: dict[str, float] = {}
+    by_source: dict[str, dict[str, list[float]]] = {}  # credited decision -> source -> values
     counts: dict[str, int] = {}
     writes_so_far = 0
     rewards = joined = 0
@@ -76,8 +81,9 @@ def join_rewards(
             unmatched.append(record.reward_id)
             continue
         joined += 1
-        returns[target] = returns.get(target, 0.0) + value
+        by_source.setdefault(target, {}).setdefault(record.source, []).append(value)
         counts[target] = counts.get(target, 0) + 1
+    returns = {d: sum(sum(v) / len(v) for v in sources.values()) for d, sources in by_source.items()}
     samples: list[Sample] = []
     untrainable = 0
     for decision in decisions.values():

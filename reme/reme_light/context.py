@@ -75,6 +75,7 @@ def check_context(
     trajectory: Any = None,
     rng: np.random.Generator | None = None,
     mode: Mode = "greedy",
+    target: str | None = None,
 ) -> tuple[list[Any], list[Any], bool, Decision | None]:
     """``(messages_to_compact, messages_to_keep, is_valid, decision)``: the message objects themselves, each list
     in the original order.
@@ -85,7 +86,8 @@ def check_context(
       returns its two lists and ``True``; an invalid one ``([], messages, False, decision)`` (ReMe's skip).
 
     ``token_counter`` is a callable ``text -> tokens`` or an object with ``count_text`` (default ReMe's rule
-    count). Malformed messages or arguments raise ``BadInputError``; the ``ReMeLight`` method turns any error
+    count). ``target`` (when given) is recorded on the decision, so its rewards can be checked against a caller's
+    targets. Malformed messages or arguments raise ``BadInputError``; the ``ReMeLight`` method turns any error
     into ReMe's ``([], messages, False)``."""
     items = validate_messages(messages)
     _check_tokens("memory_compact_threshold", memory_compact_threshold)
@@ -96,6 +98,8 @@ def check_context(
         return [], messages, True, None
     chooser = policy if policy is not None else HeuristicCompactPolicy()
     decision: Decision = chooser.decide(state, mode=mode, rng=rng)
+    if target is not None:
+        decision.extra["target"] = target
     if trajectory is not None:
         trajectory.append(decision)
     to_compact, to_keep, valid = apply(state, decision)

@@ -61,9 +61,10 @@ class BM25Index:
         self.position = {int(i): p for p, i in enumerate(self.ids.tolist())}
         """Store key -> row of the score vector."""
         self.retriever: Any = None
-        if len(texts):
+        tokens = [tokenize(t) for t in texts]
+        if any(tokens):  # a target whose memories hold no keyword token ("👍", "I", "No.") searches by vector alone
             self.retriever = bm25s.BM25(k1=k1, b=b)
-            self.retriever.index([tokenize(t) for t in texts], show_progress=False)
+            self.retriever.index(tokens, show_progress=False)
 
     @classmethod
     def from_retriever(cls, ids: np.ndarray, retriever: Any, k1: float = 1.5, b: float = 0.75) -> BM25Index:

@@ -33,6 +33,8 @@ class CompactIn(BaseModel):
     """Summarise the compacted messages with the server's LLM (when it has one)."""
     previous_summary: str = ""
     language: str = "en"
+    target: str | None = None
+    """The target the compact decision is logged under (default ``default``); a token must hold it."""
 
 
 class CompactOut(BaseModel):
@@ -66,8 +68,13 @@ async def compact(
     threshold = body.memory_compact_threshold
     if threshold is None:
         threshold = calculate_memory_compact_threshold(body.max_input_length, body.compact_ratio)
+    from reme.schema import normalize_target
+
+    target = normalize_target(body.target)
     to_compact, _, valid, decision = await locked(
-        check_context, body.messages, threshold, body.memory_compact_reserve, None, policy, memory.trajectory
+        lambda: check_context(
+            body.messages, threshold, body.memory_compact_reserve, None, policy, memory.trajectory, target=target
+        )
     )
     positions = {id(m): i for i, m in enumerate(body.messages)}
     compacted = sorted(positions[id(m)] for m in to_compact)
@@ -82,7 +89,8 @@ async def compact(
             transcript, llm=llm, previous_summary=body.previous_summary, language=body.language
         )
         if result.decision is not None:
-            await locked(memory.record, result.decision)
+            summary_decision = result.decision
+            await locked(lambda: memory.record(summary_decision, None, target=target))
         if result.is_valid:
             out.summary = result.summary
         else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
-import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +29,12 @@ from typing import Annotated, Any, Literal, TypeVar
 import anyio.to_thread
 from pydantic import BaseModel, Field, ValidationError
 
-from reme.errors import BadInputError, NotFoundError, ReMeError
+from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError
 from reme.policy.trajectory import RewardEvent, read_records
 from reme.schema import MemoryNode, normalize_target
 
 from .compaction import CompactIn, CompactOut, active_compact_policy, compact
+from .limits import FairLock
 from .task_flows import (
     AddTaskMemoryIn,
     DeleteTaskMemoryIn,
@@ -175,20 +175,28 @@ def create_mcp_server(
 
     tool_error = _TOOL_ERROR
     mem = memory if memory is not None else Memory(workspace)
-    lock = threading.Lock()
+    lock = FairLock()
     server = _SERVER_CLASS(SERVER_NAME, instructions=INSTRUCTIONS)
 
-    async def call(fn: Callable[[], T]) -> T:
-        """Run ``fn`` in a worker thread under the lock; library errors become tool errors with their message."""
+    def run_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with lock:
+            return fn(*args, **kwargs)
+
+    async def call(fn: Callable[[], T], *, whole: bool = True) -> T:
+        """Run ``fn`` in a worker thread (under the lock when ``whole``; a task flow takes it per chunk itself);
+        library errors become tool errors with their message."""
 
         def locked() -> T:
-            with lock:
-                return fn()
+            return run_locked(fn) if whole else fn()
 
         try:
             return await anyio.to_thread.run_sync(locked)
         except NotFoundError as exc:
             raise tool_error(f"not found: {exc}") from None
+        except ConflictError as exc:
+            raise tool_error(f"conflict: {exc}") from None
+        except RecursionError:
+            raise tool_error("bad input: nested too deeply") from None
         except BadInputError as exc:
             raise tool_error(f"bad input: {exc}") from None
         except ValidationError as exc:
@@ -326,7 +334,11 @@ def create_mcp_server(
         return await call(run)
 
     # ------------------------------------------------------------------ compaction and ReMe's task-memory flows
-    flows = TaskFlows(mem, lambda fn, *args, **kwargs: fn(*args, **kwargs), llm=llm, dump_dir=dump_dir)
+    flows = TaskFlows(mem, run_locked, llm=llm, dump_dir=dump_dir)
+
+    async def flow(fn: Callable[[], T]) -> T:
+        return await call(fn, whole=False)
+
     compact_policies: list[Any] = []
 
     @server.tool()
@@ -340,6 +352,7 @@ def create_mcp_server(
         memory_compact_reserve: Annotated[int, Field(ge=0, description="Tokens that may stay verbatim.")] = 10000,
         summarize: Annotated[bool, Field(description="Summarise the compacted messages with the LLM.")] = True,
         previous_summary: Annotated[str, Field(description="The running summary to update.")] = "",
+        target: Annotated[str | None, Field(description="The target the decision is logged under.")] = None,
     ) -> CompactOut:
         """Compact a conversation: the compact policy chooses which messages stay verbatim (a logged decision),
         and the LLM summarises the others. Returns the kept messages, the positions compacted and the summary; a
@@ -350,6 +363,7 @@ def create_mcp_server(
             memory_compact_reserve=memory_compact_reserve,
             summarize=summarize,
             previous_summary=previous_summary,
+            target=target,
         )
         if not compact_policies:
             compact_policies.append(await call(lambda: active_compact_policy(mem)))
@@ -370,7 +384,7 @@ def create_mcp_server(
     ) -> FlowResponse:
         """ReMe's retrieve_task_memory: task memories for a query, as text (answer) and records
         (metadata.memory_list); metadata.decision_id names the ranking decision for feedback."""
-        return await call(
+        return await flow(
             lambda: flows.retrieve(
                 RetrieveTaskMemoryIn(workspace_id=workspace_id, query=query, messages=messages, top_k=top_k)
             )
@@ -389,7 +403,7 @@ def create_mcp_server(
         body = SummaryTaskMemoryIn.model_validate(
             {"workspace_id": workspace_id, "trajectories": trajectories, "success_threshold": success_threshold}
         )
-        return await call(lambda: flows.summary(body))
+        return await flow(lambda: flows.summary(body))
 
     @server.tool()
     async def add_task_memory(
@@ -400,7 +414,7 @@ def create_mcp_server(
     ) -> FlowResponse:
         """ReMe's add_task_memory: store task memories as given (always stored)."""
         body = AddTaskMemoryIn.model_validate({"workspace_id": workspace_id, "memory_list": memory_list})
-        return await call(lambda: flows.add(body))
+        return await flow(lambda: flows.add(body))
 
     @server.tool()
     async def record_task_memory(
@@ -419,7 +433,7 @@ def create_mcp_server(
                 "decision_id": decision_id,
             }
         )
-        return await call(lambda: flows.record(body))
+        return await flow(lambda: flows.record(body))
 
     @server.tool(annotations=_annotations(destructiveHint=True))
     async def delete_task_memory(
@@ -432,7 +446,7 @@ def create_mcp_server(
         body = DeleteTaskMemoryIn(
             workspace_id=workspace_id, freq_threshold=freq_threshold, utility_threshold=utility_threshold
         )
-        return await call(lambda: flows.delete(body))
+        return await flow(lambda: flows.delete(body))
 
     @server.tool()
     async def load_memory(
@@ -442,7 +456,7 @@ def create_mcp_server(
     ) -> FlowResponse:
         """ReMe's load_memory: load a JSON Lines dump into the task workspace."""
         body = LoadMemoryIn(workspace_id=workspace_id, load_file_path=load_file_path, clear_existing=clear_existing)
-        return await call(lambda: flows.load(body))
+        return await flow(lambda: flows.load(body))
 
     @server.tool()
     async def dump_memory(
@@ -451,7 +465,7 @@ def create_mcp_server(
     ) -> FlowResponse:
         """ReMe's dump_memory: write the task workspace's memories as JSON Lines."""
         body = DumpMemoryIn(workspace_id=workspace_id, dump_file_path=dump_file_path)
-        return await call(lambda: flows.dump(body))
+        return await flow(lambda: flows.dump(body))
 
     return server
 
@@ -508,17 +522,17 @@ def run_mcp(
         if transport == "stdio":
             server.run("stdio")
             return
+        from .server import run_server
+
         security = _transport_security(host)
         settings = getattr(server, "settings", None)
-        if settings is not None and hasattr(settings, "host"):  # mcp 1.x: the transport reads its settings
+        if settings is not None and hasattr(settings, "host"):  # mcp 1.x: the app reads its settings
             settings.host, settings.port = host, port
             if security is not None:
                 settings.transport_security = security
-            server.run("streamable-http")
-        else:  # mcp 2.x: options go to run()
-            options: dict[str, Any] = {"host": host, "port": port}
-            if security is not None:
-                options["transport_security"] = security
-            server.run("streamable-http", **options)
+            app = server.streamable_http_app()
+        else:  # mcp 2.x: options go to the app
+            app = server.streamable_http_app(transport_security=security, host=host)
+        run_server(app, host, port)  # the request-read deadline and connection cap of ``reme serve``
     finally:
         memory.close()

@@ -9,29 +9,39 @@ metadata}``. A ReMe ``workspace_id`` is this project's target ``task:<workspace_
 - ``summary_task_memory``: each trajectory goes to the LLM summariser of the vector ``ReMe`` (task focus), told
   whether the trajectory succeeded (``score >= success_threshold``); its proposals pass the write policy. Needs an
   LLM (``reme serve --llm-base-url`` or ``$LLM_BASE_URL``).
-- ``add_task_memory``: explicit adds (ReMe's add: always stored).
+- ``add_task_memory``: explicit adds (ReMe's add: always stored). A memory without ``memory_id`` gets the id of its
+  text in its own target (so the same sentence in two task workspaces is two memories); a given ``memory_id`` that
+  belongs to another target is refused (409), never taken over.
 - ``record_task_memory``: the memories a task used, after it ended: ``freq`` += 1, and ``utility`` += 1 when
   ``update_utility`` (the task went well); each is also a ``task`` reward (1 or 0) on the memory, which the trainer
-  joins to the write that stored it, and on the retrieval decision when ``decision_id`` is given.
+  joins to the write that stored it, and on the retrieval decision when ``decision_id`` is given. A memory or
+  decision that is not this task workspace's is answered exactly as one that does not exist (404).
 - ``delete_task_memory``: deletes memories with ``freq >= freq_threshold`` and ``utility / freq < utility_threshold``.
-- ``load_memory`` / ``dump_memory``: JSON Lines of memories, read and written only inside the server's dump
-  directory (default ``<workspace>/dumps``): a path that is absolute, climbs out with ``..`` or leaves through a
-  symlink is refused (ReMe took any server path; a service that reads and writes arbitrary files for its callers
-  is a hole). A path without a ``.json``/``.jsonl`` suffix is a directory holding ``<workspace_id>.jsonl``, ReMe's
-  naming.
+- ``load_memory`` / ``dump_memory``: JSON Lines of memories, read and written only inside the task workspace's own
+  folder of the server's dump directory (``<dump dir>/<workspace_id>/``, default dump dir ``<workspace>/dumps``), so
+  one workspace can neither load nor overwrite another's dumps: a path that is absolute, climbs out with ``..`` or
+  leaves through a symlink is refused (ReMe took any server path; a service that reads and writes arbitrary files
+  for its callers is a hole). A path without a ``.json``/``.jsonl`` suffix is a directory holding
+  ``<workspace_id>.jsonl``, ReMe's naming. Loaded memories whose ids belong to another target get the id of their
+  text in this one: a load never moves a memory.
+
+Long flows (adds, loads, records of many memories) take the service's lock per chunk of ``CHUNK`` memories, so a
+10,000-memory request does not hold every other caller for its whole length.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reme.errors import BadInputError, ReMeError
+from reme.errors import BadInputError, NotFoundError, ReMeError
 from reme.schema import MemoryNode, normalize_target
 from reme.store.atomic import write_atomic
 
@@ -49,6 +59,19 @@ __all__ = [
     "TaskMemoryItem",
     "Trajectory",
 ]
+
+
+CHUNK = 64
+"""Memories written per hold of the service's lock in a long flow."""
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
+
+
+def dump_folder_name(workspace_id: str) -> str:
+    """The folder of a task workspace's dumps: its id when that is a plain file name, else a hash of it."""
+    if _PLAIN_NAME.match(workspace_id):
+        return workspace_id
+    return "ws-" + hashlib.sha256(workspace_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class LLMUnavailableError(ReMeError):
@@ -207,14 +230,12 @@ class TaskFlows:
         )
 
     def add(self, body: AddTaskMemoryIn) -> FlowResponse:
-        from reme.vector import content_id, explicit_write_policy, using_write_policy
-
         target = self.target(body.workspace_id)
         items = [
             {
                 "content": item.content,
                 "when_to_use": item.when_to_use,
-                "memory_id": item.memory_id or content_id(item.content),
+                "memory_id": item.memory_id,
                 "memory_type": "procedural",
                 "memory_target": target,
                 "score": item.score,
@@ -223,38 +244,69 @@ class TaskFlows:
             }
             for item in body.memory_list
         ]
-
-        def write() -> list[MemoryNode]:
-            with using_write_policy(self.memory, explicit_write_policy()):
-                return list(self.memory.add_many(items))
-
-        written = self.run(write)
+        written = self.write_explicit(items, "error")
         return FlowResponse(
             answer=f"{len(written)} task memories added", metadata={"memory_list": [n.model_dump() for n in written]}
         )
+
+    def write_explicit(self, items: list[dict[str, Any]], foreign_ids: Literal["error", "new_id"]) -> list[MemoryNode]:
+        """Write ``items`` through ReMe's always-store rule, ``CHUNK`` per hold of the lock (all validated, and all
+        ids checked, before the first is written)."""
+        from reme.memory import build_node
+        from reme.vector import explicit_write_policy, using_write_policy
+
+        key = self.run(lambda: self.memory.records.id_key)
+        nodes = [build_node(item, None, key) for item in items]
+        if foreign_ids == "error":
+            self.run(self.memory._own_ids, nodes, "error")
+
+        def write(chunk: list[MemoryNode]) -> list[MemoryNode]:
+            with using_write_policy(self.memory, explicit_write_policy()):
+                return list(self.memory.add_many(chunk, foreign_ids=foreign_ids))
+
+        written: list[MemoryNode] = []
+        for start in range(0, len(nodes), CHUNK):
+            written.extend(self.run(write, nodes[start : start + CHUNK]))
+        return written
 
     def record(self, body: RecordTaskMemoryIn) -> FlowResponse:
         target = self.target(body.workspace_id)
         ids = _ids(body.memory_list)
         value = 1.0 if body.update_utility else 0.0
 
-        def update() -> list[MemoryNode]:
-            nodes = [self.memory.get(memory_id) for memory_id in ids]  # all found before anything changes
-            for node in nodes:
-                if node.memory_target != target:
-                    raise BadInputError(f"memory {node.memory_id} is not in workspace {body.workspace_id!r}")
+        def check() -> None:  # everything is found before anything changes
+            for memory_id in ids:
+                try:
+                    node = self.memory.get(memory_id)
+                except NotFoundError:
+                    node = None
+                if node is None or node.memory_target != target:  # another workspace's: the same answer
+                    raise NotFoundError(f"no memory with id {memory_id!r}")
+            if body.decision_id is not None:
+                try:
+                    found = self.memory.decision(body.decision_id)
+                except NotFoundError:
+                    found = None
+                if found is None or found.target != target:
+                    raise NotFoundError(f"no decision with id {body.decision_id!r}")
+
+        def update(chunk: list[str]) -> list[MemoryNode]:
             out = []
-            for node in nodes:
+            for memory_id in chunk:
+                node = self.memory.get(memory_id)
                 meta = dict(node.metadata)
                 meta["freq"] = int(meta.get("freq", 0)) + 1
                 meta["utility"] = float(meta.get("utility", 0.0)) + value
                 out.append(self.memory.update(node.memory_id, metadata=meta))
                 self.memory.feedback(value, memory_id=node.memory_id, source="task")
-            if body.decision_id:
-                self.memory.feedback(value, decision_id=body.decision_id, source="task")
             return out
 
-        updated = self.run(update)
+        self.run(check)
+        updated: list[MemoryNode] = []
+        for start in range(0, len(ids), CHUNK):
+            updated.extend(self.run(update, ids[start : start + CHUNK]))
+        if body.decision_id:
+            self.run(lambda: self.memory.feedback(value, decision_id=body.decision_id, source="task"))
         return FlowResponse(
             answer=f"{len(updated)} task memories recorded",
             metadata={"memory_list": [n.model_dump() for n in updated], "reward": value},
@@ -281,43 +333,45 @@ class TaskFlows:
         from reme.importers.reme03 import read_dump, record_to_item
 
         path = self.resolve(body.load_file_path or body.path, body.workspace_id)
-        if not path.is_file():
-            raise BadInputError(f"no dump file {self.display(path)}")
+        if not _is_file(path):
+            raise BadInputError(f"no dump file {self.display(path, body.workspace_id)}")
         target = self.target(body.workspace_id)
         items = []
         for where, record in read_dump(path):  # everything is validated before anything is written
             item = record_to_item(record, where)
             if item is not None:
                 items.append({**item, "memory_target": target})
-
-        def write() -> int:
-            from reme.vector import explicit_write_policy, using_write_policy
-
-            removed = self.memory.delete_target(target) if body.clear_existing else 0
-            with using_write_policy(self.memory, explicit_write_policy()):
-                self.memory.add_many(items)
-            return int(removed)
-
-        removed = self.run(write)
+        removed = int(self.run(self.memory.delete_target, target)) if body.clear_existing else 0
+        written = self.write_explicit(items, "new_id")
+        shown = self.display(path, body.workspace_id)
         return FlowResponse(
-            answer=f"{len(items)} memories loaded from {self.display(path)}",
-            metadata={"loaded": len(items), "removed": removed, "path": self.display(path)},
+            answer=f"{len(written)} memories loaded from {shown}",
+            metadata={"loaded": len(written), "removed": removed, "path": shown},
         )
 
     def dump(self, body: DumpMemoryIn) -> FlowResponse:
         path = self.resolve(body.dump_file_path or body.path, body.workspace_id)
         nodes = self.run(self.memory.list, self.target(body.workspace_id))
-        path.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(json.dumps(node.model_dump(), ensure_ascii=False) + "\n" for node in nodes)
-        write_atomic(path, lines.encode("utf-8"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, lines.encode("utf-8"))
+        except OSError as exc:
+            raise BadInputError(
+                f"cannot write the dump {self.display(path, body.workspace_id)}: {exc.strerror}"
+            ) from None
+        shown = self.display(path, body.workspace_id)
         return FlowResponse(
-            answer=f"{len(nodes)} memories dumped to {self.display(path)}",
-            metadata={"dumped": len(nodes), "path": self.display(path)},
+            answer=f"{len(nodes)} memories dumped to {shown}", metadata={"dumped": len(nodes), "path": shown}
         )
 
     # ----------------------------------------------------------------------------------------------- paths
+    def folder(self, workspace_id: str) -> Path:
+        """The task workspace's own folder of the dump directory (resolved)."""
+        return (self.dump_dir / dump_folder_name(workspace_id)).resolve()
+
     def resolve(self, given: str, workspace_id: str) -> Path:
-        """``given`` inside the dump directory (see the module docstring); raises ``BadInputError`` outside it."""
+        """``given`` inside the workspace's dump folder (see the module docstring); ``BadInputError`` outside it."""
         if "\x00" in given:
             raise BadInputError("a path may not contain NUL")
         rel = Path(given or ".")
@@ -327,12 +381,24 @@ class TaskFlows:
             )
         if rel.suffix.lower() not in (".json", ".jsonl"):
             rel = rel / f"{workspace_id}.jsonl"
-        root = self.dump_dir.resolve()
-        path = (root / rel).resolve()
+        if any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in rel.parts) or len(str(rel)) > 1024:
+            raise BadInputError("a dump path may have at most 255 bytes per name and 1,024 characters in all")
+        root = self.folder(workspace_id)
+        try:
+            path = (root / rel).resolve()
+        except OSError as exc:
+            raise BadInputError(f"{given!r}: {exc.strerror}") from None
         if not path.is_relative_to(root):
             raise BadInputError(f"{given!r} leaves the dump directory (through a symlink)")
         return path
 
-    def display(self, path: Path) -> str:
-        """``path`` relative to the dump directory (the server's own paths are not shown to callers)."""
-        return str(path.relative_to(self.dump_dir.resolve()))
+    def display(self, path: Path, workspace_id: str) -> str:
+        """``path`` relative to the workspace's dump folder (the server's own paths are not shown to callers)."""
+        return str(path.relative_to(self.folder(workspace_id)))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False

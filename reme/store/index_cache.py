@@ -101,8 +101,6 @@ def load_index(
             raise ValueError(f"sizes disagree: dense {len(dense)}, ids {len(ids)}, manifest {count}")
         if retriever is not None and int(retriever.scores["num_docs"]) != count:
             raise ValueError(f"the keyword index holds {retriever.scores['num_docs']} documents, not {count}")
-        if retriever is None and count:
-            raise ValueError("the keyword index is missing")
         if manifest_path.read_bytes() != raw:  # replaced by another process while this one read the files
             log.info("the saved index of %s was replaced while being read: rebuilding", target)
             return None

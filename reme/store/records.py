@@ -9,6 +9,7 @@ workspace can be re-encoded row by row after a model change and is never left mi
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from reme.errors import NotFoundError, WorkspaceError
+from reme.errors import ConflictError, NotFoundError, WorkspaceError
 from reme.schema import MemoryNode
 
 FORMAT_VERSION = 1
@@ -86,6 +87,84 @@ def _node_values(node: MemoryNode) -> tuple[Any, ...]:
     )
 
 
+def corrupt_database_error(path: Path, exc: BaseException, doing: str = "read") -> WorkspaceError:
+    """The error for a memory database SQLite cannot read: it names the file and the ways to recover."""
+    return WorkspaceError(
+        f"cannot {doing} the memory database {path}: it is corrupt ({exc}). Restore it from a backup, or salvage "
+        "what SQLite can "
+        f"still read: `sqlite3 {path} .recover | sqlite3 {path.name}.recovered`, then move the result into place "
+        "(the indexes and caches are rebuilt from it)"
+    )
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """Whether an SQLite error means an unreadable file (not a lock held too long, which is an operation error)."""
+    text = str(exc).lower()
+    return not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text
+
+
+class _Cursor:
+    """A cursor whose fetches turn SQLite's corruption errors into ``WorkspaceError`` (pages are read lazily)."""
+
+    def __init__(self, cursor: sqlite3.Cursor, path: Path) -> None:
+        self._cursor = cursor
+        self._path = path
+
+    def fetchone(self) -> Any:
+        try:
+            return self._cursor.fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise (corrupt_database_error(self._path, exc) if _is_corruption(exc) else exc) from None
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return self._cursor.fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise (corrupt_database_error(self._path, exc) if _is_corruption(exc) else exc) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+class _Connection:
+    """The store's SQLite connection: a corrupt file raises ``WorkspaceError`` naming it and how to recover,
+    never a raw ``sqlite3.DatabaseError`` traceback."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+        self.doing = "open"
+        """What an error message says was being done (``open`` until the store is open, then ``read``)."""
+
+    def _error(self, exc: sqlite3.DatabaseError) -> Exception:
+        return corrupt_database_error(self._path, exc, self.doing) if _is_corruption(exc) else exc
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Cursor:
+        try:
+            return _Cursor(self._db.execute(sql, args), self._path)
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def executemany(self, sql: str, rows: Any) -> _Cursor:
+        try:
+            return _Cursor(self._db.executemany(sql, rows), self._path)
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def executescript(self, sql: str) -> None:
+        try:
+            self._db.executescript(sql)
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class RecordStore:
     """CRUD over memory rows. Thread-safe within a process; SQLite's locks order writers across processes."""
 
@@ -95,20 +174,26 @@ class RecordStore:
         self._depth = 0
         """Nesting depth of the open write transaction (only the thread holding ``_lock`` changes it)."""
         try:
-            self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=60000")
-            self._db.executescript(_SCHEMA)
-            version = self.get_meta("format_version")
-            if version is None:
-                self.set_meta("format_version", str(FORMAT_VERSION))
-            elif int(version) > FORMAT_VERSION:
-                raise WorkspaceError(
-                    f"workspace {self.path.parent} has format {version}; this reme reads up to {FORMAT_VERSION}"
-                )
+            raw = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"cannot open the memory database {self.path}: {exc}") from None
+        self._db = _Connection(raw, self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript(_SCHEMA)
+        version = self.get_meta("format_version")
+        if version is None:  # a new database: its memory ids are keyed (see ``make_memory_id``)
+            with self._transaction():
+                self.set_meta("format_version", str(FORMAT_VERSION))
+                self.set_meta("id_key", secrets.token_hex(16))
+        elif not version.isdigit() or int(version) > FORMAT_VERSION:
+            raise WorkspaceError(
+                f"workspace {self.path.parent} has format {version}; this reme reads up to {FORMAT_VERSION}"
+            )
+        self.id_key = self.get_meta("id_key") or ""
+        """The key of this workspace's memory ids (empty: a workspace from before keyed ids)."""
+        self._db.doing = "read"
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """Run a query under the store's lock and fetch all rows. One connection serves every thread, so a read
@@ -155,9 +240,13 @@ class RecordStore:
     _transaction = transaction
 
     def upsert_many(
-        self, nodes: Sequence[MemoryNode], vectors: np.ndarray, model_id: str
+        self, nodes: Sequence[MemoryNode], vectors: np.ndarray, model_id: str, *, move: bool = False
     ) -> tuple[list[int], dict[str, int], set[str]]:
         """Insert or replace nodes (by ``memory_id``) with their vectors in one transaction.
+
+        An upsert never moves a memory to another target unless ``move`` (an explicit ``Memory.update`` of its
+        target): a node whose id belongs to a memory of another target raises ``ConflictError`` and the whole
+        transaction is rolled back.
 
         Returns their keys, the new generation of each touched target, and the targets whose existing rows
         were replaced or moved (an index can add to others incrementally, but must rebuild those)."""
@@ -171,6 +260,10 @@ class RecordStore:
                 old = self._db.execute(
                     "SELECT memory_target FROM memories WHERE memory_id = ?", (node.memory_id,)
                 ).fetchone()
+                if old is not None and str(old[0]) != node.memory_target and not move:
+                    raise ConflictError(
+                        f"memory id {node.memory_id!r} is already in use: choose another id, or leave it out"
+                    )
                 if old is not None:
                     touched.add(str(old[0]))  # an id moved to another target leaves the old index too
                     replaced.update({str(old[0]), node.memory_target})
@@ -262,6 +355,19 @@ class RecordStore:
         """Store key -> ``memory_id`` for one target."""
         rows = self._read("SELECT seq, memory_id FROM memories WHERE memory_target = ?", (target,))
         return {int(seq): str(mid) for seq, mid in rows}
+
+    def targets_of(self, memory_ids: Sequence[str]) -> dict[str, str]:
+        """``memory_id -> target`` of those ids that exist."""
+        out: dict[str, str] = {}
+        unique = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self._read(
+                f"SELECT memory_id, memory_target FROM memories WHERE memory_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            out.update((str(a), str(b)) for a, b in rows)
+        return out
 
     def targets(self) -> list[str]:
         return [r[0] for r in self._read("SELECT DISTINCT memory_target FROM memories ORDER BY 1")]

@@ -35,6 +35,32 @@ class Workspace:
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc.strerror}") from None
 
+    def check_database(self) -> None:
+        """Refuse to open a workspace whose ``reme.db`` is missing or empty while the files derived from it
+        (saved indexes, the embedding cache, the trajectory log) show that it held data: opening it would serve an
+        empty store over lost memories. Raises ``WorkspaceError`` naming the file and the ways to recover."""
+        db = self.db_path
+        if db.is_file() and db.stat().st_size > 0:
+            return
+        evidence = []
+        segments = [p for p in self.trajectory_dir.glob("segment-*.jsonl") if p.stat().st_size > 0]
+        if segments:
+            evidence.append(f"{len(segments)} trajectory segment(s)")
+        if any(p.is_file() for p in self.index_dir.rglob("*")):
+            evidence.append("saved indexes")
+        cache = self.embedding_cache_path
+        if cache.is_file() and cache.stat().st_size > 0:
+            evidence.append("an embedding cache")
+        if not evidence:
+            return
+        state = "is empty (0 bytes)" if db.is_file() else "is missing"
+        raise WorkspaceError(
+            f"the memory database {db} {state}, but this workspace holds {', '.join(evidence)}: the database was "
+            f"lost or truncated, and opening it would serve an empty store. Restore {db.name} from a backup "
+            f"(with its -wal file, if any); or, to start afresh on purpose, move {self.trajectory_dir.name}/, "
+            f"{self.index_dir.name}/ and {self.embedding_cache_path.parent.name}/ out of {self.root}"
+        )
+
     @property
     def db_path(self) -> Path:
         return self.root / "reme.db"

@@ -104,6 +104,8 @@ class LoggedRankSample:
     ret: float
     behaviour: tuple[str, str, dict[str, object]] = ("", "", {})
     """The behaviour policy's name, version and parameters (to rebuild it for off-policy evaluation)."""
+    target: str = ""
+    """The target searched (training weighs targets equally; the activation gate scores each one's slice)."""
 
 
 def trajectory_dir(path: str | Path) -> Path:
@@ -139,6 +141,7 @@ def logged_rank_samples(path: str | Path, gamma: float = 0.9) -> list[LoggedRank
                 sample.behaviour_logprob,
                 sample.ret,
                 (d.policy, d.version, dict(d.extra.get("params", {}))),
+                str(d.extra.get("target", "")),
             )
         )
     return out

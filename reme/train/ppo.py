@@ -10,7 +10,12 @@ gap between pi_prox and mu is corrected by a capped importance weight:
     A      = (R - mean_group(R)) / (std_group(R) + eps)              (group: the logged samples of a question)
     loss   = -mean(w * min(rho A, clip(rho, 1 - epsilon, 1 + epsilon) A))
 
-R is the return the rewards join gives each decision. Groups of one sample use ``R - mean(R)`` over the batch.
+R is the return the rewards join gives each decision. Groups of one sample use ``R - mean(R)`` over the log.
+
+Targets weigh the same: batches draw each logged decision with probability proportional to ``1 / n_target`` (the
+number of logged samples of its target), so a target that logs ten times more decisions (a busy tenant, or one
+flooding rewards on its own searches) has no more say in the head than any other. The mean that centres lone
+samples is weighted the same way.
 """
 
 from __future__ import annotations
@@ -53,10 +58,20 @@ class PPOConfig:
     device: str = "cpu"
 
 
+def target_weights(samples: Sequence[LoggedRankSample]) -> np.ndarray:
+    """A probability per sample, ``1 / n_target`` normalised: every target has the same total weight."""
+    counts: dict[str, int] = defaultdict(int)
+    for s in samples:
+        counts[s.target] += 1
+    w = np.asarray([1.0 / counts[s.target] for s in samples], dtype=np.float64)
+    return w / w.sum()
+
+
 def advantages(samples: Sequence[LoggedRankSample]) -> np.ndarray:
-    """Returns normalised within each question's group of logged samples (or centred, for lone samples)."""
+    """Returns normalised within each question's group of logged samples (or centred by the target-weighted mean
+    of the log, for lone samples)."""
     returns = np.asarray([s.ret for s in samples], dtype=np.float64)
-    out = returns - returns.mean()
+    out = returns - float(target_weights(samples) @ returns)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
         if s.group_id:
@@ -99,6 +114,7 @@ def train_ppo(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     adv_all = advantages(samples)
+    draw = target_weights(samples) if len({s.target for s in samples}) > 1 else None
     if policy is None:
         policy = MLPRankPolicy(
             hidden=config.hidden, seed=config.seed, init=config.init, init_temperature=config.init_temperature
@@ -111,7 +127,7 @@ def train_ppo(
     for step in range(1, config.steps + 1):
         if step % config.prox_every == 1 or config.prox_every == 1:
             prox.load_state_dict(head.state_dict())
-        rows = rng.choice(len(samples), min(config.batch_samples, len(samples)), replace=False)
+        rows = rng.choice(len(samples), min(config.batch_samples, len(samples)), replace=False, p=draw)
         x, valid, orderings, logp_mu = _batch([samples[i] for i in rows], config.device)
         adv = torch.as_tensor(adv_all[rows], dtype=torch.float32, device=config.device)
         with torch.no_grad():

@@ -1,0 +1,117 @@
+"""Running the service's ASGI apps under uvicorn with limits a slow or hostile client cannot outlast.
+
+Uvicorn times out idle keep-alive connections, but not a connection that sends its request slowly: a client that
+opens a socket and dribbles a header byte every few seconds holds a file descriptor forever, and about a thousand of
+them (the usual open-files limit) stop the server from accepting anyone. ``run_server`` serves with
+``guarded_protocol``, uvicorn's h11 protocol plus:
+
+- a **request-read deadline**: the whole request, headers and body, must arrive within ``request_timeout`` seconds
+  of the connection opening (or of the previous response on a kept-alive connection); otherwise the connection is
+  closed;
+- a **connection cap**: past ``max_connections`` open connections, a new one is answered 503 and closed at once,
+  so descriptors stay below the process's limit (which is raised to its hard maximum at start).
+
+Both ``reme serve`` and ``reme mcp --transport http`` run through here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_REQUEST_TIMEOUT", "guarded_protocol", "raise_open_files", "run_server"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 512
+
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+def raise_open_files() -> int:
+    """Raise this process's soft open-files limit to its hard limit; returns the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return 1 << 16
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft)
+
+
+def guarded_protocol(request_timeout: float, max_connections: int) -> type:
+    """Uvicorn's h11 protocol with a request-read deadline and a connection cap (see the module docstring)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._reme_timer: Any = None
+            self._reme_cycle: Any = None
+            if len(self.connections) > max_connections:
+                log.warning("refusing a connection: %d open (limit %d)", len(self.connections), max_connections)
+                transport.write(_BUSY)
+                transport.close()
+                return
+            self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._reme_timer = self.loop.call_later(request_timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if getattr(self, "_reme_timer", None) is not None:
+                self._reme_timer.cancel()
+                self._reme_timer = None
+
+        def _expire(self) -> None:
+            self._reme_timer = None
+            if not self.transport.is_closing():
+                log.info("closing a connection that did not send its request within %.0f s", request_timeout)
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            cycle = self.cycle
+            if cycle is not None and cycle is not self._reme_cycle and not cycle.more_body:
+                self._reme_cycle = cycle  # this request has fully arrived: the app has it now
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request on this kept-alive connection has the same deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
+
+
+def run_server(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    log_level: str = "info",
+) -> None:
+    """Serve ``app`` until stopped, with the limits above (``max_connections`` is lowered to fit the open-files
+    limit, leaving room for the workspace's own files)."""
+    import uvicorn
+
+    limit = raise_open_files()
+    cap = max(1, min(max_connections, limit - 64))
+    if cap < max_connections:
+        log.warning("open-files limit %d: serving at most %d connections", limit, cap)
+    protocol = guarded_protocol(request_timeout, cap)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http=protocol, timeout_keep_alive=5)
