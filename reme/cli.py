@@ -1072,6 +1072,17 @@ DumpDirOpt = Annotated[
 ]
 
 
+RequestTimeoutOpt = Annotated[
+    float, typer.Option("--request-timeout", help="Seconds a client has to send a whole request (HTTP).")
+]
+MaxConnectionsOpt = Annotated[int, typer.Option("--max-connections", help="Open connections served at once (HTTP).")]
+
+
+def _check_limits(request_timeout: float, max_connections: int, rate_limit: float = 0.0) -> None:
+    if rate_limit < 0 or request_timeout <= 0 or max_connections < 1:
+        raise BadInputError("--rate-limit must be >= 0, --request-timeout > 0 and --max-connections >= 1")
+
+
 def _service_llm(base_url: str | None, model: str | None) -> Any:
     """The servers' LLM client: ``hf:<dir>``, an endpoint (option or ``$LLM_BASE_URL``), or ``None``."""
     from reme.llm import LLMConfig, build_llm
@@ -1099,12 +1110,8 @@ def serve(
     rate_limit: Annotated[
         float, typer.Option("--rate-limit", help="Requests a second per token (or client address); 0: unlimited.")
     ] = 20.0,
-    request_timeout: Annotated[
-        float, typer.Option("--request-timeout", help="Seconds a client has to send a whole request.")
-    ] = 30.0,
-    max_connections: Annotated[
-        int, typer.Option("--max-connections", help="Open connections served at once (more get 503).")
-    ] = 512,
+    request_timeout: RequestTimeoutOpt = 30.0,
+    max_connections: MaxConnectionsOpt = 512,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
@@ -1115,8 +1122,7 @@ def serve(
         from reme.service import create_app, load_tokens
         from reme.service.server import run_server
 
-        if rate_limit < 0 or request_timeout <= 0 or max_connections < 1:
-            raise BadInputError("--rate-limit must be >= 0, --request-timeout > 0 and --max-connections >= 1")
+        _check_limits(request_timeout, max_connections, rate_limit)
 
         tokens = load_tokens(token_file) if token_file else None
         try:
@@ -1143,11 +1149,14 @@ def mcp_cmd(
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     dump_dir: DumpDirOpt = None,
+    request_timeout: RequestTimeoutOpt = 30.0,
+    max_connections: MaxConnectionsOpt = 512,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace as MCP tools (add, search, get, list, update, delete, feedback, export trajectories)
     with the MCP Python SDK. Over http there is no auth, so it binds only to a loopback address (see docs/mcp.md)."""
     with _errors():
+        _check_limits(request_timeout, max_connections)
         try:
             from reme.service.mcp_server import run_mcp
         except ModuleNotFoundError as exc:
@@ -1161,6 +1170,8 @@ def mcp_cmd(
             port,
             llm=_service_llm(llm_base_url, llm_model),
             dump_dir=dump_dir,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
         )
 
 

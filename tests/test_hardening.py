@@ -550,6 +550,43 @@ def test_11_slow_clients_cannot_stop_the_service(tmp_path):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def _closed_after(port: int, seconds: float) -> bool:
+    """Whether the server closes a connection that sent half a request line, within ``seconds``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as s:
+        s.sendall(b"GET /health HT")
+        try:
+            s.recv(100)  # end of file (or an answer): the server ended it
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            pass
+        return True
+
+
+@pytest.mark.parametrize("command", ["serve", "mcp"])
+def test_11_a_request_that_never_arrives_is_cut_off_over_http_and_mcp(tmp_path, command):
+    pytest.importorskip("mcp")
+    port = _free_port()
+    extra = ["--transport", "http"] if command == "mcp" else []
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    args = [sys.executable, "-m", "reme.cli", command, *extra, "--port", str(port), "--request-timeout", "2"]
+    process = subprocess.Popen([*args, "-w", str(tmp_path / "ws")], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        started = time.monotonic()
+        assert _closed_after(port, 15), "the half-sent request held its connection open"
+        assert time.monotonic() - started >= 1.5  # closed by the deadline, not at once
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_11_a_long_batch_does_not_hold_another_callers_search(served):
     url, memory = served
     memory.add("Bob's door code is 4417.", "user:bob")

@@ -498,12 +498,15 @@ def run_mcp(
     *,
     llm: Any = None,
     dump_dir: str | Path | None = None,
+    request_timeout: float | None = None,
+    max_connections: int | None = None,
 ) -> None:
     """Serve the workspace's memory tools until the client disconnects (stdio) or the process is stopped (http).
 
     ``stdio``: JSON-RPC on stdin/stdout, for clients that spawn the server (desktop assistants, IDEs); nothing
     else may write to stdout. ``http``: the SDK's streamable HTTP transport at ``http://HOST:PORT/mcp``; it has
-    no auth, so a host that is not a loopback address is refused with ``BadInputError``."""
+    no auth, so a host that is not a loopback address is refused with ``BadInputError``; it runs under the request-read
+    deadline and connection cap of ``reme.service.server`` (``request_timeout``, ``max_connections``)."""
     if transport not in ("stdio", "http"):
         raise BadInputError(f"unknown transport {transport!r}: use stdio or http")
     if transport == "http":
@@ -533,6 +536,11 @@ def run_mcp(
             app = server.streamable_http_app()
         else:  # mcp 2.x: options go to the app
             app = server.streamable_http_app(transport_security=security, host=host)
-        run_server(app, host, port)  # the request-read deadline and connection cap of ``reme serve``
+        limits: dict[str, Any] = {}
+        if request_timeout is not None:
+            limits["request_timeout"] = request_timeout
+        if max_connections is not None:
+            limits["max_connections"] = max_connections
+        run_server(app, host, port, **limits)  # the request-read deadline and connection cap of ``reme serve``
     finally:
         memory.close()
