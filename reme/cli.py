@@ -1108,7 +1108,8 @@ def serve(
     llm_model: LLMModelOpt = None,
     dump_dir: DumpDirOpt = None,
     rate_limit: Annotated[
-        float, typer.Option("--rate-limit", help="Requests a second per token (or client address); 0: unlimited.")
+        float,
+        typer.Option("--rate-limit", help="Requests a second per token (0: unlimited; none without --token-file)."),
     ] = 20.0,
     request_timeout: RequestTimeoutOpt = 30.0,
     max_connections: MaxConnectionsOpt = 512,

@@ -15,7 +15,7 @@ import builtins
 import json
 from typing import Any
 
-from reme.errors import BadInputError, NotFoundError, ReMeError
+from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError
 from reme.policy.trajectory import RewardEvent
 from reme.schema import MemoryNode, SearchHit
 
@@ -51,7 +51,9 @@ class ReMeClient:
         message = f"{method} {path}: HTTP {response.status_code}: {detail}"
         if response.status_code == 404:
             raise NotFoundError(message)
-        if response.status_code in (401, 403, 413, 422):
+        if response.status_code == 409:
+            raise ConflictError(message)
+        if response.status_code in (401, 403, 413, 421, 422, 429):
             raise BadInputError(message)
         raise ReMeError(message)
 

@@ -326,7 +326,7 @@ class Memory:
         existing memory); the decision is logged. Returns the memories written (stored, or updated in place of
         the one they supersede), in order; discarded ones are left out."""
         key = self.records.id_key
-        nodes = self._own_ids([build_node(item, target, key) for item in items], foreign_ids)
+        nodes = self.own_ids([build_node(item, target, key) for item in items], foreign_ids)
         if vectors is not None:
             vectors = np.asarray(vectors, dtype=np.float32)
             if vectors.ndim != 2 or len(vectors) != len(nodes):
@@ -359,8 +359,10 @@ class Memory:
                 advance(len(batch))
         return out
 
-    def _own_ids(self, nodes: builtins.list[MemoryNode], foreign_ids: str) -> builtins.list[MemoryNode]:
-        """``nodes`` with no id that belongs to another target (see ``add_many``)."""
+    def own_ids(self, nodes: builtins.list[MemoryNode], foreign_ids: str) -> builtins.list[MemoryNode]:
+        """``nodes`` with no id that belongs to a memory of another target: ``foreign_ids="error"`` raises
+        ``ConflictError`` (nothing written), ``"new_id"`` gives such a node the id of its text in its own target
+        (see ``add_many``, which applies this to every batch)."""
         owner = self.records.targets_of([n.memory_id for n in nodes])
         out = []
         for node in nodes:

@@ -196,3 +196,27 @@ def test_cli_import_from_reme(tmp_path):
         assert hits and hits[0].memory.memory_id == sha16("Alice moved to Lisbon.")
     bad = CliRunner().invoke(app, ["import", "--from", "mem0", str(dump), "--workspace", str(ws)])
     assert bad.exit_code == 2
+
+
+def test_one_sentence_of_two_users_imports_as_two_memories(tmp_path, random_encoder):
+    """ReMe's ids are sha256(content): the same sentence of two users is one id in two targets. Both are kept, each
+    in its own target, and importing again over a workspace that holds one of them moves nothing."""
+    same = "Prefers green tea."
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(
+        "".join(json.dumps(vector_node(same, "personal", who)) + "\n" for who in ("alice", "bob")), encoding="utf-8"
+    )
+    assert import_reme(dump, tmp_path / "ws", encoder=random_encoder)["memories"] == 2
+    assert import_reme(dump, tmp_path / "ws", encoder=random_encoder)["memories"] == 2
+    with Memory(tmp_path / "ws", encoder=random_encoder) as memory:
+        alice, bob = memory.list("user:alice"), memory.list("user:bob")
+        assert [n.content for n in alice] == [same] and [n.content for n in bob] == [same]
+        assert alice[0].memory_id != bob[0].memory_id and sha16(same) in {alice[0].memory_id, bob[0].memory_id}
+
+
+def test_deeply_nested_dumps_are_a_clear_error(tmp_path, random_encoder):
+    for name in ("deep.json", "deep.jsonl"):
+        path = tmp_path / name
+        path.write_text("[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+        with pytest.raises(BadInputError, match="nested too deeply"):
+            import_reme(path, tmp_path / "ws", encoder=random_encoder)

@@ -7,7 +7,8 @@ Two sources, told apart by the path:
   ``metadata["content"]``, when present, is the memory text and the top-level ``content`` the embedded
   ``when_to_use``), plain ``MemoryNode`` dicts, or the older ``{unique_id, workspace_id, ...}`` nodes. The file may
   hold one record, a list of records, or an object with one list of them (``{"nodes": [...]}``). Memories keep
-  their ``memory_id`` and land in ``user:<target>`` (personal, identity, summary, history), ``task:<target>``
+  their ``memory_id`` (unless it belongs to a memory of another target: then the id of the text in its own
+  target; a memory never moves) and land in ``user:<target>`` (personal, identity, summary, history), ``task:<target>``
   (procedural; the old ``task`` type too) or ``tool:<target>`` (tool). Vectors are not imported: every memory is
   encoded with the workspace's model.
 - **a directory**: a ReMeLight working directory. ``MEMORY.md``, ``memory.md``, ``memory/*.md``, ``dialog/*.jsonl``
@@ -84,6 +85,8 @@ def read_dump(path: str | Path) -> list[tuple[str, Any]]:
         if path.suffix.lower() == ".jsonl":
             raise json.JSONDecodeError("JSON Lines", text, 0)
         data = json.loads(text)
+    except RecursionError:
+        raise BadInputError(f"{path.name}: the JSON is nested too deeply") from None
     except json.JSONDecodeError:
         lines = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -93,6 +96,8 @@ def read_dump(path: str | Path) -> list[tuple[str, Any]]:
                 lines.append((f"{path.name}:{number}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise BadInputError(f"{path.name}:{number}: not JSON ({exc.msg})") from None
+            except RecursionError:
+                raise BadInputError(f"{path.name}:{number}: the JSON is nested too deeply") from None
         return lines
     if isinstance(data, list):
         return [(f"{path.name}[{i}]", rec) for i, rec in enumerate(data)]
@@ -206,10 +211,12 @@ def record_to_item(record: Any, where: str) -> dict[str, Any] | None:
 
 
 def _plan_dumps(files: list[Path]) -> tuple[list[dict[str, Any]], int]:
-    """Validated items of dump files (the last record of an id wins) and how many records were skipped."""
+    """Validated items of dump files (the last record of an id in a target wins; ReMe's ids are
+    ``sha256(content)``, so one sentence of two users is one id in two targets: both are kept, and the second
+    gets its own id when written) and how many records were skipped."""
     from reme.memory import build_node
 
-    items: dict[str, dict[str, Any]] = {}
+    items: dict[tuple[str, str], dict[str, Any]] = {}
     skipped = 0
     for path in files:
         for where, record in read_dump(path):
@@ -221,11 +228,12 @@ def _plan_dumps(files: list[Path]) -> tuple[list[dict[str, Any]], int]:
                 build_node(item)
             except BadInputError as exc:
                 raise BadInputError(f"{where}: {exc}") from None
-            if item["memory_id"] in items:
+            key = (item["memory_id"], str(item.get("memory_target") or ""))
+            if key in items:
                 skipped += 1
                 log.info("%s: memory %s appears again; the later record wins", where, item["memory_id"])
-                del items[item["memory_id"]]  # keep file order of the winner
-            items[item["memory_id"]] = item
+                del items[key]  # keep file order of the winner
+            items[key] = item
     return list(items.values()), skipped
 
 
@@ -261,6 +269,8 @@ def _validate_light_file(data: bytes, rel: str) -> None:
                 message = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BadInputError(f"{rel}:{number}: not JSON ({exc.msg})") from None
+            except RecursionError:
+                raise BadInputError(f"{rel}:{number}: the JSON is nested too deeply") from None
             if not isinstance(message, Mapping):
                 raise BadInputError(f"{rel}:{number}: a dialog line must be a message object")
 
@@ -351,7 +361,7 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
         if not items:
             return counts
         with _opened(workspace, encoder) as memory, using_write_policy(memory, explicit_write_policy()):
-            counts["memories"] = len(memory.add_many(items))
+            counts["memories"] = len(memory.add_many(items, foreign_ids="new_id"))  # ids from another store
         return counts
 
     dest_root = workspace.workspace.root if isinstance(workspace, Memory) else Path(workspace).expanduser()

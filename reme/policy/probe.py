@@ -20,11 +20,12 @@ __all__ = ["probe", "probe_state"]
 def probe_state(kind: str, rng: np.random.Generator) -> Any:
     """A small, well-formed state of ``kind`` (features drawn at random, as a live decision's could be)."""
     if kind == "rank":
+        from reme.policy.guard import live_features
         from reme.policy.rank import RankState
-        from reme.retrieval.features import RANK_FEATURES
 
-        features = rng.uniform(0.0, 1.0, size=(12, len(RANK_FEATURES))).astype(np.float32)
-        return RankState(features, 5, [f"probe{i}" for i in range(12)], RANK_FEATURES)
+        names = live_features("rank")
+        features = rng.uniform(0.0, 1.0, size=(12, len(names))).astype(np.float32)
+        return RankState(features, 5, [f"probe{i}" for i in range(12)], names)
     if kind == "write":
         from reme.policy.write import make_write_state
 

@@ -12,8 +12,8 @@ there is no auth, which ``reme serve`` allows only on a loopback address, and th
 ``Origin``, when sent) name a loopback address are served (421 otherwise: DNS rebinding).
 
 Limits: request bodies above ``max_body_bytes`` get 413 as soon as the limit is passed (a chunked body is not read
-to its end); JSON bodies nested deeper than 64 levels or holding a lone surrogate get 422; each token (or client
-address) may send ``rate_limit`` requests a second on average (429 with ``Retry-After`` beyond it). See
+to its end); JSON bodies nested deeper than 64 levels or holding a lone surrogate get 422; each token may send
+``rate_limit`` requests a second on average (429 with ``Retry-After`` beyond it). See
 ``reme.service.limits`` and, for slow clients, ``reme.service.server``.
 """
 
@@ -182,14 +182,15 @@ def create_app(
     """The FastAPI application over ``workspace`` (or an open ``memory``, for tests). ``llm`` (an ``LLMClient``)
     summarises for ``/v1/compact`` and ``/summary_task_memory``; ``dump_dir`` (default ``<workspace>/dumps``) is
     the only place ``/load_memory`` and ``/dump_memory`` touch, one folder per task workspace; ``rate_limit``
-    requests a second per token (``None`` or 0: unlimited); ``extra_hosts``: host names a server without tokens
+    requests a second per token (``None`` or 0: unlimited; a server without tokens has one loopback principal and no
+    limit); ``extra_hosts``: host names a server without tokens
     serves besides the loopback ones (an in-process test client's ``testserver``, a local alias)."""
     from reme.memory import Memory
     from reme.schema import normalize_target
 
     mem = memory if memory is not None else Memory(workspace)
     lock = FairLock()
-    limiter = RateLimiter(rate_limit) if rate_limit else None
+    limiter = RateLimiter(rate_limit) if rate_limit and tokens is not None else None
     app = FastAPI(
         title="reme",
         version=_version(),
@@ -209,7 +210,7 @@ def create_app(
     )
 
     def caller(request: Request) -> tuple[str, list[str] | None]:
-        """The caller's key for the rate limit and its targets (``None``: all)."""
+        """The caller's token (its key for the rate limit) and its targets (``None``: all)."""
         if tokens is None:
             return (request.client.host if request.client else "?"), None
         header = request.headers.get("authorization", "")

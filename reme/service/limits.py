@@ -4,9 +4,9 @@ and the checks a JSON body passes before any endpoint sees it.
 - ``FairLock``: the service serialises ``Memory`` calls; Python's own locks let a thread that releases and at once
   re-acquires go first again, so a long flow taking the lock chunk by chunk would still starve a waiting search.
   This lock serves waiters in arrival order (a ticket lock), so a search waits at most one chunk.
-- ``RateLimiter``: a token bucket per caller (bearer token, or client address without tokens): ``rate`` requests a
-  second on average, bursts of ``burst``; over it, 429 with ``Retry-After``. Every request may append to the
-  trajectory log (a search with ``limit`` 1,000 appends about 58 KiB), so this bounds how fast one token can grow it.
+- ``RateLimiter``: a token bucket per bearer token: ``rate`` requests a second on average, bursts of ``burst``;
+  over it, 429 with ``Retry-After``. Every request may append to the trajectory log (a search with ``limit`` 1,000
+  appends about 58 KiB), so this bounds how fast one token can grow it.
 - ``check_json``: a JSON body must not nest deeper than ``MAX_JSON_DEPTH`` (Python's parser overflows its stack
   near 1,000 levels, which would be a 500) and must hold only encodable text (a lone surrogate such as ``"\\ud800"``
   is valid JSON but cannot be stored or echoed back in an error).

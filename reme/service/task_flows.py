@@ -258,7 +258,7 @@ class TaskFlows:
         key = self.run(lambda: self.memory.records.id_key)
         nodes = [build_node(item, None, key) for item in items]
         if foreign_ids == "error":
-            self.run(self.memory._own_ids, nodes, "error")
+            self.run(self.memory.own_ids, nodes, "error")
 
         def write(chunk: list[MemoryNode]) -> list[MemoryNode]:
             with using_write_policy(self.memory, explicit_write_policy()):
