@@ -276,32 +276,39 @@ def create_app(
         return [n.model_dump() for n in run(mem.list, name, limit)]
 
     def owned(memory_id: str, scope: list[str] | None) -> Any:
-        """The memory, when the token holds its target; a memory of another target is answered as a missing one."""
-        node = run(mem.get, memory_id)
+        """The memory, when the token holds its target; a memory of another target is answered as a missing one.
+        Called under the lock (inside ``run``), with the operation that follows, so the check and the operation see
+        the same memory and queue once."""
+        node = mem.get(memory_id)
         if scope is not None and node.memory_target not in scope:
-            raise HTTPException(status_code=404, detail=str(NotFoundError(f"no memory with id {memory_id!r}")))
+            raise NotFoundError(f"no memory with id {memory_id!r}")
         return node
 
     def owned_decision(decision_id: str, scope: list[str] | None) -> None:
-        """Refuse (404, as an unknown id) a decision of a target the token does not hold."""
-        found = run(mem.decision, decision_id)
+        """Refuse (404, as an unknown id) a decision of a target the token does not hold (under the lock)."""
+        found = mem.decision(decision_id)
         if scope is not None and found.target not in scope:
-            raise HTTPException(status_code=404, detail=str(NotFoundError(f"no decision with id {decision_id!r}")))
+            raise NotFoundError(f"no decision with id {decision_id!r}")
 
     @app.get("/v1/memories/{memory_id}")
     def get_memory(memory_id: str, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
-        return dict(owned(memory_id, scope).model_dump())
+        return dict(run(owned, memory_id, scope).model_dump())
 
     @app.patch("/v1/memories/{memory_id}")
     def patch_memory(memory_id: str, body: MemoryPatch, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
-        owned(memory_id, scope)
-        node = run(mem.update, memory_id, body.content, when_to_use=body.when_to_use, metadata=body.metadata)
-        return dict(node.model_dump())
+        def patch() -> Any:
+            owned(memory_id, scope)
+            return mem.update(memory_id, body.content, when_to_use=body.when_to_use, metadata=body.metadata)
+
+        return dict(run(patch).model_dump())
 
     @app.delete("/v1/memories/{memory_id}")
     def delete_memory(memory_id: str, scope: list[str] | None = Depends(allowed)) -> dict[str, Any]:
-        owned(memory_id, scope)
-        run(mem.delete, memory_id)
+        def delete() -> None:
+            owned(memory_id, scope)
+            mem.delete(memory_id)
+
+        run(delete)
         return {"deleted": memory_id}
 
     @app.post("/v1/search")
@@ -330,13 +337,16 @@ def create_app(
         memories. Repeats on one decision are averaged when training joins them, never summed."""
         if (body.decision_id is None) == (body.memory_id is None):
             raise HTTPException(status_code=422, detail="give exactly one of decision_id, memory_id")
-        if body.memory_id is not None:
-            owned(body.memory_id, scope)
-        else:
-            assert body.decision_id is not None
-            owned_decision(body.decision_id, scope)
-        event = run(mem.feedback, body.value, decision_id=body.decision_id, memory_id=body.memory_id)
-        return dict(event.model_dump())
+
+        def reward() -> Any:
+            if body.memory_id is not None:
+                owned(body.memory_id, scope)
+            else:
+                assert body.decision_id is not None
+                owned_decision(body.decision_id, scope)
+            return mem.feedback(body.value, decision_id=body.decision_id, memory_id=body.memory_id)
+
+        return dict(run(reward).model_dump())
 
     compact_policies: list[Any] = []
 
