@@ -1076,11 +1076,19 @@ RequestTimeoutOpt = Annotated[
     float, typer.Option("--request-timeout", help="Seconds a client has to send a whole request (HTTP).")
 ]
 MaxConnectionsOpt = Annotated[int, typer.Option("--max-connections", help="Open connections served at once (HTTP).")]
+MaxPerClientOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-connections-per-client", help="Open connections from one address (HTTP; raise behind a proxy)."
+    ),
+]
 
 
-def _check_limits(request_timeout: float, max_connections: int, rate_limit: float = 0.0) -> None:
-    if rate_limit < 0 or request_timeout <= 0 or max_connections < 1:
-        raise BadInputError("--rate-limit must be >= 0, --request-timeout > 0 and --max-connections >= 1")
+def _check_limits(request_timeout: float, max_connections: int, max_per_client: int, rate_limit: float = 0.0) -> None:
+    if rate_limit < 0 or request_timeout <= 0 or max_connections < 1 or max_per_client < 1:
+        raise BadInputError(
+            "--rate-limit must be >= 0, --request-timeout > 0, --max-connections and --max-connections-per-client >= 1"
+        )
 
 
 def _service_llm(base_url: str | None, model: str | None) -> Any:
@@ -1113,6 +1121,7 @@ def serve(
     ] = 20.0,
     request_timeout: RequestTimeoutOpt = 30.0,
     max_connections: MaxConnectionsOpt = 512,
+    max_per_client: MaxPerClientOpt = 64,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
@@ -1123,7 +1132,7 @@ def serve(
         from reme.service import create_app, load_tokens
         from reme.service.server import run_server
 
-        _check_limits(request_timeout, max_connections, rate_limit)
+        _check_limits(request_timeout, max_connections, max_per_client, rate_limit)
 
         tokens = load_tokens(token_file) if token_file else None
         try:
@@ -1134,7 +1143,14 @@ def serve(
             raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
         llm = _service_llm(llm_base_url, llm_model)
         app_ = create_app(_workspace(ctx, workspace), tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
-        run_server(app_, host, port, request_timeout=request_timeout, max_connections=max_connections)
+        run_server(
+            app_,
+            host,
+            port,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
+            max_per_client=max_per_client,
+        )
 
 
 @app.command("mcp")
@@ -1152,12 +1168,13 @@ def mcp_cmd(
     dump_dir: DumpDirOpt = None,
     request_timeout: RequestTimeoutOpt = 30.0,
     max_connections: MaxConnectionsOpt = 512,
+    max_per_client: MaxPerClientOpt = 64,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace as MCP tools (add, search, get, list, update, delete, feedback, export trajectories)
     with the MCP Python SDK. Over http there is no auth, so it binds only to a loopback address (see docs/mcp.md)."""
     with _errors():
-        _check_limits(request_timeout, max_connections)
+        _check_limits(request_timeout, max_connections, max_per_client)
         try:
             from reme.service.mcp_server import run_mcp
         except ModuleNotFoundError as exc:
@@ -1173,6 +1190,7 @@ def mcp_cmd(
             dump_dir=dump_dir,
             request_timeout=request_timeout,
             max_connections=max_connections,
+            max_per_client=max_per_client,
         )
 
 

@@ -587,6 +587,28 @@ def test_11_a_request_that_never_arrives_is_cut_off_over_http_and_mcp(tmp_path, 
         process.wait()
 
 
+def test_11_one_address_cannot_take_every_connection(tmp_path):
+    port = _free_port()
+    process = _serve_subprocess(tmp_path / "ws", port, "--max-connections-per-client", "3", "--request-timeout", "60")
+    try:
+        slow = []
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /health HT")
+            slow.append(s)
+        time.sleep(0.5)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+            assert extra.recv(100).startswith(b"HTTP/1.1 503")
+        slow.pop().close()
+        time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+        for s in slow:
+            s.close()
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_11_a_long_batch_does_not_hold_another_callers_search(served):
     url, memory = served
     memory.add("Bob's door code is 4417.", "user:bob")

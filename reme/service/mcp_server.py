@@ -500,13 +500,15 @@ def run_mcp(
     dump_dir: str | Path | None = None,
     request_timeout: float | None = None,
     max_connections: int | None = None,
+    max_per_client: int | None = None,
 ) -> None:
     """Serve the workspace's memory tools until the client disconnects (stdio) or the process is stopped (http).
 
     ``stdio``: JSON-RPC on stdin/stdout, for clients that spawn the server (desktop assistants, IDEs); nothing
     else may write to stdout. ``http``: the SDK's streamable HTTP transport at ``http://HOST:PORT/mcp``; it has
     no auth, so a host that is not a loopback address is refused with ``BadInputError``; it runs under the request-read
-    deadline and connection cap of ``reme.service.server`` (``request_timeout``, ``max_connections``)."""
+    deadline and connection caps of ``reme.service.server`` (``request_timeout``, ``max_connections``,
+    ``max_per_client``)."""
     if transport not in ("stdio", "http"):
         raise BadInputError(f"unknown transport {transport!r}: use stdio or http")
     if transport == "http":
@@ -541,6 +543,8 @@ def run_mcp(
             limits["request_timeout"] = request_timeout
         if max_connections is not None:
             limits["max_connections"] = max_connections
+        if max_per_client is not None:
+            limits["max_per_client"] = max_per_client
         run_server(app, host, port, **limits)  # the request-read deadline and connection cap of ``reme serve``
     finally:
         memory.close()

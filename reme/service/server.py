@@ -8,8 +8,10 @@ them (the usual open-files limit) stop the server from accepting anyone. ``run_s
 - a **request-read deadline**: the whole request, headers and body, must arrive within ``request_timeout`` seconds
   of the connection opening (or of the previous response on a kept-alive connection); otherwise the connection is
   closed;
-- a **connection cap**: past ``max_connections`` open connections, a new one is answered 503 and closed at once,
-  so descriptors stay below the process's limit (which is raised to its hard maximum at start).
+- a **connection cap**: past ``max_connections`` open connections, or ``max_per_client`` from one client address,
+  a new one is answered 503 and closed at once, so descriptors stay below the process's limit (which is raised to
+  its hard maximum at start) and one host's slow connections cannot take every slot (behind a reverse proxy every
+  client has the proxy's address: raise ``max_per_client`` there).
 
 Both ``reme serve`` and ``reme mcp --transport http`` run through here.
 """
@@ -19,12 +21,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_REQUEST_TIMEOUT", "guarded_protocol", "raise_open_files", "run_server"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_PER_CLIENT",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "guarded_protocol",
+    "raise_open_files",
+    "run_server",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 512
+DEFAULT_MAX_PER_CLIENT = 64
 
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
@@ -46,20 +56,34 @@ def raise_open_files() -> int:
     return int(soft)
 
 
-def guarded_protocol(request_timeout: float, max_connections: int) -> type:
-    """Uvicorn's h11 protocol with a request-read deadline and a connection cap (see the module docstring)."""
+def guarded_protocol(
+    request_timeout: float, max_connections: int, max_per_client: int = DEFAULT_MAX_PER_CLIENT
+) -> type:
+    """Uvicorn's h11 protocol with a request-read deadline and connection caps (see the module docstring)."""
+    from collections import Counter
+
     from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    per_client: Counter[str] = Counter()  # open connections per client address, of this server
 
     class GuardedH11Protocol(H11Protocol):
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._reme_timer: Any = None
             self._reme_cycle: Any = None
-            if len(self.connections) > max_connections:
-                log.warning("refusing a connection: %d open (limit %d)", len(self.connections), max_connections)
+            self._reme_host = str(self.client[0]) if self.client else ""
+            self._reme_counted = False
+            full = len(self.connections) > max_connections
+            if full or per_client[self._reme_host] >= max_per_client:
+                log.warning(
+                    "refusing a connection from %s: %d open (limit %d), %d from it (limit %d)", self._reme_host,
+                    len(self.connections), max_connections, per_client[self._reme_host], max_per_client,
+                )  # fmt: skip
                 transport.write(_BUSY)
                 transport.close()
                 return
+            per_client[self._reme_host] += 1
+            self._reme_counted = True
             self._arm()
 
         def _arm(self) -> None:
@@ -91,6 +115,11 @@ def guarded_protocol(request_timeout: float, max_connections: int) -> type:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if getattr(self, "_reme_counted", False):
+                self._reme_counted = False
+                per_client[self._reme_host] -= 1
+                if per_client[self._reme_host] <= 0:
+                    del per_client[self._reme_host]
             super().connection_lost(exc)
 
     return GuardedH11Protocol
@@ -103,6 +132,7 @@ def run_server(
     *,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_per_client: int = DEFAULT_MAX_PER_CLIENT,
     log_level: str = "info",
 ) -> None:
     """Serve ``app`` until stopped, with the limits above (``max_connections`` is lowered to fit the open-files
@@ -113,5 +143,5 @@ def run_server(
     cap = max(1, min(max_connections, limit - 64))
     if cap < max_connections:
         log.warning("open-files limit %d: serving at most %d connections", limit, cap)
-    protocol = guarded_protocol(request_timeout, cap)
+    protocol = guarded_protocol(request_timeout, cap, max_per_client)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http=protocol, timeout_keep_alive=5)
