@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -37,6 +37,32 @@ class EmbeddingConfig(BaseModel):
             self.base_url = self.base_url or os.environ.get("EMBEDDING_BASE_URL")
             self.api_key = self.api_key or os.environ.get("EMBEDDING_API_KEY")
         return self
+
+    @classmethod
+    def from_reme(
+        cls,
+        config: dict[str, Any],
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        require_base_url: bool = False,
+    ) -> EmbeddingConfig | None:
+        """An ``openai`` config from ReMe's ``default_embedding_model_config`` (``model_name``, ``dimensions``,
+        ``use_dimensions``, ``backend``, and ``base_url`` / ``api_key``, which the arguments override). ``None``, for
+        the caller's own default, when there is no base URL and either ``require_base_url`` or the backend is not
+        ``openai``."""
+        base_url = base_url or config.get("base_url") or None
+        if not base_url and (require_base_url or config.get("backend") != "openai"):
+            return None
+        fields: dict[str, Any] = {
+            "backend": "openai",
+            "model": config.get("model_name") or config.get("model") or "text-embedding-v4",
+            "base_url": base_url,
+            "api_key": api_key or config.get("api_key") or None,
+        }
+        if config.get("use_dimensions", True) and config.get("dimensions"):
+            fields["dimensions"] = int(config["dimensions"])
+        return cls(**fields)
 
     @property
     def model_id(self) -> str:

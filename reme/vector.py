@@ -403,18 +403,7 @@ class ReMe:
     def _embedding_config(api_key: str | None, base_url: str | None, config: dict[str, Any]) -> EmbeddingConfig | None:
         """An ``openai`` config for an embedding endpoint; ``None`` (the workspace's stored config, or the local
         default model) without one."""
-        base_url = base_url or config.get("base_url")
-        if not base_url and config.get("backend") != "openai":
-            return None
-        fields: dict[str, Any] = {
-            "backend": "openai",
-            "model": config.get("model_name") or config.get("model") or "text-embedding-v4",
-            "base_url": base_url,
-            "api_key": api_key or config.get("api_key"),
-        }
-        if config.get("use_dimensions", True) and config.get("dimensions"):
-            fields["dimensions"] = int(config["dimensions"])
-        return EmbeddingConfig(**fields)
+        return EmbeddingConfig.from_reme(config, api_key=api_key, base_url=base_url)
 
     # ------------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> ReMe:

@@ -87,7 +87,8 @@ def test_construct_start_and_layout(tmp_path, server, random_encoder):
     assert run(reme.start()) is reme
     memory = reme.get_in_memory_memory()
     assert Path(memory.dialog_dir) == ws / "dialog"
-    assert run(reme.close()) is True
+    assert run(reme.close()) is False  # ReMe's close returns False after closing a started instance
+    assert run(reme.close()) is True  # ... and True when it was not started
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -112,7 +113,9 @@ def test_compact_tool_result_and_check_context(tmp_path, server, random_encoder)
             assert len(saved) == 1 and saved[0].read_text(encoding="utf-8") == big
 
             small = [{"role": "user", "content": "hi"}]
-            assert await reme.check_context(small, memory_compact_threshold=1000) == ([], small, True)
+            assert await reme.check_context(small, 1000, memory_compact_reserve=100) == ([], small, True)
+            # as in ReMe, a threshold that does not exceed the reserve compacts nothing and says so
+            assert await reme.check_context(small, memory_compact_threshold=1000) == ([], small, False)
             long = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " * 40} for i in range(30)]
             to_compact, to_keep, valid = await reme.check_context(
                 long, memory_compact_threshold=500, memory_compact_reserve=400

@@ -703,7 +703,8 @@ def test_memory_basic_api(tmp_path):
         await memory.add(first)  # duplicate id: skipped
         assert await memory.size() == 3
         got = await memory.get_memory()
-        assert [message_text(m) for m in got] == ["one", "two", "three"] and got[0] is first
+        assert [message_text(m) for m in got] == ["one", "two", "three"] and got[0].id == first.id
+        assert got[0] is not first  # added messages are copied, as AgentScope's memory does
         assert isinstance(got[2], Msg) and got[2].id == "m3"
         assert await memory.delete("m3") == 1
         assert await memory.delete(0) == 1

@@ -123,6 +123,9 @@ class ChatResult(BaseModel):
     """``"openai"`` (an OpenAI-compatible endpoint) or ``"hf"`` (in-process transformers)."""
     finish_reason: str | None = None
     """``"stop"`` (end of sequence or a stop string), ``"length"`` (token cap), or what the endpoint said."""
+    tool_calls: list[dict[str, Any]] | None = None
+    """Native tool calls of the answer, ``{"id", "name", "input"}`` each (clients offered ``tools``: the AgentScope
+    model of a host); ``None`` when there were none."""
 
     @model_validator(mode="after")
     def _aligned(self) -> ChatResult:

@@ -6,19 +6,27 @@ Durability: ``mark_messages_compressed`` and ``clear_content`` append the messag
 line each) to today's dialog file with one ``O_APPEND`` write and ``fsync`` it *before* removing anything from
 memory, so a crash loses nothing; when the write fails they raise ``ReMeError`` and memory is left as it was.
 
-Works without ``agentscope``: messages are AgentScope ``Msg`` objects when it is installed, else the stand-in
-``Msg`` (``reme.reme_light.messages``); OpenAI-format dicts passed to ``add`` are converted.
+Where AgentScope 1.x is installed the class *is* an AgentScope ``InMemoryMemory`` (so a ``StateModule``): a host
+that assigns it to ``agent.memory`` gets it registered, ``agent.state_dict()`` carries it under ``memory`` and a
+session saved with AgentScope's ``JSONSession`` restores it (CoPaw's turns depend on this). Without AgentScope it is
+a plain class with the same methods; messages are then the stand-in ``Msg`` (``reme.reme_light.messages``).
+OpenAI-format dicts passed to ``add`` are converted; added messages are copied, as AgentScope's memory does.
+
+``_long_term_memory`` is ReMe's slot for what a host recalled before a turn (CoPaw writes its memory search there):
+when set, ``get_memory`` opens the context with it under ``# Memories``, in the same leading message as the summary.
+It is not part of the saved state.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,13 +38,22 @@ from .messages import (
     format_message,
     make_msg,
     msg_classes,
+    prepared_counter,
     resolve_token_counter,
     to_compact_dict,
     to_msg,
     validate_messages,
 )
 
-__all__ = ["COMPRESSED_MARK", "BlockStat", "MessageStat", "ReMeInMemoryMemory", "summary_preamble"]
+__all__ = [
+    "COMPRESSED_MARK",
+    "BlockStat",
+    "MessageStat",
+    "MissingStateError",
+    "ReMeInMemoryMemory",
+    "memories_preamble",
+    "summary_preamble",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +70,34 @@ def summary_preamble(summary: str) -> str:
         f"{summary}\n\n"
         "Everything above is a summary of the previous conversation: rely on it to continue where it left off."
     )
+
+
+def memories_preamble(recalled: str) -> str:
+    """The text that opens the context when a host put recalled memories in ``_long_term_memory``."""
+    return f"# Memories\n\n{recalled}"
+
+
+class MissingStateError(BadInputError, KeyError):
+    """A state dict without ``content`` under ``strict`` (a ``KeyError`` as AgentScope's own modules raise, which
+    hosts catch as a schema mismatch)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "missing state"
+
+
+def _memory_base() -> type:
+    """AgentScope 1.x's ``InMemoryMemory`` when it imports, else ``object``."""
+    try:
+        from agentscope.memory import InMemoryMemory
+    except Exception:  # not installed (or AgentScope 2.x, whose memory is another design)
+        return object
+    return InMemoryMemory if hasattr(InMemoryMemory, "register_state") else object
+
+
+if TYPE_CHECKING:
+    _MemoryBase = object
+else:
+    _MemoryBase = _memory_base()
 
 
 class BlockStat(BaseModel):
@@ -102,20 +147,31 @@ def _marks(marks: str | Sequence[str] | None) -> list[str]:
     return list(marks)
 
 
-class ReMeInMemoryMemory:
+class ReMeInMemoryMemory(_MemoryBase):
     """Messages of one conversation, in order, each with its marks; plus the compressed summary.
 
-    ``content`` holds ``(message, marks)`` pairs (AgentScope 1.x's layout); ``dialog_dir`` is where compressed
-    and cleared messages go; ``token_counter`` counts a text (a callable or an object with ``count_text``;
-    default ReMe's rule count, ``floor(UTF-8 bytes / 3.75)``)."""
+    ReMe's signature: ``ReMeInMemoryMemory(token_counter=None, dialog_path=None)``. ``dialog_path`` (or the older
+    ``dialog_dir``; a path given first, positionally, is taken as it) is where compressed and cleared messages go;
+    ``token_counter`` counts a text (a callable, an object with ``count_text``, or AgentScope's async counter; default
+    ReMe's rule count, ``floor(UTF-8 bytes / 3.75)``). ``content`` holds ``(message, marks)`` pairs (AgentScope 1.x's
+    layout)."""
 
-    def __init__(self, dialog_dir: str | Path, token_counter: Any = None):
-        if not isinstance(dialog_dir, str | os.PathLike) or not str(dialog_dir):
-            raise BadInputError(f"dialog_dir must be a path, got {dialog_dir!r}")
-        self.dialog_dir = Path(dialog_dir).expanduser()
+    def __init__(
+        self, token_counter: Any = None, dialog_path: str | Path | None = None, *, dialog_dir: str | Path | None = None
+    ):
+        if isinstance(token_counter, str | os.PathLike) and token_counter != "default":
+            token_counter, dialog_path = dialog_path, token_counter  # the older (dialog_dir, token_counter) order
+        where = dialog_path if dialog_path is not None else dialog_dir
+        if not isinstance(where, str | os.PathLike) or not str(where):
+            raise BadInputError(f"dialog_path must be a path, got {where!r}")
+        if _MemoryBase is not object:
+            super().__init__()  # AgentScope's StateModule: registers content and _compressed_summary
+        self.dialog_dir = Path(where).expanduser()
+        self._token_counter = token_counter
         self._count = resolve_token_counter(token_counter)
         self.content: list[tuple[Any, list[str]]] = []
         self._compressed_summary = ""
+        self._long_term_memory = ""
 
     # -- AgentScope InMemoryMemory API --------------------------------------------------------------------
 
@@ -130,7 +186,7 @@ class ReMeInMemoryMemory:
         tags = _marks(marks)
         present = {_msg_id(m) for m, _ in self.content}
         for i, message in enumerate(batch):
-            msg = to_msg(message, i)
+            msg = copy.deepcopy(to_msg(message, i))
             if not allow_duplicates and _msg_id(msg) in present:
                 continue
             present.add(_msg_id(msg))
@@ -199,8 +255,9 @@ class ReMeInMemoryMemory:
         **_kwargs: Any,
     ) -> list[Any]:
         """The messages, oldest first, without compressed ones (and only those with ``mark`` / without
-        ``exclude_mark`` when given). With ``prepend_summary`` and a summary, a user ``Msg`` carrying
-        ``summary_preamble(summary)`` comes first."""
+        ``exclude_mark`` when given). One user ``Msg`` comes first when there is something to open with: the
+        recalled memories of ``_long_term_memory`` (``memories_preamble``) and, with ``prepend_summary``, the summary
+        (``summary_preamble``)."""
         messages = [
             m
             for m, tags in self.content
@@ -208,8 +265,14 @@ class ReMeInMemoryMemory:
             and (mark is None or mark in tags)
             and (exclude_mark is None or exclude_mark not in tags)
         ]
+        parts = []
+        recalled = getattr(self, "_long_term_memory", "")
+        if isinstance(recalled, str) and recalled.strip():
+            parts.append(memories_preamble(recalled))
         if prepend_summary and self._compressed_summary:
-            return [make_msg("user", summary_preamble(self._compressed_summary), "user"), *messages]
+            parts.append(summary_preamble(self._compressed_summary))
+        if parts:
+            return [make_msg("user", "\n\n".join(parts), "user"), *messages]
         return messages
 
     # -- compressed summary ---------------------------------------------------------------------------------
@@ -286,15 +349,17 @@ class ReMeInMemoryMemory:
 
     # -- token estimates --------------------------------------------------------------------------------------
 
-    def message_stat(self, message: Any) -> MessageStat:
-        """Tokens of one message, per block (``to_compact_dict`` and the compact policy's count)."""
+    def message_stat(self, message: Any, count: Any = None) -> MessageStat:
+        """Tokens of one message, per block (``to_compact_dict`` and the compact policy's count; ``count`` a
+        ``text -> tokens`` function, default the memory's)."""
+        count = count or self._count
         record = to_compact_dict(message)
         content = record.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
         stats = [
             BlockStat(
                 block_type=str(b.get("type", "unknown")),
-                token_count=message_token_count({"role": record["role"], "content": [b]}, self._count),
+                token_count=message_token_count({"role": record["role"], "content": [b]}, count),
             )
             for b in blocks
         ]
@@ -316,8 +381,14 @@ class ReMeInMemoryMemory:
         if isinstance(max_input_length, bool) or not isinstance(max_input_length, int | float):
             raise BadInputError(f"max_input_length must be a number, got {max_input_length!r}")
         messages = await self.get_memory(prepend_summary=False)
-        summary_tokens = self._count(self._compressed_summary) if self._compressed_summary else 0
-        detail = [self.message_stat(m) for m in messages]
+        count = await prepared_counter(self._token_counter, messages)
+        summary = self._compressed_summary
+        if summary:
+            count_summary = await prepared_counter(self._token_counter, [make_msg("user", summary, "user")])
+            summary_tokens = count_summary(summary)
+        else:
+            summary_tokens = 0
+        detail = [self.message_stat(m, count) for m in messages]
         messages_tokens = sum(s.total_tokens for s in detail)
         estimated = messages_tokens + summary_tokens
         return {
@@ -361,11 +432,12 @@ class ReMeInMemoryMemory:
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Restore what ``state_dict`` returned (also a plain list of message dicts, AgentScope's older layout).
-        ``BadInputError`` when ``strict`` and ``content`` is missing, or when an entry is malformed."""
+        ``MissingStateError`` (a ``KeyError``) when ``strict`` and ``content`` is missing, ``BadInputError`` when an
+        entry is malformed."""
         if not isinstance(state_dict, Mapping):
             raise BadInputError(f"a state dict must be a dict, got {type(state_dict).__name__}")
         if strict and "content" not in state_dict:
-            raise BadInputError("the state dict has no 'content'")
+            raise MissingStateError("the state dict has no 'content'")
         from_dict = msg_classes().Msg.from_dict
         content: list[tuple[Any, list[str]]] = []
         for i, item in enumerate(state_dict.get("content") or []):

@@ -14,6 +14,12 @@ The constructor keywords, method names, defaults, return shapes and working-dire
 
 With no LLM endpoint (no ``LLM_BASE_URL`` / key, no ``llm=``), everything that needs no model works offline; the
 LLM methods report the failure the way ReMe's do (``""``, the messages kept) instead of raising.
+
+``as_llm`` may be, as in ReMe, ``"default"``, a model spec (``"hf:<dir>"``), an ``LLMClient``, or an AgentScope chat
+model with its ``as_llm_formatter`` (what CoPaw and QwenPaw pass): the latter is driven through
+``reme.llm.agentscope_chat.AgentScopeChat`` (the writer then uses native tool calls), and its decisions are logged
+with ``logprob: null`` (AgentScope models return no log-probabilities) instead of being refused. ``as_token_counter``
+may be AgentScope's async counter; it is awaited per text piece.
 """
 
 from __future__ import annotations
@@ -103,11 +109,10 @@ class ReMeLight:
         self.default_as_llm_config = dict(default_as_llm_config or {})
         self.default_file_store_config = dict(default_file_store_config or {})
         self.default_file_watcher_config = dict(default_file_watcher_config or {})
-        self.embedding = _embedding_config(
-            embedding_api_key or os.environ.get("EMBEDDING_API_KEY"),
-            embedding_base_url or os.environ.get("EMBEDDING_BASE_URL"),
-            default_embedding_model_config or {},
-        )
+        self.default_embedding_model_config = dict(default_embedding_model_config or {})
+        self._embedding_api_key = embedding_api_key
+        self._embedding_base_url = embedding_base_url
+        self.embedding = self._embedding_config(self.default_embedding_model_config)
         self.retrieval = RetrievalConfig(vector_weight=vector_weight, candidate_multiplier=candidate_multiplier)
         self._llm = llm
         self._encoder = encoder
@@ -147,14 +152,58 @@ class ReMeLight:
         return self
 
     async def close(self) -> bool:
-        """Wait for pending summary tasks, then close the store. Returns ``True``."""
+        """Wait for pending summary tasks, then close the store. Returns what ReMe's returns: ``False`` after closing
+        a started instance, ``True`` when it was not started."""
         if self.summary_tasks:
             await self.await_summary_tasks()
+        was_started = self._started
         if self.memory is not None:
             self.memory.close()
             self.memory = None
         self._started = False
-        return True
+        return not was_started
+
+    async def restart(self, restart_config: dict[str, Any] | None = None) -> None:
+        """ReMe's ``restart``: rebuild the components named in ``restart_config`` (``{section: {name: config}}``).
+        ``embedding_models.default`` replaces the embedding config (the store re-encodes its memories when the model
+        changed); ``as_llms.default`` / ``llms.default`` the LLM settings (the client is rebuilt on next use). Other
+        sections have no counterpart here and are ignored with a log line. A started instance is reopened."""
+        config = restart_config or {}
+        if not isinstance(config, dict):
+            raise BadInputError(f"restart_config must be a dict of sections, got {type(config).__name__}")
+        for section, entries in config.items():
+            default = (entries or {}).get("default") if isinstance(entries, dict) else None
+            if section == "embedding_models" and isinstance(default, dict):
+                self.default_embedding_model_config = {**self.default_embedding_model_config, **default}
+                self.embedding = self._embedding_config(self.default_embedding_model_config)
+            elif section in ("as_llms", "llms") and isinstance(default, dict):
+                self.default_as_llm_config = {**self.default_as_llm_config, **default}
+                self.llm_api_key = default.get("api_key") or self.llm_api_key
+                self.llm_base_url = default.get("base_url") or self.llm_base_url
+                self._llm = None
+            else:
+                log.info("restart: nothing to rebuild for %s", section)
+        if self._started:
+            if self.memory is not None:
+                self.memory.close()
+                self.memory = None
+            self._started = False
+            await self.start()
+
+    def _embedding_config(self, config: dict[str, Any]) -> EmbeddingConfig:
+        """The host's embedding settings (``default_embedding_model_config``: ``base_url``, ``api_key``,
+        ``model_name``, ``dimensions``, ``use_dimensions``; the constructor's keywords and ``$EMBEDDING_BASE_URL`` /
+        ``$EMBEDDING_API_KEY`` win over empty values): an endpoint when a base URL is given, else the bundled local
+        model (ReMe fell back to keyword search alone; a local model needs no endpoint)."""
+        return (
+            EmbeddingConfig.from_reme(
+                config,
+                api_key=self._embedding_api_key or config.get("api_key") or os.environ.get("EMBEDDING_API_KEY"),
+                base_url=self._embedding_base_url or config.get("base_url") or os.environ.get("EMBEDDING_BASE_URL"),
+                require_base_url=True,
+            )
+            or EmbeddingConfig()
+        )
 
     async def __aenter__(self) -> ReMeLight:
         return await self.start()
@@ -179,7 +228,10 @@ class ReMeLight:
             self._llm = build_llm(config)
         return self._llm
 
-    def _llm_for(self, as_llm: Any) -> Any:
+    def _llm_for(self, as_llm: Any, as_llm_formatter: Any = "default") -> Any:
+        """The client for ``as_llm`` (see the module docstring)."""
+        from reme.llm.agentscope_chat import AgentScopeChat, is_agentscope_model
+
         if as_llm is None or isinstance(as_llm, str):
             if isinstance(as_llm, str) and as_llm.startswith("hf:"):
                 from reme.llm import build_llm
@@ -188,9 +240,11 @@ class ReMeLight:
             return self.llm
         if hasattr(as_llm, "achat"):
             return as_llm
+        if is_agentscope_model(as_llm):
+            return AgentScopeChat(as_llm, as_llm_formatter)
         raise BadInputError(
-            f"as_llm must be 'default', 'hf:<path>' or an LLM client with achat(); got {type(as_llm).__name__} "
-            "(AgentScope chat models return no token log-probabilities: configure the endpoint instead)"
+            f"as_llm must be 'default', 'hf:<path>', an LLM client with achat() or an AgentScope chat model; got "
+            f"{type(as_llm).__name__}"
         )
 
     def _record(self, decision: Decision) -> None:
@@ -209,10 +263,11 @@ class ReMeLight:
         return calculate_memory_compact_threshold(max_input_length, compact_ratio)
 
     def get_in_memory_memory(self, as_token_counter: Any = None) -> Any:
-        """A ``ReMeInMemoryMemory`` whose compressed messages go to ``working_dir/dialog``."""
+        """A new ``ReMeInMemoryMemory`` (an AgentScope ``InMemoryMemory`` where AgentScope is installed) whose
+        compressed messages go to ``working_dir/dialog``, counting tokens with ``as_token_counter``."""
         from .in_memory import ReMeInMemoryMemory
 
-        return ReMeInMemoryMemory(self.root / "dialog")
+        return ReMeInMemoryMemory(token_counter=as_token_counter, dialog_path=self.root / "dialog")
 
     # ------------------------------------------------------------------------------------------- context
     async def compact_tool_result(
@@ -238,15 +293,25 @@ class ReMeLight:
         memory_compact_reserve: int = 10000,
         as_token_counter: Any = "default",
     ) -> tuple[list[Any], list[Any], bool]:
-        """``(messages_to_compact, messages_to_keep, is_valid)``; ``([], messages, False)`` on error."""
+        """``(messages_to_compact, messages_to_keep, is_valid)``; ``([], messages, False)`` on error, and (as in ReMe)
+        when the threshold does not exceed the reserve. Tokens are counted with ``as_token_counter``."""
         from .context import check_context
+        from .messages import prepared_counter
 
         try:
             self._require_started()
+            if memory_compact_threshold <= memory_compact_reserve:
+                log.warning(
+                    "check_context: the threshold (%s) must exceed the reserve (%s): nothing is compacted",
+                    memory_compact_threshold, memory_compact_reserve,
+                )  # fmt: skip
+                return [], messages, False
+            counter = await prepared_counter(as_token_counter, messages)
             to_compact, to_keep, valid, _ = check_context(
                 messages,
                 memory_compact_threshold,
                 memory_compact_reserve,
+                counter,
                 policy=self._compact_policy or HeuristicCompactPolicy(),
                 trajectory=self.memory.trajectory,
             )
@@ -259,6 +324,7 @@ class ReMeLight:
         self,
         messages: list[Any],
         as_llm: Any,
+        as_llm_formatter: Any,
         language: str,
         max_input_length: int,
         compact_ratio: float,
@@ -270,7 +336,7 @@ class ReMeLight:
         threshold = self.calculate_memory_compact_threshold(max_input_length, compact_ratio)
         transcript = format_messages(messages, threshold)
         try:
-            llm = self._llm_for(as_llm)
+            llm = self._llm_for(as_llm, as_llm_formatter)
         except Exception as exc:
             return CompactionSummary(error=f"{type(exc).__name__}: {exc}")
         result = await run_compactor(
@@ -303,8 +369,9 @@ class ReMeLight:
         ``return_dict``: ``{"user_message", "history_compact", "is_valid"}``."""
         self._require_started()
         result = await self._summarise(
-            messages, as_llm, language, max_input_length, compact_ratio, previous_summary, extra_instruction
-        )
+            messages, as_llm, as_llm_formatter, language, max_input_length, compact_ratio, previous_summary,
+            extra_instruction,
+        )  # fmt: skip
         return result.as_dict() if return_dict else result.summary
 
     async def summary_memory(
@@ -322,14 +389,17 @@ class ReMeLight:
     ) -> str:
         """Run the ReAct writer over ``messages``: it writes ``memory/YYYY-MM-DD.md`` (or answers ``[SILENT]``);
         returns its final text. The memory files are re-indexed afterwards. A failed model call returns ``""``
-        and leaves the files as they were before the failing step."""
-        run = await self._write(messages, as_llm, language, max_input_length, compact_ratio, timezone)
+        and leaves the files as they were before the failing step. A host's ``toolkit`` is accepted: the writer
+        uses its own file tools, with the same names and arguments, confined to the workspace and behind the write
+        gate. An unknown ``timezone`` falls back to local time (as in ReMe)."""
+        run = await self._write(messages, as_llm, as_llm_formatter, language, max_input_length, compact_ratio, timezone)
         return run.text
 
     async def _write(
         self,
         messages: list[Any],
         as_llm: Any,
+        as_llm_formatter: Any,
         language: str,
         max_input_length: int,
         compact_ratio: float,
@@ -344,7 +414,7 @@ class ReMeLight:
         try:
             run = await run_writer(
                 transcript,
-                llm=self._llm_for(as_llm),
+                llm=self._llm_for(as_llm, as_llm_formatter),
                 tools=FileTools(self.root),
                 date=_today(timezone),
                 record=self._record,
@@ -407,23 +477,30 @@ class ReMeLight:
         threshold, split it with the compact policy, summarise what leaves (synchronously) and write long-term
         memory from it (in the background). Returns ``(messages_to_keep, new_compressed_summary)``. When the split
         is invalid, or the summary fails, every message is kept and the previous summary returned."""
+        from .messages import make_msg, prepared_counter
+
         self._require_started()
         threshold = self.calculate_memory_compact_threshold(max_input_length, compact_ratio)
-        left = threshold - rule_token_count(system_prompt or "") - rule_token_count(compressed_summary or "")
+        heads = [make_msg("system", text, "system") for text in (system_prompt, compressed_summary) if text]
+        count = await prepared_counter(as_token_counter, heads)
+        left = threshold - sum(count(text) for text in (system_prompt, compressed_summary) if text)
         if enable_tool_result_compact and len(messages) > tool_result_compact_keep_n:
             head = messages[: len(messages) - tool_result_compact_keep_n]
             await self.compact_tool_result(head)
-        to_compact, to_keep, valid = await self.check_context(messages, max(left, 0), memory_compact_reserve)
+        to_compact, to_keep, valid = await self.check_context(
+            messages, max(left, 0), memory_compact_reserve, as_token_counter
+        )
         if not to_compact or not valid:
             return messages, compressed_summary
         result = await self._summarise(
-            to_compact, as_llm, language, max_input_length, compact_ratio, compressed_summary, ""
+            to_compact, as_llm, as_llm_formatter, language, max_input_length, compact_ratio, compressed_summary, ""
         )
         if not result.is_valid:
             return messages, compressed_summary
         self.add_async_summary_task(
-            to_compact, as_llm=as_llm, language=language, max_input_length=max_input_length, compact_ratio=compact_ratio
-        )
+            to_compact, as_llm=as_llm, as_llm_formatter=as_llm_formatter, language=language,
+            max_input_length=max_input_length, compact_ratio=compact_ratio,
+        )  # fmt: skip
         return to_keep, result.summary
 
     # ------------------------------------------------------------------------------------------- search
@@ -456,26 +533,16 @@ class ReMeLight:
 
 
 def _today(timezone: tzinfo | str | None) -> str:
+    """Today in ``timezone`` (an IANA name or a ``tzinfo``); an unknown name falls back to local time, as in ReMe."""
     if isinstance(timezone, str):
         from zoneinfo import ZoneInfo
 
         try:
             timezone = ZoneInfo(timezone)
         except Exception as exc:
-            raise BadInputError(f"unknown timezone {timezone!r}: {exc}") from None
+            log.warning("unknown timezone %r (%s): the local date is used", timezone, exc)
+            timezone = None
     return datetime.now(timezone).strftime("%Y-%m-%d")
-
-
-def _embedding_config(api_key: str | None, base_url: str | None, model: dict[str, Any]) -> EmbeddingConfig:
-    """The local default model, or an OpenAI-compatible endpoint when a base URL (or a model name) is given."""
-    if not base_url:
-        return EmbeddingConfig()
-    fields: dict[str, Any] = {"backend": "openai", "base_url": base_url, "api_key": api_key}
-    if model.get("model_name"):
-        fields["model"] = model["model_name"]
-    if model.get("dimensions"):
-        fields["dimensions"] = int(model["dimensions"])
-    return EmbeddingConfig(**{k: v for k, v in fields.items() if v is not None})
 
 
 def _load_dotenv(path: Path) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ __all__ = [
     "VideoBlock",
     "format_message",
     "format_messages",
+    "is_async_counter",
     "is_msg_like",
     "is_system_prompt",
     "is_tool_result_message",
@@ -60,12 +62,15 @@ __all__ = [
     "message_tokens",
     "msg_classes",
     "now_timestamp",
+    "prepared_counter",
     "resolve_token_counter",
     "to_compact_dict",
     "to_msg",
     "validate_messages",
     "view_message",
 ]
+
+log = logging.getLogger(__name__)
 
 TRUNCATION_MARKER = "<<<TRUNCATED>>>"
 """Opens the notice that follows a truncated tool result (see ``reme.reme_light.tool_result``)."""
@@ -320,10 +325,21 @@ def make_tool_response(text: str) -> Any:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def is_async_counter(counter: Any) -> bool:
+    """Whether ``counter`` counts only through an async ``count(...)`` (AgentScope's ``TokenCounterBase``, as hosts
+    pass it: ``await counter.count(messages=[], text=...)``), with no synchronous way in."""
+    import inspect
+
+    if counter is None or isinstance(counter, str) or callable(getattr(counter, "count_text", None)):
+        return False
+    return inspect.iscoroutinefunction(getattr(counter, "count", None)) and not callable(counter)
+
+
 def resolve_token_counter(counter: Any = None) -> TokenCounter:
     """A ``text -> tokens`` function from what a caller passed: ``None`` or ``"default"`` (ReMe's rule count,
-    ``floor(UTF-8 bytes / 3.75)``), a callable, or an object with a ``count_text(text)`` method."""
-    if counter is None or (isinstance(counter, str) and counter == "default"):
+    ``floor(UTF-8 bytes / 3.75)``), a callable, or an object with a ``count_text(text)`` method. An async-only
+    counter (``is_async_counter``) gives the rule count here; ``prepared_counter`` awaits it instead."""
+    if counter is None or (isinstance(counter, str) and counter == "default") or is_async_counter(counter):
         return rule_token_count
     count_text = getattr(counter, "count_text", None)
     if callable(count_text):
@@ -331,8 +347,33 @@ def resolve_token_counter(counter: Any = None) -> TokenCounter:
     if callable(counter):
         return counter
     raise BadInputError(
-        f"a token counter is a callable text -> int or has count_text(text), got {type(counter).__name__}"
+        f"a token counter is a callable text -> int, has count_text(text) or an async count(text=...), got "
+        f"{type(counter).__name__}"
     )
+
+
+async def prepared_counter(counter: Any, messages: Sequence[Any]) -> TokenCounter:
+    """A ``text -> tokens`` function for counting ``messages`` with any counter: an async-only counter is awaited
+    once per distinct text piece of the messages, ahead (as ReMe calls it, ``count(messages=[], text=...)``); a
+    failure or a count of 0 or less falls back to the rule count for that piece, as ReMe does."""
+    if not is_async_counter(counter):
+        return resolve_token_counter(counter)
+    pieces: dict[str, int] = {}
+
+    def collect(text: str) -> int:
+        pieces.setdefault(text, 0)
+        return rule_token_count(text)
+
+    for i, message in enumerate(validate_messages(list(messages))):
+        message_token_count(to_compact_dict(message, i), collect)
+    for text in pieces:
+        try:
+            value = int(await counter.count(messages=[], text=text))
+        except Exception as exc:
+            log.debug("the token counter failed on a text (%s): the rule count is used", exc)
+            value = 0
+        pieces[text] = value if value > 0 else rule_token_count(text)
+    return lambda text: pieces[text] if text in pieces else rule_token_count(text)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,12 @@ final answer (``silent`` or ``done``) with that of its text. The tool protocol i
 OpenAI-compatible server and the in-process transformers backend work alike and the log-probability covers exactly
 the text of the action.
 
+A client that offers native tools (``supports_tools``: an AgentScope chat model a host passed as ``as_llm``) gets the
+same three tools as function schemas (arguments ``file_path``, ``content``, ``old_text``, ``new_text``, as hosts name
+them) and the instructions without the tag protocol; its tool calls run through the same confined tools and gate,
+and each is a decision with ``logprob: null`` (such models return no log-probabilities), never refused. A reply
+that carries no native call is still read for a ``<tool_call>`` tag.
+
 When a write gate is configured (a learned write policy), each fact line that a ``write_file`` or ``edit_file`` adds
 to a memory file is first put to the write policy through ``Memory.decide_writes``: lines it discards are dropped
 from the edit before the file is written. The prompts are this project's own.
@@ -69,6 +75,63 @@ _PROMPTS = {
         f"若没有值得记录的内容，只回答 {SILENT}。完成后用一句话说明记录了什么。"
     ),
 }
+
+
+_NATIVE_PROMPTS = {
+    "en": (
+        "You keep an agent's long-term memory in Markdown files, with three tools: read_file(file_path) gives a "
+        "file's text or says it does not exist; write_file(file_path, content) creates or replaces a file; "
+        "edit_file(file_path, old_text, new_text) replaces one exact occurrence of old_text. Paths are relative to "
+        "the memory workspace. Record two kinds of memory: facts (who the user is, what they prefer, project states, "
+        "events, with dates) and reflections (what worked, what failed, lessons). Read the day's file first; create "
+        "it when missing, otherwise add to it with edit_file, without repeating what it already says. Keep each fact "
+        f"on its own line starting with '- '. If nothing is worth keeping, answer exactly {SILENT}. When you are "
+        "done, answer with one short sentence saying what you recorded."
+    ),
+    "zh": (
+        "你负责用 Markdown 文件维护智能体的长期记忆，可用三个工具：read_file(file_path) 读取文件；"
+        "write_file(file_path, content) 创建或覆盖文件；edit_file(file_path, old_text, new_text) 替换一处完全匹配的 "
+        "old_text。路径相对于记忆工作目录。记录两类内容：事实（用户是谁、偏好、项目状态、带日期的事件）与反思（有效做法、"
+        "失误、经验）。先读取当天的文件；不存在则创建，存在则用 edit_file 追加，不要重复已有内容。"
+        "每条事实单独一行，以 '- ' 开头。"
+        f"若没有值得记录的内容，只回答 {SILENT}。完成后用一句话说明记录了什么。"
+    ),
+}
+
+
+def _tool_schema(name: str, description: str, params: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": {key: {"type": "string", "description": text} for key, text in params.items()},
+                "required": list(params),
+            },
+        },
+    }
+
+
+WRITER_TOOLS = [
+    _tool_schema("read_file", "Read a memory file.", {"file_path": "Path of the file, relative to the workspace."}),
+    _tool_schema(
+        "write_file",
+        "Create or replace a memory file.",
+        {"file_path": "Path of the file, relative to the workspace.", "content": "The whole new text."},
+    ),
+    _tool_schema(
+        "edit_file",
+        "Replace one exact occurrence of old_text in a memory file.",
+        {
+            "file_path": "Path of the file, relative to the workspace.",
+            "old_text": "Text that occurs exactly once.",
+            "new_text": "Its replacement.",
+        },
+    ),
+]
+"""The writer's tools as OpenAI function schemas, for clients with native tool calls."""
 
 
 class WorkspaceEscapeError(BadInputError):
@@ -206,9 +269,9 @@ class WriterRun:
     error: str | None = None
 
 
-def writer_messages(transcript: str, date: str, language: str = "zh") -> list[dict[str, str]]:
-    """The chat the writer starts from: its instructions and the conversation to remember."""
-    prompt = _PROMPTS["zh" if language == "zh" else "en"]
+def writer_messages(transcript: str, date: str, language: str = "zh", native: bool = False) -> list[dict[str, str]]:
+    """The chat the writer starts from: its instructions (``native``: for native tool calls) and the conversation."""
+    prompt = (_NATIVE_PROMPTS if native else _PROMPTS)["zh" if language == "zh" else "en"]
     if language == "zh":
         user = f"今天是 {date}，当天的记忆文件是 memory/{date}.md。\n\n对话记录：\n{transcript}"
     else:
@@ -234,11 +297,39 @@ async def run_writer(
     decision per fact line (``discard`` drops it). LLM errors propagate (the caller reports them); tool errors and
     refusals are returned to the model as the tool's result and recorded, and leave the workspace unchanged."""
     run = WriterRun()
-    chat: list[dict[str, str]] = writer_messages(transcript, date, language)
+    native = bool(getattr(llm, "supports_tools", False))
+    chat: list[dict[str, Any]] = writer_messages(transcript, date, language, native)
     for iteration in range(max_iters):
         run.iterations = iteration + 1
-        result = await llm.achat(chat, max_tokens=max_tokens)
-        match, call, error = parse_tool_call(result.text)
+        if native:
+            result = await llm.achat(chat, max_tokens=max_tokens, tools=WRITER_TOOLS)
+        else:
+            result = await llm.achat(chat, max_tokens=max_tokens)
+        native_calls = list(getattr(result, "tool_calls", None) or [])
+        if native_calls:
+            for call in native_calls:
+                arguments = dict(call.get("input") or {})
+                if "file_path" in arguments and "path" not in arguments:
+                    arguments["path"] = arguments.pop("file_path")
+                parsed = {"name": str(call.get("name", "")), "arguments": arguments}
+                observation, status = _execute(parsed, None, tools, gate, run)
+                decision = llm_decision(
+                    "write",
+                    "llm-writer",
+                    {"tool": parsed["name"], "arguments": arguments},
+                    result,
+                    extra={"iteration": iteration, "tool_status": status, "native_tool_call": True},
+                )
+                decision.episode_id = episode_id
+                decision.step = iteration
+                record(decision)
+                run.decisions.append(decision)
+                chat.append({"role": "assistant", "content": result.text, "tool_calls": [call]})
+                chat.append(
+                    {"role": "tool", "tool_call_id": call.get("id", ""), "name": parsed["name"], "content": observation}
+                )
+            continue
+        match, text_call, error = parse_tool_call(result.text)
         if match is None:
             run.text = result.text.strip()
             run.silent = SILENT in run.text
@@ -251,10 +342,10 @@ async def run_writer(
             run.decisions.append(decision)
             return run
         action: dict[str, Any] = {
-            "tool": call["name"] if call else "invalid",
-            "arguments": call["arguments"] if call else {},
+            "tool": text_call["name"] if text_call else "invalid",
+            "arguments": text_call["arguments"] if text_call else {},
         }
-        observation, status = _execute(call, error, tools, gate, run)
+        observation, status = _execute(text_call, error, tools, gate, run)
         decision = llm_decision(
             "write",
             "llm-writer",
