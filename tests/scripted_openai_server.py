@@ -13,6 +13,10 @@ background thread (standard library ``ThreadingHTTPServer``). Each request takes
 With the queue empty a request gets HTTP 400 (``script exhausted``), which the OpenAI SDK does not retry, so a test
 whose agent asks more than it scripted fails at once. Every request body is appended to ``server.requests``.
 
+For a host application whose calls interleave (its agent, its compactor, its memory writer), ``router`` answers
+instead of the queue: ``ScriptedOpenAIServer(router=lambda body: {"content": ...})`` replies to each request with
+the assistant message the function builds from the request body (``None``: the queue answers).
+
 Example::
 
     with ScriptedOpenAIServer() as server:
@@ -40,8 +44,10 @@ class ScriptedOpenAIServer:
     Use as a context manager (``with ScriptedOpenAIServer() as server: server.base_url``) or ``start()``/``stop()``.
     """
 
-    def __init__(self, *, model_name: str = "scripted-model", port: int = 0) -> None:
+    def __init__(self, *, model_name: str = "scripted-model", port: int = 0, router: Any = None) -> None:
         self.model_name = model_name
+        self.router = router
+        """``body -> assistant message dict`` (or ``None``), consulted before the queue (see the module docstring)."""
         """Answered as ``model`` when a request names none, and listed by ``/v1/models``."""
         self.requests: list[dict[str, Any]] = []
         """Body of every chat request received (answered or not), in order."""
@@ -178,7 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with owner._lock:
             owner.requests.append(body)
-        message = owner._next()
+        routed = owner.router(body) if owner.router is not None else None
+        message = {"role": "assistant", **routed} if routed is not None else owner._next()
         if message is None:
             self._error(400, "script exhausted: the test queued no reply for this request")
             return

@@ -20,41 +20,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from host_sites import REPO, SITES, ensure_site, site_env
 
-REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ["agentscope>=1.0.17,<2", "mcp>=1.13,<2", "greenlet>=3"]
-NETWORK_ERRORS = ("Could not find a version", "No matching distribution", "Failed to establish", "Network is",
-                  "Temporary failure in name resolution", "ConnectionError", "Max retries exceeded")  # fmt: skip
-
-
-def _site() -> Path:
-    site = Path(os.environ.get("REME_AGENTSCOPE_SITE", REPO / ".venv" / "agentscope-site"))
-    marker = site / ".reme-installed"
-    if marker.is_file() and marker.read_text(encoding="utf-8") == repr(REQUIREMENTS):
-        return site
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--upgrade", "--target", str(site), *REQUIREMENTS],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        if any(marker_text in done.stderr for marker_text in NETWORK_ERRORS):
-            pytest.skip(
-                f"the package registry cannot be reached, so AgentScope cannot be installed: {done.stderr[-300:]}"
-            )
-        raise AssertionError(f"pip install --target {site} failed:\n{done.stderr[-2000:]}")
-    marker.write_text(repr(REQUIREMENTS), encoding="utf-8")
-    return site
 
 
 @pytest.mark.skipif(
     importlib.util.find_spec("agentscope") is not None, reason="AgentScope is importable: test_integrations runs it"
 )
 def test_agentscope_integration_in_its_own_site():
-    site = _site()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [env.get("PYTHONPATH")])])
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    site = ensure_site(Path(os.environ.get("REME_AGENTSCOPE_SITE", SITES / "agentscope-site")), REQUIREMENTS)
+    env = site_env(site)
     done = subprocess.run(
         [
             sys.executable,

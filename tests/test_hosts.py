@@ -1,0 +1,120 @@
+"""The hosts that run ReMe, on this project: each host installed into its own folder (``tests/host_sites.py``, kept
+between runs) and driven through its own classes by a script in ``tests/hosts/`` in a subprocess, against a local
+scripted OpenAI-compatible server. What the scripts report, and the workspace they leave, are checked here.
+
+- **CoPaw 1.0.2** (pins ``reme-ai==0.3.1.8``): its runner's turns with the session saved and loaded around each (the
+  history across turns), its compaction hook (``check_context``, ``compact_memory`` with its own chat model,
+  ``mark_messages_compressed``), ``/compact``, ``/history``, ``/long_term_memory``, the summary writer, the forced
+  memory search that fills ``_long_term_memory``.
+- **QwenPaw 1.1.12** (pins ``reme-ai==0.3.1.10``): ``summary_memory`` with its chat model, formatter, counter and
+  toolkit, ``memory_search`` as the agent's tool, ``/compact``'s background summary, ``close``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from host_sites import REPO, SITES, ensure_site, site_env
+
+from reme.policy.audit import verify
+from reme.policy.trajectory import read_records
+
+SHARED = ["mcp>=1.13,<2", "anyio<4.13", "greenlet", "aiofiles", "python-dotenv", "json-repair", "shortuuid", "pyyaml",
+          "python-frontmatter", "httpx", "fastapi", "uvicorn", "pydantic-settings", "a2a-sdk<1", "ag-ui-protocol",
+          "jsonref", "asgiref", "psutil", "jinja2", "requests", "google-genai", "tqdm", "redis",
+          "apscheduler>=3.11.2,<4"]  # fmt: skip
+"""What the hosts' code paths import (their full requirements add services the tests never start)."""
+
+HOSTS = {
+    "copaw": (["agentscope==1.0.18", "openai>=2.8.1,<3", *SHARED], ["copaw==1.0.2", "agentscope-runtime==1.1.3"]),
+    "qwenpaw1": (
+        [
+            "agentscope==1.0.20",
+            "openai>=2.8.1,<=2.33",
+            "agent-client-protocol==0.10.0",
+            "orjson",
+            "watchfiles",
+            "keyring",
+            *SHARED,
+        ],
+        ["qwenpaw==1.1.12", "agentscope-runtime==1.1.6"],
+    ),
+}
+
+
+def drive(host: str, scratch: Path) -> dict[str, Any]:
+    requirements, no_deps = HOSTS[host]
+    site = ensure_site(SITES / f"{host}-site", requirements, no_deps)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "hosts" / f"{host}_driver.py"), str(scratch)],
+        env=site_env(site, REPO / "tests"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("REPORT ")]
+    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-4000:]
+    return dict(json.loads(lines[-1][len("REPORT ") :]))
+
+
+def decisions(ws: Path) -> list[Any]:
+    return [e.record for e in read_records(ws / "trajectories") if e.record is not None and e.record.type == "decision"]
+
+
+def test_copaw_runs_its_memory_manager_on_this_project(tmp_path):
+    report = drive("copaw", tmp_path)
+    assert report["reme_light_module"] == "reme.reme_light.light"
+    # history across turns: the session carries the memory, the model sees turn 1 at turn 2
+    assert report["turn2_messages"] == 4 and report["turn2_sees_turn1"] and report["session_memory_messages"] == 4
+    assert "messages: 4" in report["history"]
+    assert "Empty" in report["long_term_memory"]  # the slot exists (it said "Not Available")
+    # /compact: this project's compactor, with CoPaw's own chat model, and the summary writer in the background
+    assert "Compact Complete" in report["compact"] and report["summary_after_compact"].startswith("## Goal")
+    assert report["memory_file"] == "- 用户最喜欢的颜色是蓝色。\n"
+    assert report["turn3_sees_summary"]
+    # CoPaw's compaction hook before reasoning, and its forced memory search through _long_term_memory
+    assert report["summary_after_auto_compact"].startswith("## Goal")
+    assert report["turn5_recalled"]
+    assert report["close"] is False  # what ReMe's close returns
+    ws = Path(report["workspace"])
+    lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in (ws / "dialog").glob("*.jsonl"))
+    assert lines >= 4 + 3  # the messages /compact cleared, then those the hook compacted
+    logged = decisions(ws)
+    by_policy = {d.policy for d in logged}
+    assert {"llm-compactor", "llm-writer", "heuristic-tail-reserve"} <= by_policy
+    llm = [d for d in logged if d.policy.startswith("llm-")]
+    assert llm and all(d.logprob is None and not d.trainable for d in llm)  # logged as such, not refused
+    assert any(d.kind == "rank" for d in logged)  # the forced memory search
+    assert verify(ws).ok
+
+
+def test_qwenpaw1_runs_its_memory_manager_on_this_project(tmp_path):
+    report = drive("qwenpaw1", tmp_path)
+    assert report["reme_light_module"] == "reme.reme_light.light" and report["started"]
+    assert report["summarize"] == "已记录 Alice 住在里斯本。"
+    assert report["memory_file"] == "- Alice 住在里斯本。\n"
+    assert report["writer_tools"] == ["read_file", "write_file", "edit_file"]
+    assert report["search_result"] and "里斯本" in report["search_result"]
+    assert report["turn2_sees_turn1"]
+    assert "Compact Complete" in report["compact"]
+    assert report["summarize_tasks"] == [["completed", "已记录 Alice 住在里斯本。", None]]
+    assert report["writer_calls_after_compact"] == 2 and "completed" in report["summarize_status"]
+    assert report["close"] is False
+    ws = Path(report["workspace"])
+    logged = decisions(ws)
+    assert sum(d.policy == "llm-writer" for d in logged) == 4  # two runs: a write_file call and a final answer each
+    assert any(d.kind == "rank" for d in logged)
+    assert verify(ws).ok
+
+
+@pytest.mark.parametrize("host", sorted(HOSTS))
+def test_host_sites_do_not_carry_the_original_reme(host):
+    site = SITES / f"{host}-site"
+    if not site.is_dir():
+        pytest.skip(f"{site} is built by the host's test")
+    assert not (site / "reme").exists() and not list(site.glob("reme_ai-*"))
