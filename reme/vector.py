@@ -122,6 +122,68 @@ def _target_kind(target: str) -> str:
     return target.split(":", 1)[0]
 
 
+LOCAL_VECTOR_STORES = ("local", "chroma", "memory")
+"""ReMe 0.3.1.x vector-store backends that run in the process: this project's embedded store takes their place."""
+SERVER_VECTOR_STORES = ("pgvector", "qdrant", "elasticsearch")
+"""ReMe 0.3.1.x backends that are servers; none has a counterpart here yet (PostgreSQL with pgvector is planned)."""
+
+
+def check_vector_store(overrides: Sequence[Any], config: Mapping[str, Any] | None) -> str:
+    """The vector-store backend ReMe's config names (``default_vector_store_config["backend"]`` or a
+    ``vector_store.default.backend=...`` override), refused with ``BadInputError`` when it is a server this project
+    has no store for; a local backend (or none) means this project's embedded SQLite + FAISS + BM25 store."""
+    backend = str((config or {}).get("backend") or "")
+    for item in overrides:
+        if isinstance(item, str) and item.replace(" ", "").startswith("vector_store.default.backend="):
+            backend = item.split("=", 1)[1].strip()
+    if not backend or backend in LOCAL_VECTOR_STORES:
+        if backend:
+            log.debug("ReMe: vector store %r is this project's embedded store", backend)
+        return backend or "local"
+    raise BadInputError(
+        f"vector store backend {backend!r} has no counterpart here: the memories live in this project's embedded "
+        f"store (SQLite + FAISS + BM25), which the local backends {list(LOCAL_VECTOR_STORES)} map to; "
+        f"{list(SERVER_VECTOR_STORES)} are not supported yet (PostgreSQL with pgvector is planned)"
+    )
+
+
+def summary_answer(written: Sequence[MemoryNode]) -> str:
+    """``summarize_memory``'s text answer: how many memories were written, then one line per memory."""
+    if not written:
+        return "No new memories were written."
+    lines = [f"{len(written)} memories written:"] + [f"- [{n.memory_target}] {n.content}" for n in written]
+    return "\n".join(lines)
+
+
+def conversation_targets(messages: Any, turns: list[dict[str, str]]) -> list[str]:
+    """The targets of a conversation summarised with no names given (ReMe then summarises all three kinds): each user
+    speaker's ``user:<name>`` (``user:user`` when unnamed), ``task:default``, and ``tool:<name>`` for each tool the
+    conversation called (an OpenAI ``tool_calls`` entry, a ``tool`` message's ``name``, an AgentScope ``tool_use``
+    block)."""
+    users = list(dict.fromkeys(m["name"] or "user" for m in turns if m["role"] == "user")) or ["user"]
+    tools: list[str] = []
+    for message in messages or []:
+        get = message.get if isinstance(message, Mapping) else (lambda key, m=message: getattr(m, key, None))
+        for call in get("tool_calls") or []:
+            name = (call.get("function") or {}).get("name") if isinstance(call, Mapping) else None
+            if isinstance(name, str) and name:
+                tools.append(name)
+        if str(get("role") or "") == "tool" and isinstance(get("name"), str) and get("name"):
+            tools.append(str(get("name")))
+        content = get("content")
+        if isinstance(content, list):
+            tools += [str(b.get("name")) for b in content if isinstance(b, Mapping) and b.get("type") == "tool_use"
+                      and b.get("name")]  # fmt: skip
+    names = [f"user:{u}" for u in users] + ["task:default"] + [f"tool:{t}" for t in dict.fromkeys(tools)]
+    out = []
+    for name in names:
+        try:
+            out.append(normalize_target(name))
+        except BadInputError:
+            log.debug("summarize_memory: skipping a target that is not a valid name: %.80r", name)
+    return out
+
+
 def _as_names(value: str | Sequence[str] | None, what: str) -> list[str]:
     if value is None:
         return []
@@ -321,9 +383,12 @@ class ReMe:
             (or ``default_embedding_model_config={"backend": "openai", ...}``) the workspace encodes with it;
             otherwise with the local default model (all-MiniLM-L6-v2), offline.
         working_dir: the workspace directory (opened by ``start``).
-        config_path, enable_logo, log_to_console, default_vector_store_config, default_token_counter_config,
-            enable_profile, ``*args`` and unknown ``**kwargs``: accepted for compatibility and ignored (ReMe's
-            YAML config and its overrides have no counterpart here).
+        config_path, enable_logo, log_to_console, default_token_counter_config, enable_profile, ``*args`` and
+            unknown ``**kwargs``: accepted for compatibility and ignored (ReMe's YAML config and its overrides have no
+            counterpart here).
+        default_vector_store_config (and a ``vector_store.default.backend=...`` override): ``local``, ``chroma`` or
+            ``memory`` mean this project's embedded store; ``pgvector``, ``qdrant`` and ``elasticsearch`` are refused
+            with ``BadInputError`` naming the supported ones (``check_vector_store``).
         default_llm_config: ``{"model_name": ...}`` (an ``hf:<dir>`` model name runs a local transformers model).
         default_embedding_model_config: ``{"model_name", "dimensions", "backend"}`` of the embedding endpoint.
         target_user_names, target_task_names, target_tool_names: default targets of ``retrieve_memory`` and
@@ -363,6 +428,7 @@ class ReMe:
     ) -> None:
         if args or kwargs:
             log.debug("ReMe: ignoring config overrides %s %s", args, sorted(kwargs))
+        check_vector_store(args, default_vector_store_config)
         ignored = {
             "config_path": config_path,
             "default_vector_store_config": default_vector_store_config,
@@ -513,6 +579,17 @@ class ReMe:
 
     # ------------------------------------------------------------------------------------------- targets
     @staticmethod
+    def _named_targets(
+        user_name: str | Sequence[str] = "", task_name: str | Sequence[str] = "", tool_name: str | Sequence[str] = ""
+    ) -> list[str]:
+        """The targets named by the three keywords, each a name or a list of names (ReMe's ``str | list[str]``)."""
+        return [
+            normalize_target(f"{kind}:{name}")
+            for kind, value in (("user", user_name), ("task", task_name), ("tool", tool_name))
+            for name in _as_names(value, f"{kind}_name")
+        ]
+
+    @staticmethod
     def _one_target(user_name: str = "", task_name: str = "", tool_name: str = "") -> str:
         """The target named by exactly one of the three keywords."""
         given = [(k, n) for k, n in (("user", user_name), ("task", task_name), ("tool", tool_name)) if n]
@@ -523,11 +600,12 @@ class ReMe:
             raise BadInputError(f"{kind}_name must be a string, got {type(name).__name__}")
         return normalize_target(f"{kind}:{name}")
 
-    def _call_targets(self, memory: Memory, user_name: str, task_name: str, tool_name: str) -> list[str]:
-        """The targets of a retrieve/summarize call: the one named, else the constructor's, else (retrieval
-        only needs them) every user/task/tool target of the workspace."""
-        if user_name or task_name or tool_name:
-            return [self._one_target(user_name, task_name, tool_name)]
+    def _call_targets(self, memory: Memory, user_name: Any, task_name: Any, tool_name: Any) -> list[str]:
+        """The targets of a retrieve call: the ones named, else the constructor's, else every user/task/tool target
+        of the workspace."""
+        named = self._named_targets(user_name, task_name, tool_name)
+        if named:
+            return named
         if self.targets:
             return list(self.targets)
         return [t for t in memory.records.targets() if _target_kind(t) in _KIND_TYPE]
@@ -692,9 +770,9 @@ class ReMe:
         query: str = "",
         description: str = "",
         messages: Sequence[Any] | None = None,
-        user_name: str = "",
-        task_name: str = "",
-        tool_name: str = "",
+        user_name: str | Sequence[str] = "",
+        task_name: str | Sequence[str] = "",
+        tool_name: str | Sequence[str] = "",
         enable_thinking_params: bool = True,
         version: str = "default",
         retrieve_top_k: int = 20,
@@ -706,7 +784,8 @@ class ReMe:
     ) -> str | dict[str, Any]:
         """Answer ``query`` (or the last user message of ``messages``) from memory.
 
-        Each target (the one named, else the constructor's ``target_*_names``, else every user/task/tool target)
+        Each target (the ones named, each keyword a name or a list of names; else the constructor's
+        ``target_*_names``; else every user/task/tool target)
         is searched with the hybrid search ranked by the rank policy (a logged ``rank`` decision each), without
         ReMe's file-store score floor (upstream's vector retrieval has none); hits are merged by score and
         de-duplicated, top ``retrieve_top_k``. With an LLM, the answer is the LLM's, synthesised from those
@@ -741,9 +820,9 @@ class ReMe:
         query: str,
         description: str,
         messages: Sequence[Any] | None,
-        user_name: str,
-        task_name: str,
-        tool_name: str,
+        user_name: Any,
+        task_name: Any,
+        tool_name: Any,
         top_k: int,
         raise_exception: bool,
     ) -> tuple[str, list[MemoryNode], list[dict], bool]:
@@ -799,9 +878,9 @@ class ReMe:
         self,
         messages: Sequence[Any],
         description: str = "",
-        user_name: str = "",
-        task_name: str = "",
-        tool_name: str = "",
+        user_name: str | Sequence[str] = "",
+        task_name: str | Sequence[str] = "",
+        tool_name: str | Sequence[str] = "",
         enable_thinking_params: bool = True,
         version: str = "default",
         retrieve_top_k: int = 20,
@@ -809,10 +888,13 @@ class ReMe:
         llm_config_name: str = "default",
         raise_exception: bool = False,
         **kw: Any,
-    ) -> list[MemoryNode] | dict[str, Any]:
+    ) -> str | dict[str, Any]:
         """Extract memories from a conversation and write them through the workspace's write policy.
 
-        Per target (the one named, else the constructor's ``target_*_names``): the LLM proposes memories (a JSON
+        Per target (the ones named, each keyword a name or a list of names; else the constructor's
+        ``target_*_names``; else, as ReMe summarises all three kinds, the conversation's own: ``user:<speaker>``
+        for each user speaker, ``task:default``, and ``tool:<name>`` for each tool it called): the LLM proposes
+        memories (a JSON
         array, or ``NO_MEMORY_NEEDED``), given up to ``retrieve_top_k`` similar memories it should not repeat;
         its call is logged as a ``write`` decision of policy ``llm-vector-summarizer`` (action ``write`` or
         ``silent``). Each proposed memory then goes to the write policy, which stores, discards or updates it
@@ -820,8 +902,9 @@ class ReMe:
         names the LLM decision (``llm_decision_id``). An unreadable reply writes nothing (``success: False``).
         Without an LLM the conversation's user turns are the candidates (no LLM decision).
 
-        Returns the memories written, or with ``return_dict`` ``{"answer": nodes, "success", "messages",
-        "tools": []}`` (``messages``: the LLM exchanges). Errors give ``success: False`` unless
+        Returns ReMe's answer, a text saying what was written (one line per memory), or with ``return_dict``
+        ``{"answer": text, "success", "messages", "tools": [], "memory_list": nodes}`` (``messages``: the LLM
+        exchanges; ``memory_list``: the memories written). Errors give ``success: False`` unless
         ``raise_exception``. ``enable_thinking_params``, ``version`` and ``llm_config_name`` are ignored.
         """
         memory = self._require()
@@ -838,30 +921,28 @@ class ReMe:
             if raise_exception:
                 raise
             log.warning("summarize_memory failed: %s", exc)
+        answer = summary_answer(written)
         if return_dict:
-            return {"answer": written, "success": success, "messages": exchange, "tools": []}
-        return written
+            return {"answer": answer, "success": success, "messages": exchange, "tools": [], "memory_list": written}
+        return answer
 
     async def _summarize(
         self,
         memory: Memory,
         messages: Sequence[Any],
         description: str,
-        user_name: str,
-        task_name: str,
-        tool_name: str,
+        user_name: Any,
+        task_name: Any,
+        tool_name: Any,
         top_k: int,
         raise_exception: bool,
         written: list[MemoryNode],
         exchange: list[dict],
     ) -> bool:
         turns = normalize_messages(messages)
-        if user_name or task_name or tool_name:
-            targets = [self._one_target(user_name, task_name, tool_name)]
-        elif self.targets:
-            targets = list(self.targets)
-        else:
-            raise BadInputError("give user_name, task_name or tool_name (or target_*_names to the constructor)")
+        targets = self._named_targets(user_name, task_name, tool_name) or list(self.targets)
+        if not targets:
+            targets = conversation_targets(messages, turns)
         if not turns:
             return True
         message_time = _latest_time(turns)

@@ -332,9 +332,14 @@ def test_summarize_writes_through_write_policy_and_logs(tmp_path, random_encoder
             return out
 
     out = run(main())
-    assert set(out) == {"answer", "success", "messages", "tools"} and out["success"] and out["tools"] == []
-    nodes = out["answer"]
+    assert set(out) == {"answer", "success", "messages", "tools", "memory_list"} and out["success"]
+    assert out["tools"] == []
+    nodes = out["memory_list"]
     assert [n.content for n in nodes] == ["Alice moved to Lisbon in May 2024.", "Alice is allergic to peanuts."]
+    assert out["answer"] == (  # ReMe's answer is a text
+        "2 memories written:\n- [user:alice] Alice moved to Lisbon in May 2024.\n- [user:alice] Alice is allergic to "
+        "peanuts."
+    )
     assert nodes[0].memory_id == workspace_id(tmp_path, "Alice moved to Lisbon in May 2024.", "user:alice")
     assert nodes[0].when_to_use == "questions about where Alice lives"
     assert (nodes[0].memory_target, nodes[0].memory_type) == ("user:alice", "personal")
@@ -372,13 +377,13 @@ class DiscardAll(WritePolicyBase):
 def test_summarize_candidates_go_through_the_gate(tmp_path, random_encoder):
     llm = FakeLLM(['[{"content": "Alice is allergic to peanuts."}]'])
 
-    async def main() -> list:
+    async def main() -> str:
         async with make(tmp_path, random_encoder, llm=llm, write_policy=DiscardAll()) as reme:
             written = await reme.summarize_memory(CONVERSATION, user_name="alice")
             assert await reme.list_memory(user_name="alice") == []
             return written
 
-    assert run(main()) == []
+    assert run(main()) == "No new memories were written."
     recs = decisions(tmp_path / "ws")
     assert [d.action for d in recs if d.policy == "test-discard-all"] == ["discard"]
     assert [d.action for d in recs if d.policy == "llm-vector-summarizer"] == ["write"]
@@ -394,7 +399,7 @@ def test_summarize_garbage_writes_nothing(tmp_path, random_encoder):
             return out
 
     out = run(main())
-    assert out["answer"] == [] and out["success"] is False
+    assert out["memory_list"] == [] and out["success"] is False
     recs = decisions(tmp_path / "ws")
     assert [(d.policy, d.action, d.extra["parse_error"]) for d in recs] == [("llm-vector-summarizer", "silent", True)]
 
@@ -405,18 +410,18 @@ def test_summarize_no_memory_needed(tmp_path, random_encoder):
             return await reme.summarize_memory(CONVERSATION, user_name="alice", return_dict=True)
 
     out = run(main())
-    assert out["answer"] == [] and out["success"] is True
+    assert out["memory_list"] == [] and out["success"] is True
     assert [d.action for d in decisions(tmp_path / "ws")] == ["silent"]
 
 
 def test_llm_without_logprobs_is_untrainable(tmp_path, random_encoder):
     llm = FakeLLM(['["Alice is allergic to peanuts."]'], logprobs=False)
 
-    async def main() -> list:
+    async def main() -> dict:
         async with make(tmp_path, random_encoder, llm=llm) as reme:
-            return await reme.summarize_memory(CONVERSATION, user_name="alice")
+            return await reme.summarize_memory(CONVERSATION, user_name="alice", return_dict=True)
 
-    assert [n.content for n in run(main())] == ["Alice is allergic to peanuts."]
+    assert [n.content for n in run(main())["memory_list"]] == ["Alice is allergic to peanuts."]
     rec = next(d for d in decisions(tmp_path / "ws") if d.policy == "llm-vector-summarizer")
     assert rec.logprob is None and rec.trainable is False and rec.extra["token_logprobs"] is None
     report = verify(tmp_path / "ws")
@@ -429,23 +434,63 @@ def test_summarize_without_llm_offers_user_turns(tmp_path, random_encoder):
         SimpleNamespace(role="assistant", content="Cute name!"),
     ]
 
-    async def main() -> list:
+    async def main() -> dict:
         async with make(tmp_path, random_encoder, target_user_names=["alice"]) as reme:
-            return await reme.summarize_memory(messages)
+            return await reme.summarize_memory(messages, return_dict=True)
 
-    written = run(main())
+    written = run(main())["memory_list"]
     assert [(n.content, n.memory_target) for n in written] == [("My dog is called Rex.", "user:alice")]
     assert not [d for d in decisions(tmp_path / "ws") if d.policy.startswith("llm")]
 
 
-def test_summarize_needs_a_target(tmp_path, random_encoder):
-    async def main() -> None:
-        async with make(tmp_path, random_encoder) as reme:
-            assert await reme.summarize_memory(CONVERSATION) == []
-            with pytest.raises(BadInputError):
-                await reme.summarize_memory(CONVERSATION, raise_exception=True)
+def test_summarize_without_a_target_covers_the_three_kinds(tmp_path, random_encoder):
+    """As ReMe, a call that names no target summarises personal, procedural and tool memory: the conversation's
+    user speakers, ``task:default`` and the tools it called."""
+    messages = [
+        {"role": "user", "name": "alice", "content": "Deploy the API, and remember I prefer blue-green deploys.",
+         "time_created": "2024-06-01 10:00:00"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
+                                                             "function": {"name": "kubectl", "arguments": "{}"}}]},
+        {"role": "tool", "name": "kubectl", "tool_call_id": "c1", "content": "deployment/api rolled out"},
+    ]  # fmt: skip
+    llm = FakeLLM(['["Alice prefers blue-green deploys."]', '["Roll out the API with kubectl."]',
+                   '["kubectl rollout reports success."]'])  # fmt: skip
 
-    run(main())
+    async def main() -> dict:
+        async with make(tmp_path, random_encoder, llm=llm) as reme:
+            return await reme.summarize_memory(messages, return_dict=True)
+
+    out = run(main())
+    assert [n.memory_target for n in out["memory_list"]] == ["user:alice", "task:default", "tool:kubectl"]
+    assert out["success"] and out["answer"].startswith("3 memories written:")
+
+
+def test_names_may_be_lists(tmp_path, random_encoder):
+    async def main() -> tuple[Any, Any]:
+        async with make(tmp_path, random_encoder) as reme:
+            await reme.add_memory("Alice likes jazz.", user_name="alice")
+            await reme.add_memory("Bob likes opera.", user_name="bob")
+            found = await reme.retrieve_memory("music", user_name=["alice", "bob"], return_dict=True)
+            written = await reme.summarize_memory(CONVERSATION, user_name=["alice", "carol"], return_dict=True)
+            return found, written
+
+    found, written = run(main())
+    assert {n.memory_target for n in found["retrieved_nodes"]} == {"user:alice", "user:bob"}
+    assert {n.memory_target for n in written["memory_list"]} == {"user:alice", "user:carol"}
+
+
+@pytest.mark.parametrize("backend", ["local", "chroma", "memory"])
+def test_local_vector_stores_map_to_the_embedded_store(tmp_path, backend):
+    reme = ReMe(working_dir=tmp_path / "ws", default_vector_store_config={"backend": backend})
+    assert reme.working_dir == tmp_path / "ws"
+
+
+@pytest.mark.parametrize("backend", ["pgvector", "qdrant", "elasticsearch"])
+def test_server_vector_stores_are_refused_naming_the_supported_ones(tmp_path, backend):
+    with pytest.raises(BadInputError, match="local"):
+        ReMe(working_dir=tmp_path / "ws", default_vector_store_config={"backend": backend})
+    with pytest.raises(BadInputError, match=backend):
+        ReMe(f"vector_store.default.backend={backend}", working_dir=tmp_path / "ws")
 
 
 def test_parse_candidates():

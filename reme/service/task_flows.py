@@ -218,7 +218,7 @@ class TaskFlows:
                     vector.summarize_memory(t.messages, description=d, task_name=body.workspace_id, return_dict=True)
                 )
             )
-            written.extend(result["answer"])
+            written.extend(result["memory_list"])
             exchange.extend(result["messages"])
             decision_ids.extend(vector.last_decision_ids)
             success = success and bool(result["success"])
