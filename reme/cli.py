@@ -1157,12 +1157,16 @@ def serve(
 def mcp_cmd(
     ctx: typer.Context,
     transport: Annotated[
-        str, typer.Option("--transport", help="stdio (spawned by the client) or http (streamable HTTP at /mcp).")
+        str,
+        typer.Option(
+            "--transport",
+            help="stdio (spawned by the client), http (streamable HTTP at /mcp) or sse (ReMe 0.3.x's, at /sse).",
+        ),
     ] = "stdio",
-    host: Annotated[str, typer.Option("--host", help="Address to bind with --transport http (loopback only).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option("--port", help="Port for --transport http.")] = 8001,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind with --transport http or sse (loopback only).")
+    ] = ("127.0.0.1"),
+    port: Annotated[int, typer.Option("--port", help="Port for --transport http or sse.")] = 8001,
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     dump_dir: DumpDirOpt = None,

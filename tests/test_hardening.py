@@ -414,7 +414,9 @@ def test_9_targets_of_short_texts_search_by_vector(served, tmp_path):
 
 # ------------------------------------------------------------------------------------ 10: malformed input
 POSTS = ["/v1/memories", "/v1/search", "/v1/feedback", "/v1/compact", "/retrieve_task_memory", "/summary_task_memory",
-         "/add_task_memory", "/record_task_memory", "/delete_task_memory", "/load_memory", "/dump_memory"]  # fmt: skip
+         "/add_task_memory", "/record_task_memory", "/delete_task_memory", "/load_memory", "/dump_memory",
+         "/retrieve_personal_memory", "/summary_personal_memory", "/add_tool_call_result", "/summary_tool_memory",
+         "/retrieve_tool_memory", "/vector_store"]  # fmt: skip
 
 
 def test_10_malformed_bodies_are_refused_not_crashes(served):

@@ -48,6 +48,12 @@ TOOLS = {
     "delete_task_memory": ["workspace_id"],
     "load_memory": ["workspace_id"],
     "dump_memory": ["workspace_id"],
+    "retrieve_personal_memory": ["workspace_id", "query"],
+    "summary_personal_memory": ["workspace_id", "trajectories"],
+    "add_tool_call_result": ["workspace_id", "tool_call_results"],
+    "summary_tool_memory": ["workspace_id", "tool_names"],
+    "retrieve_tool_memory": ["workspace_id", "tool_names"],
+    "vector_store": ["workspace_id", "action"],
 }
 """Every tool and the parameters its input schema requires."""
 
@@ -256,11 +262,57 @@ def test_refuses_non_loopback_host(tmp_path: Path) -> None:
     for host in ("0.0.0.0", "192.168.1.10", "example.com", "::"):
         with pytest.raises(BadInputError, match="loopback"):
             run_mcp(workspace, "http", host, 8001)
+    for transport in ("http", "sse"):
+        with pytest.raises(BadInputError, match="loopback"):
+            run_mcp(workspace, transport, "0.0.0.0", 8001)
     with pytest.raises(BadInputError, match="transport"):
-        run_mcp(workspace, "sse")
+        run_mcp(workspace, "websocket")
     assert not workspace.exists()  # refused before the workspace is opened
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
 
     out = CliRunner().invoke(app, ["mcp", "--transport", "http", "--host", "0.0.0.0", "--workspace", str(workspace)])
     assert out.exit_code == 2
     assert "loopback" in out.output
+
+
+def test_sse_on_loopback_serves_the_personal_and_tool_tools(tmp_path: Path) -> None:
+    """ReMe 0.3.x served MCP over SSE: the same tools, the personal and tool memory flows among them."""
+    from mcp.client.sse import sse_client
+
+    port = _free_port()
+    workspace = str(tmp_path / "ws")
+    code = f"from reme.service.mcp_server import run_mcp; run_mcp({workspace!r}, 'sse', '127.0.0.1', {port})"
+    log = tmp_path / "server.log"
+    with log.open("w") as errors:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=errors, stderr=errors)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the MCP SSE server did not start"
+                time.sleep(0.2)
+
+        async def scenario() -> None:
+            with anyio.fail_after(60):
+                async with sse_client(f"http://127.0.0.1:{port}/sse") as streams, ClientSession(*streams) as session:
+                    await session.initialize()
+                    assert {t.name for t in (await session.list_tools()).tools} == set(TOOLS)
+                    calls = [{"tool_name": "search", "input": {"q": "x"}, "output": "3 hits", "success": True}]
+                    added = _result(await _call(session, "add_tool_call_result", workspace_id="w",
+                                                tool_call_results=calls))  # fmt: skip
+                    assert "search" in added["answer"]
+                    found = _result(await _call(session, "retrieve_tool_memory", workspace_id="w", tool_names="search"))
+                    assert found["metadata"]["memory_list"][0]["when_to_use"] == "search"
+
+        anyio.run(scenario)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -36,6 +36,15 @@ from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError
 
 from .compaction import CompactIn, CompactOut, active_compact_policy, compact
 from .limits import FairLock, RateLimiter, check_json
+from .personal_tool_flows import (
+    AddToolCallResultIn,
+    PersonalToolFlows,
+    RetrievePersonalMemoryIn,
+    SummaryPersonalMemoryIn,
+    ToolNamesIn,
+    VectorStoreIn,
+    workspace_targets,
+)
 from .task_flows import (
     AddTaskMemoryIn,
     DeleteTaskMemoryIn,
@@ -370,9 +379,18 @@ def create_app(
         return await compact(body, memory=mem, policy=policy, llm=llm, locked=locked)
 
     flows = TaskFlows(mem, run, llm=llm, dump_dir=dump_dir)
+    more = PersonalToolFlows(flows)
 
-    def flow(fn: Any, body: Any, scope: list[str] | None) -> FlowResponse:
-        check(scope, f"task:{body.workspace_id}")  # ReMe's workspace_id is the target task:<workspace_id>
+    def flow(fn: Any, body: Any, scope: list[str] | None, kinds: tuple[str, ...] = ("task",)) -> FlowResponse:
+        """Run a ReMe flow after checking the token holds the targets it touches: ReMe's ``workspace_id`` is the
+        targets ``user:<id>`` (personal), ``task:<id>`` and ``tool:<id>``."""
+        for workspace_id in {body.workspace_id, getattr(body, "src_workspace_id", None) or body.workspace_id}:
+            try:
+                targets = workspace_targets(workspace_id)
+            except BadInputError as exc:
+                raise HTTPException(status_code=422, detail=str(exc)) from None
+            for kind in kinds:
+                check(scope, targets[kind])
         with http_errors():
             result: FlowResponse = fn(body)
         return result
@@ -404,6 +422,34 @@ def create_app(
     @app.post("/dump_memory", tags=["ReMe task memory"])
     def dump_memory(body: DumpMemoryIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
         return flow(flows.dump, body, scope)
+
+    @app.post("/retrieve_personal_memory", tags=["ReMe personal and tool memory"])
+    def retrieve_personal_memory(
+        body: RetrievePersonalMemoryIn, scope: list[str] | None = Depends(allowed)
+    ) -> FlowResponse:
+        return flow(more.retrieve_personal, body, scope, ("personal",))
+
+    @app.post("/summary_personal_memory", tags=["ReMe personal and tool memory"])
+    def summary_personal_memory(
+        body: SummaryPersonalMemoryIn, scope: list[str] | None = Depends(allowed)
+    ) -> FlowResponse:
+        return flow(more.summary_personal, body, scope, ("personal",))
+
+    @app.post("/add_tool_call_result", tags=["ReMe personal and tool memory"])
+    def add_tool_call_result(body: AddToolCallResultIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(more.add_tool_calls, body, scope, ("tool",))
+
+    @app.post("/summary_tool_memory", tags=["ReMe personal and tool memory"])
+    def summary_tool_memory(body: ToolNamesIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(more.summary_tools, body, scope, ("tool",))
+
+    @app.post("/retrieve_tool_memory", tags=["ReMe personal and tool memory"])
+    def retrieve_tool_memory(body: ToolNamesIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(more.retrieve_tools, body, scope, ("tool",))
+
+    @app.post("/vector_store", tags=["ReMe personal and tool memory"])
+    def vector_store(body: VectorStoreIn, scope: list[str] | None = Depends(allowed)) -> FlowResponse:
+        return flow(more.vector_store, body, scope, ("personal", "task", "tool"))
 
     @app.get("/v1/trajectories")
     def trajectories(scope: list[str] | None = Depends(allowed)) -> Any:

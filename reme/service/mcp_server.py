@@ -35,6 +35,14 @@ from reme.schema import MemoryNode, normalize_target
 
 from .compaction import CompactIn, CompactOut, active_compact_policy, compact
 from .limits import FairLock
+from .personal_tool_flows import (
+    AddToolCallResultIn,
+    PersonalToolFlows,
+    RetrievePersonalMemoryIn,
+    SummaryPersonalMemoryIn,
+    ToolNamesIn,
+    VectorStoreIn,
+)
 from .task_flows import (
     AddTaskMemoryIn,
     DeleteTaskMemoryIn,
@@ -467,6 +475,76 @@ def create_mcp_server(
         body = DumpMemoryIn(workspace_id=workspace_id, dump_file_path=dump_file_path)
         return await flow(lambda: flows.dump(body))
 
+    # ------------------------------------------------------------------ ReMe's personal and tool memory flows
+    more = PersonalToolFlows(flows)
+
+    @server.tool(annotations=_annotations(readOnlyHint=True))
+    async def retrieve_personal_memory(
+        workspace_id: Annotated[str, Field(description="ReMe's workspace (personal target user:<workspace_id>).")],
+        query: Annotated[str, Field(description="What to look for.")],
+        top_k: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 5,
+    ) -> FlowResponse:
+        """ReMe's retrieve_personal_memory: the personal memories for a query (metadata.decision_id names the
+        ranking decision for feedback)."""
+        body = RetrievePersonalMemoryIn(workspace_id=workspace_id, query=query, top_k=top_k)
+        return await flow(lambda: more.retrieve_personal(body))
+
+    @server.tool()
+    async def summary_personal_memory(
+        workspace_id: Annotated[str, Field(description="ReMe's workspace.")],
+        trajectories: Annotated[list[dict[str, Any]], Field(description="Conversations: {messages: [...]}.")],
+    ) -> FlowResponse:
+        """ReMe's summary_personal_memory: personal memories from conversations, through the write policy."""
+        body = SummaryPersonalMemoryIn.model_validate({"workspace_id": workspace_id, "trajectories": trajectories})
+        return await flow(lambda: more.summary_personal(body))
+
+    @server.tool()
+    async def add_tool_call_result(
+        workspace_id: Annotated[str, Field(description="ReMe's workspace (tool target tool:<workspace_id>).")],
+        tool_call_results: Annotated[
+            list[dict[str, Any]],
+            Field(description="Tool calls: {tool_name, input, output, success, time_cost, token_cost, create_time}."),
+        ],
+    ) -> FlowResponse:
+        """ReMe's add_tool_call_result: record tool calls in each tool's memory (their success is a reward)."""
+        body = AddToolCallResultIn.model_validate(
+            {"workspace_id": workspace_id, "tool_call_results": tool_call_results}
+        )
+        return await flow(lambda: more.add_tool_calls(body))
+
+    @server.tool()
+    async def summary_tool_memory(
+        workspace_id: Annotated[str, Field(description="ReMe's workspace.")],
+        tool_names: Annotated[str, Field(description="Comma-separated tool names.")],
+    ) -> FlowResponse:
+        """ReMe's summary_tool_memory: the LLM turns each tool's recent calls into usage guidance."""
+        body = ToolNamesIn(workspace_id=workspace_id, tool_names=tool_names)
+        return await flow(lambda: more.summary_tools(body))
+
+    @server.tool(annotations=_annotations(readOnlyHint=True))
+    async def retrieve_tool_memory(
+        workspace_id: Annotated[str, Field(description="ReMe's workspace.")],
+        tool_names: Annotated[str, Field(description="Comma-separated tool names.")],
+    ) -> FlowResponse:
+        """ReMe's retrieve_tool_memory: the memories of the named tools."""
+        body = ToolNamesIn(workspace_id=workspace_id, tool_names=tool_names)
+        return await flow(lambda: more.retrieve_tools(body))
+
+    @server.tool(annotations=_annotations(destructiveHint=True))
+    async def vector_store(
+        workspace_id: Annotated[str, Field(description="ReMe's workspace.")],
+        action: Annotated[str, Field(description="copy, delete, delete_ids, dump, load or list.")],
+        src_workspace_id: Annotated[str | None, Field(description="copy: the workspace to copy from.")] = None,
+        memory_ids: Annotated[list[str] | None, Field(description="delete_ids: the memories to delete.")] = None,
+        path: Annotated[str, Field(description="dump / load: a file in the workspace's dump folder.")] = "",
+    ) -> FlowResponse:
+        """ReMe's vector_store actions over the workspace's personal, task and tool memories."""
+        body = VectorStoreIn.model_validate(
+            {"workspace_id": workspace_id, "action": action, "src_workspace_id": src_workspace_id,
+             "memory_ids": memory_ids or [], "path": path}
+        )  # fmt: skip
+        return await flow(lambda: more.vector_store(body))
+
     return server
 
 
@@ -492,7 +570,7 @@ def _transport_security(host: str) -> Any:
 
 def run_mcp(
     workspace: str | Path,
-    transport: Literal["stdio", "http"] | str = "stdio",
+    transport: Literal["stdio", "http", "sse"] | str = "stdio",
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     *,
@@ -505,13 +583,14 @@ def run_mcp(
     """Serve the workspace's memory tools until the client disconnects (stdio) or the process is stopped (http).
 
     ``stdio``: JSON-RPC on stdin/stdout, for clients that spawn the server (desktop assistants, IDEs); nothing
-    else may write to stdout. ``http``: the SDK's streamable HTTP transport at ``http://HOST:PORT/mcp``; it has
-    no auth, so a host that is not a loopback address is refused with ``BadInputError``; it runs under the request-read
+    else may write to stdout. ``http``: the SDK's streamable HTTP transport at ``http://HOST:PORT/mcp``; ``sse``:
+    its server-sent events transport (ReMe 0.3.x's default) at ``/sse`` and ``/messages/``. Neither has auth, so a
+    host that is not a loopback address is refused with ``BadInputError``; it runs under the request-read
     deadline and connection caps of ``reme.service.server`` (``request_timeout``, ``max_connections``,
     ``max_per_client``)."""
-    if transport not in ("stdio", "http"):
-        raise BadInputError(f"unknown transport {transport!r}: use stdio or http")
-    if transport == "http":
+    if transport not in ("stdio", "http", "sse"):
+        raise BadInputError(f"unknown transport {transport!r}: use stdio, http or sse")
+    if transport in ("http", "sse"):
         if not is_loopback(host):
             raise BadInputError(
                 f"refusing to serve MCP on {host}: the MCP transport has no auth, so it binds only to a loopback "
@@ -531,13 +610,14 @@ def run_mcp(
 
         security = _transport_security(host)
         settings = getattr(server, "settings", None)
+        make_app = server.sse_app if transport == "sse" else server.streamable_http_app
         if settings is not None and hasattr(settings, "host"):  # mcp 1.x: the app reads its settings
             settings.host, settings.port = host, port
             if security is not None:
                 settings.transport_security = security
-            app = server.streamable_http_app()
+            app = make_app()
         else:  # mcp 2.x: options go to the app
-            app = server.streamable_http_app(transport_security=security, host=host)
+            app = make_app(transport_security=security, host=host)
         limits: dict[str, Any] = {}
         if request_timeout is not None:
             limits["request_timeout"] = request_timeout
