@@ -35,7 +35,19 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ScriptedOpenAIServer"]
+__all__ = ["ScriptedOpenAIServer", "request_text"]
+
+
+def request_text(body: dict[str, Any]) -> str:
+    """Every text of a chat request's messages (string contents and text blocks), joined by newlines."""
+    out = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [str(b.get("text", "")) for b in content if isinstance(b, dict)]
+    return "\n".join(out)
 
 
 class ScriptedOpenAIServer:

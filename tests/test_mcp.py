@@ -12,8 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -209,10 +209,12 @@ async def _http_session(url: str) -> AsyncIterator[ClientSession]:
         yield session
 
 
-def test_streamable_http_on_loopback(tmp_path: Path) -> None:
+@contextmanager
+def _spawned(tmp_path: Path, transport: str) -> Iterator[int]:
+    """``run_mcp`` over ``transport`` in a subprocess on a free loopback port, until the block ends; yields the port."""
     port = _free_port()
     workspace = str(tmp_path / "ws")
-    code = f"from reme.service.mcp_server import run_mcp; run_mcp({workspace!r}, 'http', '127.0.0.1', {port})"
+    code = f"from reme.service.mcp_server import run_mcp; run_mcp({workspace!r}, {transport!r}, '127.0.0.1', {port})"
     log = tmp_path / "server.log"
     with log.open("w") as errors:
         proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=errors, stderr=errors)
@@ -224,8 +226,20 @@ def test_streamable_http_on_loopback(tmp_path: Path) -> None:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
-                assert time.monotonic() < deadline, "the MCP HTTP server did not start"
+                assert time.monotonic() < deadline, f"the MCP {transport} server did not start"
                 time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_streamable_http_on_loopback(tmp_path: Path) -> None:
+    with _spawned(tmp_path, "http") as port:
 
         async def scenario() -> None:
             with anyio.fail_after(60):
@@ -239,13 +253,6 @@ def test_streamable_http_on_loopback(tmp_path: Path) -> None:
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
         assert rebound.status_code == 421
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _http_scenario(url: str) -> None:
@@ -279,22 +286,7 @@ def test_sse_on_loopback_serves_the_personal_and_tool_tools(tmp_path: Path) -> N
     """ReMe 0.3.x served MCP over SSE: the same tools, the personal and tool memory flows among them."""
     from mcp.client.sse import sse_client
 
-    port = _free_port()
-    workspace = str(tmp_path / "ws")
-    code = f"from reme.service.mcp_server import run_mcp; run_mcp({workspace!r}, 'sse', '127.0.0.1', {port})"
-    log = tmp_path / "server.log"
-    with log.open("w") as errors:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=errors, stderr=errors)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the MCP SSE server did not start"
-                time.sleep(0.2)
+    with _spawned(tmp_path, "sse") as port:
 
         async def scenario() -> None:
             with anyio.fail_after(60):
@@ -309,10 +301,3 @@ def test_sse_on_loopback_serves_the_personal_and_tool_tools(tmp_path: Path) -> N
                     assert found["metadata"]["memory_list"][0]["when_to_use"] == "search"
 
         anyio.run(scenario)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

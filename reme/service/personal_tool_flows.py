@@ -142,18 +142,7 @@ class PersonalToolFlows:
 
     # ------------------------------------------------------------------------------------------- personal
     def retrieve_personal(self, body: RetrievePersonalMemoryIn) -> FlowResponse:
-        from reme.vector import format_nodes
-
-        target = workspace_targets(body.workspace_id)["personal"]
-        decision, hits = self.run(self.memory.search_with_decision, body.query, body.top_k, target, min_score=None)
-        nodes = [h.memory for h in hits]
-        return FlowResponse(
-            answer=format_nodes(nodes) if nodes else "",
-            metadata={
-                "decision_id": decision.decision_id,
-                "memory_list": [{**n.model_dump(), "score": h.score} for n, h in zip(nodes, hits)],
-            },
-        )
+        return self.tasks.search_response(body.query, body.top_k, workspace_targets(body.workspace_id)["personal"])
 
     def summary_personal(self, body: SummaryPersonalMemoryIn) -> FlowResponse:
         from reme.vector import ReMe

@@ -176,7 +176,7 @@ class TaskFlows:
 
     # ----------------------------------------------------------------------------------------------- flows
     def retrieve(self, body: RetrieveTaskMemoryIn) -> FlowResponse:
-        from reme.vector import format_nodes, normalize_messages
+        from reme.vector import normalize_messages
 
         query = body.query
         if not query.strip() and body.messages:
@@ -185,9 +185,14 @@ class TaskFlows:
             query = users[-1]["content"] if users else ""
         if not query.strip():
             raise BadInputError("give a query (or messages with a user message)")
-        decision, hits = self.run(
-            self.memory.search_with_decision, query, body.top_k, self.target(body.workspace_id), min_score=None
-        )
+        return self.search_response(query, body.top_k, self.target(body.workspace_id))
+
+    def search_response(self, query: str, top_k: int, target: str) -> FlowResponse:
+        """ReMe's retrieval response: the rank policy's search of ``target`` (a logged decision, its id in
+        ``metadata.decision_id``), the memories listed in ``answer`` and given in ``metadata.memory_list``."""
+        from reme.vector import format_nodes
+
+        decision, hits = self.run(self.memory.search_with_decision, query, top_k, target, min_score=None)
         nodes = [h.memory for h in hits]
         return FlowResponse(
             answer=format_nodes(nodes) if nodes else "",

@@ -31,23 +31,12 @@ os.environ["MEMORY_STORE_BACKEND"] = "local"
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 logging.basicConfig(level=logging.WARNING)
 
-from scripted_openai_server import ScriptedOpenAIServer  # noqa: E402
+from scripted_openai_server import ScriptedOpenAIServer, request_text  # noqa: E402
 
 TODAY = datetime.now().strftime("%Y-%m-%d")
 FACT = "- 用户最喜欢的颜色是蓝色。\n"
 SUMMARY = "## Goal\n- 记住用户最喜欢的颜色：蓝色\n## Progress\n### Done\n- 用户说最喜欢蓝色"
 agent_requests: list[dict[str, Any]] = []
-
-
-def _texts(body: dict[str, Any]) -> str:
-    out = []
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, str):
-            out.append(content)
-        elif isinstance(content, list):
-            out += [str(b.get("text", "")) for b in content if isinstance(b, dict)]
-    return "\n".join(out)
 
 
 def route(body: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +95,7 @@ async def main() -> dict[str, Any]:
     report["turn2"] = await turn("我最喜欢什么颜色？")
     second = agent_requests[-1]
     report["turn2_messages"] = len(second["messages"])
-    report["turn2_sees_turn1"] = "我最喜欢的颜色是蓝色" in _texts(second)
+    report["turn2_sees_turn1"] = "我最喜欢的颜色是蓝色" in request_text(second)
     report["session_memory_messages"] = len(session()["agent"].get("memory", {}).get("content", []))
     report["history"] = await turn("/history")
     report["long_term_memory"] = await turn("/long_term_memory")
@@ -117,7 +106,7 @@ async def main() -> dict[str, Any]:
     memory_file = ws / "memory" / f"{TODAY}.md"
     report["memory_file"] = memory_file.read_text(encoding="utf-8") if memory_file.is_file() else None
     report["turn3"] = await turn("继续。")
-    report["turn3_sees_summary"] = "记住用户最喜欢的颜色" in _texts(agent_requests[-1])
+    report["turn3_sees_summary"] = "记住用户最喜欢的颜色" in request_text(agent_requests[-1])
 
     # automatic compaction by CoPaw's hook: a small context and a long message
     system_tokens = len(str(agent_requests[-1]["messages"][0]["content"]).encode()) // 4
@@ -133,7 +122,9 @@ async def main() -> dict[str, Any]:
     report["summary_after_auto_compact"] = session()["agent"]["memory"].get("_compressed_summary", "")
     await mm.await_summary_tasks()
     report["turn5"] = await turn("我喜欢什么颜色？")
-    report["turn5_recalled"] = "# Memories" in _texts(agent_requests[-1]) and "蓝色" in _texts(agent_requests[-1])
+    report["turn5_recalled"] = "# Memories" in request_text(agent_requests[-1]) and "蓝色" in request_text(
+        agent_requests[-1]
+    )
     report["close"] = await mm.close()
     report["workspace"] = str(ws)
     server.stop()

@@ -30,24 +30,13 @@ os.environ["MEMORY_STORE_BACKEND"] = "local"
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 logging.basicConfig(level=logging.WARNING)
 
-from scripted_openai_server import ScriptedOpenAIServer  # noqa: E402
+from scripted_openai_server import ScriptedOpenAIServer, request_text  # noqa: E402
 
 TODAY = datetime.now().strftime("%Y-%m-%d")
 FACT = "- Alice 住在里斯本。\n"
 agent_requests: list[dict[str, Any]] = []
 writer_requests: list[dict[str, Any]] = []
 state = {"search_turn": False}
-
-
-def _texts(body: dict[str, Any]) -> str:
-    out = []
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, str):
-            out.append(content)
-        elif isinstance(content, list):
-            out += [str(b.get("text", "")) for b in content if isinstance(b, dict)]
-    return "\n".join(out)
 
 
 def route(body: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +50,7 @@ def route(body: dict[str, Any]) -> dict[str, Any]:
             call = {"id": "call_w1", "type": "function", "function": {"name": "write_file", "arguments": arguments}}
             return {"content": None, "tool_calls": [call]}
         return {"content": "已记录 Alice 住在里斯本。"}
-    if "# conversation" in _texts(body) or "## Goal" in system:  # QwenPaw's own compactor
+    if "# conversation" in request_text(body) or "## Goal" in system:  # QwenPaw's own compactor
         return {"content": "## Goal\n- 与 Alice 聊天\n## Progress\n### Done\n- Alice 说她住在里斯本"}
     agent_requests.append(body)
     if state["search_turn"] and not tool_results:
@@ -127,7 +116,7 @@ async def main() -> dict[str, Any]:
     followup = agent_requests[-1]
     results = [m for m in followup["messages"] if m.get("role") == "tool"]
     report["search_result"] = str(results[-1].get("content", "")) if results else None
-    report["turn2_sees_turn1"] = "我住在里斯本" in _texts(agent_requests[-2])
+    report["turn2_sees_turn1"] = "我住在里斯本" in request_text(agent_requests[-2])
 
     before = len(writer_requests)
     report["compact"] = await turn("/compact")
