@@ -381,13 +381,10 @@ class ReMeInMemoryMemory(_MemoryBase):
         if isinstance(max_input_length, bool) or not isinstance(max_input_length, int | float):
             raise BadInputError(f"max_input_length must be a number, got {max_input_length!r}")
         messages = await self.get_memory(prepend_summary=False)
-        count = await prepared_counter(self._token_counter, messages)
         summary = self._compressed_summary
-        if summary:
-            count_summary = await prepared_counter(self._token_counter, [make_msg("user", summary, "user")])
-            summary_tokens = count_summary(summary)
-        else:
-            summary_tokens = 0
+        extra = [make_msg("user", summary, "user")] if summary else []
+        count = await prepared_counter(self._token_counter, [*messages, *extra])  # one pass over every text
+        summary_tokens = count(summary) if summary else 0
         detail = [self.message_stat(m, count) for m in messages]
         messages_tokens = sum(s.total_tokens for s in detail)
         estimated = messages_tokens + summary_tokens

@@ -260,8 +260,7 @@ class TaskFlows:
         from reme.memory import build_node
         from reme.vector import explicit_write_policy, using_write_policy
 
-        key = self.run(lambda: self.memory.records.id_key)
-        nodes = [build_node(item, None, key) for item in items]
+        nodes = [build_node(item, None, self.memory.records.id_key) for item in items]
         if foreign_ids == "error":
             self.run(self.memory.own_ids, nodes, "error")
 
