@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from reme import __version__
+from reme import __project_version__, __version__
 from reme.errors import BadInputError, NotFoundError, ReMeError
 
 app = typer.Typer(
@@ -99,7 +99,7 @@ def _open_memory(ctx: typer.Context, workspace: str | None) -> Any:
 
 def _version(value: bool) -> None:
     if value:
-        print(f"reme {__version__}")
+        print(f"reme {__project_version__} (ReMe API {__version__})")
         raise typer.Exit()
 
 

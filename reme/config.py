@@ -95,3 +95,12 @@ class RetrievalConfig(BaseModel):
     def candidates_for(self, limit: int) -> int:
         """ReMe's candidate count for a result limit."""
         return min(self.max_candidates, max(1, int(limit * self.candidate_multiplier)))
+
+
+def __getattr__(name: str) -> Any:
+    """ReMe 0.4's ``reme.config.parse_action`` / ``parse_kwargs`` / ``parse_args`` (``reme.jobs.cli_args``)."""
+    if name in ("parse_action", "parse_kwargs", "parse_args"):
+        from reme.jobs import cli_args
+
+        return getattr(cli_args, name)
+    raise AttributeError(f"module 'reme.config' has no attribute {name!r}")

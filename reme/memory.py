@@ -898,19 +898,27 @@ class Memory:
 
     # ------------------------------------------------------------------------------------ markdown files
     def sync_markdown(self) -> dict[str, int]:
-        """Index ``MEMORY.md``, ``memory.md`` and ``memory/*.md`` as chunks in target ``file:memory``.
+        """Index ``MEMORY.md``, ``memory.md`` and ``memory/*.md`` as chunks in target ``file:memory``
+        (``sync_files``). Returns counts of files indexed, chunks added and chunks removed."""
+        return self.sync_files(self.workspace.root, self.workspace.markdown_files(), FILE_TARGET, source="memory")
 
-        Unchanged files are skipped (by content hash); changed files have their chunks replaced; chunks of
-        deleted files are removed. Returns counts of files indexed, chunks added and chunks removed."""
+    def sync_files(
+        self, root: Path, files: Sequence[Path], target: str, *, source: str = "file", force: bool = False
+    ) -> dict[str, int]:
+        """Index ``files`` (under ``root``; metadata ``path`` is relative to it) as Markdown chunks in ``target``.
+
+        Unchanged files are skipped (by content hash) unless ``force``; changed files have their chunks replaced;
+        chunks of files no longer in ``files`` are removed. Returns counts of files indexed, chunks added and chunks
+        removed."""
         import hashlib
 
         existing: dict[str, builtins.list[MemoryNode]] = {}
-        for node in self.records.list_nodes(FILE_TARGET):
+        for node in self.records.list_nodes(target):
             existing.setdefault(str(node.metadata.get("path", "")), []).append(node)
         stats = {"files": 0, "chunks_added": 0, "chunks_removed": 0}
         seen: set[str] = set()
-        for path in self.workspace.markdown_files():
-            rel = path.relative_to(self.workspace.root).as_posix()
+        for path in files:
+            rel = path.relative_to(root).as_posix()
             seen.add(rel)
             try:
                 text = path.read_text(encoding="utf-8")
@@ -919,7 +927,7 @@ class Memory:
                 continue
             digest = hashlib.sha256(text.encode()).hexdigest()
             old = existing.get(rel, [])
-            if old and all(n.metadata.get("file_hash") == digest for n in old):
+            if not force and old and all(n.metadata.get("file_hash") == digest for n in old):
                 continue
             stats["chunks_removed"] += self.delete_many([n.memory_id for n in old])
             items = [
@@ -934,12 +942,12 @@ class Memory:
                         "start_line": chunk.start_line,
                         "end_line": chunk.end_line,
                         "file_hash": digest,
-                        "source": "memory",
+                        "source": source,
                     },
                 }
                 for chunk in chunk_markdown(text)
             ]
-            self.add_many(items, target=FILE_TARGET)
+            self.add_many(items, target=target)
             stats["files"] += 1
             stats["chunks_added"] += len(items)
         for rel, nodes in existing.items():

@@ -373,8 +373,16 @@ def parse_candidates(text: str) -> list[dict[str, str]] | None:
 
 
 # ------------------------------------------------------------------------------------------------ the class
+APPLICATION_KEYS = frozenset({
+    "workspace_dir", "jobs", "components", "plugins", "service", "metadata_dir", "session_dir", "mem_session_dir",
+    "resource_dir", "daily_dir", "digest_dir", "thread_pool_max_workers",
+})  # fmt: skip
+"""Keywords only ReMe 0.4's ``ReMe(**config)`` takes: given any, ``ReMe(...)`` is 0.4's application."""
+
+
 class ReMe:
-    """Vector memory with ReMe 0.3.1.x's ``reme.ReMe`` surface.
+    """Vector memory with ReMe 0.3.1.x's ``reme.ReMe`` surface; called with ReMe 0.4's configuration
+    (``ReMe(workspace_dir=..., jobs=..., ...)``), ReMe 0.4's application instead (``reme.application``).
 
     Args (ReMe's keywords; accepted everywhere, used where this project has the setting):
         llm_api_key, llm_base_url: the OpenAI-compatible chat endpoint (default ``$LLM_API_KEY`` /
@@ -400,6 +408,15 @@ class ReMe:
         write_policy: the write gate of ``summarize_memory`` (default: the one the workspace's ``reme.yaml`` names).
         rank_policy: the ranking policy of ``retrieve_memory`` (default: the workspace's).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """ReMe 0.4's configuration (``workspace_dir``, ``jobs``, ``components``, ... see ``APPLICATION_KEYS``)
+        builds ReMe 0.4's application (``reme.application.Application``); anything else this 0.3.1.x class."""
+        if cls is ReMe and not args and APPLICATION_KEYS & kwargs.keys():
+            from reme.application import Application
+
+            return Application(**kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -464,6 +481,20 @@ class ReMe:
         self._rank_policy = rank_policy
         self.last_decision_ids: list[str] = []
         """Ids of the decisions logged by the last ``retrieve_memory`` / ``summarize_memory`` (for ``feedback``)."""
+
+    async def run_job(self, name: str, /, **kwargs: Any) -> Any:
+        """ReMe 0.4's job API, which this 0.3.1.x object does not have: build ``ReMe`` with 0.4's configuration."""
+        raise BadInputError(
+            f"run_job({name!r}) is ReMe 0.4's job API; this ReMe was built with 0.3.1.x's arguments. Build it with "
+            "0.4's configuration, e.g. ReMe(workspace_dir='.reme'), or use reme.application.Application"
+        )
+
+    async def update_component(self, component_type: Any, name: str, /, **kwargs: Any) -> Any:
+        """ReMe 0.4's component API (see ``run_job``)."""
+        raise BadInputError(
+            "update_component is ReMe 0.4's component API; build ReMe with 0.4's configuration "
+            "(ReMe(workspace_dir=...)) to use it"
+        )
 
     @staticmethod
     def _embedding_config(api_key: str | None, base_url: str | None, config: dict[str, Any]) -> EmbeddingConfig | None:

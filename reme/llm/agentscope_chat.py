@@ -7,6 +7,9 @@ formatter, awaits the model (reading a stream to its last, accumulated chunk), a
 With ``tools`` (OpenAI function schemas) the model may answer with native tool calls, returned in
 ``ChatResult.tool_calls`` as ``{"id", "name", "input"}``.
 
+AgentScope 2.x models format their own messages (no formatter) and answer blocks as pydantic models, tool calls as
+``tool_call`` blocks whose ``input`` is a JSON string: both generations are read.
+
 AgentScope's chat responses carry no token log-probabilities, so ``token_logprobs`` is ``None``: decisions made
 through this client are logged with ``logprob: null`` and ``trainable: false``, never refused.
 
@@ -25,7 +28,7 @@ from reme.errors import BadInputError
 
 from .types import ChatResult, LLMError
 
-__all__ = ["AgentScopeChat", "is_agentscope_model"]
+__all__ = ["AgentScopeChat", "agentscope_major", "is_agentscope_model", "to_agentscope2_msgs"]
 
 
 def is_agentscope_model(obj: Any) -> bool:
@@ -55,7 +58,8 @@ class AgentScopeChat:
             raise BadInputError(f"not an AgentScope chat model: {type(model).__name__}")
         self.agent_model = model
         self.formatter = formatter if formatter is not None and not isinstance(formatter, str) else None
-        self.model = str(getattr(model, "model_name", "") or type(model).__name__)
+        named = getattr(model, "model_name", "") or getattr(model, "model", "")
+        self.model = str(named if isinstance(named, str) and named else type(model).__name__)
 
     # ----------------------------------------------------------------------------------------------- calls
     async def achat(
@@ -69,9 +73,12 @@ class AgentScopeChat:
     ) -> ChatResult:
         """One call of the model (see the module docstring). ``temperature`` and ``max_tokens`` are the host
         model's own settings and are left to it; ``stop`` cuts the text at the first stop string."""
-        formatter = self.formatter if self.formatter is not None else _default_formatter()
         try:
-            prompt = await formatter.format(to_agentscope_msgs(messages))
+            if agentscope_major() >= 2:  # the model formats its own messages
+                prompt: Any = to_agentscope2_msgs(messages)
+            else:
+                formatter = self.formatter if self.formatter is not None else _default_formatter()
+                prompt = await formatter.format(to_agentscope_msgs(messages))
             kwargs: dict[str, Any] = {"tools": tools} if tools else {}
             response = await self.agent_model(prompt, **kwargs)
             if isinstance(response, AsyncIterator):  # streaming: each chunk holds everything so far
@@ -84,11 +91,11 @@ class AgentScopeChat:
         blocks = list(
             (response.get("content") if isinstance(response, dict) else getattr(response, "content", None)) or []
         )
-        text = "\n".join(str(b.get("text", "")) for b in blocks if _kind(b) == "text")
+        text = "\n".join(str(_get(b, "text")) for b in blocks if _kind(b) == "text")
         calls = [
-            {"id": str(b.get("id", "")), "name": str(b.get("name", "")), "input": _input(b.get("input"))}
+            {"id": str(_get(b, "id")), "name": str(_get(b, "name")), "input": _input(_get(b, "input"))}
             for b in blocks
-            if _kind(b) == "tool_use"
+            if _kind(b) in ("tool_use", "tool_call")
         ]
         for marker in stop or []:
             cut = text.find(marker)
@@ -126,8 +133,23 @@ class AgentScopeChat:
         return result
 
 
+def agentscope_major() -> int:
+    """AgentScope's major version (1 when it does not say)."""
+    import agentscope
+
+    try:
+        return int(str(getattr(agentscope, "__version__", "1")).split(".")[0])
+    except ValueError:
+        return 1
+
+
+def _get(block: Any, key: str) -> Any:
+    """A field of a content block: a dict in AgentScope 1.x, a pydantic model in 2.x."""
+    return block.get(key, "") if isinstance(block, dict) else getattr(block, key, "")
+
+
 def _kind(block: Any) -> str:
-    return str(block.get("type", "")) if isinstance(block, dict) else ""
+    return str(_get(block, "type") or "")
 
 
 def _input(value: Any) -> dict[str, Any]:
@@ -177,4 +199,37 @@ def to_agentscope_msgs(messages: list[dict[str, Any]]) -> list[Any]:
         if role not in ("system", "user", "assistant"):
             role = "user"
         out.append(Msg(role, str(content), role))
+    return out
+
+
+def to_agentscope2_msgs(messages: list[dict[str, Any]]) -> list[Any]:
+    """OpenAI-style messages as AgentScope 2.x ``Msg`` objects: content is a list of blocks, an assistant's
+    ``tool_calls`` become ``ToolCallBlock`` (input as a JSON string), a ``tool`` message a ``ToolResultBlock`` in an
+    assistant message (2.x keeps tool results on the assistant's side)."""
+    from agentscope.message import Msg, TextBlock, ToolCallBlock, ToolResultBlock
+
+    out = []
+    for message in messages:
+        role = str(message.get("role", "user"))
+        content = str(message.get("content") or "")
+        if role == "tool":
+            block = ToolResultBlock(
+                id=str(message.get("tool_call_id", "")), name=str(message.get("name", "")), output=content
+            )
+            out.append(Msg(name="assistant", content=[block], role="assistant"))
+            continue
+        if role == "assistant":
+            blocks: list[Any] = [TextBlock(text=content)] if content else []
+            blocks += [
+                ToolCallBlock(
+                    id=str(c.get("id", "")),
+                    name=str(c.get("name", "")),
+                    input=json.dumps(c.get("input") or {}, ensure_ascii=False),
+                )
+                for c in message.get("tool_calls") or []
+            ]
+            out.append(Msg(name="assistant", content=blocks, role="assistant"))
+            continue
+        role = role if role in ("system", "user") else "user"
+        out.append(Msg(name=role, content=[TextBlock(text=content)], role=role))
     return out

@@ -2,7 +2,8 @@
 
 ``HeuristicRankPolicy`` is ReMe 0.3.1.x's fusion rule (``0.7 * cosine + 0.3 * bm25 / max(bm25)``, with ReMe's
 one-side fallbacks) made a policy by a softmax over its fused scores with a temperature: its greedy ordering is
-exactly the ``FusionRanker`` order. ``MLPRankPolicy`` scores candidates with a learned head (an MLP over
+exactly the ``FusionRanker`` order. ``RRFRankPolicy`` is ReMe 0.4's reciprocal-rank fusion (``0.7 / (60 + rank_dense)
++ 0.3 / (60 + rank_keyword)``), the heuristic of the 0.4 ``search`` job. ``MLPRankPolicy`` scores candidates with a learned head (an MLP over
 ``RANK_FEATURES``); the same Plackett-Luce maths gives its log-probabilities.
 """
 
@@ -91,6 +92,58 @@ class HeuristicRankPolicy:
             return np.where(in_kw, kw, -np.inf)
         w = float(self.params["vector_weight"])
         return w * cos + (1 - w) * kw
+
+    def _pl_scores(self, state: RankState) -> np.ndarray:
+        return self.scores(state) / float(self.params["temperature"])
+
+    def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        return _decision(self, state, self._pl_scores(state), mode, rng)
+
+    def logprob(self, state: RankState, action: Any) -> float:
+        return pl.logprob(self._pl_scores(state), action)
+
+    def state_from_record(self, decision: Decision) -> RankState:
+        return RankState.from_record(decision)
+
+
+def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """1-based rank of each present candidate by descending score (ties keep candidate order); 0 where absent."""
+    order = sorted((i for i in range(len(scores)) if present[i]), key=lambda i: (-scores[i], i))
+    out = np.zeros(len(scores), dtype=np.float64)
+    for rank, i in enumerate(order, start=1):
+        out[i] = rank
+    return out
+
+
+class RRFRankPolicy:
+    """ReMe 0.4's fusion as a policy: reciprocal-rank fusion ``w / (k + rank_dense) + (1 - w) / (k + rank_keyword)``
+    (``w = 0.7``, ``k = 60``; a side that did not find a candidate adds nothing), Plackett-Luce over
+    ``fused / temperature``. When only one side found anything its raw scores rank, as ReMe's ``search`` returns
+    that list unchanged. The ranks come from the ``cosine`` and ``bm25_norm`` columns, so a logged decision is
+    re-scorable from its features alone.
+    """
+
+    kind: DecisionKind = "rank"
+    name = "heuristic-rrf"
+
+    def __init__(self, vector_weight: float = 0.7, k: float = 60.0, temperature: float = 0.001):
+        if not 0.0 <= vector_weight <= 1.0 or k < 0 or temperature <= 0:
+            raise ValueError("vector_weight in [0, 1], k >= 0, temperature > 0")
+        self.params: dict[str, Any] = {"vector_weight": vector_weight, "k": k, "temperature": temperature}
+        self.version = params_version(self.name, self.params)
+
+    def scores(self, state: RankState) -> np.ndarray:
+        """The fused score of each candidate (``-inf`` for one that neither side found)."""
+        cos, kw = state.column("cosine"), state.column("bm25_norm")
+        in_dense, in_kw = state.column("in_dense") > 0, state.column("in_keyword") > 0
+        if not in_kw.any():
+            return np.where(in_dense, cos, -np.inf)
+        if not in_dense.any():
+            return np.where(in_kw, kw, -np.inf)
+        w, k = float(self.params["vector_weight"]), float(self.params["k"])
+        rank_v, rank_k = _ranks(cos, in_dense), _ranks(kw, in_kw)
+        fused = np.where(in_dense, w / (k + rank_v), 0.0) + np.where(in_kw, (1 - w) / (k + rank_k), 0.0)
+        return np.where(in_dense | in_kw, fused, -np.inf)
 
     def _pl_scores(self, state: RankState) -> np.ndarray:
         return self.scores(state) / float(self.params["temperature"])

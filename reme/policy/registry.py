@@ -27,7 +27,7 @@ HEURISTIC = "heuristic"
 def _classes() -> dict[str, Any]:
     """Policy name -> class, for every policy this project ships."""
     from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy, RankedMLPCompactPolicy
-    from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
+    from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy, RRFRankPolicy
     from reme.policy.write import (
         HeuristicWritePolicy,
         MLPWritePolicy,
@@ -40,6 +40,7 @@ def _classes() -> dict[str, Any]:
         cls.name: cls
         for cls in (
             HeuristicRankPolicy,
+            RRFRankPolicy,
             MLPRankPolicy,
             HeuristicWritePolicy,
             MLPWritePolicy,

@@ -574,6 +574,6 @@ async def _reply(send: Any, status: int, detail: str) -> None:
 
 
 def _version() -> str:
-    from reme import __version__
+    from reme import __project_version__
 
-    return __version__
+    return __project_version__

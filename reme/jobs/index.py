@@ -1,0 +1,251 @@
+"""The index jobs of ReMe 0.4.x: search (a rank decision), node_search, reindex, status, version, health_check,
+graph_snapshot, and the index loop's steps.
+
+``search`` answers as ReMe 0.4 does: one section per chunk, ``========== path:start-end [score=... vector=...
+keyword=...] ==========`` then its text, then its links; ``metadata["results"]`` (``path``, ``start_line``,
+``end_line``, ``text``, ``scores``), ``metadata["link_expansion"]``, ``metadata["counts"]``; and, added here, the
+``decision_id`` of the ranking (for ``feedback``). While the workspace's rank policy is the heuristic the ranking
+is ReMe 0.4's RRF (``RRFRankPolicy`` with the step's ``vector_weight``); an activated learned head replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+from typing import Any
+
+from reme.jobs.steps import JobRun
+from reme.utils import human_bytes, render_expansion_lines
+
+__all__ = ["STEPS", "link_expansion"]
+
+_WIKILINK = re.compile(r"\[\[([^\]|#]+)")
+
+
+def _links_of(run: JobRun, rel: str) -> list[str]:
+    try:
+        text = (run.root / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return sorted({m.group(1).strip() for m in _WIKILINK.finditer(text)})
+
+
+def link_expansion(run: JobRun, paths: list[str], per_direction: int) -> dict[str, dict[str, list[str]]]:
+    """Each path's ``outlinks`` (the ``[[links]]`` it holds) and ``inlinks`` (the watched notes linking to it)."""
+    store = run.file_store
+    notes = [p.relative_to(run.root).as_posix() for p in store.watched_files()]
+    out: dict[str, dict[str, list[str]]] = {}
+    for path in paths:
+        stem = path.removesuffix(".md")
+        inlinks = [n for n in notes if n != path and any(t in (path, stem) for t in _links_of(run, n))]
+        out[path] = {"outlinks": _links_of(run, path)[:per_direction], "inlinks": inlinks[:per_direction]}
+    return out
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+async def search_step(
+    run: JobRun,
+    vector_weight: float = 0.7,
+    candidate_multiplier: float = 3.0,
+    expand_links: bool = True,
+    max_links_per_direction: int = 10,
+    **_: Any,
+) -> None:
+    from reme.policy.rank import RRFRankPolicy
+
+    query = str(run.arg("query", "") or "").strip()
+    if not query:
+        return run.fail("query cannot be empty")
+    limit = int(run.arg("limit") or os.environ.get("REME_SEARCH_LIMIT") or 5)
+    if limit <= 0:
+        return run.fail(f"limit must be positive, got {limit}")
+    min_score = float(run.arg("min_score") or 0.0)
+    given = run.arg("vector_weight")
+    weight = min(1.0, max(0.0, float(given if isinstance(given, int | float) else vector_weight)))
+    store = run.file_store
+    heuristic = store.memory.settings.policies.rank == "heuristic"
+    policy = RRFRankPolicy(vector_weight=weight) if heuristic else None
+    decision, hits = await asyncio.to_thread(store.search, query, min(limit, 200), policy)
+    if min_score > 0:
+        hits = [h for h in hits if h.score >= min_score]
+    hybrid = any(h.vector_score is not None for h in hits) and any(h.keyword_score is not None for h in hits)
+    results, paths = [], []
+    for hit in hits:
+        meta = hit.memory.metadata
+        path = str(meta.get("path", ""))
+        scores: dict[str, float] = {"score": float(hit.score)}
+        if hit.vector_score is not None:
+            scores["vector"] = float(hit.vector_score)
+        if hit.keyword_score is not None:
+            scores["keyword"] = float(hit.keyword_score)
+        results.append({
+            "id": hit.memory.memory_id, "text": hit.memory.content, "path": path,
+            "start_line": int(meta.get("start_line", 1)), "end_line": int(meta.get("end_line", 1)),
+            "scores": scores, "metadata": {"memory_id": hit.memory.memory_id},
+        })  # fmt: skip
+        if path not in paths:
+            paths.append(path)
+    expansion = link_expansion(run, paths, int(max_links_per_direction)) if expand_links else {}
+    sections = []
+    for row in results:
+        label = f"score={row['scores']['score']:.4f}"
+        if hybrid:
+            label += f" vector={_fmt(row['scores'].get('vector'))} keyword={_fmt(row['scores'].get('keyword'))}"
+        section = f"========== {row['path']}:{row['start_line']}-{row['end_line']} [{label}] ==========\n{row['text']}"
+        lines = render_expansion_lines(expansion.get(row["path"], {}))
+        sections.append(section + (f"\n{lines}" if lines else ""))
+    run.response.answer = "\n".join(sections)
+    run.response.metadata.update(
+        results=results, link_expansion=expansion, decision_id=decision.decision_id, policy=decision.policy,
+        counts={"vector": sum(h.vector_score is not None for h in hits),
+                "keyword": sum(h.keyword_score is not None for h in hits), "returned": len(results), "hybrid": hybrid},
+    )  # fmt: skip
+
+
+async def node_search_step(run: JobRun, **options: Any) -> None:
+    """``search`` restricted to the digest notes, one row per file (its name and description, no body)."""
+    from reme.jobs.notes import read_note
+
+    limit = int(run.arg("limit") or 20)
+    inner = JobRun(run.app, run.job, {**run.kwargs, "limit": min(200, limit * 5)})
+    await search_step(inner, expand_links=False)
+    if not inner.response.success:
+        run.response = inner.response
+        return
+    digest = run.folder("digest_dir").rstrip("/") + "/"
+    rows: list[dict[str, Any]] = []
+    for row in inner.response.metadata["results"]:
+        if not row["path"].startswith(digest) or any(r["path"] == row["path"] for r in rows):
+            continue
+        meta, _ = read_note(run.root / row["path"]) if (run.root / row["path"]).is_file() else ({}, "")
+        rows.append({"path": row["path"], "name": meta.get("name", ""), "description": meta.get("description", ""),
+                     "score": row["scores"]["score"]})  # fmt: skip
+    rows = rows[:limit]
+    run.response.answer = "\n".join(f"- {r['path']} [{r['score']:.4f}] {r['name']}: {r['description']}" for r in rows)
+    run.response.metadata.update(results=rows, decision_id=inner.response.metadata.get("decision_id"))
+
+
+async def reindex_step(run: JobRun, **_: Any) -> None:
+    scope = str(run.arg("scope", "all") or "all")
+    result = await run.file_store.reindex(scope)
+    run.response.answer = result
+    run.response.metadata.update({**result, "scope": scope})
+
+
+async def version_step(run: JobRun, **_: Any) -> None:
+    from reme import __project_version__, __version__
+
+    run.response.answer = __version__
+    run.response.metadata.update(version=__version__, project_version=__project_version__)
+
+
+async def health_check_step(run: JobRun, **_: Any) -> None:
+    from reme import __version__
+
+    store = run.file_store
+    components = {"file_store": run.app.is_started, "as_llm": _llm_configured(run)}
+    healthy = bool(components["file_store"]) and not getattr(store, "_closing", False)
+    run.response.answer = f"{'✅' if healthy else '❌'} ReMe v{__version__} - {'healthy' if healthy else 'unhealthy'}"
+    run.response.metadata["health"] = {"version": __version__, "healthy": healthy, "components": components}
+
+
+def _llm_configured(run: JobRun) -> bool:
+    try:
+        llm = run.app.component("as_llm", "default")
+    except KeyError:
+        return False
+    return getattr(llm, "model", None) is not None
+
+
+def _size(path: Any) -> int:
+    if path.is_file():
+        return int(path.stat().st_size)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+async def status_step(run: JobRun, **_: Any) -> None:
+    """Memory in use: the index workspace's size on disk per component, and the process's resident set."""
+    import resource
+
+    store = run.file_store
+    index_bytes = _size(store.index_dir / "index") + _size(store.index_dir / "memories.db")
+    components = {"file_store": {store.name: {"bytes": index_bytes, "human": human_bytes(index_bytes)}}}
+    rss = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    memory = {
+        "components": components, "components_total_bytes": index_bytes,
+        "components_total": human_bytes(index_bytes), "process_rss_bytes": rss, "process_rss": human_bytes(rss),
+    }  # fmt: skip
+    chunks = len(store.memory.records.list_nodes(store_target()))
+    run.response.answer = (f"ReMe status: {chunks} chunk(s) indexed; index {human_bytes(index_bytes)}; "
+                           f"process peak RSS {human_bytes(rss)}")  # fmt: skip
+    run.response.metadata["status"] = {"memory": memory, "chunks": chunks}
+
+
+def store_target() -> str:
+    from reme.components.file_store import NOTES_TARGET
+
+    return NOTES_TARGET
+
+
+async def graph_snapshot_step(run: JobRun, **_: Any) -> None:
+    """The digest notes (virtual bucket nodes and files) and their ``[[links]]``, version 1."""
+    from reme.jobs.notes import read_note
+
+    digest = run.folder("digest_dir")
+    indexed = {str(n.metadata.get("path", "")) for n in run.file_store.memory.records.list_nodes(store_target())}
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    for bucket in ("wiki", "personal", "procedure"):
+        bucket_id = f"virtual:{bucket}"
+        nodes.append({"id": bucket_id, "path": f"{digest}/{bucket}", "name": bucket, "description": "",
+                      "indexed": False, "virtual": True})  # fmt: skip
+        folder = run.root / digest / bucket
+        for note in sorted(folder.rglob("*.md")) if folder.is_dir() else []:
+            rel = note.relative_to(run.root).as_posix()
+            meta, _ = read_note(note)
+            nodes.append({"id": rel, "path": rel, "name": str(meta.get("name", "")),
+                          "description": str(meta.get("description", "")), "indexed": rel in indexed,
+                          "virtual": False})  # fmt: skip
+            edges.append({"source": bucket_id, "target": rel, "target_anchor": None})
+            for link in _links_of(run, rel):
+                target = link if link.endswith(".md") else f"{link}.md"
+                if (run.root / target).is_file():
+                    edges.append({"source": rel, "target": target, "target_anchor": None})
+    run.response.answer = {"version": 1, "nodes": nodes, "edges": edges}
+    run.response.metadata.update(nodes=len(nodes), edges=len(edges))
+
+
+async def init_changes_step(run: JobRun, **_: Any) -> None:
+    stats = await asyncio.to_thread(run.file_store.sync)
+    run.response.metadata["initial_sync"] = stats
+
+
+async def watch_changes_step(run: JobRun, interval_s: float = 5.0, **_: Any) -> None:
+    """One more sync (a background job re-runs its steps; the index also syncs before every search)."""
+    stats = await asyncio.to_thread(run.file_store.sync)
+    run.response.metadata["sync"] = stats
+
+
+async def update_index_step(run: JobRun, **_: Any) -> None:
+    stats = await asyncio.to_thread(run.file_store.sync)
+    run.response.answer = f"indexed {stats['files']} file(s)"
+    run.response.metadata.update(stats)
+
+
+STEPS = {
+    "search_step": search_step,
+    "node_search_step": node_search_step,
+    "reindex_step": reindex_step,
+    "version_step": version_step,
+    "health_check_step": health_check_step,
+    "status_step": status_step,
+    "graph_snapshot_step": graph_snapshot_step,
+    "init_changes_step": init_changes_step,
+    "watch_changes_step": watch_changes_step,
+    "update_index_step": update_index_step,
+}
