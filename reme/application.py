@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,7 +54,7 @@ class Component:
     ``embedding_store``, ``tokenizer``, ...) hold their settings, and ``as_llm.model`` holds the chat model a host
     injects."""
 
-    defaults: dict[str, Any] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, ctype: str, name: str, config: dict[str, Any], app: Application | None = None) -> None:
         self.component_type = ctype

@@ -8,6 +8,9 @@ scripted OpenAI-compatible server. What the scripts report, and the workspace th
   memory search that fills ``_long_term_memory``.
 - **QwenPaw 1.1.12** (pins ``reme-ai==0.3.1.10``): ``summary_memory`` with its chat model, formatter, counter and
   toolkit, ``memory_search`` as the agent's tool, ``/compact``'s background summary, ``close``.
+- **QwenPaw 2.2.2** (pins ``reme-ai==0.4.1.11``, AgentScope 2.0.10): its ReMe memory manager on the 0.4 face: the
+  version and API gates, its config dict (plugins included), its AgentScope 2 model injected with
+  ``update_component``, ``auto_memory`` with AgentScope 2 messages, ``memory_search``, the actions, ``close``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,41 @@ HOSTS = {
             *SHARED,
         ],
         ["qwenpaw==1.1.12", "agentscope-runtime==1.1.6"],
+    ),
+    "qwenpaw2": (
+        [
+            "agentscope==2.0.10",
+            "openai>=2.0,<=2.33",
+            "anyio>=4,<4.13",
+            "mcp>=1.28,<2",
+            "apscheduler>=3.11.2,<4",
+            "python-dotenv",
+            "fastapi",
+            "httpx",
+            "json-repair>=0.63.4",
+            "jsonschema",
+            "packaging",
+            "pyyaml",
+            "rich",
+            "shortuuid",
+            "aiofiles",
+            "google-genai",
+            "anthropic",
+            "watchfiles",
+            "psutil",
+            "orjson",
+            "keyring",
+            "cryptography",
+            "tzdata",
+            "python-frontmatter",
+            "uvicorn",
+            "wcmatch",
+            "pillow",
+            "json5",
+            "html2text",
+            "playwright",
+        ],
+        ["qwenpaw==2.2.2"],
     ),
 }
 
@@ -109,6 +147,47 @@ def test_qwenpaw1_runs_its_memory_manager_on_this_project(tmp_path):
     logged = decisions(ws)
     assert sum(d.policy == "llm-writer" for d in logged) == 4  # two runs: a write_file call and a final answer each
     assert any(d.kind == "rank" for d in logged)
+    assert verify(ws).ok
+
+
+def test_qwenpaw2_runs_its_reme_memory_manager_on_this_project(tmp_path):
+    report = drive("qwenpaw2", tmp_path)
+    assert report["reme_version"] == "0.4.1.11" and report["reme_module"].startswith(str(REPO))
+    # the manager passed QwenPaw's version and API gates, built the app from its config, injected its model
+    assert report["constructed"] and report["started"] and report["app_type"] == "reme.application.Application"
+    assert report["injected_model"] == "OpenAIChatModel"
+    # auto_memory: the model offered daily_write as a native tool, the note and the transcript written
+    assert report["auto_memory"] == "Saved: the user prefers green tea." and report["memory_requests"] == 2
+    assert report["tools_offered"] == ["daily_write"]
+    session = "qpsid_sha256_" + __import__("hashlib").sha256(b"chat-42").hexdigest()
+    assert any(n.endswith("/tea-preference.md") for n in report["notes"])
+    assert report["note"].startswith("---\ndescription: The user prefers green tea\nname: tea-preference\n")
+    assert f"session_id: {session}\n" in report["note"] and f"mem_session/dialog/{session}.jsonl" in report["note"]
+    assert report["note"].endswith("- The user prefers green tea over coffee.\n")
+    assert report["transcripts"] == [f"{session}.jsonl"] and report["transcript_lines"] == 2
+    # memory_search: the host parsed this project's sections (and found the note at once: no watcher lag)
+    assert report["search_state"] == "success" and "tea-preference.md" in report["search_text"]
+    assert "==========" in report["search_text"] and "vector=" in report["search_text"]
+    assert {"search", "auto_memory", "auto_dream", "status", "reindex", "read", "write"} <= set(report["actions"])
+    assert report["status_success"] and {"components", "components_total", "process_rss"} <= set(
+        report["status_memory_keys"]
+    )
+    assert report["version_answer"] == "0.4.1.11" and report["graph_nodes"] >= 3
+    assert report["search_policy"] == "heuristic-rrf" and report["read_rewarded"] >= 1
+    assert report["dream_success"] and report["dream_answer"].startswith("AutoDream completed")
+    assert report["digest"] == ["digest/personal/tea-preference.md"]
+    assert report["proactive"]["topics"][0]["title"] == "Tea brewing"
+    assert not report["plugin_job"]["success"] and "reme-daily-paper" in report["plugin_job"]["answer"]
+    assert report["closed"] is True  # QwenPaw's close: True when ReMe closed
+    ws = Path(report["index_dir"])
+    logged = decisions(ws)
+    policies = {d.policy for d in logged}
+    assert {"heuristic-rrf", "llm-auto-memory", "llm-auto-dream"} <= policies
+    assert all(d.logprob is None and not d.trainable for d in logged if d.policy.startswith("llm-"))
+    rewards = [
+        e.record for e in read_records(ws / "trajectories") if e.record is not None and e.record.type != "decision"
+    ]
+    assert rewards and all(r.source == "used" for r in rewards)
     assert verify(ws).ok
 
 

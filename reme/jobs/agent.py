@@ -114,6 +114,12 @@ async def run_tools(
             decision = llm_decision("write", policy, "done", result, extra={"iteration": iteration, "job": run.job})
             _log(memory, decision, episode, iteration, out)
             return out
+        if not result.text and result.token_logprobs:  # the tokens spelled the calls: the whole output is the action
+            result = result.model_copy(update={"tokens": None})
+        elif not result.text:  # no token expressed it: unknown, not certain
+            result = result.model_copy(update={"tokens": None, "token_logprobs": None})
+        done: list[dict[str, Any]] = []
+        chat.append({"role": "assistant", "content": result.text, "tool_calls": calls})
         for call in calls:
             name, arguments = str(call.get("name", "")), dict(call.get("input") or {})
             if name in tools:
@@ -124,13 +130,14 @@ async def run_tools(
                     out.written.append(path)
             else:
                 observation, ok = f"Error: unknown tool {name!r}; use one of {', '.join(tools)}", False
-            out.calls.append({"tool": name, "arguments": arguments, "success": ok})
-            decision = llm_decision("write", policy, {"tool": name, "arguments": arguments}, result,
-                                    extra={"iteration": iteration, "job": run.job, "tool_success": ok})  # fmt: skip
-            _log(memory, decision, episode, iteration, out)
-            chat.append({"role": "assistant", "content": result.text, "tool_calls": [call]})
+            done.append({"tool": name, "arguments": arguments, "success": ok})
             chat.append({"role": "tool", "tool_call_id": str(call.get("id", "")), "name": name,
                          "content": observation})  # fmt: skip
+        out.calls += done
+        # one output, one action: the calls it made (their log-probability is the output's)
+        decision = llm_decision("write", policy, {"tool_calls": done}, result,
+                                extra={"iteration": iteration, "job": run.job})  # fmt: skip
+        _log(memory, decision, episode, iteration, out)
     out.text = "(stopped: the model kept calling tools)"
     return out
 

@@ -140,13 +140,20 @@ def default_jobs() -> dict[str, Any]:
         "list": _job(
             "The files of a folder.",
             "list_step",
-            _params(path={"type": "string", "default": ""}, recursive={**_B, "default": False}, limit={**_I, "default": 100}),
+            _params(
+                path={"type": "string", "default": ""}, recursive={**_B, "default": False}, limit={**_I, "default": 100}
+            ),
         ),
         "move": _job(
             "Move a note, retargeting the links to it.",
             "move_step",
-            _params(["src_path", "dst_path"], src_path=_S, dst_path=_S, overwrite={**_B, "default": False},
-                    retarget={**_B, "default": True}),  # fmt: skip
+            _params(
+                ["src_path", "dst_path"],
+                src_path=_S,
+                dst_path=_S,
+                overwrite={**_B, "default": False},
+                retarget={**_B, "default": True},
+            ),
         ),
         "delete": _job("Delete a file or a folder.", "delete_step", _params(["path"], path=_S)),
         "read": _job(
@@ -163,8 +170,15 @@ def default_jobs() -> dict[str, Any]:
         "daily_write": _job(
             "Write today's note of a session.",
             "daily_write_step",
-            _params(["name", "description", "session_id", "content"], name=_S, description=_S, session_id=_S,
-                    content=_S, metadata=_O, date=_S),  # fmt: skip
+            _params(
+                ["name", "description", "session_id", "content"],
+                name=_S,
+                description=_S,
+                session_id=_S,
+                content=_S,
+                metadata=_O,
+                date=_S,
+            ),
         ),
         "edit": _job(
             "Replace every occurrence of old by new in a note's body.",
@@ -174,8 +188,12 @@ def default_jobs() -> dict[str, Any]:
         "auto_memory": _job(
             "Write or update the session's daily note from a conversation (an LLM write decision).",
             "auto_memory_step",
-            _params(["messages"], messages={"type": "array", "items": _O}, session_id={"type": "string", "default": ""},
-                    memory_hint=_S),  # fmt: skip
+            _params(
+                ["messages"],
+                messages={"type": "array", "items": _O},
+                session_id={"type": "string", "default": ""},
+                memory_hint=_S,
+            ),
         ),
         "auto_dream": {
             "backend": "base",

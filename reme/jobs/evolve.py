@@ -53,7 +53,7 @@ def normalize_messages(messages: Any) -> list[dict[str, Any]]:
     list ``content`` (a string content becomes one text block)."""
     if not isinstance(messages, list):
         raise BadInputError("messages must be a list")
-    out = []
+    out: list[dict[str, Any]] = []
     for raw in messages:
         item = _as_dict(raw)
         content = item.get("content")
@@ -133,8 +133,8 @@ SYSTEM = {
     "en": "You keep a daily memory note for each conversation session. Record what is worth remembering later "
     "(facts about the user, decisions, preferences, tasks and their outcomes) as short Markdown bullet points. "
     "Use the tools; write nothing for small talk.",
-    "zh": "你为每个会话维护一篇当天的记忆笔记。用简短的 Markdown 要点记下以后值得记住的内容（用户的事实、决定、偏好、任务及其结果）。"
-    "使用工具；闲聊不必记录。",
+    "zh": "你为每个会话维护一篇当天的记忆笔记。用简短的 Markdown 要点记下以后值得记住的内容"
+    "（用户的事实、决定、偏好、任务及其结果）。使用工具；闲聊不必记录。",
 }
 CREATE = (
     "Today is {today}. Extra instruction: {hint}\n\nConversation (session {session_id}):\n{history}\n\n"

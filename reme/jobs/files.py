@@ -44,7 +44,8 @@ async def read_step(run: JobRun, **_: Any) -> None:
     end = int(run.arg("end_line", total) or total)
     if start < 1 or (total and start > total):
         return run.fail(f"start_line {start} exceeds file length ({total} lines)")
-    picked, size, last = [], 0, start - 1
+    picked: list[str] = []
+    size, last = 0, start - 1
     for number in range(start, min(end, total) + 1):
         line = lines[number - 1]
         if size + len(line.encode()) + 1 > MAX_READ_BYTES and picked:

@@ -207,7 +207,7 @@ async def graph_snapshot_step(run: JobRun, **_: Any) -> None:
         folder = run.root / digest / bucket
         for note in sorted(folder.rglob("*.md")) if folder.is_dir() else []:
             rel = note.relative_to(run.root).as_posix()
-            meta, _ = read_note(note)
+            meta, _body = read_note(note)
             nodes.append({"id": rel, "path": rel, "name": str(meta.get("name", "")),
                           "description": str(meta.get("description", "")), "indexed": rel in indexed,
                           "virtual": False})  # fmt: skip

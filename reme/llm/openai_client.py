@@ -149,9 +149,14 @@ class OpenAIChatClient:
         temperature: float | None = None,
         max_tokens: int | None = None,
         stop: list[str] | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> ChatResult:
-        """``chat`` on the SDK's async client."""
-        body = self._request(messages, temperature, max_tokens, stop)
+        """``chat`` on the SDK's async client. With ``tools`` (OpenAI function schemas) the model may answer with
+        native tool calls (``ChatResult.tool_calls``, ``{"id", "name", "input"}``); messages may then hold an
+        assistant's ``tool_calls`` in that form and ``{"role": "tool", "tool_call_id", "content"}`` results."""
+        body = self._request(_openai_messages(messages), temperature, max_tokens, stop)
+        if tools:
+            body["tools"] = list(tools)
         try:
             try:
                 raw = await self._async_client().chat.completions.with_raw_response.create(**body)
@@ -248,7 +253,9 @@ class OpenAIChatClient:
             self._warn_no_logprobs("returned no token log-probabilities")
         finish = choice.get("finish_reason")
         model = data.get("model")
+        calls = [_tool_call(c) for c in message.get("tool_calls") or [] if isinstance(c, dict)]
         return ChatResult(
+            tool_calls=calls or None,
             text=text,
             tokens=tokens,
             token_logprobs=logprobs,
@@ -256,6 +263,38 @@ class OpenAIChatClient:
             backend=self.backend,
             finish_reason=finish if isinstance(finish, str) else None,
         )
+
+
+def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI tool call as ``{"id", "name", "input"}`` (arguments that are not a JSON object give ``{}``)."""
+    function = call.get("function") or {}
+    try:
+        arguments = json.loads(function.get("arguments") or "{}")
+    except ValueError:
+        arguments = {}
+    return {"id": str(call.get("id", "")), "name": str(function.get("name", "")),
+            "input": arguments if isinstance(arguments, dict) else {}}  # fmt: skip
+
+
+def _openai_messages(messages: list[dict]) -> list[dict]:
+    """Messages whose assistant ``tool_calls`` are ``{"id", "name", "input"}`` in OpenAI's wire form."""
+    out = []
+    for message in messages:
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and calls and "function" not in calls[0]:
+            message = {
+                **message,
+                "content": message.get("content") or None,
+                "tool_calls": [
+                    {"id": c.get("id", ""), "type": "function",
+                     "function": {"name": c.get("name", ""), "arguments": json.dumps(c.get("input") or {})}}
+                    for c in calls
+                ],
+            }  # fmt: skip
+        elif message.get("role") == "tool":
+            message = {k: v for k, v in message.items() if k in ("role", "tool_call_id", "content")}
+        out.append(message)
+    return out
 
 
 def _parse_logprobs(section: Any, text: str, where: str) -> tuple[list[str] | None, list[float] | None]:

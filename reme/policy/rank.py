@@ -2,9 +2,10 @@
 
 ``HeuristicRankPolicy`` is ReMe 0.3.1.x's fusion rule (``0.7 * cosine + 0.3 * bm25 / max(bm25)``, with ReMe's
 one-side fallbacks) made a policy by a softmax over its fused scores with a temperature: its greedy ordering is
-exactly the ``FusionRanker`` order. ``RRFRankPolicy`` is ReMe 0.4's reciprocal-rank fusion (``0.7 / (60 + rank_dense)
-+ 0.3 / (60 + rank_keyword)``), the heuristic of the 0.4 ``search`` job. ``MLPRankPolicy`` scores candidates with a learned head (an MLP over
-``RANK_FEATURES``); the same Plackett-Luce maths gives its log-probabilities.
+exactly the ``FusionRanker`` order. ``RRFRankPolicy`` is ReMe 0.4's reciprocal-rank fusion
+(``0.7 / (60 + rank_dense) + 0.3 / (60 + rank_keyword)``), the heuristic of the 0.4 ``search`` job.
+``MLPRankPolicy`` scores candidates with a learned head (an MLP over ``RANK_FEATURES``); the same Plackett-Luce
+maths gives its log-probabilities.
 """
 
 from __future__ import annotations

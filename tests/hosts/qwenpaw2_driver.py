@@ -85,8 +85,11 @@ async def main() -> dict[str, Any]:
         report["injected_model"] = type(manager._reme.component("as_llm", "default").model).__name__
 
         messages = [
-            UserMsg(name="user", content="Please remember: I prefer green tea over coffee.",
-                    metadata={"qwenpaw_tag": "external_user_query"}),  # fmt: skip
+            UserMsg(
+                name="user",
+                content="Please remember: I prefer green tea over coffee.",
+                metadata={"qwenpaw_tag": "external_user_query"},
+            ),
             AssistantMsg(name="assistant", content="Noted, green tea it is."),
         ]
         report["auto_memory"] = await manager.auto_memory(messages, session_id="chat-42")
