@@ -85,11 +85,12 @@ HOSTS = {
 }
 
 
-def drive(host: str, scratch: Path) -> dict[str, Any]:
+def drive(host: str, scratch: Path, driver: str | None = None) -> dict[str, Any]:
+    """Run ``tests/hosts/<driver or host>_driver.py`` in ``host``'s site; its last ``REPORT`` line."""
     requirements, no_deps = HOSTS[host]
     site = ensure_site(SITES / f"{host}-site", requirements, no_deps)
     done = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "hosts" / f"{host}_driver.py"), str(scratch)],
+        [sys.executable, str(REPO / "tests" / "hosts" / f"{driver or host}_driver.py"), str(scratch)],
         env=site_env(site, REPO / "tests"),
         capture_output=True,
         text=True,
@@ -189,6 +190,24 @@ def test_qwenpaw2_runs_its_reme_memory_manager_on_this_project(tmp_path):
     ]
     assert rewards and all(r.source == "used" for r in rewards)
     assert verify(ws).ok
+
+
+def test_agentscope2_agent_compacts_with_the_compact_policy_and_remembers_through_reme(tmp_path):
+    """AgentScope 2.0.10 (QwenPaw 2's pin): its own ReMeMiddleware on this project's ReMe 0.4 face, and
+    ReMeCompactMiddleware choosing what each compression keeps."""
+    report = drive("qwenpaw2", tmp_path, driver="agentscope2")
+    assert len(report["notes"]) == 2 and report["notes"][1].endswith("/drinks.md")  # the note and its day index
+    assert report["recalled"]  # the agent's memory_search tool found the note auto_memory wrote
+    assert report["seen"]["summary"] >= 2 and "Prefers green tea." in report["summary"]
+    applied = report["applied"]
+    assert len(applied) == report["seen"]["summary"]  # every compression went through the policy's decision
+    assert all(a["kept"] == a["kept_by_policy"] for a in applied)  # and kept exactly what the policy kept
+    assert report["rewards"] == len(report["pending"]) >= len(applied)
+    ws = Path(report["policy_ws"])
+    logged = decisions(ws)
+    assert {d.decision_id for d in logged} == set(report["pending"])
+    assert all(d.kind == "compact" and d.policy == "heuristic-tail-reserve" and d.logprob is not None for d in logged)
+    assert verify(ws).ok and verify(Path(report["notes_index"])).ok
 
 
 @pytest.mark.parametrize("host", sorted(HOSTS))
