@@ -97,7 +97,8 @@ class Job:
         self.description = config.description
         self.parameters: dict[str, Any] = dict(config.parameters or {})
         self.steps = [step.model_dump() for step in config.steps]
-        self.enable_serve = config.enable_serve and self.backend != "background"
+        self.enable_serve = config.enable_serve and self.backend not in ("background", "cron")
+        """Listed as an action; background and cron jobs are not (ReMe's rule)."""
         extra = config.model_dump(exclude={"backend", "description", "parameters", "steps", "enable_serve"})
         self.kwargs: dict[str, Any] = extra
 
@@ -212,6 +213,8 @@ class Application:
                     await _quiet_close(component)
                 raise
             for job in self.context.jobs.values():
+                if job.backend == "cron":  # no scheduler here: run it by name (run_job) or from the host's cron
+                    log.info("cron job %s (%s) is not scheduled by this project", job.name, job.kwargs.get("cron"))
                 missing = job.missing_steps()
                 if missing:
                     log.info("job %s is not available here (step %s)", job.name, missing[0])

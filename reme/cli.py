@@ -23,7 +23,8 @@ from reme.errors import BadInputError, NotFoundError, ReMeError
 
 app = typer.Typer(
     name="reme",
-    help="Long-term memory for LLM agents, with learned memory decisions. Drop-in for ReMe 0.3.1.x.",
+    help="Long-term memory for LLM agents, with learned memory decisions. Drop-in for ReMe 0.3.1.x and 0.4.x "
+    "(reme start; reme <job> key=value).",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
@@ -1255,7 +1256,12 @@ def datasets_synth(
 
 
 def main() -> None:
-    """Entry point of the ``reme`` script."""
+    """Entry point of the ``reme`` script: ReMe 0.4's ``reme start`` / ``reme <job> key=value`` form goes to
+    ``reme.jobs.cli04``, everything else to this project's commands."""
+    from reme.jobs.cli04 import is_job_command, run
+
+    if is_job_command(sys.argv[1:]):
+        raise SystemExit(run(sys.argv[1:]))
     app()
 
 

@@ -346,3 +346,60 @@ def test_auto_dream_consolidates_changed_notes_once(tmp_path):
     assert topics.answer["topics"][0]["title"] == "Tea"
     dreams = [d for d in logged(app) if getattr(d, "policy", "") == "llm-auto-dream"]
     assert [d.action == "invalid" for d in dreams] == [True, False]  # the retry, then the parsed object
+
+
+# ------------------------------------------------------------------------------------------------ command line
+def test_job_command_lines_are_told_from_this_projects_own():
+    from reme.jobs.cli04 import is_job_command
+
+    assert is_job_command(["start"]) and is_job_command(["start", "config=x.yaml", "service.port=1"])
+    assert is_job_command(["search", "query=green tea", "limit=5"]) and is_job_command(["version"])
+    assert not is_job_command(["search", "green tea"])  # this project's `reme search QUERY`
+    assert not is_job_command(["add", "--target", "user:a", "text"]) and not is_job_command(["--version"])
+    assert not is_job_command(["list"]) and not is_job_command([])
+
+
+def test_reme_start_runs_one_job_and_the_service_answers_jobs(tmp_path):
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from reme.service.jobs_app import create_job_app
+
+    script = "from reme.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "start", "job=write", "path=daily/x.md", "content=hello tea", "name=x"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("Wrote ") and (tmp_path / ".reme/daily/x.md").is_file()
+    failed = subprocess.run([sys.executable, "-c", script, "start", "job=read", "path=daily/none.md"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert failed.returncode == 1 and "does not exist" in failed.stdout
+    app = ReMe(workspace_dir=str(tmp_path / ".reme"))
+    with TestClient(create_job_app(app)) as client:
+        assert client.get("/health").json()["answer"].endswith("healthy")
+        found = client.post("/search", json={"query": "hello tea", "limit": 1}).json()
+        assert found["success"] and found["metadata"]["results"][0]["path"] == "daily/x.md"
+        assert client.post("/nope", json={}).status_code == 404
+        assert client.post("/index_update_loop", json={}).status_code == 404  # a background job is not served
+        assert client.post("/search", content=b"[1]").status_code == 400
+        assert "search" in client.get("/jobs").json()
+
+
+def test_standalone_components_qwenpaw_recall_uses():
+    from reme.components.file_chunker.default_file_chunker import DefaultFileChunker
+    from reme.components.keyword_index.bm25_index import BM25Index
+    from reme.components.tokenizer.regex_tokenizer import RegexTokenizer
+
+    tokenizer = RegexTokenizer(filter_stopwords=False)
+    cjk = ["我", "喜", "欢", "茶", "我喜", "喜欢", "欢茶"]
+    assert tokenizer.tokenize(["The Green tea", "我喜欢茶"]) == [["the", "green", "tea"], cjk]
+    text = "\n".join(f"line {i} about tea" for i in range(400))
+    chunks = DefaultFileChunker(chunk_byte_size=2048, overlap_byte_size=256).chunk_content(text, "7")
+    assert len(chunks) > 3 and all(len(c.text.encode()) <= 2048 for c in chunks)
+    assert chunks[1].start_line <= chunks[0].end_line  # overlapping
+    index = BM25Index(tokenizer="")
+    index.tokenizer = tokenizer
+    run(index.add_docs({"0": "green tea at noon", "1": "a red car", "2": "tea and more tea"}))
+    assert run(index.retrieve("tea", limit=10)) == ["2", "0"]

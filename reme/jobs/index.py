@@ -220,6 +220,11 @@ async def graph_snapshot_step(run: JobRun, **_: Any) -> None:
     run.response.metadata.update(nodes=len(nodes), edges=len(edges))
 
 
+async def clear_store_step(run: JobRun, **_: Any) -> None:
+    removed = await run.file_store.clear()
+    run.response.metadata["cleared"] = removed
+
+
 async def init_changes_step(run: JobRun, **_: Any) -> None:
     stats = await asyncio.to_thread(run.file_store.sync)
     run.response.metadata["initial_sync"] = stats
@@ -245,6 +250,7 @@ STEPS = {
     "health_check_step": health_check_step,
     "status_step": status_step,
     "graph_snapshot_step": graph_snapshot_step,
+    "clear_store_step": clear_store_step,
     "init_changes_step": init_changes_step,
     "watch_changes_step": watch_changes_step,
     "update_index_step": update_index_step,

@@ -110,6 +110,16 @@ class LocalFileStore(Component):
             with using_write_policy(memory, explicit_write_policy()):  # indexing is not a write decision
                 return memory.sync_files(self.root, self.watched_files(), NOTES_TARGET, source="notes", force=force)
 
+    async def clear(self) -> int:
+        """Drop every indexed chunk (the files stay); the next sync re-indexes them. Returns how many."""
+
+        def work() -> int:
+            with self._lock:
+                ids = [n.memory_id for n in self.memory.records.list_nodes(NOTES_TARGET)]
+                return self.memory.delete_many(ids)
+
+        return await asyncio.to_thread(work)
+
     async def reindex(self, scope: str = "all") -> dict[str, Any]:
         """Rebuild the index: ``bm25`` (keyword index), ``embedding`` (re-encode every chunk) or ``all``."""
         if scope not in ("all", "bm25", "embedding"):
