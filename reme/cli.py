@@ -572,7 +572,11 @@ def eval_retrieval(
     ] = None,
     text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
     policy: Annotated[
-        list[str] | None, typer.Option("--policy", help="'heuristic' or a checkpoint directory; repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            help="'heuristic' (ReMe 0.3 fusion), 'rrf' (ReMe 0.4 fusion) or a checkpoint directory; repeatable.",
+        ),
     ] = None,
     k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k.")] = "1,5,10,20",
     json_out: JsonOpt = None,

@@ -295,13 +295,18 @@ def policy_for_record(workspace: str | Path, decision: Decision, cache: dict[str
 
 
 def load_rank_policy(spec: str) -> tuple[str, Any]:
-    """``(label, policy)`` for ``reme eval retrieval --policy``: ``heuristic``, a learned rank checkpoint
+    """``(label, policy)`` for ``reme eval retrieval --policy``: ``heuristic``, ``rrf`` (ReMe 0.4's fusion), a
+    learned rank checkpoint
     directory, or a ``{"kind": "fusion", "vector_weight": w, "missing": "exact"|"zero"}`` directory (a
     variant of the heuristic). The directory's name is the label."""
     from reme.policy.rank import HeuristicRankPolicy
 
     if spec == HEURISTIC:
         return HEURISTIC, HeuristicRankPolicy()
+    if spec == "rrf":
+        from reme.policy.rank import RRFRankPolicy
+
+        return "rrf", RRFRankPolicy()
     directory = Path(spec)
     config = read_spec(directory)
     label = directory.resolve().name
