@@ -19,6 +19,7 @@ Environment variables win over the file; the file wins over the defaults.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,3 +109,16 @@ def save_settings(workspace: str | Path, settings: WorkspaceSettings) -> None:
     tmp = path.with_name(f".{SETTINGS_FILE}.tmp-{os.getpid()}")
     tmp.write_text(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def load_dotenv(path: Path) -> None:
+    """``KEY=VALUE`` lines of a ``.env`` file into ``os.environ`` (existing variables win); ReMe's ``enable_load_env``
+    and ``reme start`` read ``./.env`` this way."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))

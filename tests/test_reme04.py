@@ -189,7 +189,8 @@ def test_auto_memory_writes_the_session_note_then_updates_it(tmp_path):
     assert [c["tool"] for c in calls if not c["success"]] == ["write"]  # the write outside the note was refused
 
 
-def test_auto_memory_refuses_bad_input_in_its_response(tmp_path):
+def test_auto_memory_refuses_bad_input_in_its_response(tmp_path, monkeypatch):
+    monkeypatch.delenv("LLM_BASE_URL", raising=False)  # no LLM from the environment either
     app = app_for(tmp_path)
 
     async def go() -> list[Response]:
@@ -385,6 +386,7 @@ def test_reme_start_runs_one_job_and_the_service_answers_jobs(tmp_path):
         assert client.post("/index_update_loop", json={}).status_code == 404  # a background job is not served
         assert client.post("/search", content=b"[1]").status_code == 400
         assert "search" in client.get("/jobs").json()
+        assert client.post("/version", json={}).json()["answer"] == "0.4.1.11"  # ReMe's README curl
 
 
 def test_standalone_components_qwenpaw_recall_uses():

@@ -3,8 +3,9 @@
 ``llm_client(app)`` is the ``as_llm`` component's model as this project's ``LLMClient``: an AgentScope chat model a
 host injected (``update_component("as_llm", "default", model=...)``, AgentScope 1.x or 2.x), an ``LLMClient``, or
 one built from the component's ``model`` name and ``credential`` (``api_key``, ``base_url``) against an
-OpenAI-compatible endpoint. ``run_tools`` offers jobs of the application as native tools (their JSON-Schema
-parameters, less the keys the caller injects), runs the calls the model makes, feeds the answers back, and stops at
+OpenAI-compatible endpoint, else from ReMe's ``LLM_BASE_URL`` / ``LLM_API_KEY`` / ``LLM_MODEL`` environment.
+``run_tools`` offers jobs of the application as native tools (their JSON-Schema parameters, less the keys the caller
+injects), runs the calls the model makes, feeds the answers back, and stops at
 the first output with no call. Each output is one ``write`` decision (``reme.llm.decisions.llm_decision``): its
 log-probability is the sum of the output's token log-probabilities, ``null`` (and not trainable) where the model
 returns none (AgentScope models do not).
@@ -38,7 +39,7 @@ def llm_client(app: Application) -> Any | None:
         return None
     model = getattr(component, "model", None)
     if model is None or model == "":
-        return None
+        return _from_env()
     if is_agentscope_model(model):
         cached = getattr(component, "_client", None)
         if cached is None or cached.agent_model is not model:
@@ -50,7 +51,7 @@ def llm_client(app: Application) -> Any | None:
     if isinstance(model, str):
         credential = dict(getattr(component, "credential", {}) or {})
         if not credential.get("base_url"):
-            return None
+            return _from_env(model)
         from reme.llm.openai_client import OpenAIChatClient
         from reme.llm.types import LLMConfig
 
@@ -58,6 +59,19 @@ def llm_client(app: Application) -> Any | None:
                                           api_key=credential.get("api_key") or None))  # fmt: skip
     raise BadInputError(f"as_llm.default.model must be a model name, an AgentScope chat model or an LLM client, "
                         f"got {type(model).__name__}")  # fmt: skip
+
+
+def _from_env(model: str | None = None) -> Any | None:
+    """An OpenAI-compatible client from ReMe's ``LLM_BASE_URL`` / ``LLM_API_KEY`` (and ``LLM_MODEL``), if set."""
+    import os
+
+    from reme.llm.openai_client import OpenAIChatClient
+    from reme.llm.types import LLMConfig
+
+    if not os.environ.get("LLM_BASE_URL", "").strip():
+        return None
+    config = LLMConfig.from_env()
+    return OpenAIChatClient(config.model_copy(update={"model": model}) if model else config)
 
 
 def tool_schemas(app: Application, names: list[str], injected: dict[str, Any]) -> list[dict[str, Any]]:

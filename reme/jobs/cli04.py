@@ -7,7 +7,7 @@
 - ``reme start job=NAME key=value ...``: run one job in this process, print its answer, exit 1 when it failed.
 - ``reme <job> key=value ...`` (``reme search query="green tea" limit=5``, ``reme version``): call the running
   service (``host=``, ``port=``, ``timeout=`` choose it; ``show_metadata=true`` prints the metadata too); exit 1 when
-  the job failed or no service answers.
+  the job failed or no service answers. ``reme help`` lists the served jobs.
 
 ``reme.cli.main`` sends a command line here when it is in this form (``is_job_command``); everything else is this
 project's own command line.
@@ -29,7 +29,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2333
 CLIENT_KEYS = ("host", "port", "timeout", "show_metadata", "backend", "transport", "command", "args")
 """Keywords of ``reme <job> ...`` that choose the service, not arguments of the job."""
-BARE_JOBS = frozenset({"version", "health_check", "status", "graph_snapshot", "reindex", "daily_list", "proactive"})
+BARE_JOBS = frozenset({"version", "health_check", "status", "graph_snapshot", "reindex", "daily_list", "proactive",
+                       "help"})  # fmt: skip
 """Jobs ``reme <job>`` calls with no arguments (none of them is a command of this project's own CLI)."""
 
 
@@ -122,9 +123,9 @@ def _call(action: str, kwargs: dict[str, Any]) -> int:
     show = bool(kwargs.pop("show_metadata", False))
     for key in CLIENT_KEYS:
         kwargs.pop(key, None)
-    url = f"http://{host}:{port}/{action}"
+    url = f"http://{host}:{port}/{'jobs' if action == 'help' else action}"
     try:
-        reply = httpx.post(url, json=kwargs, timeout=timeout)
+        reply = httpx.get(url, timeout=timeout) if action == "help" else httpx.post(url, json=kwargs, timeout=timeout)
     except httpx.HTTPError as exc:
         print(f"error: no ReMe service answers at {host}:{port} ({exc}); start one with `reme start`", file=sys.stderr)
         return 1
@@ -134,11 +135,20 @@ def _call(action: str, kwargs: dict[str, Any]) -> int:
         )
         print(f"error: {action}: HTTP {reply.status_code}: {detail}", file=sys.stderr)
         return 1
+    if action == "help":  # the served jobs and their parameters
+        for name, job in sorted(reply.json().items()):
+            params = ", ".join(job.get("parameters", {}).get("properties", {}))
+            print(f"{name}({params}): {job.get('description', '')}")
+        return 0
     return _print_response(reply.json(), show)
 
 
 def run(argv: list[str]) -> int:
-    """Run a ReMe 0.4 command line (``is_job_command`` must hold); the exit code."""
+    """Run a ReMe 0.4 command line (``is_job_command`` must hold); the exit code. ``./.env`` is read first (its
+    ``LLM_*`` variables configure the LLM, as ReMe's)."""
+    from reme.settings import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env")
     try:
         action, kwargs = parse_action(argv[0]), parse_kwargs(*argv[1:])
     except ValueError as exc:

@@ -36,6 +36,7 @@ from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.errors import BadInputError, ReMeError
 from reme.policy.compact import HeuristicCompactPolicy, rule_token_count
 from reme.policy.decision import Decision
+from reme.settings import load_dotenv
 
 from .compactor import CompactionSummary, run_compactor
 from .writer import FileTools, WriterRun, run_writer
@@ -97,7 +98,7 @@ class ReMeLight:
         the workspace's active ones, else ReMe's rules), ``write_gate`` whether the write policy filters the
         writer's facts (default: when that policy is a learned one)."""
         if enable_load_env:
-            _load_dotenv(Path.cwd() / ".env")
+            load_dotenv(Path.cwd() / ".env")
         if kwargs:
             log.debug("ReMeLight: ignoring unknown keyword arguments %s", sorted(kwargs))
         self.working_dir = str(working_dir)
@@ -543,15 +544,3 @@ def _today(timezone: tzinfo | str | None) -> str:
             log.warning("unknown timezone %r (%s): the local date is used", timezone, exc)
             timezone = None
     return datetime.now(timezone).strftime("%Y-%m-%d")
-
-
-def _load_dotenv(path: Path) -> None:
-    """``KEY=VALUE`` lines of a ``.env`` file into ``os.environ`` (existing variables win)."""
-    if not path.is_file():
-        return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
