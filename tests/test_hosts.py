@@ -174,6 +174,7 @@ def test_qwenpaw2_runs_its_reme_memory_manager_on_this_project(tmp_path):
         report["status_memory_keys"]
     )
     assert report["version_answer"] == "0.4.1.11" and report["graph_nodes"] >= 3
+    assert report["reindex"]["success"] and report["reindex"]["answer"]["scope"] == "bm25"
     assert report["search_policy"] == "heuristic-rrf" and report["read_rewarded"] >= 1
     assert report["dream_success"] and report["dream_answer"].startswith("AutoDream completed")
     assert report["digest"] == ["digest/personal/tea-preference.md"]

@@ -247,6 +247,14 @@ def test_search_is_a_logged_rank_decision_and_a_read_rewards_it(tmp_path):
             found = await app.run_job("search", query="green tea", limit=2, min_score=0.0)
             empty = await app.run_job("search", query="  ")
             read = await app.run_job("read", path=found.metadata["results"][0]["path"])
+            dated = await app.run_job("search", query="tea", limit=5, start_date="2026-05-18", strict_date_filter=True)
+            wiki = await app.run_job("search", query="tea", search_filter={"path_prefix": "digest/"})
+            dated_paths = [r["path"] for r in dated.metadata["results"]]
+            assert "memory/2026-05-18/tea.md" in dated_paths
+            assert all(p.startswith("memory/2026-05-18/") for p in dated_paths)  # not the undated digest note
+            assert {r["path"] for r in wiki.metadata["results"]} == {"digest/wiki/tea.md"}
+            late = await app.run_job("search", query="tea", end_date="2026-01-01", strict_date_filter=True)
+            assert late.success and late.metadata["results"] == []
             (root / "memory/2026-05-18/car.md").unlink()  # the index follows the files
             after = await app.run_job("search", query="red car", limit=5)
             return found, empty, read, after

@@ -44,6 +44,69 @@ def link_expansion(run: JobRun, paths: list[str], per_direction: int) -> dict[st
     return out
 
 
+def _day(value: Any) -> str | None:
+    import datetime as dt
+
+    text = str(value or "").strip()[:10]
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
+def search_filter(run: JobRun) -> dict[str, Any]:
+    """ReMe 0.4's ``search_filter`` with ``start_date`` / ``end_date`` / ``strict_date_filter`` promoted into it
+    (dates as YYYY-MM-DD; an invalid one is dropped)."""
+    wanted = dict(run.arg("search_filter") or {})
+    for key in ("start_date", "end_date"):
+        if run.arg(key):
+            wanted[key] = run.arg(key)
+    for key in ("start_date", "end_date"):
+        if key in wanted and _day(wanted[key]) is None:
+            wanted.pop(key)
+        elif key in wanted:
+            wanted[key] = _day(wanted[key])
+    if run.arg("strict_date_filter"):
+        wanted["strict_date_filter"] = True
+    return wanted
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+
+
+def matches_filter(meta: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether a chunk passes ReMe 0.4's filter: ``path`` / ``paths`` (exact), ``path_prefix(es)`` / ``prefix(es)``,
+    ``start_date`` / ``end_date`` against the date in the path's second segment (``daily/2026-05-18/x.md`` or
+    ``daily/2026-05-18.md``; with ``strict_date_filter`` a chunk without one is excluded), ``metadata`` and any other
+    key compared with the chunk's metadata (equal, or one of a list)."""
+    path = str(meta.get("path", ""))
+    for key in ("path", "paths"):
+        if key in wanted and path not in _as_list(wanted[key]):
+            return False
+    for key in ("path_prefix", "path_prefixes", "prefix", "prefixes"):
+        if key in wanted and not any(path.startswith(p) for p in _as_list(wanted[key])):
+            return False
+    if "start_date" in wanted or "end_date" in wanted:
+        parts = path.split("/")
+        day = _day(parts[1]) if len(parts) > 1 else None
+        if day is None:
+            if wanted.get("strict_date_filter"):
+                return False
+        elif (wanted.get("start_date") and day < wanted["start_date"]) or (
+            wanted.get("end_date") and day > wanted["end_date"]
+        ):
+            return False
+    reserved = {"path", "paths", "path_prefix", "path_prefixes", "prefix", "prefixes", "start_date", "end_date",
+                "strict_date_filter", "metadata"}  # fmt: skip
+    others = {**dict(wanted.get("metadata") or {}), **{k: v for k, v in wanted.items() if k not in reserved}}
+    for key, value in others.items():
+        got = meta.get(key)
+        if (isinstance(value, list) and got not in value) or (not isinstance(value, list) and got != value):
+            return False
+    return True
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
@@ -70,7 +133,11 @@ async def search_step(
     store = run.file_store
     heuristic = store.memory.settings.policies.rank == "heuristic"
     policy = RRFRankPolicy(vector_weight=weight) if heuristic else None
-    decision, hits = await asyncio.to_thread(store.search, query, min(limit, 200), policy)
+    wanted = search_filter(run)
+    asked = min(200, max(limit * 5, 50)) if wanted else min(limit, 200)  # a filter keeps a subset of the ranking
+    decision, hits = await asyncio.to_thread(store.search, query, asked, policy)
+    if wanted:
+        hits = [h for h in hits if matches_filter(h.memory.metadata, wanted)][:limit]
     if min_score > 0:
         hits = [h for h in hits if h.score >= min_score]
     hybrid = any(h.vector_score is not None for h in hits) and any(h.keyword_score is not None for h in hits)

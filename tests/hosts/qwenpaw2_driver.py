@@ -113,6 +113,8 @@ async def main() -> dict[str, Any]:
         report["status_memory_keys"] = sorted(status.metadata["status"]["memory"])
         version = await manager.run_action("version")
         report["version_answer"] = version.answer
+        reindex = await manager.run_action("reindex", scope="bm25")
+        report["reindex"] = {"success": reindex.success, "answer": reindex.answer}
         snapshot = await manager.run_action("graph_snapshot")
         report["graph_nodes"] = len(snapshot.answer["nodes"])
         search = await manager._reme.run_job("search", query="green tea", limit=3, min_score=0.0)

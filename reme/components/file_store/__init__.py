@@ -7,8 +7,8 @@ while ``reme.yaml`` names the heuristic), every search a logged rank decision. T
 brought up to date when the store starts, before every search, and by ``index_update_loop``; so a note is
 searchable as soon as it is written (ReMe's watcher took 5-10 s).
 
-Outcomes: a note a search returned that the agent then ``read``s credits that search decision with a ``used``
-reward, and the LLM write decisions that wrote the note with one too (``note_read``).
+Outcomes: a note a search returned that the agent then ``read``s credits that search decision (the latest one that
+returned it) with a ``used`` reward, and the LLM write decisions that wrote the note with one too (``note_read``).
 """
 
 from __future__ import annotations
@@ -183,10 +183,11 @@ class LocalFileStore(Component):
         return data if isinstance(data, dict) else {}
 
     def note_read(self, path: str) -> int:
-        """Credit the recent searches that returned ``path``, and the writes of that note, with a ``used`` reward
-        (once per decision and path). Returns how many rewards were recorded."""
+        """Credit the latest recent search that returned ``path`` (the result the agent acted on), and the writes
+        of that note, with a ``used`` reward (once per decision and path). Returns how many rewards were
+        recorded."""
         with self._lock:
-            searches = [d for d, paths in self._recent if path in paths]
+            searches = [d for d, paths in self._recent if path in paths][-1:]
             if not searches:
                 return 0
             count = 0
