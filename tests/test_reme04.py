@@ -413,3 +413,62 @@ def test_standalone_components_qwenpaw_recall_uses():
     index.tokenizer = tokenizer
     run(index.add_docs({"0": "green tea at noon", "1": "a red car", "2": "tea and more tea"}))
     assert run(index.retrieve("tea", limit=10)) == ["2", "0"]
+
+
+def test_search_can_use_reme_0_3s_score_fusion(tmp_path):
+    jobs = {"search": {"backend": "base", "steps": [{"backend": "search_step", "fusion": "score"}]},
+            "bad": {"backend": "base", "steps": [{"backend": "search_step", "fusion": "max"}]}}  # fmt: skip
+    app = ReMe(workspace_dir=str(tmp_path / "ws"), jobs=jobs)
+    (app.workspace_path / "daily").mkdir(exist_ok=True)
+    (app.workspace_path / "daily/a.md").write_text("The user prefers green tea.\n")
+
+    async def go() -> tuple[Response, Response]:
+        async with app:
+            return await app.run_job("search", query="green tea"), await app.run_job("bad", query="green tea")
+
+    found, bad = run(go())
+    assert found.success and found.metadata["policy"] == "heuristic-fusion"
+    assert not bad.success and "fusion must be" in bad.answer
+
+
+def test_reme_0_4_readme_quick_start_through_the_command_line(tmp_path):
+    """ReMe 0.4's README: reme start, then reme write / search / read / version / help against it."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = "from reme.cli import main; main()"
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
+
+    def reme_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", script, *args, f"port={port}"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    server = subprocess.Popen([sys.executable, "-c", script, "start", f"service.port={port}"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for _ in range(120):
+            if reme_cli("version").returncode == 0:
+                break
+            time.sleep(0.5)
+        assert reme_cli("version").stdout.strip() == "0.4.1.11"
+        content = "# Quick Start Demo\n\nReMe stores agent memory as readable Markdown.\n"
+        wrote = reme_cli("write", "path=digest/wiki/quick-start-demo", "name=Quick Start Demo",
+                         "description=A first ReMe memory node", f"content={content}")  # fmt: skip
+        assert wrote.returncode == 0 and wrote.stdout.startswith("Wrote "), wrote.stderr
+        found = reme_cli("search", "query=agent memory markdown", "limit=5")
+        assert found.returncode == 0 and "digest/wiki/quick-start-demo.md" in found.stdout.splitlines()[0]
+        read = reme_cli("read", "path=digest/wiki/quick-start-demo", "start_line=1", "end_line=20")
+        assert read.returncode == 0 and "name: Quick Start Demo" in read.stdout and "readable Markdown" in read.stdout
+        assert "search(query" in reme_cli("help").stdout
+        missing = reme_cli("read", "path=digest/none")
+        assert missing.returncode == 1 and "does not exist" in missing.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    note = (tmp_path / ".reme/digest/wiki/quick-start-demo.md").read_text(encoding="utf-8")
+    assert note.startswith("---\ndescription: A first ReMe memory node\nname: Quick Start Demo\n---\n\n# Quick Start")

@@ -5,7 +5,9 @@ graph_snapshot, and the index loop's steps.
 keyword=...] ==========`` then its text, then its links; ``metadata["results"]`` (``path``, ``start_line``,
 ``end_line``, ``text``, ``scores``), ``metadata["link_expansion"]``, ``metadata["counts"]``; and, added here, the
 ``decision_id`` of the ranking (for ``feedback``). While the workspace's rank policy is the heuristic the ranking
-is ReMe 0.4's RRF (``RRFRankPolicy`` with the step's ``vector_weight``); an activated learned head replaces it.
+is ReMe 0.4's RRF (``RRFRankPolicy`` with the step's ``vector_weight``), or ReMe 0.3.1's score fusion with the
+step option ``fusion: score`` (``HeuristicRankPolicy``: better on LoCoMo, see ``docs/migrating-from-reme.md``); an
+activated learned head replaces either.
 """
 
 from __future__ import annotations
@@ -117,9 +119,10 @@ async def search_step(
     candidate_multiplier: float = 3.0,
     expand_links: bool = True,
     max_links_per_direction: int = 10,
+    fusion: str = "rrf",
     **_: Any,
 ) -> None:
-    from reme.policy.rank import RRFRankPolicy
+    from reme.policy.rank import HeuristicRankPolicy, RRFRankPolicy
 
     query = str(run.arg("query", "") or "").strip()
     if not query:
@@ -132,7 +135,10 @@ async def search_step(
     weight = min(1.0, max(0.0, float(given if isinstance(given, int | float) else vector_weight)))
     store = run.file_store
     heuristic = store.memory.settings.policies.rank == "heuristic"
-    policy = RRFRankPolicy(vector_weight=weight) if heuristic else None
+    if fusion not in ("rrf", "score"):
+        return run.fail(f"fusion must be rrf (ReMe 0.4) or score (ReMe 0.3.1), got {fusion!r}")
+    heuristic_cls = RRFRankPolicy if fusion == "rrf" else HeuristicRankPolicy
+    policy = heuristic_cls(vector_weight=weight) if heuristic else None
     wanted = search_filter(run)
     asked = min(200, max(limit * 5, 50)) if wanted else min(limit, 200)  # a filter keeps a subset of the ranking
     decision, hits = await asyncio.to_thread(store.search, query, asked, policy)
