@@ -66,33 +66,28 @@ def _decision(
     )
 
 
-class HeuristicRankPolicy:
-    """ReMe's fusion as a policy: Plackett-Luce over ``fused / temperature``.
-
-    ``missing="zero"`` reproduces ReMe's backends, which gave a candidate found by one side 0 for the other.
-    """
+class _FusionRule:
+    """A hand-set fusion of the two candidate lists made a policy: Plackett-Luce over ``scores / temperature``.
+    ``scores`` applies ReMe's one-side fallbacks (a side that found nothing leaves the other side's raw scores, and
+    ``-inf`` for the candidates it did not find); subclasses fuse when both sides found something."""
 
     kind: DecisionKind = "rank"
-    name = "heuristic-fusion"
+    name = ""
+    params: dict[str, Any]
+    version: str
 
-    def __init__(self, vector_weight: float = 0.7, temperature: float = 0.05, missing: str = "exact"):
-        if not 0.0 <= vector_weight <= 1.0 or temperature <= 0 or missing not in ("exact", "zero"):
-            raise ValueError("vector_weight in [0, 1], temperature > 0, missing 'exact' or 'zero'")
-        self.params: dict[str, Any] = {"vector_weight": vector_weight, "temperature": temperature, "missing": missing}
-        self.version = params_version(self.name, self.params)
+    def _both(self, cos: np.ndarray, kw: np.ndarray, in_dense: np.ndarray, in_kw: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def scores(self, state: RankState) -> np.ndarray:
-        """The fused score of each candidate (``-inf`` for one that ReMe's fallbacks leave out)."""
+        """The fused score of each candidate (``-inf`` for one that the fallbacks leave out)."""
         cos, kw = state.column("cosine"), state.column("bm25_norm")
         in_dense, in_kw = state.column("in_dense") > 0, state.column("in_keyword") > 0
-        if self.params["missing"] == "zero":
-            cos, kw = np.where(in_dense, cos, 0.0), np.where(in_kw, kw, 0.0)
         if not in_kw.any():  # the keyword side found nothing: the dense list with its cosines
             return np.where(in_dense, cos, -np.inf)
         if not in_dense.any():
             return np.where(in_kw, kw, -np.inf)
-        w = float(self.params["vector_weight"])
-        return w * cos + (1 - w) * kw
+        return self._both(cos, kw, in_dense, in_kw)
 
     def _pl_scores(self, state: RankState) -> np.ndarray:
         return self.scores(state) / float(self.params["temperature"])
@@ -105,6 +100,28 @@ class HeuristicRankPolicy:
 
     def state_from_record(self, decision: Decision) -> RankState:
         return RankState.from_record(decision)
+
+
+class HeuristicRankPolicy(_FusionRule):
+    """ReMe 0.3.1's fusion as a policy: ``0.7 * cosine + 0.3 * bm25_norm``, Plackett-Luce over ``fused /
+    temperature``.
+
+    ``missing="zero"`` reproduces ReMe's backends, which gave a candidate found by one side 0 for the other.
+    """
+
+    name = "heuristic-fusion"
+
+    def __init__(self, vector_weight: float = 0.7, temperature: float = 0.05, missing: str = "exact"):
+        if not 0.0 <= vector_weight <= 1.0 or temperature <= 0 or missing not in ("exact", "zero"):
+            raise ValueError("vector_weight in [0, 1], temperature > 0, missing 'exact' or 'zero'")
+        self.params = {"vector_weight": vector_weight, "temperature": temperature, "missing": missing}
+        self.version = params_version(self.name, self.params)
+
+    def _both(self, cos: np.ndarray, kw: np.ndarray, in_dense: np.ndarray, in_kw: np.ndarray) -> np.ndarray:
+        if self.params["missing"] == "zero":
+            cos, kw = np.where(in_dense, cos, 0.0), np.where(in_kw, kw, 0.0)
+        w = float(self.params["vector_weight"])
+        return w * cos + (1 - w) * kw
 
 
 def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -116,7 +133,7 @@ def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
     return out
 
 
-class RRFRankPolicy:
+class RRFRankPolicy(_FusionRule):
     """ReMe 0.4's fusion as a policy: reciprocal-rank fusion ``w / (k + rank_dense) + (1 - w) / (k + rank_keyword)``
     (``w = 0.7``, ``k = 60``; a side that did not find a candidate adds nothing), Plackett-Luce over
     ``fused / temperature``. When only one side found anything its raw scores rank, as ReMe's ``search`` returns
@@ -124,39 +141,19 @@ class RRFRankPolicy:
     re-scorable from its features alone.
     """
 
-    kind: DecisionKind = "rank"
     name = "heuristic-rrf"
 
     def __init__(self, vector_weight: float = 0.7, k: float = 60.0, temperature: float = 0.001):
         if not 0.0 <= vector_weight <= 1.0 or k < 0 or temperature <= 0:
             raise ValueError("vector_weight in [0, 1], k >= 0, temperature > 0")
-        self.params: dict[str, Any] = {"vector_weight": vector_weight, "k": k, "temperature": temperature}
+        self.params = {"vector_weight": vector_weight, "k": k, "temperature": temperature}
         self.version = params_version(self.name, self.params)
 
-    def scores(self, state: RankState) -> np.ndarray:
-        """The fused score of each candidate (``-inf`` for one that neither side found)."""
-        cos, kw = state.column("cosine"), state.column("bm25_norm")
-        in_dense, in_kw = state.column("in_dense") > 0, state.column("in_keyword") > 0
-        if not in_kw.any():
-            return np.where(in_dense, cos, -np.inf)
-        if not in_dense.any():
-            return np.where(in_kw, kw, -np.inf)
+    def _both(self, cos: np.ndarray, kw: np.ndarray, in_dense: np.ndarray, in_kw: np.ndarray) -> np.ndarray:
         w, k = float(self.params["vector_weight"]), float(self.params["k"])
         rank_v, rank_k = _ranks(cos, in_dense), _ranks(kw, in_kw)
         fused = np.where(in_dense, w / (k + rank_v), 0.0) + np.where(in_kw, (1 - w) / (k + rank_k), 0.0)
         return np.where(in_dense | in_kw, fused, -np.inf)
-
-    def _pl_scores(self, state: RankState) -> np.ndarray:
-        return self.scores(state) / float(self.params["temperature"])
-
-    def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        return _decision(self, state, self._pl_scores(state), mode, rng)
-
-    def logprob(self, state: RankState, action: Any) -> float:
-        return pl.logprob(self._pl_scores(state), action)
-
-    def state_from_record(self, decision: Decision) -> RankState:
-        return RankState.from_record(decision)
 
 
 def _rank_head(n_features: int, hidden: int) -> Any:
