@@ -472,3 +472,43 @@ def test_reme_0_4_readme_quick_start_through_the_command_line(tmp_path):
         server.wait(timeout=30)
     note = (tmp_path / ".reme/digest/wiki/quick-start-demo.md").read_text(encoding="utf-8")
     assert note.startswith("---\ndescription: A first ReMe memory node\nname: Quick Start Demo\n---\n\n# Quick Start")
+
+
+def test_traverse_and_auto_resource(tmp_path):
+    with ScriptedOpenAIServer() as server:
+        app = app_for(tmp_path, server)
+        root = app.workspace_path
+        (root / "digest/wiki").mkdir(parents=True)
+        (root / "digest/wiki/a.md").write_text("---\nname: A\n---\n\nSee [[digest/wiki/b.md]].\n")
+        (root / "digest/wiki/b.md").write_text("See [[digest/wiki/c]].\n")
+        (root / "digest/wiki/c.md").write_text("The end.\n")
+        (root / "resource").mkdir(exist_ok=True)
+        (root / "resource/menu.txt").write_text("Green tea 3 EUR. Sencha 4 EUR.\n")
+        server.call_tool("daily_write", {"name": "tea-menu", "description": "Tea prices", "content": "- Sencha 4 EUR"})
+        server.say("Noted the menu.")
+
+        async def go() -> tuple[Response, Response, Response, Response]:
+            async with app:
+                both = await app.run_job("traverse", path="digest/wiki/b", depth=1)
+                forward = await app.run_job("traverse", path=["digest/wiki/a.md"], depth=2, direction="forward")
+                changes = [{"path": "resource/menu.txt", "change": "added"},
+                           {"path": "resource/gone.txt", "change": "deleted"}]  # fmt: skip
+                made = await app.run_job("auto_resource", changes=changes)
+                bad = await app.run_job("auto_resource", changes=[])
+                return both, forward, made, bad
+
+        both, forward, made, bad = run(go())
+    assert {n["path"]: n["depth"] for n in both.answer["nodes"]} == {
+        "digest/wiki/b.md": 0, "digest/wiki/a.md": 1, "digest/wiki/c.md": 1,
+    }  # fmt: skip
+    assert {(e["source"], e["target"]) for e in both.answer["edges"]} == {
+        ("digest/wiki/a.md", "digest/wiki/b.md"), ("digest/wiki/b.md", "digest/wiki/c.md"),
+    }  # fmt: skip
+    assert [n["path"] for n in forward.answer["nodes"]] == ["digest/wiki/a.md", "digest/wiki/b.md", "digest/wiki/c.md"]
+    assert made.success and made.metadata["modified"]
+    first, gone = made.metadata["results"]
+    note = (app.workspace_path / first["note"]).read_text(encoding="utf-8")
+    assert "source_resource: '[[resource/menu.txt]]'" in note and "source_conversation" not in note
+    assert gone == {"path": "resource/gone.txt", "change": "deleted", "note": None}
+    assert not bad.success
+    assert any(getattr(d, "policy", "") == "llm-auto-resource" for d in logged(app))

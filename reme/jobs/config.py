@@ -217,6 +217,21 @@ def default_jobs() -> dict[str, Any]:
                 {"backend": "dream_finish_step"},
             ],
         },
+        "traverse": _job(
+            "The wikilink graph around notes: nodes up to depth hops away, directed edges.",
+            "traverse_step",
+            _params(
+                ["path"],
+                path={"oneOf": [_S, {"type": "array", "items": _S, "minItems": 1}]},
+                depth={"type": "integer", "minimum": 0, "default": 1},
+                direction={"type": "string", "enum": ["forward", "backward", "both"], "default": "both"},
+            ),
+        ),
+        "auto_resource": _job(
+            "Turn changed files under resource/ into daily notes that link their source (an LLM write decision).",
+            "auto_resource_step",
+            _params(["changes"], changes={"type": "array", "items": _O}),
+        ),
         "proactive": _job(
             "The topics auto_dream chose for a day.",
             "proactive_step",

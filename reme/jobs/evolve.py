@@ -214,6 +214,58 @@ def _session_note(run: JobRun, day: str, session_id: str, source: str) -> str | 
     return None
 
 
+# ----------------------------------------------------------------------------------------------- auto_resource
+RESOURCE = (
+    "Today is {today}. A file was {change} in the workspace's resources: {path}\n\n{text}\n\n"
+    "If it holds something worth remembering, call daily_write once with a short kebab-case name, a one-line "
+    "description and the key points as content. Otherwise answer 'nothing to remember' without calling a tool."
+)
+MAX_RESOURCE_CHARS = 20000
+
+
+async def auto_resource_step(run: JobRun, **_: Any) -> None:
+    """Each added or modified text file under ``resource_dir`` becomes (at most) one daily note, written by the LLM
+    with ``daily_write`` and linked to its source (front matter ``source_resource``); deleted files are listed."""
+    changes = run.arg("changes")
+    if not isinstance(changes, list) or not changes:
+        return run.fail("changes must be a non-empty list")
+    llm = llm_client(run.app)
+    if llm is None:
+        return run.fail("no LLM: configure as_llm (a model name and credential.base_url) or inject a chat model")
+    from reme.jobs.notes import resolve
+
+    resource = run.root / run.folder("resource_dir")
+    results: list[dict[str, Any]] = []
+    for change in changes:
+        raw = str((change or {}).get("path") or (change or {}).get("file_path") or "")
+        kind = str((change or {}).get("change") or "modified")
+        path = resolve(run, raw, markdown=False)
+        rel = path.relative_to(run.root).as_posix()
+        if resource not in path.parents:
+            results.append({"path": rel, "skipped": f"not under {run.folder('resource_dir')}/"})
+            continue
+        if kind == "deleted" or not path.is_file():
+            results.append({"path": rel, "change": "deleted", "note": None})
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")[:MAX_RESOURCE_CHARS]
+        except (OSError, UnicodeDecodeError):
+            results.append({"path": rel, "skipped": "not a UTF-8 text file"})
+            continue
+        prompt = RESOURCE.format(today=run.today(), change=kind, path=rel, text=text)
+        agent = await run_tools(run, llm, SYSTEM[_language(run)], prompt, ["daily_write"],
+                                policy="llm-auto-resource", injected={"session_id": "resource", "date": run.today(),
+                                "metadata": {"source_resource": f"[[{rel}]]"}})  # fmt: skip
+        note = next((p for p in agent.written if p.endswith(".md")), None)
+        if note and agent.decision_ids:
+            run.file_store.note_written(note, agent.decision_ids)
+        results.append({"path": rel, "change": kind, "note": note, "decision_ids": agent.decision_ids})
+    written = [r["note"] for r in results if r.get("note")]
+    run.response.answer = f"{len(written)} note(s) from {len(changes)} change(s)"
+    run.response.metadata.update(results=results, modified=bool(written))
+    return None
+
+
 # ----------------------------------------------------------------------------------------------- auto_dream
 DREAM = (
     "Below are daily memory notes. Extract at most {max_units} units of lasting knowledge, each a bucket "
@@ -389,6 +441,7 @@ async def proactive_step(run: JobRun, **_: Any) -> None:
 
 STEPS = {
     "auto_memory_step": auto_memory_step,
+    "auto_resource_step": auto_resource_step,
     "dream_extract_step": dream_extract_step,
     "dream_integrate_step": dream_integrate_step,
     "dream_topics_step": dream_topics_step,

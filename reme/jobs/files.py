@@ -118,14 +118,16 @@ async def daily_write_step(run: JobRun, **_: Any) -> None:
     day = _day(run, run.arg("date"))
     rel = f"{run.folder('daily_dir')}/{day}/{name}.md"
     extra = {k: v for k, v in dict(run.arg("metadata", {}) or {}).items() if k not in RESERVED}
-    meta = {**extra, "session_id": session_id, "source_conversation": source_conversation(run, session_id)}
+    meta = {**extra, "session_id": session_id}
+    if "source_resource" not in extra:  # a note from a conversation (auto_resource's name their file instead)
+        meta["source_conversation"] = source_conversation(run, session_id)
     inner = JobRun(run.app, "write", {**run.kwargs, "path": rel, "metadata": meta})
     await write_step(inner)
     run.response.answer = inner.response.answer
     run.state.setdefault("written", []).append(rel)
     run.response.metadata.update(
         date=day, path=rel, name=run.arg("name"), description=run.arg("description"), session_id=session_id,
-        source_conversation=meta["source_conversation"], index=refresh_day_index(run, day),
+        source_conversation=meta.get("source_conversation"), index=refresh_day_index(run, day),
     )  # fmt: skip
 
 

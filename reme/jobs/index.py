@@ -298,6 +298,55 @@ async def clear_store_step(run: JobRun, **_: Any) -> None:
     run.response.metadata["cleared"] = removed
 
 
+async def traverse_step(run: JobRun, **_: Any) -> None:
+    """The wikilink graph around ``path`` (a path or a list): notes up to ``depth`` hops away, following links
+    ``forward`` (what a note links to), ``backward`` (what links to it) or ``both``; edges keep the link's
+    direction. Answer: ``{"nodes": [{id, path, name, description, depth}], "edges": [{source, target}]}``."""
+    from reme.jobs.notes import read_note, relative, resolve
+
+    given = run.arg("path")
+    seeds = [given] if isinstance(given, str) else list(given or [])
+    if not seeds:
+        return run.fail("path is required")
+    direction = str(run.arg("direction", "both") or "both")
+    if direction not in ("forward", "backward", "both"):
+        return run.fail("direction must be forward, backward or both")
+    depth = int(run.arg("depth", 1) if run.arg("depth") is not None else 1)
+    notes = [relative(run, p) for p in run.file_store.watched_files()]
+    known = set(notes)
+    outlinks = {n: [t if t.endswith(".md") else f"{t}.md" for t in _links_of(run, n)] for n in notes}
+    inlinks: dict[str, list[str]] = {}
+    for source, targets in outlinks.items():
+        for target in targets:
+            inlinks.setdefault(target, []).append(source)
+    frontier = [relative(run, resolve(run, seed)) for seed in seeds]
+    seen = {path: 0 for path in frontier}
+    edges: set[tuple[str, str]] = set()
+    for hop in range(1, depth + 1):
+        nxt = []
+        for path in frontier:
+            steps = []
+            if direction in ("forward", "both"):
+                steps += [(path, t, t) for t in outlinks.get(path, [])]
+            if direction in ("backward", "both"):
+                steps += [(s, path, s) for s in inlinks.get(path, [])]
+            for source, target, other in steps:
+                edges.add((source, target))
+                if other not in seen:
+                    seen[other] = hop
+                    nxt.append(other)
+        frontier = nxt
+    nodes = []
+    for path, hops in sorted(seen.items(), key=lambda kv: (kv[1], kv[0])):
+        meta = read_note(run.root / path)[0] if path in known or (run.root / path).is_file() else {}
+        nodes.append({"id": path, "path": path, "name": str(meta.get("name", "")),
+                      "description": str(meta.get("description", "")), "depth": hops,
+                      "exists": (run.root / path).is_file()})  # fmt: skip
+    run.response.answer = {"nodes": nodes, "edges": [{"source": a, "target": b} for a, b in sorted(edges)]}
+    run.response.metadata.update(nodes=len(nodes), edges=len(edges))
+    return None
+
+
 async def init_changes_step(run: JobRun, **_: Any) -> None:
     stats = await asyncio.to_thread(run.file_store.sync)
     run.response.metadata["initial_sync"] = stats
@@ -324,6 +373,7 @@ STEPS = {
     "status_step": status_step,
     "graph_snapshot_step": graph_snapshot_step,
     "clear_store_step": clear_store_step,
+    "traverse_step": traverse_step,
     "init_changes_step": init_changes_step,
     "watch_changes_step": watch_changes_step,
     "update_index_step": update_index_step,
