@@ -166,6 +166,11 @@ def test_qwenpaw2_runs_its_reme_memory_manager_on_this_project(tmp_path):
     assert f"session_id: {session}\n" in report["note"] and f"mem_session/dialog/{session}.jsonl" in report["note"]
     assert report["note"].endswith("- The user prefers green tea over coffee.\n")
     assert report["transcripts"] == [f"{session}.jsonl"] and report["transcript_lines"] == 2
+    # a later turn through QwenPaw's own serial auto-memory worker updates the same note, confined to it
+    assert report["worker_task"] == {"status": "completed", "trigger": "periodic", "error": "None"}
+    assert report["update_tools"] == ["edit", "frontmatter_update", "read", "write"]
+    assert report["note_after_update"].endswith("- The user prefers green tea over coffee, without sugar.\n")
+    assert report["transcript_lines_after"] == 3  # merged by message id
     # memory_search: the host parsed this project's sections (and found the note at once: no watcher lag)
     assert report["search_state"] == "success" and "tea-preference.md" in report["search_text"]
     assert "==========" in report["search_text"] and "vector=" in report["search_text"]

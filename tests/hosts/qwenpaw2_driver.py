@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ os.environ["QWENPAW_SECRET_DIR"] = str(ROOT / "qwenpaw.secret")
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 logging.basicConfig(level=logging.WARNING)
 
-from scripted_openai_server import ScriptedOpenAIServer  # noqa: E402
+from scripted_openai_server import ScriptedOpenAIServer, request_text  # noqa: E402
 
 memory_requests: list[dict[str, Any]] = []
 dream_requests: list[dict[str, Any]] = []
@@ -45,6 +46,12 @@ def route(body: dict[str, Any]) -> dict[str, Any]:
     tools = {t.get("function", {}).get("name") for t in body.get("tools", [])}
     if tools & {"daily_write", "edit"}:  # this project's auto_memory agent, offered ReMe's jobs as native tools
         memory_requests.append(body)
+        if "edit" in tools and not any(m.get("role") == "tool" for m in messages):  # update today's note
+            path = re.search(r"today's note (\S+)\. ", request_text(body)).group(1)  # type: ignore[union-attr]
+            arguments = {"path": path, "old": "over coffee.", "new": "over coffee, without sugar."}
+            call = {"id": "call_m2", "type": "function",
+                    "function": {"name": "edit", "arguments": json.dumps(arguments)}}  # fmt: skip
+            return {"content": None, "tool_calls": [call]}
         if not any(m.get("role") == "tool" for m in messages):
             arguments = {"name": "tea-preference", "description": "The user prefers green tea",
                          "content": "- The user prefers green tea over coffee."}  # fmt: skip
@@ -103,6 +110,19 @@ async def main() -> dict[str, Any]:
         report["transcripts"] = [p.name for p in transcripts]
         report["transcript_lines"] = len(transcripts[0].read_text().splitlines()) if transcripts else 0
 
+        # QwenPaw's own trigger path: its serial auto-memory worker, a later turn of the same session
+        later = [*messages, UserMsg(name="user", content="And no sugar, please.",
+                                    metadata={"qwenpaw_tag": "external_user_query"})]  # fmt: skip
+        task_id = manager.submit_auto_memory(later, trigger="periodic", session_id="chat-42")
+        for _ in range(200):
+            if manager._auto_memory_task_info[task_id]["status"] not in ("pending", "running"):
+                break
+            await asyncio.sleep(0.05)
+        report["worker_task"] = {k: str(v) for k, v in manager._auto_memory_task_info[task_id].items()
+                                 if k in ("status", "trigger", "error")}  # fmt: skip
+        report["note_after_update"] = note.read_text(encoding="utf-8") if note else ""
+        report["update_tools"] = sorted(t["function"]["name"] for t in memory_requests[-1].get("tools", []))
+        report["transcript_lines_after"] = len(transcripts[0].read_text().splitlines()) if transcripts else 0
         chunk = await manager.memory_search("green tea", max_results=3)
         report["search_state"] = str(getattr(chunk, "state", ""))
         report["search_text"] = "\n".join(str(getattr(b, "text", "")) for b in chunk.content)
