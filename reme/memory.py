@@ -310,6 +310,7 @@ class Memory:
         show_progress: bool | None = None,
         on_commit: Callable[[list[MemoryNode]], None] | None = None,
         foreign_ids: Literal["error", "new_id"] = "error",
+        policy: Any | None = None,
     ) -> list[MemoryNode]:
         """Store many memories. Everything is validated before anything is written (bad input leaves the
         workspace unchanged); then each batch of ``batch_size`` is encoded and committed in one transaction,
@@ -324,8 +325,12 @@ class Memory:
 
         Each memory first goes through the write policy (``store``, ``discard``, or ``update`` its nearest
         existing memory); the decision is logged. Returns the memories written (stored, or updated in place of
-        the one they supersede), in order; discarded ones are left out."""
+        the one they supersede), in order; discarded ones are left out. ``policy`` writes through that write
+        policy instead of the workspace's (as ``search``'s ``policy``)."""
         key = self.records.id_key
+        writer = policy or self.write_policy
+        if policy is not None:
+            ensure_registered(self.workspace.root, policy)  # its decisions must stay replayable
         nodes = self.own_ids([build_node(item, target, key) for item in items], foreign_ids)
         if vectors is not None:
             vectors = np.asarray(vectors, dtype=np.float32)
@@ -344,7 +349,7 @@ class Memory:
                     vecs = vectors[start : start + batch_size]
                 else:
                     vecs = self.encoder.encode([n.index_text for n in batch])
-                decisions = self._decide_writes(batch, vecs)
+                decisions = self._decide_writes(batch, vecs, writer)
                 keep = [i for i, d in enumerate(decisions) if d.action != "discard"]
                 written: builtins.list[MemoryNode] = []
                 if keep:
@@ -352,7 +357,7 @@ class Memory:
                         written = [self._apply_write(batch[i], decisions[i]) for i in keep]
                         self._write(written, vecs[keep])
                 for decision in decisions:  # logged once the memories they wrote are durable
-                    self.record(decision, self.write_policy)
+                    self.record(decision, writer)
                 if on_commit is not None:
                     on_commit(written)
                 out.extend(written)
@@ -389,12 +394,14 @@ class Memory:
             self.record(decision, self.write_policy, gate="memory_writer")
         return decisions
 
-    def _decide_writes(self, batch: builtins.list[MemoryNode], vectors: np.ndarray) -> builtins.list[Decision]:
+    def _decide_writes(
+        self, batch: builtins.list[MemoryNode], vectors: np.ndarray, policy: Any | None = None
+    ) -> builtins.list[Decision]:
         """One write decision per candidate memory. The heuristic (ReMe's ``add_memory``) only needs to know
         whether the same memory id exists; a learned policy sees the nearest memory of the target (FAISS top 1)."""
         from reme.policy.write import HeuristicWritePolicy, make_write_state
 
-        policy = self.write_policy
+        policy = policy or self.write_policy
         mode = self.settings.mode
         nearest: builtins.list[tuple[str | None, float | None, str | None]] = []
         if isinstance(policy, HeuristicWritePolicy):
@@ -903,13 +910,20 @@ class Memory:
         return self.sync_files(self.workspace.root, self.workspace.markdown_files(), FILE_TARGET, source="memory")
 
     def sync_files(
-        self, root: Path, files: Sequence[Path], target: str, *, source: str = "file", force: bool = False
+        self,
+        root: Path,
+        files: Sequence[Path],
+        target: str,
+        *,
+        source: str = "file",
+        force: bool = False,
+        write_policy: Any | None = None,
     ) -> dict[str, int]:
         """Index ``files`` (under ``root``; metadata ``path`` is relative to it) as Markdown chunks in ``target``.
 
         Unchanged files are skipped (by content hash) unless ``force``; changed files have their chunks replaced;
-        chunks of files no longer in ``files`` are removed. Returns counts of files indexed, chunks added and chunks
-        removed."""
+        chunks of files no longer in ``files`` are removed. ``write_policy`` stores the chunks through that policy
+        instead of the workspace's. Returns counts of files indexed, chunks added and chunks removed."""
         import hashlib
 
         existing: dict[str, builtins.list[MemoryNode]] = {}
@@ -947,7 +961,7 @@ class Memory:
                 }
                 for chunk in chunk_markdown(text)
             ]
-            self.add_many(items, target=target)
+            self.add_many(items, target=target, policy=write_policy)
             stats["files"] += 1
             stats["chunks_added"] += len(items)
         for rel, nodes in existing.items():

@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reme.config import EmbeddingConfig
 from reme.errors import BadInputError, NotFoundError, ReMeError
+from reme.policy.write import EXPLICIT_WRITE_TEMPERATURE, explicit_write_policy
 from reme.schema import MemoryNode, MemoryType, normalize_target
 
 if TYPE_CHECKING:
     from reme.memory import Memory
     from reme.policy.decision import Decision, DecisionKind
-    from reme.policy.write import HeuristicWritePolicy
     from reme.retrieval.embedding import Encoder
 
 __all__ = [
@@ -74,10 +74,6 @@ decision: it is the last step of the read path, and a reward for the answer belo
 NO_MEMORY = "NO_MEMORY_NEEDED"
 """What the summarizer LLM answers when the conversation holds nothing worth keeping."""
 
-EXPLICIT_WRITE_TEMPERATURE = 1e-3
-"""Temperature of the write policy of explicit adds (``add_memory``, imports). ReMe's add rule with logits of
-+-1000: store (or update the same id) has log-probability exactly 0 and discard probability exp(-2000) == 0, so
-even ``mode: sample`` never drops an explicit add, and the logged decision still re-scores exactly."""
 
 _KIND_TYPE = {"user": MemoryType.personal, "task": MemoryType.procedural, "tool": MemoryType.tool}
 """Default memory type of a target kind."""
@@ -92,14 +88,6 @@ _SORTABLE = frozenset(MemoryNode.model_fields)
 
 _POLICY_LOCK = threading.RLock()
 """Serialises writes that swap a ``Memory``'s write policy (explicit adds) with writes through its gate."""
-
-
-def explicit_write_policy() -> HeuristicWritePolicy:
-    """The write policy of explicit adds: ReMe's ``add_memory`` rule that never discards (see
-    ``EXPLICIT_WRITE_TEMPERATURE``). Its decisions are logged and re-scorable like any heuristic's."""
-    from reme.policy.write import HeuristicWritePolicy
-
-    return HeuristicWritePolicy(temperature=EXPLICIT_WRITE_TEMPERATURE)
 
 
 @contextlib.contextmanager

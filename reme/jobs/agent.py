@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from reme.errors import BadInputError
 
 if TYPE_CHECKING:
-    from reme.application import Application
     from reme.jobs.steps import JobRun
 
 __all__ = ["AgentRun", "llm_client", "run_tools", "tool_schemas"]
@@ -29,7 +28,7 @@ __all__ = ["AgentRun", "llm_client", "run_tools", "tool_schemas"]
 MAX_ITERS = 12
 
 
-def llm_client(app: Application) -> Any | None:
+def llm_client(app: Any) -> Any | None:
     """The application's LLM client, or ``None`` when none is configured."""
     from reme.llm.agentscope_chat import AgentScopeChat, is_agentscope_model
 
@@ -74,7 +73,7 @@ def _from_env(model: str | None = None) -> Any | None:
     return OpenAIChatClient(config.model_copy(update={"model": model}) if model else config)
 
 
-def tool_schemas(app: Application, names: list[str], injected: dict[str, Any]) -> list[dict[str, Any]]:
+def tool_schemas(app: Any, names: list[str], injected: dict[str, Any]) -> list[dict[str, Any]]:
     """OpenAI function schemas of the jobs ``names`` (their parameters without the injected keys)."""
     out = []
     for name in names:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-if TYPE_CHECKING:
-    from reme.application import Application, Response
+from reme.components.base import Response
 
 __all__ = ["STEPS", "JobRun", "Step", "plugin_of"]
 
@@ -36,10 +35,9 @@ def plugin_of(step: str) -> str:
 class JobRun:
     """One run of a job: the application, the keyword arguments, the response being built."""
 
-    def __init__(self, app: Application, job: str, kwargs: dict[str, Any]) -> None:
-        from reme.application import Response
-
+    def __init__(self, app: Any, job: str, kwargs: dict[str, Any]) -> None:
         self.app = app
+        """The ``reme.application.Application`` running the job."""
         self.job = job
         self.kwargs = kwargs
         self.response: Response = Response()

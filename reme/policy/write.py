@@ -537,6 +537,19 @@ class WritePolicyBase:
         return _state_from_record(decision)
 
 
+EXPLICIT_WRITE_TEMPERATURE = 1e-3
+"""Temperature of the write policy of explicit adds (``add_memory``, imports, the chunks of a note). ReMe's add rule
+with logits of +-1000: store (or update the same id) has log-probability exactly 0 and discard probability
+exp(-2000) == 0, so even ``mode: sample`` never drops an explicit add, and the logged decision still re-scores
+exactly."""
+
+
+def explicit_write_policy() -> HeuristicWritePolicy:
+    """The write policy of explicit adds: ReMe's ``add_memory`` rule that never discards (see
+    ``EXPLICIT_WRITE_TEMPERATURE``). Its decisions are logged and re-scorable like any heuristic's."""
+    return HeuristicWritePolicy(temperature=EXPLICIT_WRITE_TEMPERATURE)
+
+
 class HeuristicWritePolicy(WritePolicyBase):
     """ReMe 0.3.1.x's ``add_memory`` rule, made stochastic.
 

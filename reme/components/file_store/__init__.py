@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reme.application import Component
+from reme.components.base import Component
 
 if TYPE_CHECKING:
     from reme.memory import Memory
@@ -103,12 +103,14 @@ class LocalFileStore(Component):
     # ------------------------------------------------------------------------------------------- index
     def sync(self, force: bool = False) -> dict[str, int]:
         """Bring the chunks up to date with the files (changed files re-chunked, deleted ones dropped)."""
-        from reme.vector import explicit_write_policy, using_write_policy
+        from reme.policy.write import explicit_write_policy
 
+        # the note is the decision (its LLM writer's); its chunks are stored through ReMe's add rule, never discarded
+        indexing = explicit_write_policy()
         with self._lock:
-            memory = self.memory
-            with using_write_policy(memory, explicit_write_policy()):  # indexing is not a write decision
-                return memory.sync_files(self.root, self.watched_files(), NOTES_TARGET, source="notes", force=force)
+            return self.memory.sync_files(
+                self.root, self.watched_files(), NOTES_TARGET, source="notes", force=force, write_policy=indexing
+            )
 
     async def clear(self) -> int:
         """Drop every indexed chunk (the files stay); the next sync re-indexes them. Returns how many."""
