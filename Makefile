@@ -46,6 +46,7 @@ lint: install
 	$(VENV)/bin/ruff check reme tests benchmarks
 	$(VENV)/bin/ruff format --check reme tests benchmarks
 	$(VENV)/bin/mypy reme
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(PY) -m pytest -q

@@ -13,7 +13,7 @@ This module re-implements that contract over this project's parts (see ``docs/mi
   ``search`` job is this project's rank decision (FAISS + BM25 candidates, a logged Plackett-Luce ranking whose
   heuristic is ReMe 0.4's RRF fusion, ``reme.policy.rank.RRFRankPolicy``), and the notes that ``auto_memory`` and
   ``auto_dream`` write are LLM write decisions with the model's token log-probabilities (``reme.jobs.agent``);
-- the steps a job names are this project's functions (``reme.jobs.steps.STEPS``); a step no function serves (a
+- the steps a job names are this project's functions (``reme.jobs.registry.STEPS``); a step no function serves (a
   ReMe plugin's, such as ``auto-fin``'s) does not stop the application: its job answers ``success=False`` saying
   which plugin provides it;
 - plugins named in ``plugins`` are accepted and recorded, not loaded (this project does not host ReMe's plugin
@@ -52,12 +52,13 @@ class Job:
         self.kwargs: dict[str, Any] = extra
 
     def missing_steps(self) -> list[str]:
-        from reme.jobs.steps import STEPS
+        from reme.jobs.registry import STEPS
 
         return [str(s.get("backend", "")) for s in self.steps if str(s.get("backend", "")) not in STEPS]
 
     async def __call__(self, **kwargs: Any) -> Response:
-        from reme.jobs.steps import STEPS, JobRun, plugin_of
+        from reme.jobs.registry import STEPS
+        from reme.jobs.steps import JobRun, plugin_of
 
         counter = self.app.context.metadata.setdefault("__job_counter", {})
         counter[self.name] = counter.get(self.name, 0) + 1

@@ -1261,8 +1261,8 @@ def datasets_synth(
 
 def main() -> None:
     """Entry point of the ``reme`` script: ReMe 0.4's ``reme start`` / ``reme <job> key=value`` form goes to
-    ``reme.jobs.cli04``, everything else to this project's commands."""
-    from reme.jobs.cli04 import is_job_command, run
+    ``reme.job_cli``, everything else to this project's commands."""
+    from reme.job_cli import is_job_command, run
 
     if is_job_command(sys.argv[1:]):
         raise SystemExit(run(sys.argv[1:]))

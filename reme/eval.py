@@ -7,70 +7,31 @@ every metric are in ``docs/evaluation.md``.
 
 from __future__ import annotations
 
-import math
-import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from reme.config import EmbeddingConfig, RetrievalConfig
-from reme.datasets.dates import parse_date
+from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
-from reme.policy.rank import RankState
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
-from reme.schema import DEFAULT_TARGET, Episode, MemoryType, Question
+from reme.schema import Episode, Question
+from reme.scoring import (
+    RETRIEVAL_CATEGORIES,
+    QuestionState,
+    default_cache_path,
+    is_scored,
+    ndcg_at,
+    parse_ks,
+    question_states,
+    recall_at,
+    sessions_in_order,
+)
 
-RETRIEVAL_CATEGORIES = {"1", "2", "3", "4"}
-"""LoCoMo categories scored for retrieval (5, adversarial, has no answer to find)."""
-
-
-def default_cache_path() -> Path:
-    """Where evaluation keeps its embedding cache across runs (``$REME_CACHE_DIR`` or ``~/.cache/reme``)."""
-    root = os.environ.get("REME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "reme")
-    return Path(root) / "embeddings.db"
-
-
-def parse_ks(text: str) -> list[int]:
-    """``"1,5,10,20"`` -> ``[1, 5, 10, 20]``."""
-    try:
-        ks = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise BadInputError(f"--k must be comma-separated positive integers, got {text!r}") from None
-    if not ks or ks[0] < 1 or ks[-1] > 1000:
-        raise BadInputError(f"--k values must be in [1, 1000], got {text!r}")
-    return ks
-
-
-def is_scored(question: Question, fmt: str) -> bool:
-    """Whether a question enters the retrieval metrics (see ``docs/evaluation.md``)."""
-    if fmt == "longmemeval":
-        return bool(question.answer_session_ids) and not question.adversarial
-    return question.category in RETRIEVAL_CATEGORIES and bool(question.evidence)
-
-
-def recall_at(ranked: Sequence[str], relevant: set[str], k: int) -> float:
-    return len(relevant.intersection(ranked[:k])) / len(relevant)
-
-
-def ndcg_at(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
-    """Binary-relevance NDCG; the ideal DCG puts ``min(|relevant|, k)`` relevant items first."""
-    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
-    return dcg / ideal
-
-
-def sessions_in_order(ranked_turns: Sequence[str], session_of: dict[str, str]) -> list[str]:
-    """Sessions ordered by the first appearance of one of their turns in the ranking."""
-    seen: dict[str, None] = {}
-    for turn in ranked_turns:
-        seen.setdefault(session_of[turn], None)
-    return list(seen)
+__all__ = [
+    "RETRIEVAL_CATEGORIES", "QuestionState", "default_cache_path", "evaluate_retrieval", "is_scored", "ndcg_at",
+    "parse_ks", "question_states", "recall_at", "sessions_in_order",
+]  # fmt: skip
 
 
 class _Accumulator:
@@ -129,88 +90,6 @@ def evaluate_retrieval(
         "queries": queries,
         "results": {label: acc[label].result() for label in labels},
     }
-
-
-@dataclass
-class QuestionState:
-    """One scored question of an episode with its candidates as a rank policy sees them."""
-
-    episode_id: str
-    question: Question
-    state: RankState
-    turn_ids: list[str]
-    """Turn id of each candidate (parallel to the state's rows)."""
-    session_of: dict[str, str]
-
-    @property
-    def relevant(self) -> np.ndarray:
-        """Which candidates are evidence turns."""
-        evidence = set(self.question.evidence)
-        return np.asarray([t in evidence for t in self.turn_ids], dtype=bool)
-
-
-def question_states(
-    episodes: Sequence[Episode],
-    per_side: int,
-    text_format: str = "dated",
-    embedding: EmbeddingConfig | None = None,
-    encoder: Encoder | None = None,
-    cache_path: str | Path | None = None,
-    show_progress: bool = False,
-) -> Iterator[QuestionState]:
-    """Index each episode in its own temporary store and yield the rank state of each scored question:
-    ``per_side`` FAISS and BM25 candidates, all of them rankable (k = every candidate). Evaluation and the
-    trainers read questions through this one function, so they see the same candidates and features."""
-    from reme.memory import Memory
-    from reme.policy.registry import heuristic_for
-    from reme.settings import TrajectorySettings, WorkspaceSettings
-
-    if text_format not in ("dated", "plain"):
-        raise BadInputError(f"unknown text format {text_format!r}: use 'dated' or 'plain'")
-    retrieval = RetrievalConfig(min_score=0.0)
-    cache = cache_path or default_cache_path()
-    for episode in episodes:
-        scored = [q for q in episode.questions if is_scored(q, episode.format)]
-        if not scored:
-            continue
-        with tempfile.TemporaryDirectory(prefix="reme-eval-") as tmp:
-            mem = Memory(
-                tmp,
-                embedding,
-                retrieval,
-                encoder=encoder,
-                embedding_cache=cache,
-                show_progress=show_progress,
-                write_policy=heuristic_for("write"),  # one memory per turn, as the metrics assume
-                settings=WorkspaceSettings(trajectories=TrajectorySettings(enabled=False)),
-            )
-            try:
-                items = [
-                    {
-                        "content": turn.render(text_format),
-                        "memory_id": f"turn-{i}",
-                        "memory_type": MemoryType.history,
-                        "message_time": parse_date(turn.date),
-                        "metadata": {"turn_id": turn.turn_id, "session_id": turn.session_id, "speaker": turn.speaker},
-                    }
-                    for i, turn in enumerate(episode.turns)
-                ]
-                mem.add_many(items, show_progress=False, batch_size=4096)
-                turn_of = {f"turn-{i}": turn.turn_id for i, turn in enumerate(episode.turns)}
-                session_of = {t.turn_id: t.session_id for t in episode.turns}
-                qvecs = mem.encode_queries([q.question for q in scored])
-                # ages are measured from the question's date (LongMemEval), else from the last session's
-                last_session = max((d for d in (parse_date(t.date) for t in episode.turns) if d), default="")
-                for question, qvec in zip(scored, qvecs):
-                    asked = parse_date(question.question_date) or last_session
-                    query_time = datetime.fromisoformat(asked) if asked else None
-                    _, state, _ = mem.rank_state(
-                        question.question, per_side, 2 * per_side, DEFAULT_TARGET, qvec, query_time=query_time
-                    )
-                    turn_ids = [turn_of[m] for m in state.memory_ids]
-                    yield QuestionState(episode.episode_id, question, state, turn_ids, session_of)
-            finally:
-                mem.close()
 
 
 def _score_question(

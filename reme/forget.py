@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,8 +36,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from reme.atomic import write_atomic
 from reme.errors import BadInputError
-from reme.store.atomic import write_atomic
+from reme.policy.trajectory import prune_trajectories
 
 __all__ = ["FORGOTTEN", "ForgetReport", "forget", "prune_trajectories", "scrub_record"]
 
@@ -191,26 +191,3 @@ def forget(memory: Any, *, memory_ids: Sequence[str] = (), target: str | None = 
             report.trajectory_fields += fields
     log.info("forget: %s", report.model_dump())
     return report
-
-
-def prune_trajectories(directory: str | Path, retention_days: float, now: float | None = None) -> list[str]:
-    """Delete trajectory segments whose last write is older than ``retention_days`` (never the newest segment).
-    Returns the names of the segments deleted."""
-    if not isinstance(retention_days, int | float) or isinstance(retention_days, bool) or retention_days < 0:
-        raise BadInputError(f"retention_days must be a number >= 0, got {retention_days!r}")
-    root = Path(directory)
-    if not root.is_dir():
-        return []
-    segments = sorted(root.glob("segment-*.jsonl"))
-    cutoff = (time.time() if now is None else now) - retention_days * 86400
-    gone = []
-    for path in segments[:-1]:
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                gone.append(path.name)
-        except FileNotFoundError:
-            continue
-    if gone:
-        log.info("pruned %d trajectory segments older than %g days", len(gone), retention_days)
-    return gone

@@ -36,12 +36,13 @@ from reme.policy.decision import Decision, Mode
 from reme.policy.decision_index import DecisionIndex, DecisionRef
 from reme.policy.guard import load_guarded
 from reme.policy.rank import RankState
+from reme.policy.rank_features import RANK_FEATURES
 from reme.policy.registry import ensure_registered
 from reme.policy.trajectory import RewardEvent, TrajectoryLog
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
 from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.embedding import Encoder, build_encoder
-from reme.retrieval.features import RANK_FEATURES, build_features, context_features, neighbour_text_features
+from reme.retrieval.features import build_features, context_features, neighbour_text_features
 from reme.schema import (
     MemoryNode,
     MemoryType,
@@ -191,7 +192,7 @@ class Memory:
         )
         self.decisions = DecisionIndex(self.workspace.trajectory_dir, self.workspace.index_dir / "decisions.db")
         if self.settings.trajectories.retention_days is not None:
-            from reme.forget import prune_trajectories
+            from reme.policy.trajectory import prune_trajectories
 
             prune_trajectories(self.workspace.trajectory_dir, self.settings.trajectories.retention_days)
         self._rng = np.random.default_rng(seed)

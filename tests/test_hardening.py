@@ -724,7 +724,7 @@ def _crafted(directory: Path, config: Any = None, feature_spec: Any = "live", we
 
     from reme.policy.checkpoint import save_checkpoint
     from reme.policy.rank import MLPRankPolicy
-    from reme.retrieval.features import RANK_FEATURES
+    from reme.policy.rank_features import RANK_FEATURES
 
     policy = MLPRankPolicy(hidden=4)
     tensors = {k: v.clone() for k, v in policy.head.state_dict().items()}

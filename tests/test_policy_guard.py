@@ -14,10 +14,10 @@ import torch
 from reme.memory import Memory
 from reme.policy.guard import FALLBACKS, GuardedPolicy, PolicyError
 from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
+from reme.policy.rank_features import RANK_FEATURES
 from reme.policy.registry import activate
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import RandomEncoder
-from reme.retrieval.features import RANK_FEATURES
 
 
 def _workspace(tmp_path: Path, policy: MLPRankPolicy, on_failure: str, checked: bool = True) -> Path:

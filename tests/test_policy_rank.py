@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from reme.policy import plackett_luce as pl
 from reme.policy.decision import Decision
 from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy, RankState
-from reme.retrieval.features import RANK_FEATURES
+from reme.policy.rank_features import RANK_FEATURES
 
 scores_st = st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=6).map(np.array)
 

@@ -22,8 +22,8 @@ from reme.application import Application, Response
 from reme.config import parse_action, parse_kwargs
 from reme.policy.audit import verify
 from reme.policy.rank import RankState, RRFRankPolicy
+from reme.policy.rank_features import RANK_FEATURES
 from reme.policy.trajectory import read_records
-from reme.retrieval.features import RANK_FEATURES
 
 
 def run(coro: Any) -> Any:
@@ -359,7 +359,7 @@ def test_auto_dream_consolidates_changed_notes_once(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ command line
 def test_job_command_lines_are_told_from_this_projects_own():
-    from reme.jobs.cli04 import is_job_command
+    from reme.job_cli import is_job_command
 
     assert is_job_command(["start"]) and is_job_command(["start", "config=x.yaml", "service.port=1"])
     assert is_job_command(["search", "query=green tea", "limit=5"]) and is_job_command(["version"])

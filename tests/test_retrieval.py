@@ -157,7 +157,8 @@ def test_exact_fill_versus_reme_zero_fill():
 def test_features_are_finite_named_and_per_query_normalised():
     from datetime import datetime
 
-    from reme.retrieval.features import FEATURE_NAMES, build_features
+    from reme.policy.rank_features import FEATURE_NAMES
+    from reme.retrieval.features import build_features
     from reme.schema import MemoryNode
 
     cands = _cands()
@@ -220,7 +221,8 @@ def test_openai_encoder_batches_normalises_and_retries(monkeypatch):
 
 
 def test_session_features_group_candidates_of_one_session():
-    from reme.retrieval.features import FEATURE_NAMES, build_features
+    from reme.policy.rank_features import FEATURE_NAMES
+    from reme.retrieval.features import build_features
     from reme.schema import MemoryNode
 
     cands = _cands()  # cosines 0.9, 0.5, 0.2, (none)

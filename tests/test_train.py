@@ -56,7 +56,7 @@ def test_plackett_luce_batch_matches_the_numpy_reference():
 
 def _toy_examples(n: int, seed: int) -> list[RankExample]:
     """Questions whose evidence candidate is marked (noisily) by one feature the heuristic ignores."""
-    from reme.retrieval.features import RANK_FEATURES
+    from reme.policy.rank_features import RANK_FEATURES
 
     rng = np.random.default_rng(seed)
     col = RANK_FEATURES.index("word_overlap")

@@ -37,7 +37,6 @@ import numpy as np
 
 from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
-from reme.eval import is_scored
 from reme.policy.checkpoint import read_spec
 from reme.policy.compact import (
     COMPACT_FEATURES,
@@ -56,6 +55,7 @@ from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.retrieval.keyword import tokenize
 from reme.schema import Episode
+from reme.scoring import is_scored
 
 from .hybrid import cached_encoder, hybrid_top_k
 

@@ -30,7 +30,6 @@ import numpy as np
 from reme.config import EmbeddingConfig
 from reme.envs.hybrid import cached_encoder, hybrid_top_k
 from reme.errors import BadInputError
-from reme.eval import is_scored
 from reme.policy.decision import Decision
 from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import RewardEvent
@@ -48,6 +47,7 @@ from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.retrieval.keyword import tokenize
 from reme.schema import Episode, Question
+from reme.scoring import is_scored
 
 __all__ = [
     "CANDIDATE_KINDS",

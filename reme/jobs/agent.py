@@ -51,11 +51,11 @@ def llm_client(app: Any) -> Any | None:
         credential = dict(getattr(component, "credential", {}) or {})
         if not credential.get("base_url"):
             return _from_env(model)
-        from reme.llm.openai_client import OpenAIChatClient
-        from reme.llm.types import LLMConfig
+        from reme.llm import LLMConfig, build_llm
 
-        return OpenAIChatClient(LLMConfig(model=model, base_url=credential["base_url"],
-                                          api_key=credential.get("api_key") or None))  # fmt: skip
+        return build_llm(
+            LLMConfig(model=model, base_url=credential["base_url"], api_key=credential.get("api_key") or None)
+        )
     raise BadInputError(f"as_llm.default.model must be a model name, an AgentScope chat model or an LLM client, "
                         f"got {type(model).__name__}")  # fmt: skip
 
@@ -64,13 +64,11 @@ def _from_env(model: str | None = None) -> Any | None:
     """An OpenAI-compatible client from ReMe's ``LLM_BASE_URL`` / ``LLM_API_KEY`` (and ``LLM_MODEL``), if set."""
     import os
 
-    from reme.llm.openai_client import OpenAIChatClient
-    from reme.llm.types import LLMConfig
+    from reme.llm import build_llm
 
     if not os.environ.get("LLM_BASE_URL", "").strip():
         return None
-    config = LLMConfig.from_env()
-    return OpenAIChatClient(config.model_copy(update={"model": model}) if model else config)
+    return build_llm(None, model=model)
 
 
 def tool_schemas(app: Any, names: list[str], injected: dict[str, Any]) -> list[dict[str, Any]]:

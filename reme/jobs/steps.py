@@ -1,4 +1,5 @@
-"""The steps ReMe 0.4.x's jobs name, as this project's functions: ``STEPS[name](run, **options)``.
+"""What a step of ReMe 0.4.x's jobs gets: ``JobRun`` (the run's application, arguments and response); the steps
+themselves are this project's functions, ``reme.jobs.registry.STEPS[name](run, **options)``.
 
 A step reads its inputs from ``run.kwargs`` (the job's keyword arguments and the call's), writes
 ``run.response`` and may set ``run.stopped`` to end its job early (``auto_dream`` with nothing new). The functions
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reme.components.base import Response
 
-__all__ = ["STEPS", "JobRun", "Step", "plugin_of"]
+__all__ = ["JobRun", "Step", "plugin_of"]
 
 Step = Callable[..., Awaitable[None]]
 
@@ -81,31 +82,3 @@ class JobRun:
     async def run_job(self, name: str, **kwargs: Any) -> Response:
         """Another job of the application, with the injected path constraint of this run passed on."""
         return await self.app.run_job(name, **kwargs)
-
-
-def _registry() -> dict[str, Step]:
-    from reme.jobs import evolve, files, index
-
-    steps: dict[str, Step] = {}
-    for module in (files, index, evolve):
-        steps.update(module.STEPS)
-    return steps
-
-
-class _Steps(dict[str, Step]):
-    """The step registry, filled on first use (the step modules import the store)."""
-
-    def _fill(self) -> None:
-        if not dict.__len__(self):
-            self.update(_registry())
-
-    def __contains__(self, key: object) -> bool:
-        self._fill()
-        return dict.__contains__(self, key)
-
-    def __getitem__(self, key: str) -> Step:
-        self._fill()
-        return dict.__getitem__(self, key)
-
-
-STEPS: dict[str, Step] = _Steps()

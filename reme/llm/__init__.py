@@ -8,6 +8,7 @@ them.
 
 from __future__ import annotations
 
+from reme.llm.factory import build_llm
 from reme.llm.hf_client import HFChatClient
 from reme.llm.openai_client import OpenAIChatClient
 from reme.llm.types import (
@@ -17,7 +18,6 @@ from reme.llm.types import (
     LLMError,
     LLMResponseError,
     LLMTimeoutError,
-    build_llm,
 )
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reme.errors import BadInputError, ReMeError
+from reme.errors import ReMeError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,7 +26,6 @@ __all__ = [
     "LLMError",
     "LLMResponseError",
     "LLMTimeoutError",
-    "build_llm",
 ]
 
 DEFAULT_MODEL = "qwen3.5-plus"
@@ -221,40 +220,3 @@ class LLMClient(Protocol):
 
 _OPENAI_ONLY = frozenset({"api_key", "base_url", "timeout", "max_retries", "logprobs", "model", "model_name"})
 _HF_KEYS = frozenset({"device", "max_new_tokens", "temperature", "seed"})
-
-
-def build_llm(spec: str | LLMConfig | None = None, **overrides: Any) -> LLMClient:
-    """The client for ``spec``.
-
-    - ``"hf:<local model dir>"``: ``HFChatClient`` (in-process transformers). Overrides ``device``,
-      ``max_new_tokens`` (or ``max_tokens``), ``temperature`` and ``seed`` are passed on; endpoint-only keys
-      (``api_key``, ``base_url``, ...) are ignored; anything else is a ``BadInputError``.
-    - any other string: ``OpenAIChatClient(LLMConfig.from_env(model=spec, **overrides))`` (an ``openai:`` prefix is
-      stripped).
-    - an ``LLMConfig``: ``OpenAIChatClient(config)`` (``overrides`` that are not ``None`` are applied on a copy).
-    - ``None``: ``OpenAIChatClient(LLMConfig.from_env(**overrides))``.
-    """
-    from reme.llm.openai_client import OpenAIChatClient
-
-    if isinstance(spec, LLMConfig):
-        given = {key: value for key, value in overrides.items() if value is not None}
-        config = LLMConfig(**{**spec.model_dump(), **given}) if given else spec
-        return OpenAIChatClient(config)
-    if spec is None:
-        return OpenAIChatClient(LLMConfig.from_env(**overrides))
-    if not isinstance(spec, str) or not spec.strip():
-        raise BadInputError(f"LLM spec must be a model name, 'hf:<dir>' or an LLMConfig, got {spec!r}")
-    spec = spec.strip()
-    if spec.startswith(HF_PREFIX):
-        from reme.llm.hf_client import HFChatClient
-
-        kwargs = {key: value for key, value in overrides.items() if value is not None and key not in _OPENAI_ONLY}
-        if "max_tokens" in kwargs:
-            kwargs.setdefault("max_new_tokens", kwargs.pop("max_tokens"))
-        unknown = sorted(set(kwargs) - _HF_KEYS)
-        if unknown:
-            raise BadInputError(f"options {unknown} do not apply to an in-process model ({spec})")
-        return HFChatClient(spec[len(HF_PREFIX) :], **kwargs)
-    if spec.startswith(OPENAI_PREFIX):
-        spec = spec[len(OPENAI_PREFIX) :]
-    return OpenAIChatClient(LLMConfig.from_env(**{**overrides, "model": spec}))

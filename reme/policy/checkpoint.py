@@ -6,7 +6,7 @@ column names, in order), ``config`` (sizes, temperature, ...), ``version`` (sha2
 is missing a file, is an error: never a silent fallback.
 
 A save writes both files into a temporary folder beside the directory, fsyncs them and swaps the folder into
-place (``reme.store.atomic.replace_dir``): after a crash the directory holds the whole old checkpoint or the
+place (``reme.atomic.replace_dir``): after a crash the directory holds the whole old checkpoint or the
 whole new one. A crash between the swap's two renames leaves the old one under ``.<name>.old-…``, which
 loading falls back to and the next save puts back.
 """
@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from reme.atomic import replace_dir, whole_dir
 from reme.errors import BadInputError
-from reme.store.atomic import replace_dir, whole_dir
 
 SPEC_FILE = "policy.json"
 WEIGHTS_FILE = "policy.safetensors"

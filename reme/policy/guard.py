@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reme.errors import ReMeError
+from reme.policy.feature_sets import live_features
 
-__all__ = ["FALLBACKS", "GuardedPolicy", "PolicyError", "live_features", "load_guarded"]
+__all__ = ["FALLBACKS", "GuardedPolicy", "PolicyError", "load_guarded"]
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +36,6 @@ FALLBACKS: Counter[str] = Counter()
 
 class PolicyError(ReMeError):
     """A learned policy could not be loaded or could not decide, and the workspace does not fall back."""
-
-
-def live_features(kind: str) -> tuple[str, ...]:
-    """The feature columns this version computes for a live decision of ``kind``."""
-    if kind == "rank":
-        from reme.retrieval.features import RANK_FEATURES
-
-        return RANK_FEATURES
-    if kind == "write":
-        from reme.policy.write import WRITE_FEATURES
-
-        return WRITE_FEATURES
-    from reme.policy.compact import COMPACT_FEATURES
-
-    return COMPACT_FEATURES
 
 
 def _features_of(policy: Any) -> tuple[str, ...] | None:

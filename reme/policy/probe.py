@@ -20,7 +20,7 @@ __all__ = ["probe", "probe_state"]
 def probe_state(kind: str, rng: np.random.Generator) -> Any:
     """A small, well-formed state of ``kind`` (features drawn at random, as a live decision's could be)."""
     if kind == "rank":
-        from reme.policy.guard import live_features
+        from reme.policy.feature_sets import live_features
         from reme.policy.rank import RankState
 
         names = live_features("rank")

@@ -20,7 +20,7 @@ from reme.errors import BadInputError
 from reme.policy import plackett_luce as pl
 from reme.policy.checkpoint import load_checkpoint, params_version, save_checkpoint
 from reme.policy.decision import Decision, DecisionKind, Matrix, Mode
-from reme.retrieval.features import RANK_FEATURES
+from reme.policy.rank_features import RANK_FEATURES
 
 
 @dataclass

@@ -15,11 +15,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from reme.atomic import fsync_dir, fsync_tree, temp_name, whole_dir, write_atomic
 from reme.errors import BadInputError, WorkspaceError
 from reme.policy.checkpoint import SPEC_FILE, check_spec, read_spec
 from reme.policy.decision import DECISION_KINDS, Decision
 from reme.schema import utc_now
-from reme.store.atomic import fsync_dir, fsync_tree, temp_name, whole_dir, write_atomic
 
 HEURISTIC = "heuristic"
 
@@ -123,7 +123,7 @@ def load_checkpoint_dir(directory: str | Path) -> Any:
     """A learned policy from a checkpoint directory, refused with ``BadInputError`` (one line) unless it is whole
     (its version hash), its spec is sound and its features are this version's (``check_spec``), its weights are
     finite and bounded, and it decides finitely on a probe state (``reme.policy.probe``)."""
-    from reme.policy.guard import live_features
+    from reme.policy.feature_sets import live_features
     from reme.policy.probe import probe
 
     spec = read_spec(directory)

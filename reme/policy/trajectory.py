@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reme.errors import BadInputError
 from reme.policy.decision import RECORD_SCHEMA_VERSION, Decision
 from reme.schema import utc_now
 
@@ -224,3 +226,26 @@ def read_records(directory: str | Path) -> Iterator[LogLine]:
                     yield LogLine(path, number, parse_line(text))
                 except ValueError as exc:
                     yield LogLine(path, number, None, str(exc))
+
+
+def prune_trajectories(directory: str | Path, retention_days: float, now: float | None = None) -> list[str]:
+    """Delete trajectory segments whose last write is older than ``retention_days`` (never the newest segment).
+    Returns the names of the segments deleted."""
+    if not isinstance(retention_days, int | float) or isinstance(retention_days, bool) or retention_days < 0:
+        raise BadInputError(f"retention_days must be a number >= 0, got {retention_days!r}")
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    segments = sorted(root.glob("segment-*.jsonl"))
+    cutoff = (time.time() if now is None else now) - retention_days * 86400
+    gone = []
+    for path in segments[:-1]:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                gone.append(path.name)
+        except FileNotFoundError:
+            continue
+    if gone:
+        log.info("pruned %d trajectory segments older than %g days", len(gone), retention_days)
+    return gone

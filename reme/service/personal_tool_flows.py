@@ -297,7 +297,7 @@ class PersonalToolFlows:
 
     def _dump(self, workspace_id: str, given: str, targets: list[str]) -> dict[str, Any]:
         """Every memory of the workspace's three targets as JSON Lines in its dump folder."""
-        from reme.store.atomic import write_atomic
+        from reme.atomic import write_atomic
 
         path = self.tasks.resolve(given, workspace_id)
         nodes = self.run(lambda: [n for t in targets for n in self.memory.list(t)])

@@ -41,9 +41,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reme.atomic import write_atomic
 from reme.errors import BadInputError, NotFoundError, ReMeError
 from reme.schema import MemoryNode, normalize_target
-from reme.store.atomic import write_atomic
 
 __all__ = [
     "AddTaskMemoryIn",

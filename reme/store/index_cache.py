@@ -3,7 +3,7 @@ them from the records. They are caches: a manifest names the target's generation
 were built for, and anything stale, torn or unreadable is ignored (and rebuilt from ``reme.db``).
 
 Layout: ``index/<sha256(target)[:16]>/{manifest.json, dense.faiss, ids.npy, bm25/}``, written to a temporary
-folder, fsynced and swapped into place (``reme.store.atomic.replace_dir``), so a crash never leaves a
+folder, fsynced and swapped into place (``reme.atomic.replace_dir``), so a crash never leaves a
 half-written index that looks whole. The manifest, written last, names the generation, the model, the number of
 memories and whether a keyword index exists, and carries a build id: a reader checks every file against it and
 reads the manifest again at the end, so an index replaced by another process mid-read is never mixed from two
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from reme.atomic import replace_dir
 from reme.retrieval.dense import DenseIndex
 from reme.retrieval.keyword import BM25Index
-from reme.store.atomic import replace_dir
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from reme.errors import BadInputError
-from reme.eval import question_states
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode
+from reme.scoring import question_states
 
 
 @dataclass

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reme.jobs.cli_args import parse_action, parse_kwargs
+from reme.config import parse_action, parse_kwargs
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "is_job_command", "run"]
 
