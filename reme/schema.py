@@ -57,17 +57,6 @@ def normalize_target(target: str | None) -> str:
     return target
 
 
-def target_from_names(user_name: str = "", task_name: str = "", tool_name: str = "") -> str:
-    """ReMe's ``user_name`` / ``task_name`` / ``tool_name`` keywords as one target; at most one may be set."""
-    given = [(kind, name) for kind, name in (("user", user_name), ("task", task_name), ("tool", tool_name)) if name]
-    if len(given) > 1:
-        raise BadInputError("give exactly one of user_name, task_name, tool_name")
-    if not given:
-        return DEFAULT_TARGET
-    kind, name = given[0]
-    return normalize_target(f"{kind}:{name}")
-
-
 def check_text(text: Any, what: str = "text") -> str:
     """Reject what cannot be a memory text: non-strings, empty or blank, oversized, lone surrogates, NUL."""
     if isinstance(text, bytes):

@@ -99,18 +99,6 @@ def load_settings(workspace: str | Path) -> WorkspaceSettings:
         raise WorkspaceError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
-def save_settings(workspace: str | Path, settings: WorkspaceSettings) -> None:
-    """Write ``reme.yaml`` atomically (temporary file, then rename)."""
-    import os
-
-    import yaml
-
-    path = Path(workspace) / SETTINGS_FILE
-    tmp = path.with_name(f".{SETTINGS_FILE}.tmp-{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def load_dotenv(path: Path) -> None:
     """``KEY=VALUE`` lines of a ``.env`` file into ``os.environ`` (existing variables win); ReMe's ``enable_load_env``
     and ``reme start`` read ``./.env`` this way."""

@@ -50,8 +50,13 @@ def test_a_sound_learned_policy_is_guarded_and_decides(tmp_path):
     ws = _workspace(tmp_path, MLPRankPolicy(hidden=4), "error")
     memory = Memory(ws, encoder=RandomEncoder(16))
     assert isinstance(memory.rank_policy, GuardedPolicy) and memory.rank_policy.name == "mlp-rank"
-    assert memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    hits = memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    assert len(hits) == 2 and {h.memory.memory_target for h in hits} == {"user:alice"}
+    decision = memory.decision(hits[0].decision_id)
+    assert decision.kind == "rank"
     memory.close()
+    logged = [e.record for e in read_records(ws / "trajectories") if e.record and e.record.type == "decision"]
+    assert logged[-1].policy == "mlp-rank" and logged[-1].logprob is not None  # the guarded head decided
 
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "features"])
@@ -75,8 +80,11 @@ def test_a_policy_that_cannot_load_is_refused_or_replaced(tmp_path, caplog, dama
         memory = Memory(ws, encoder=RandomEncoder(16))
     assert isinstance(memory.rank_policy, HeuristicRankPolicy)
     assert FALLBACKS["rank:load"] == before + 1 and "the heuristic serves rank decisions" in caplog.text
-    assert memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    hits = memory.search("Where does Alice live?", 2, "user:alice", min_score=-1)
+    assert len(hits) == 2
     memory.close()
+    logged = [e.record for e in read_records(ws / "trajectories") if e.record and e.record.type == "decision"]
+    assert logged[-1].kind == "rank" and logged[-1].policy == "heuristic-fusion"  # the fallback decided
 
 
 def test_non_finite_scores_are_refused_or_replaced_and_never_logged(tmp_path, caplog):

@@ -356,10 +356,6 @@ def _pieces_from_bytes(chunks: list[bytes]) -> list[str] | None:
     return pieces
 
 
-def _is_byte(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 256
-
-
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _BODY_EXCERPT else text[:_BODY_EXCERPT] + "..."

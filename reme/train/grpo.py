@@ -18,14 +18,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy.rank import MLPRankPolicy
-from reme.train.data import RankExample, evaluate_scores, pad_features
+from reme.train.data import RankExample, pad_features
 
 
 @dataclass
@@ -231,11 +231,3 @@ def policy_scores(policy: MLPRankPolicy, examples: Sequence[RankExample]) -> lis
     from reme.policy.rank import RankState
 
     return [policy.scores(RankState(ex.features, 10)) for ex in examples]
-
-
-def validation_metrics(policy: MLPRankPolicy, examples: Sequence[RankExample]) -> dict[str, float]:
-    return evaluate_scores(examples, policy_scores(policy, examples))
-
-
-def config_dict(config: GRPOConfig) -> dict[str, Any]:
-    return asdict(config)
