@@ -18,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from reme.config import EmbeddingConfig
+from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.retrieval.embedding import Encoder, build_encoder
 
 __all__ = ["cached_encoder", "hybrid_top_k", "per_side"]
 
 
-def per_side(k: int) -> int:
-    """Candidates taken from each side for a search of ``k`` results (``Memory.search``'s rule)."""
-    return min(200, max(1, int(k * 3)))
+def per_side(k: int, retrieval: RetrievalConfig | None = None) -> int:
+    """Candidates taken from each side for a search of ``k`` results (``RetrievalConfig.candidates_for``, the rule
+    ``Memory.search`` applies)."""
+    return (retrieval or RetrievalConfig()).candidates_for(k)
 
 
 def cached_encoder(
@@ -40,15 +41,18 @@ def cached_encoder(
     return CachedEncoder(base, EmbeddingCache(cache_path or default_cache_path()))
 
 
-def _bm25_scores(memory_tokens: Sequence[Sequence[str]], query_tokens: Sequence[Sequence[str]]) -> np.ndarray:
-    """``(queries, memories)`` raw BM25 scores (bm25s, k1=1.5, b=0.75, as ``reme.retrieval.keyword``)."""
+def _bm25_scores(
+    memory_tokens: Sequence[Sequence[str]], query_tokens: Sequence[Sequence[str]], retrieval: RetrievalConfig
+) -> np.ndarray:
+    """``(queries, memories)`` raw BM25 scores (bm25s with ``RetrievalConfig``'s ``bm25_k1`` / ``bm25_b``, as the
+    store's index)."""
     out = np.zeros((len(query_tokens), len(memory_tokens)), dtype=np.float32)
     if not memory_tokens or not any(memory_tokens):
         return out
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    retriever = bm25s.BM25(k1=1.5, b=0.75)
+    retriever = bm25s.BM25(k1=retrieval.bm25_k1, b=retrieval.bm25_b)
     retriever.index([list(t) for t in memory_tokens], show_progress=False)
     for qi, tokens in enumerate(query_tokens):
         if tokens:
@@ -62,18 +66,23 @@ def hybrid_top_k(
     query_vectors: np.ndarray,
     query_tokens: Sequence[Sequence[str]],
     k: int = 10,
-    vector_weight: float = 0.7,
+    vector_weight: float | None = None,
+    retrieval: RetrievalConfig | None = None,
 ) -> list[np.ndarray]:
     """For each query, the indices (into the memory arrays) of its top ``k`` memories, best first.
 
     ``memory_vectors`` / ``query_vectors`` are L2-normalised rows; ``*_tokens`` are ``reme.retrieval.keyword.tokenize``
-    outputs. Fewer than ``k`` come back when fewer memories exist."""
+    outputs. Candidate counts, BM25 parameters and the fusion weight are ``retrieval``'s (default
+    ``RetrievalConfig()``, the store's); ``vector_weight`` overrides the weight. Fewer than ``k`` come back when
+    fewer memories exist."""
+    retrieval = retrieval or RetrievalConfig()
+    weight = retrieval.vector_weight if vector_weight is None else vector_weight
     m = len(memory_tokens)
     if m == 0:
         return [np.zeros(0, dtype=np.int64) for _ in query_tokens]
-    n = per_side(k)
+    n = per_side(k, retrieval)
     cosines = np.asarray(query_vectors, dtype=np.float32) @ np.asarray(memory_vectors, dtype=np.float32).T
-    bm25 = _bm25_scores(memory_tokens, query_tokens)
+    bm25 = _bm25_scores(memory_tokens, query_tokens, retrieval)
     results: list[np.ndarray] = []
     for qi in range(len(query_tokens)):
         cos, raw = cosines[qi], bm25[qi]
@@ -83,7 +92,7 @@ def hybrid_top_k(
         seen = set(dense.tolist())
         union = np.concatenate([dense, np.asarray([i for i in keyword.tolist() if i not in seen], dtype=np.int64)])
         if len(keyword):
-            fused = vector_weight * cos[union] + (1.0 - vector_weight) * raw[union] / float(raw[keyword].max())
+            fused = weight * cos[union] + (1.0 - weight) * raw[union] / float(raw[keyword].max())
         else:  # the keyword side found nothing: the dense list by cosine
             fused = cos[union]
         results.append(union[np.argsort(-fused, kind="stable")[:k]].astype(np.int64))
