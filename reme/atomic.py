@@ -53,16 +53,34 @@ def fsync_tree(path: Path) -> None:
         fsync_dir(Path(folder))
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may write fewer) and fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def append_durable(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` and fsync it (and its folder when the file is new), so the bytes survive a
+    crash once this returns."""
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    if created:  # make the new file's directory entry durable too
+        fsync_dir(path.parent)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace the file ``path`` by ``data``: written to a temporary sibling, fsynced, renamed over it."""
     tmp = temp_name(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            _write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)

@@ -100,7 +100,8 @@ class ReMeCompactMiddleware(MiddlewareBase):  # type: ignore[misc, unused-ignore
             await next_handler(**input_kwargs)
             return
         size = int(agent.model.context_size)
-        if not await _over_threshold(agent, config):  # AgentScope would not compress: no decision to take
+        model_input = await agent._prepare_model_input()  # prepared once: the threshold test and the reserve
+        if not await _over_threshold(agent, config, model_input):  # AgentScope would not compress: nothing to decide
             await next_handler(**input_kwargs)
             return
         budget = int(config.reserve_ratio * size)
@@ -112,7 +113,7 @@ class ReMeCompactMiddleware(MiddlewareBase):  # type: ignore[misc, unused-ignore
         if not valid or not to_compact:  # the policy keeps everything (or its split is unusable): no compression
             return
         tail = len(context) - (max(to_compact) + 1)
-        reserve = await _reserve_for_tail(agent, context, tail, input_kwargs)
+        reserve = await _reserve_for_tail(agent, context, tail, model_input.get("tools"))
         ratio = min(MAX_RESERVE_RATIO, max(1e-6, reserve / max(1, size)))
         await next_handler(**{**input_kwargs, "context_config": config.model_copy(update={"reserve_ratio": ratio})})
         kept = len(agent.state.context)
@@ -130,14 +131,13 @@ class ReMeCompactMiddleware(MiddlewareBase):  # type: ignore[misc, unused-ignore
         self.memory.close()
 
 
-async def _over_threshold(agent: Any, config: Any) -> bool:
+async def _over_threshold(agent: Any, config: Any, model_input: dict[str, Any]) -> bool:
     """Whether the agent's next model input exceeds ``trigger_ratio * context_size`` in AgentScope's own count (the
     test ``compress_context`` makes before compressing)."""
-    kwargs = await agent._prepare_model_input()
-    return bool(await agent.model.count_tokens(**kwargs) >= config.trigger_ratio * agent.model.context_size)
+    return bool(await agent.model.count_tokens(**model_input) >= config.trigger_ratio * agent.model.context_size)
 
 
-async def _reserve_for_tail(agent: Any, context: list[Any], tail: int, input_kwargs: dict[str, Any]) -> float:
+async def _reserve_for_tail(agent: Any, context: list[Any], tail: int, tools: Any) -> float:
     """The reserve (in AgentScope's own token count) under which AgentScope keeps exactly the last ``tail``
     messages: just above their count, so its split stops at the message before them and keeps none of its blocks."""
     from agentscope.message import SystemMsg, UserMsg  # type: ignore[import-not-found, unused-ignore]
@@ -146,5 +146,4 @@ async def _reserve_for_tail(agent: Any, context: list[Any], tail: int, input_kwa
     if agent.state.summary:
         system.append(UserMsg("user", agent.state.summary))
     start = max(0, len(context) - tail)
-    tools = (await agent._prepare_model_input()).get("tools")
     return float(await agent.model.count_tokens(system + context[start:], tools)) + 0.01

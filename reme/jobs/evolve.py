@@ -195,6 +195,7 @@ async def auto_memory_step(run: JobRun, **_: Any) -> None:
         if meta.get("session_id") != session_id or meta.get("source_conversation") != source:
             meta.update(session_id=session_id, source_conversation=source)
             (run.root / note).write_text(render_note(meta, body), encoding="utf-8")
+            run.file_store.invalidate()
         modified = before != (run.root / note).read_bytes()
         if agent.decision_ids:
             run.file_store.note_written(note, agent.decision_ids)
@@ -378,6 +379,7 @@ async def dream_integrate_step(run: JobRun, **_: Any) -> None:
             unit["action"] = "CREATE"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_note(meta, body), encoding="utf-8")
+        run.file_store.invalidate()
         rel = path.relative_to(run.root).as_posix()
         state["modified_paths"].append(rel)
         run.file_store.note_written(rel, state.get("decision_ids", []))

@@ -32,6 +32,12 @@ def _day(run: JobRun, value: Any) -> str:
     return day
 
 
+def _wrote(run: JobRun, path: str) -> None:
+    """Record a note this run wrote, and tell the index its tree changed."""
+    run.state.setdefault("written", []).append(path)
+    run.file_store.invalidate()
+
+
 async def read_step(run: JobRun, **_: Any) -> None:
     path = resolve(run, run.arg("path"))
     if not path.is_file():
@@ -85,7 +91,7 @@ async def write_step(run: JobRun, **_: Any) -> None:
         answer += " [system notice: target already existed and was overwritten]"
     run.response.answer = answer
     run.response.metadata.update(path=relative(run, path), overwritten=existed)
-    run.state.setdefault("written", []).append(relative(run, path))
+    _wrote(run, relative(run, path))
 
 
 async def edit_step(run: JobRun, **_: Any) -> None:
@@ -102,7 +108,7 @@ async def edit_step(run: JobRun, **_: Any) -> None:
     path.write_text(render_note(meta, body.replace(old, str(new))), encoding="utf-8")
     run.response.answer = f"Replaced {count} occurrence(s) in {path}"
     run.response.metadata.update(path=relative(run, path), replaced=count)
-    run.state.setdefault("written", []).append(relative(run, path))
+    _wrote(run, relative(run, path))
 
 
 def source_conversation(run: JobRun, session_id: str) -> str:
@@ -124,7 +130,7 @@ async def daily_write_step(run: JobRun, **_: Any) -> None:
     inner = JobRun(run.app, "write", {**run.kwargs, "path": rel, "metadata": meta})
     await write_step(inner)
     run.response.answer = inner.response.answer
-    run.state.setdefault("written", []).append(rel)
+    _wrote(run, rel)
     run.response.metadata.update(
         date=day, path=rel, name=run.arg("name"), description=run.arg("description"), session_id=session_id,
         source_conversation=meta.get("source_conversation"), index=refresh_day_index(run, day),
@@ -169,7 +175,7 @@ async def frontmatter_update_step(run: JobRun, **_: Any) -> None:
     path.write_text(render_note(meta, body), encoding="utf-8")
     run.response.answer = f"Updated {len(updates)} key(s) on {relative(run, path)}"
     run.response.metadata.update(path=relative(run, path), frontmatter=meta)
-    run.state.setdefault("written", []).append(relative(run, path))
+    _wrote(run, relative(run, path))
 
 
 async def frontmatter_delete_step(run: JobRun, **_: Any) -> None:
@@ -182,6 +188,7 @@ async def frontmatter_delete_step(run: JobRun, **_: Any) -> None:
     meta, body = read_note(path)
     removed = [k for k in keys if meta.pop(k, None) is not None]
     path.write_text(render_note(meta, body), encoding="utf-8")
+    _wrote(run, relative(run, path))
     run.response.answer = f"Removed {len(removed)} key(s) from {relative(run, path)}"
     run.response.metadata.update(path=relative(run, path), removed=removed)
 
@@ -232,7 +239,7 @@ async def move_step(run: JobRun, **_: Any) -> None:
                     retargeted += 1
     run.response.answer = f"Moved {relative(run, src)} → {relative(run, dst)}"
     run.response.metadata.update(src_path=relative(run, src), dst_path=relative(run, dst), retargeted=retargeted)
-    run.state.setdefault("written", []).append(relative(run, dst))
+    _wrote(run, relative(run, dst))
 
 
 async def delete_step(run: JobRun, **_: Any) -> None:
@@ -245,6 +252,7 @@ async def delete_step(run: JobRun, **_: Any) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
+    _wrote(run, relative(run, path))
     run.response.answer = f"Deleted {relative(run, path)}"
     run.response.metadata.update(path=relative(run, path))
 

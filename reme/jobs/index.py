@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 from typing import Any
 
 from reme.jobs.steps import JobRun
@@ -23,26 +22,20 @@ from reme.utils import human_bytes, render_expansion_lines
 
 __all__ = ["STEPS", "link_expansion"]
 
-_WIKILINK = re.compile(r"\[\[([^\]|#]+)")
-
 
 def _links_of(run: JobRun, rel: str) -> list[str]:
-    try:
-        text = (run.root / rel).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    return sorted({m.group(1).strip() for m in _WIKILINK.finditer(text)})
+    """The ``[[link]]`` targets of a note (the store's cached map for watched notes)."""
+    return run.file_store.links().get(rel, [])
 
 
 def link_expansion(run: JobRun, paths: list[str], per_direction: int) -> dict[str, dict[str, list[str]]]:
     """Each path's ``outlinks`` (the ``[[links]]`` it holds) and ``inlinks`` (the watched notes linking to it)."""
-    store = run.file_store
-    notes = [p.relative_to(run.root).as_posix() for p in store.watched_files()]
+    links = run.file_store.links()
     out: dict[str, dict[str, list[str]]] = {}
     for path in paths:
         stem = path.removesuffix(".md")
-        inlinks = [n for n in notes if n != path and any(t in (path, stem) for t in _links_of(run, n))]
-        out[path] = {"outlinks": _links_of(run, path)[:per_direction], "inlinks": inlinks[:per_direction]}
+        inlinks = [n for n, targets in links.items() if n != path and any(t in (path, stem) for t in targets)]
+        out[path] = {"outlinks": links.get(path, [])[:per_direction], "inlinks": inlinks[:per_direction]}
     return out
 
 
@@ -312,9 +305,9 @@ async def traverse_step(run: JobRun, **_: Any) -> None:
     if direction not in ("forward", "backward", "both"):
         return run.fail("direction must be forward, backward or both")
     depth = int(run.arg("depth", 1) if run.arg("depth") is not None else 1)
-    notes = [relative(run, p) for p in run.file_store.watched_files()]
-    known = set(notes)
-    outlinks = {n: [t if t.endswith(".md") else f"{t}.md" for t in _links_of(run, n)] for n in notes}
+    links = run.file_store.links()
+    known = set(links)
+    outlinks = {n: [t if t.endswith(".md") else f"{t}.md" for t in targets] for n, targets in links.items()}
     inlinks: dict[str, list[str]] = {}
     for source, targets in outlinks.items():
         for target in targets:

@@ -128,4 +128,5 @@ def refresh_day_index(run: JobRun, day: str) -> dict[str, Any]:
     lines = [f"- [[{n['path']}]] {n.get('description', '')}".rstrip() for n in notes]
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(render_note(meta, "\n".join(lines) or "(none)"), encoding="utf-8")
+    run.file_store.invalidate()
     return {"path": relative(run, index), "count": len(notes)}

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from reme.atomic import append_durable
 from reme.errors import BadInputError, ReMeError
 from reme.policy.compact import message_token_count
 
@@ -307,21 +308,7 @@ class ReMeInMemoryMemory(_MemoryBase):
         data = "".join(lines).encode("utf-8")
         try:
             self.dialog_dir.mkdir(parents=True, exist_ok=True)
-            created = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:  # make the new file's directory entry durable too
-                dir_fd = os.open(self.dialog_dir, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+            append_durable(path, data)
         except OSError as exc:
             raise ReMeError(f"cannot save {len(messages)} messages to {path}: {exc}") from exc
         log.info("saved %d messages to %s", len(messages), path)

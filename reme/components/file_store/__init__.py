@@ -5,7 +5,8 @@ The Markdown files under ``daily_dir`` and ``digest_dir`` are indexed as chunks 
 ``<workspace>/<metadata_dir>/reme-rl``: FAISS and BM25 candidates, the workspace's rank policy (ReMe 0.4's RRF
 while ``reme.yaml`` names the heuristic), every search a logged rank decision. The index follows the files: it is
 brought up to date when the store starts, before every search, and by ``index_update_loop``; so a note is
-searchable as soon as it is written (ReMe's watcher took 5-10 s).
+searchable as soon as it is written (ReMe's watcher took 5-10 s). A tree whose files' (path, mtime, size) have not
+changed is not read again; the notes' links are kept the same way (``links``).
 
 Outcomes: a note a search returned that the agent then ``read``s credits that search decision (the latest one that
 returned it) with a ``used`` reward, and the LLM write decisions that wrote the note with one too (``note_read``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,8 @@ NOTES_TARGET = "file:notes"
 RECENT_SEARCHES = 64
 """How many recent searches a ``read`` is matched against for its ``used`` reward."""
 WATCH_FOLDERS = ("daily_dir", "digest_dir")
+WIKILINK = re.compile(r"\[\[([^\]|#]+)")
+"""A ``[[target]]`` link (its target up to ``|`` or ``#``)."""
 
 
 class LocalFileStore(Component):
@@ -58,6 +62,9 @@ class LocalFileStore(Component):
         self._recent: list[tuple[str, set[str]]] = []
         self._credited: set[tuple[str, str]] = set()
         self._closing = False
+        self._synced: tuple[Any, ...] | None = None
+        """The files' (path, mtime, size) at the last sync: an unchanged tree needs no reading before a search."""
+        self._links: tuple[tuple[Any, ...], dict[str, list[str]]] | None = None
 
     # ------------------------------------------------------------------------------------------- places
     @property
@@ -101,16 +108,59 @@ class LocalFileStore(Component):
                 self._memory = None
 
     # ------------------------------------------------------------------------------------------- index
+    def _tree(self) -> tuple[list[Path], tuple[Any, ...]]:
+        """The watched files and their signature (path, mtime in ns, size): one ``stat`` each, no reading."""
+        files = self.watched_files()
+        signature = []
+        for path in files:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            signature.append((path.as_posix(), st.st_mtime_ns, st.st_size))
+        return files, tuple(signature)
+
     def sync(self, force: bool = False) -> dict[str, int]:
-        """Bring the chunks up to date with the files (changed files re-chunked, deleted ones dropped)."""
+        """Bring the chunks up to date with the files (changed files re-chunked, deleted ones dropped). A tree whose
+        signature has not changed since the last sync is not read again."""
         from reme.policy.write import explicit_write_policy
 
-        # the note is the decision (its LLM writer's); its chunks are stored through ReMe's add rule, never discarded
-        indexing = explicit_write_policy()
         with self._lock:
-            return self.memory.sync_files(
-                self.root, self.watched_files(), NOTES_TARGET, source="notes", force=force, write_policy=indexing
+            files, signature = self._tree()
+            if not force and signature == self._synced:
+                return {"files": 0, "chunks_added": 0, "chunks_removed": 0}
+            # the note is the decision (its LLM writer's); its chunks go through ReMe's add rule, never discarded
+            stats = self.memory.sync_files(
+                self.root, files, NOTES_TARGET, source="notes", force=force, write_policy=explicit_write_policy()
             )
+            self._synced = signature
+            return stats
+
+    def invalidate(self) -> None:
+        """Forget the last signature: the job that calls this wrote a note (a rewrite within the file system's
+        timestamp granularity, at the same size, would otherwise look unchanged)."""
+        with self._lock:
+            self._synced = None
+            self._links = None
+
+    def links(self) -> dict[str, list[str]]:
+        """Each watched note's ``[[link]]`` targets as written (sorted, distinct), read again only when the tree
+        changed."""
+        with self._lock:
+            files, signature = self._tree()
+            if self._links is not None and self._links[0] == signature:
+                return self._links[1]
+            found: dict[str, list[str]] = {}
+            for path in files:
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                found[path.relative_to(self.root).as_posix()] = sorted(
+                    {m.group(1).strip() for m in WIKILINK.finditer(text)}
+                )
+            self._links = (signature, found)
+            return found
 
     async def clear(self) -> int:
         """Drop every indexed chunk (the files stay); the next sync re-indexes them. Returns how many."""
@@ -118,6 +168,7 @@ class LocalFileStore(Component):
         def work() -> int:
             with self._lock:
                 ids = [n.memory_id for n in self.memory.records.list_nodes(NOTES_TARGET)]
+                self._synced = None  # the next sync indexes every file again
                 return self.memory.delete_many(ids)
 
         return await asyncio.to_thread(work)
