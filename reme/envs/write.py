@@ -21,7 +21,7 @@ Definitions (also in ``docs/evaluation.md``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,11 @@ class WriteEnvConfig:
             raise BadInputError(f"storage_cost must be finite and >= 0, got {self.storage_cost!r}")
         if not 0 < self.gamma <= 1:
             raise BadInputError(f"gamma must be in (0, 1], got {self.gamma!r}")
+
+    def env(self, **changes: Any) -> WriteEnvConfig:
+        """The environment's settings alone (a trainer's config extends this class), with ``changes`` applied."""
+        values = {f.name: getattr(self, f.name) for f in fields(WriteEnvConfig)}
+        return WriteEnvConfig(**(values | changes))
 
 
 @dataclass
