@@ -64,6 +64,10 @@ __all__ = [
 
 CANDIDATE_KINDS = ("turns", "observations")
 WRITE_BASELINES = ("heuristic", "store-all", "random")
+"""The write environment's baselines (``load_write_policy`` labels): ``heuristic`` is ``NoveltyLengthWritePolicy``,
+the budget-paced novelty/length rule (the heuristic *at a storage budget*); ``store-all`` is
+``HeuristicWritePolicy``, ReMe's add rule (what ``reme.policy.registry.heuristic_for("write")`` serves, budget-blind
+and so spending the budget on the first candidates); ``random`` is ``RandomWritePolicy`` at the budget's rate."""
 
 
 @dataclass
