@@ -86,9 +86,7 @@ def group_advantages(
     return advantages, informative
 
 
-def clipped_surrogate(
-    log_ratio: Any, advantages: Any, epsilon: float, weight: Any | None = None
-) -> tuple[Any, Any]:
+def clipped_surrogate(log_ratio: Any, advantages: Any, epsilon: float, weight: Any | None = None) -> tuple[Any, Any]:
     """PPO's clipped surrogate loss and the ratios, torch tensors of one shape:
 
         rho  = exp(log_ratio)
