@@ -65,7 +65,7 @@ def main() -> None:
         prepare_compaction_episodes,
     )
     from reme.envs.write import WriteEnvConfig, evaluate_write, load_write_policy, prepare_write_episodes
-    from reme.train.run import load_episodes
+    from reme.train.episodes import load_episodes
 
     budgets = [float(b) for b in args.budgets.split(",")]
     wanted = {c.strip() for c in (args.conversations or "").split(",") if c.strip()} or None

@@ -16,7 +16,7 @@ import numpy as np
 
 from reme.envs.write import WriteEnvConfig, evaluate_write, prepare_write_episodes
 from reme.policy.write import NoveltyLengthWritePolicy
-from reme.train.run import load_episodes
+from reme.train.episodes import load_episodes
 
 
 def main() -> None:

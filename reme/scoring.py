@@ -1,10 +1,11 @@
-"""What the retrieval metrics score, computed once: which questions count, recall@k, NDCG@10, session order, and
-the ranking state of each question (``question_states``, shared by the evaluator, the rank trainers and the
+"""What the retrieval metrics score, computed once: which questions count, recall@k and NDCG@k (the one
+definition of each, on the hits of a ranking: ``recall_of_hits``, ``ndcg_of_hits``; ``recall_at`` / ``ndcg_at``
+read a ranking of ids, the rank trainers a ranking of candidate rows), session order, and the ranking state of
+each question (``question_states``, shared by the evaluator, the rank trainers and the
 environments). ``reme.eval`` runs the evaluation over these; definitions are in ``docs/evaluation.md``."""
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,8 +23,8 @@ from reme.retrieval.embedding import Encoder
 from reme.schema import DEFAULT_TARGET, Episode, MemoryType, Question
 
 __all__ = [
-    "RETRIEVAL_CATEGORIES", "QuestionState", "default_cache_path", "is_scored", "ndcg_at", "parse_ks",
-    "question_states", "recall_at", "sessions_in_order",
+    "RETRIEVAL_CATEGORIES", "QuestionState", "dcg_discounts", "default_cache_path", "ideal_dcg", "is_scored",
+    "ndcg_at", "ndcg_of_hits", "parse_ks", "question_states", "recall_at", "recall_of_hits", "sessions_in_order",
 ]  # fmt: skip
 
 
@@ -55,15 +56,39 @@ def is_scored(question: Question, fmt: str) -> bool:
     return question.category in RETRIEVAL_CATEGORIES and bool(question.evidence)
 
 
+def recall_of_hits(hits: Sequence[bool] | np.ndarray, n_relevant: int) -> float:
+    """Recall of a ranking cut at k: ``hits`` says which of its first k items are relevant; ``n_relevant`` is the
+    number of relevant items in all (found or not)."""
+    return int(np.count_nonzero(hits)) / n_relevant
+
+
+def dcg_discounts(k: int) -> np.ndarray:
+    """``1 / log2(i + 2)`` for the positions ``i < k`` (float64): the discount of every DCG in reme."""
+    return 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
+
+
+def ideal_dcg(n_relevant: int, k: int) -> float:
+    """The DCG of a ranking that puts ``min(n_relevant, k)`` relevant items first."""
+    return float(dcg_discounts(min(n_relevant, k)).sum())
+
+
+def ndcg_of_hits(hits: Sequence[bool] | np.ndarray, n_relevant: int, k: int = 10) -> float:
+    """Binary-relevance NDCG@k of a ranking whose positions are relevant where ``hits`` is true; the ideal DCG puts
+    ``min(n_relevant, k)`` relevant items first (0 when there is none)."""
+    gains = np.asarray(hits[:k], dtype=np.float64)
+    dcg = float((gains * dcg_discounts(len(gains))).sum())
+    ideal = ideal_dcg(n_relevant, k)
+    return dcg / ideal if ideal > 0 else 0.0
+
+
 def recall_at(ranked: Sequence[str], relevant: set[str], k: int) -> float:
-    return len(relevant.intersection(ranked[:k])) / len(relevant)
+    """Share of the ``relevant`` ids among the first ``k`` of ``ranked`` (``recall_of_hits``)."""
+    return recall_of_hits([item in relevant for item in ranked[:k]], len(relevant))
 
 
 def ndcg_at(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
-    """Binary-relevance NDCG; the ideal DCG puts ``min(|relevant|, k)`` relevant items first."""
-    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(ranked[:k]) if item in relevant)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
-    return dcg / ideal
+    """Binary-relevance NDCG of a ranking of ids (``ndcg_of_hits``)."""
+    return ndcg_of_hits([item in relevant for item in ranked[:k]], len(relevant), k)
 
 
 def sessions_in_order(ranked_turns: Sequence[str], session_of: dict[str, str]) -> list[str]:

@@ -12,11 +12,8 @@ from hypothesis import strategies as st
 
 from reme.datasets import generate_synthetic, parse_locomo
 from reme.envs.compaction import (
-    COMPACTION_ENV_FEATURES,
-    CONTEXT_FEATURES,
     CompactionEnvConfig,
     CompactionEpisode,
-    context_features,
     evaluate_compaction,
     hindsight_keep_labels,
     join_outcome,
@@ -24,6 +21,7 @@ from reme.envs.compaction import (
     prepare_compaction_episodes,
     run_compaction,
 )
+from reme.envs.compaction_features import COMPACTION_ENV_FEATURES, HISTORY_FEATURES, history_features
 from reme.errors import BadInputError
 from reme.policy.compact import (
     CompactState,
@@ -337,7 +335,7 @@ def test_hindsight_labels_mark_only_evidence_the_full_store_misses(synthetic_epi
             assert all(labels[i] == 1.0 for i in no_facts)
 
 
-def test_context_features_read_only_the_past(random_encoder):
+def test_history_features_read_only_the_past(random_encoder):
     rng = np.random.default_rng(0)
     n, f = 12, 20
     vectors = rng.normal(size=(n, 8)).astype(np.float32)
@@ -352,11 +350,11 @@ def test_context_features_read_only_the_past(random_encoder):
     question = (rng.random(n) < 0.3).astype(np.float32)
     tokens = rng.integers(1, 50, size=n)
     session = [f"s{i // 5}" for i in range(n)]
-    full = context_features(vectors, facts, fact_turn, has, index, image, words, question, tokens, session)
-    assert full.shape == (n, len(CONTEXT_FEATURES)) and full.dtype == np.float32 and np.isfinite(full).all()
+    full = history_features(vectors, facts, fact_turn, has, index, image, words, question, tokens, session)
+    assert full.shape == (n, len(HISTORY_FEATURES)) and full.dtype == np.float32 and np.isfinite(full).all()
     for cut in (1, 5, 9):  # a prefix of the conversation gives the same rows
         keep = fact_turn < cut
-        part = context_features(
+        part = history_features(
             vectors[:cut], facts[keep], fact_turn[keep], has[:cut], index[:cut], image[:cut],
             words[:cut], question[:cut], tokens[:cut], session[:cut],
         )  # fmt: skip

@@ -232,7 +232,7 @@ def test_5_a_flooding_tenant_cannot_buy_a_head_that_hurts_another(tmp_path, mini
     from reme.policy.rank import MLPRankPolicy
     from reme.settings import WorkspaceSettings
     from reme.train.logs import logged_rank_samples
-    from reme.train.ppo import PPOConfig, target_weights, train_ppo
+    from reme.train.rank_ppo import PPOConfig, target_weights, train_ppo
 
     ws = tmp_path / "ws"
     memory = Memory(ws, encoder=minilm, settings=WorkspaceSettings(mode="sample"), seed=0)

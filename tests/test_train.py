@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 from reme.cli import app
 from reme.datasets import load_dataset
 from reme.datasets.synthetic import write_synthetic
-from reme.train.data import RankExample, split_episodes
-from reme.train.grpo import GRPOConfig, grpo_loss, orderings_reward, plackett_luce_logprob, train_grpo
+from reme.train.episodes import split_episodes
+from reme.train.rank_data import RankExample
+from reme.train.rank_grpo import GRPOConfig, grpo_loss, orderings_reward, plackett_luce_logprob, train_grpo
 
 runner = CliRunner()
 
@@ -143,7 +144,7 @@ def test_off_policy_path_record_train_evaluate(tmp_path, minilm):
     from reme.policy.rank import HeuristicRankPolicy
     from reme.train.logs import logged_rank_samples, record_rank_logs
     from reme.train.ope import evaluate_offpolicy
-    from reme.train.ppo import PPOConfig, advantages, train_ppo
+    from reme.train.rank_ppo import PPOConfig, advantages, train_ppo
 
     data = tmp_path / "synth.json"
     write_synthetic(data, n_conversations=2, sessions=3, seed=5)
@@ -187,7 +188,7 @@ def test_off_policy_path_record_train_evaluate(tmp_path, minilm):
 def test_follow_publishes_a_new_version_per_round_of_new_records(tmp_path):
     from reme.train.follow import follow
     from reme.train.logs import LoggedRankSample
-    from reme.train.ppo import PPOConfig
+    from reme.train.rank_ppo import PPOConfig
 
     rng = np.random.default_rng(0)
     pool = []

@@ -21,15 +21,18 @@ Definitions (also in ``docs/evaluation.md``, "Compaction environment"):
   questions of the reachable fraction of their evidence turns.
 - The reward of a rollout is ``evidence_reachable - token_cost * kept_token_fraction``; every compaction decision
   of the rollout is credited with it (one ``RewardEvent`` per decision, joined by ``join_rewards``).
+
+A rollout is a ``CompactionRollout`` (``reme.envs.rollout.Rollout``); the feature columns of its states are
+``reme.envs.compaction_features``'.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,6 @@ from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
 from reme.policy.checkpoint import read_spec
 from reme.policy.compact import (
-    COMPACT_FEATURES,
     CompactState,
     HeuristicCompactPolicy,
     MLPCompactPolicy,
@@ -50,143 +52,28 @@ from reme.policy.compact import (
 from reme.policy.decision import Decision, Mode
 from reme.policy.rewards import JoinReport, join_rewards
 from reme.policy.trajectory import RewardEvent
-from reme.policy.write import WRITE_FEATURES, write_features
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.retrieval.keyword import tokenize
 from reme.schema import Episode
 from reme.scoring import is_scored
 
+from .compaction_features import static_features
 from .hybrid import cached_encoder, hybrid_top_k
 
 __all__ = [
-    "COMPACTION_ENV_FEATURES",
-    "CONTENT_FEATURES",
-    "CONTEXT_FEATURES",
     "CompactionEnvConfig",
     "CompactionEpisode",
     "CompactionOutcome",
-    "context_features",
+    "CompactionRollout",
     "evaluate_compaction",
     "hindsight_keep_labels",
     "join_outcome",
     "load_compact_policy",
+    "point_rollouts",
     "prepare_compaction_episodes",
     "run_compaction",
 ]
-
-CONTENT_FEATURES: tuple[str, ...] = ("log_numbers", "log_entities", "has_date", "is_question", "first_person")
-"""Columns taken from ``write_features`` of a message's plain rendering (``speaker: text``)."""
-
-CONTEXT_FEATURES: tuple[str, ...] = (
-    "prev_has_observation",
-    "fact_coverage",
-    "redundancy",
-    "fact_crowding",
-    "prior_fact_similarity",
-    "has_image",
-    "log_turn_index",
-    "session_opening",
-    "mean_idf",
-    "max_idf",
-    "new_words",
-    "answers_question",
-    "relative_length",
-)
-"""Columns that relate a message to what came before it (never after: every one is known when the message
-arrives). With ``v`` the unit vectors of the rendered turns and ``f`` those of the observations:
-
-- ``prev_has_observation``: the previous turn has observations;
-- ``fact_coverage``: ``max v_i . f`` over the facts of the three previous turns (is the message already said by a
-  fact nearby?);
-- ``redundancy``: mean of the five largest ``v_i . v_j``, ``j < i`` (does the conversation repeat it?);
-- ``fact_crowding``: ``log(1 + c)``, ``c`` the mean over the turn's facts of the number of earlier facts with
-  cosine > 0.6 (crowded facts compete for the store's top k);
-- ``prior_fact_similarity``: ``max v_i . f`` over all earlier turns' facts;
-- ``has_image``: the turn shares an image (caption);
-- ``log_turn_index``: ``log(1 + position in its session)``; ``session_opening``: position < 2 (greetings);
-- ``mean_idf`` / ``max_idf``: over the message's distinct BM25 tokens, ``log((i + 1) / (1 + df))`` with ``df``
-  the number of earlier turns holding the token (how specific the message is to the conversation so far);
-- ``new_words``: ``log(1 + number of its tokens no earlier turn used)``;
-- ``answers_question``: the previous turn asks a question;
-- ``relative_length``: ``log(1 + tokens)`` minus its mean over the (up to ten) previous turns of the session.
-"""
-
-COMPACTION_ENV_FEATURES: tuple[str, ...] = (
-    *COMPACT_FEATURES,
-    *CONTENT_FEATURES,
-    "has_observation",
-    *CONTEXT_FEATURES,
-    "age_fraction",
-)
-"""The feature columns of a compaction state in this environment, one row per verbatim message:
-
-- the 11 ``COMPACT_FEATURES`` of ``compact_features(state)`` (tokens, position, role, budget shares);
-- ``log_numbers``, ``log_entities``, ``has_date``, ``is_question``, ``first_person``: ``write_features`` of the
-  message's ``plain`` rendering (the dated prefix would make every message "have a date");
-- ``has_observation``: 1 when the dataset lists observations for the turn (the offline extractor's output: the
-  analogue of an LLM compactor's "this holds a fact" signal);
-- the ``CONTEXT_FEATURES`` (the message against the turns and facts before it);
-- ``age_fraction``: ``(t_now - t_msg) / max(t_now, 1)`` with ``t`` the turn's index in the conversation and
-  ``t_now`` the newest turn streamed so far: 0 for the newest, near 1 for the first turn.
-"""
-
-
-def context_features(
-    vectors: np.ndarray,
-    fact_vectors: np.ndarray,
-    fact_turn: np.ndarray,
-    has_observation: np.ndarray,
-    turn_index: Sequence[int],
-    has_image: Sequence[bool],
-    words: Sequence[Sequence[str]],
-    is_question: np.ndarray,
-    tokens: np.ndarray,
-    session: Sequence[str],
-) -> np.ndarray:
-    """``(n, len(CONTEXT_FEATURES))`` float32 columns (documented at ``CONTEXT_FEATURES``); causal: row ``i``
-    reads only turns ``<= i``."""
-    n = len(vectors)
-    out = np.zeros((n, len(CONTEXT_FEATURES)), dtype=np.float64)
-    if n == 0:
-        return out.astype(np.float32)
-    out[1:, 0] = has_observation[:-1]
-    turn_sims = vectors @ vectors.T
-    fact_sims = vectors @ fact_vectors.T if len(fact_vectors) else np.zeros((n, 0))
-    fact_fact = fact_vectors @ fact_vectors.T if len(fact_vectors) else np.zeros((0, 0))
-    for i in range(n):
-        near = np.flatnonzero((fact_turn >= i - 3) & (fact_turn < i))
-        if len(near):
-            out[i, 1] = fact_sims[i, near].max()
-        if i:
-            out[i, 2] = np.sort(turn_sims[i, :i])[-5:].mean()
-        prior = np.flatnonzero(fact_turn < i)
-        mine = np.flatnonzero(fact_turn == i)
-        if len(prior):
-            out[i, 4] = fact_sims[i, prior].max()
-            if len(mine):
-                out[i, 3] = np.log1p((fact_fact[np.ix_(mine, prior)] > 0.6).sum(axis=1).mean())
-    out[:, 5] = np.asarray(has_image, dtype=np.float64)
-    index = np.asarray(turn_index, dtype=np.float64)
-    out[:, 6] = np.log1p(index)
-    out[:, 7] = index < 2
-    seen: Counter[str] = Counter()
-    log_tokens = np.log1p(np.asarray(tokens, dtype=np.float64))
-    for i in range(n):
-        distinct = set(words[i])
-        if distinct:
-            idf = [math.log((i + 1) / (1 + seen[w])) for w in distinct]
-            out[i, 8], out[i, 9] = float(np.mean(idf)), max(idf)
-            out[i, 10] = math.log1p(sum(1 for w in distinct if not seen[w]))
-        seen.update(distinct)
-        out[i, 11] = is_question[i - 1] if i else 0.0
-        earlier = [j for j in range(max(0, i - 10), i) if session[j] == session[i]]
-        out[i, 12] = log_tokens[i] - log_tokens[earlier].mean() if earlier else 0.0
-    return out.astype(np.float32)
-
-
-_CONTENT_COLS = [WRITE_FEATURES.index(name) for name in CONTENT_FEATURES]
-
 
 STORE_KINDS = ("turns", "observations")
 
@@ -230,6 +117,11 @@ class CompactionEnvConfig:
         if self.store not in STORE_KINDS:
             raise BadInputError(f"unknown store {self.store!r}: use {' or '.join(STORE_KINDS)}")
 
+    def env(self, **changes: Any) -> CompactionEnvConfig:
+        """The environment's settings alone (a trainer's config extends this class), with ``changes`` applied."""
+        values = {f.name: getattr(self, f.name) for f in fields(CompactionEnvConfig)}
+        return CompactionEnvConfig(**(values | changes))
+
     def budgets(self, total_tokens: int) -> tuple[int, int, int]:
         """``(C, R, S)`` for a conversation of ``total_tokens`` tokens."""
         context = math.floor(self.budget * total_tokens)
@@ -253,8 +145,8 @@ class CompactionEpisode:
     """``(n, d)`` unit rows of the rendered messages."""
     bm25_tokens: list[list[str]]
     static_features: np.ndarray
-    """``(n, len(CONTENT_FEATURES) + 1 + len(CONTEXT_FEATURES))`` float32: the content columns,
-    ``has_observation`` and the context columns."""
+    """``(n, len(CONTENT_FEATURES) + 1 + len(HISTORY_FEATURES))`` float32 (``static_features``): the content
+    columns, ``has_observation`` and the history columns."""
     facts: list[list[tuple[str, int]]]
     """Each turn's observations with their tokens."""
     question_ids: list[str]
@@ -284,12 +176,9 @@ class CompactionEpisode:
         texts = [turn.render(text_format) for turn in episode.turns]
         first = episode.turns[0].speaker if episode.turns else ""
         index = {turn.turn_id: i for i, turn in enumerate(episode.turns)}
-        static = np.zeros((len(texts), len(CONTENT_FEATURES) + 1), dtype=np.float32)  # context columns appended below
         facts: list[list[tuple[str, int]]] = []
-        for i, turn in enumerate(episode.turns):
-            static[i, : len(CONTENT_FEATURES)] = write_features(turn.render("plain"), None, None)[_CONTENT_COLS]
+        for turn in episode.turns:
             observed = [f for f in episode.observations.get(turn.turn_id, []) if f and f.strip()]
-            static[i, -1] = 1.0 if observed else 0.0
             facts.append([(f, rule_token_count(f)) for f in observed])
         questions = []
         for q in episode.questions:
@@ -310,26 +199,17 @@ class CompactionEpisode:
         fact_vectors = encoder.encode(fact_texts) if fact_texts else np.zeros((0, dim), dtype=np.float32)
         vectors = np.asarray(vectors, dtype=np.float32)
         fact_vectors = np.asarray(fact_vectors, dtype=np.float32)
-        context = context_features(
-            vectors,
-            fact_vectors,
-            np.asarray(fact_turn, dtype=np.int64),
-            static[:, -1],
-            [turn.turn_index for turn in episode.turns],
-            [bool(turn.image_caption) for turn in episode.turns],
-            [tokenize(t) for t in texts],
-            static[:, CONTENT_FEATURES.index("is_question")],
-            np.asarray([rule_token_count(t) for t in texts], dtype=np.int64),
-            [turn.session_id for turn in episode.turns],
+        tokens = np.asarray([rule_token_count(t) for t in texts], dtype=np.int64)
+        static = static_features(
+            episode, facts, texts, tokens, vectors, fact_vectors, np.asarray(fact_turn, dtype=np.int64)
         )
-        static = np.concatenate([static, context], axis=1)
         return cls(
             episode_id=episode.episode_id,
             format=episode.format,
             text_format=text_format,
             turn_ids=[turn.turn_id for turn in episode.turns],
             texts=texts,
-            tokens=np.asarray([rule_token_count(t) for t in texts], dtype=np.int64),
+            tokens=tokens,
             roles=["user" if turn.speaker == first else "assistant" for turn in episode.turns],
             vectors=vectors,
             bm25_tokens=[tokenize(t) for t in texts],
@@ -388,155 +268,160 @@ class CompactionOutcome:
     """Indices of the compacted messages (the long-term store), in message order."""
 
 
-@dataclass
-class _Stream:
-    """The mutable state of one rollout; ``copy()`` forks it (the GRPO groups share a prefix)."""
+class CompactionRollout:
+    """One pass of a compact policy over an episode (a ``reme.envs.rollout.Rollout``): the messages stream into the
+    context and every compaction point is decided. ``copy()`` forks it (a group shares its prefix), ``run``
+    decides points, ``state()`` is the state of a due point, ``finish()`` scores the end state."""
 
-    next_turn: int = 0
-    verbatim: list[int] = field(default_factory=list)
-    verbatim_tokens: int = 0
-    store: list[int] = field(default_factory=list)
-    summary: deque[tuple[int, int]] = field(default_factory=deque)
-    """(turn, tokens) of each fact in the summary, oldest first."""
-    summary_tokens: int = 0
-    points: int = 0
-    decisions: list[Decision] = field(default_factory=list)
-    states: list[CompactState] = field(default_factory=list)
+    def __init__(self, episode: CompactionEpisode, config: CompactionEnvConfig) -> None:
+        self.episode = episode
+        self.config = config
+        self.context, self.reserve, self.summary_budget = config.budgets(episode.total_tokens)
+        self.next_turn = 0
+        self.verbatim: list[int] = []
+        """Indices of the messages in the context, in message order."""
+        self.verbatim_tokens = 0
+        self.store: list[int] = []
+        """Indices of the compacted messages (the long-term store)."""
+        self.summary: deque[tuple[int, int]] = deque()
+        """(turn, tokens) of each fact in the summary, oldest first."""
+        self.summary_tokens = 0
+        self.points = 0
+        """Compaction points decided so far."""
+        self.decisions: list[Decision] = []
+        self.states: list[CompactState] = []
 
-    def copy(self) -> _Stream:
-        return _Stream(
-            next_turn=self.next_turn,
-            verbatim=list(self.verbatim),
-            verbatim_tokens=self.verbatim_tokens,
-            store=list(self.store),
-            summary=deque(self.summary),
-            summary_tokens=self.summary_tokens,
-            points=self.points,
+    def copy(self) -> CompactionRollout:
+        other = CompactionRollout.__new__(CompactionRollout)
+        other.__dict__.update(self.__dict__)
+        other.verbatim, other.store, other.summary = list(self.verbatim), list(self.store), deque(self.summary)
+        other.decisions, other.states = list(self.decisions), list(self.states)
+        return other
+
+    @property
+    def done(self) -> bool:
+        """Every message streamed and no compaction point due."""
+        return self.next_turn >= self.episode.n_messages and self.verbatim_tokens <= self.context
+
+    def state(self) -> CompactState:
+        """The ``CompactState`` of the current verbatim messages (budget ``R``), with the ``COMPACTION_ENV_FEATURES``
+        columns."""
+        ep = self.episode
+        idx = np.asarray(self.verbatim, dtype=np.int64)
+        n = len(idx)
+        state = CompactState(
+            tokens=ep.tokens[idx].tolist(),
+            roles=[ep.roles[i] for i in self.verbatim],
+            tool_use_ids=[[] for _ in range(n)],
+            tool_result_ids=[[] for _ in range(n)],
+            protected=[False] * n,
+            budget=self.reserve,
+        )
+        now = self.next_turn - 1
+        age = ((now - idx) / max(now, 1)).astype(np.float32)[:, None]
+        state.features = np.concatenate([compact_features(state), ep.static_features[idx], age], axis=1)
+        return state
+
+    def run(
+        self,
+        policy: Any,
+        until: int | None = None,
+        mode: Mode = "greedy",
+        rng: np.random.Generator | None = None,
+        sample_points: set[int] | None = None,
+    ) -> None:
+        """Stream messages, deciding each compaction point with ``policy``, to the end or until compaction point
+        ``until`` is due (not yet decided: the context then holds that point's over-budget messages). ``mode``
+        applies to the points in ``sample_points`` (every point when ``None``); the others are greedy."""
+        ep = self.episode
+        while True:
+            if self.verbatim_tokens > self.context:  # a due compaction point (left by until or just reached)
+                if until is not None and self.points == until:
+                    return
+                state = self.state()
+                point_mode: Mode = mode if sample_points is None or self.points in sample_points else "greedy"
+                decision = policy.decide(state, mode=point_mode, rng=rng)
+                decision.episode_id = ep.episode_id
+                decision.step = self.points
+                self.decisions.append(decision)
+                self.states.append(state)
+                self._compact(decision)
+                self.points += 1
+                continue
+            if self.next_turn >= ep.n_messages:
+                return
+            i = self.next_turn
+            self.verbatim.append(i)
+            self.verbatim_tokens += int(ep.tokens[i])
+            self.next_turn += 1
+
+    def _compact(self, decision: Decision) -> None:
+        ep = self.episode
+        keep = [a == "keep" for a in decision.action]
+        compacted = [i for i, k in zip(self.verbatim, keep) if not k]
+        self.verbatim = [i for i, k in zip(self.verbatim, keep) if k]
+        self.verbatim_tokens = int(sum(int(ep.tokens[i]) for i in self.verbatim))
+        self.store.extend(compacted)
+        for i in compacted:  # message order = turn order
+            for _, tokens in ep.facts[i]:
+                self.summary.append((i, tokens))
+                self.summary_tokens += tokens
+        while self.summary and self.summary_tokens > self.summary_budget:
+            _, tokens = self.summary.popleft()
+            self.summary_tokens -= tokens
+
+    def finish(self) -> CompactionOutcome:
+        """Ask every scored question against what is left (verbatim, summarised or found in the store's top k)."""
+        ep, config = self.episode, self.config
+        verbatim = set(self.verbatim)
+        summarised = {i for i, _ in self.summary}
+        store = sorted(self.store)
+        per_question = [0.0] * ep.n_questions
+        searched: list[int] = []
+        for qi, evidence in enumerate(ep.evidence):
+            direct = [int(i) in verbatim or int(i) in summarised for i in evidence]
+            if all(direct) or not store:
+                per_question[qi] = sum(direct) / len(direct)
+            else:
+                searched.append(qi)
+        if searched:
+            if config.store == "observations":
+                assert ep.fact_turn is not None and ep.fact_vectors is not None and ep.fact_bm25_tokens is not None
+                items = np.flatnonzero(np.isin(ep.fact_turn, np.asarray(store, dtype=np.int64)))
+                owner = ep.fact_turn[items].tolist()
+                vectors, bm25 = ep.fact_vectors[items], [ep.fact_bm25_tokens[j] for j in items.tolist()]
+            else:
+                owner = store
+                vectors, bm25 = ep.vectors[np.asarray(store, dtype=np.int64)], [ep.bm25_tokens[i] for i in store]
+            tops = hybrid_top_k(
+                vectors,
+                bm25,
+                ep.question_vectors[np.asarray(searched, dtype=np.int64)],
+                [ep.question_tokens[qi] for qi in searched],
+                k=config.k,
+            )
+            for qi, top in zip(searched, tops):
+                found = {owner[j] for j in top.tolist()}
+                evidence = ep.evidence[qi]
+                hits = sum(1 for i in evidence.tolist() if i in verbatim or i in summarised or i in found)
+                per_question[qi] = hits / len(evidence)
+        total = max(ep.total_tokens, 1)
+        reachable = float(np.mean(per_question)) if per_question else 0.0
+        kept = self.verbatim_tokens / total
+        unmet = float(np.mean([bool(d.extra.get("budget_unmet")) for d in self.decisions])) if self.decisions else 0.0
+        return CompactionOutcome(
             decisions=list(self.decisions),
             states=list(self.states),
+            evidence_reachable=reachable,
+            kept_token_fraction=kept,
+            budget_unmet=unmet,
+            reward=reachable - config.token_cost * kept,
+            questions=ep.n_questions,
+            per_question=per_question,
+            final_verbatim=list(self.verbatim),
+            summary_tokens=self.summary_tokens,
+            store=store,
         )
-
-
-def compaction_state(ep: CompactionEpisode, stream: _Stream, reserve: int) -> CompactState:
-    """The ``CompactState`` of the current verbatim messages, with the ``COMPACTION_ENV_FEATURES`` columns."""
-    idx = np.asarray(stream.verbatim, dtype=np.int64)
-    n = len(idx)
-    state = CompactState(
-        tokens=ep.tokens[idx].tolist(),
-        roles=[ep.roles[i] for i in stream.verbatim],
-        tool_use_ids=[[] for _ in range(n)],
-        tool_result_ids=[[] for _ in range(n)],
-        protected=[False] * n,
-        budget=reserve,
-    )
-    now = stream.next_turn - 1
-    age = ((now - idx) / max(now, 1)).astype(np.float32)[:, None]
-    state.features = np.concatenate([compact_features(state), ep.static_features[idx], age], axis=1)
-    return state
-
-
-def _compact(
-    ep: CompactionEpisode, stream: _Stream, decision: Decision, state: CompactState, summary_budget: int
-) -> None:
-    keep = [a == "keep" for a in decision.action]
-    compacted = [i for i, k in zip(stream.verbatim, keep) if not k]
-    stream.verbatim = [i for i, k in zip(stream.verbatim, keep) if k]
-    stream.verbatim_tokens = int(sum(int(ep.tokens[i]) for i in stream.verbatim))
-    stream.store.extend(compacted)
-    for i in compacted:  # message order = turn order
-        for _, tokens in ep.facts[i]:
-            stream.summary.append((i, tokens))
-            stream.summary_tokens += tokens
-    while stream.summary and stream.summary_tokens > summary_budget:
-        _, tokens = stream.summary.popleft()
-        stream.summary_tokens -= tokens
-
-
-def _advance(
-    ep: CompactionEpisode,
-    stream: _Stream,
-    policy: Any,
-    config: CompactionEnvConfig,
-    mode: Mode,
-    rng: np.random.Generator | None,
-    sample_points: set[int] | None,
-    stop_at: int | None = None,
-) -> bool:
-    """Stream messages until the end (``True``) or until compaction point ``stop_at`` is due (``False``, the
-    point not yet decided: the stream then holds the over-budget context of that point)."""
-    context, reserve, summary_budget = config.budgets(ep.total_tokens)
-    while True:
-        if stream.verbatim_tokens > context:  # a due compaction point (left by stop_at or just reached)
-            if stop_at is not None and stream.points == stop_at:
-                return False
-            state = compaction_state(ep, stream, reserve)
-            point_mode: Mode = mode if sample_points is None or stream.points in sample_points else "greedy"
-            decision = policy.decide(state, mode=point_mode, rng=rng)
-            decision.episode_id = ep.episode_id
-            decision.step = stream.points
-            stream.decisions.append(decision)
-            stream.states.append(state)
-            _compact(ep, stream, decision, state, summary_budget)
-            stream.points += 1
-            continue
-        if stream.next_turn >= ep.n_messages:
-            return True
-        i = stream.next_turn
-        stream.verbatim.append(i)
-        stream.verbatim_tokens += int(ep.tokens[i])
-        stream.next_turn += 1
-
-
-def _score(ep: CompactionEpisode, stream: _Stream, config: CompactionEnvConfig) -> CompactionOutcome:
-    verbatim = set(stream.verbatim)
-    summarised = {i for i, _ in stream.summary}
-    store = sorted(stream.store)
-    per_question = [0.0] * ep.n_questions
-    searched: list[int] = []
-    for qi, evidence in enumerate(ep.evidence):
-        direct = [int(i) in verbatim or int(i) in summarised for i in evidence]
-        if all(direct) or not store:
-            per_question[qi] = sum(direct) / len(direct)
-        else:
-            searched.append(qi)
-    if searched:
-        if config.store == "observations":
-            assert ep.fact_turn is not None and ep.fact_vectors is not None and ep.fact_bm25_tokens is not None
-            items = np.flatnonzero(np.isin(ep.fact_turn, np.asarray(store, dtype=np.int64)))
-            owner = ep.fact_turn[items].tolist()
-            vectors, bm25 = ep.fact_vectors[items], [ep.fact_bm25_tokens[j] for j in items.tolist()]
-        else:
-            owner = store
-            vectors, bm25 = ep.vectors[np.asarray(store, dtype=np.int64)], [ep.bm25_tokens[i] for i in store]
-        tops = hybrid_top_k(
-            vectors,
-            bm25,
-            ep.question_vectors[np.asarray(searched, dtype=np.int64)],
-            [ep.question_tokens[qi] for qi in searched],
-            k=config.k,
-        )
-        for qi, top in zip(searched, tops):
-            found = {owner[j] for j in top.tolist()}
-            evidence = ep.evidence[qi]
-            hits = sum(1 for i in evidence.tolist() if i in verbatim or i in summarised or i in found)
-            per_question[qi] = hits / len(evidence)
-    total = max(ep.total_tokens, 1)
-    reachable = float(np.mean(per_question)) if per_question else 0.0
-    kept = stream.verbatim_tokens / total
-    unmet = float(np.mean([bool(d.extra.get("budget_unmet")) for d in stream.decisions])) if stream.decisions else 0.0
-    return CompactionOutcome(
-        decisions=list(stream.decisions),
-        states=list(stream.states),
-        evidence_reachable=reachable,
-        kept_token_fraction=kept,
-        budget_unmet=unmet,
-        reward=reachable - config.token_cost * kept,
-        questions=ep.n_questions,
-        per_question=per_question,
-        final_verbatim=list(stream.verbatim),
-        summary_tokens=stream.summary_tokens,
-        store=store,
-    )
 
 
 def run_compaction(
@@ -551,9 +436,23 @@ def run_compaction(
     ``sample_points`` (every point when ``None``); the other points are greedy."""
     if mode == "sample" and rng is None:
         rng = np.random.default_rng()
-    stream = _Stream()
-    _advance(ep, stream, policy, config, mode, rng, sample_points)
-    return _score(ep, stream, config)
+    rollout = CompactionRollout(ep, config)
+    rollout.run(policy, mode=mode, rng=rng, sample_points=sample_points)
+    return rollout.finish()
+
+
+def point_rollouts(
+    ep: CompactionEpisode, policy: Any, config: CompactionEnvConfig
+) -> tuple[list[CompactionRollout], float]:
+    """The greedy run of ``policy`` on ``ep``: a fork of the rollout at each of its compaction points (due, not yet
+    decided), and the run's reward."""
+    rollout = CompactionRollout(ep, config)
+    forks: list[CompactionRollout] = []
+    while True:
+        rollout.run(policy, until=len(forks))
+        if rollout.done:
+            return forks, rollout.finish().reward
+        forks.append(rollout.copy())
 
 
 def hindsight_keep_labels(ep: CompactionEpisode, config: CompactionEnvConfig) -> np.ndarray:

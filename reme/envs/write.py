@@ -21,7 +21,7 @@ Definitions (also in ``docs/evaluation.md``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,10 @@ __all__ = [
 
 CANDIDATE_KINDS = ("turns", "observations")
 WRITE_BASELINES = ("heuristic", "store-all", "random")
+"""The write environment's baselines (``load_write_policy`` labels): ``heuristic`` is ``NoveltyLengthWritePolicy``,
+the budget-paced novelty/length rule (the heuristic *at a storage budget*); ``store-all`` is
+``HeuristicWritePolicy``, ReMe's add rule (what ``reme.policy.registry.heuristic_for("write")`` serves, budget-blind
+and so spending the budget on the first candidates); ``random`` is ``RandomWritePolicy`` at the budget's rate."""
 
 
 @dataclass
@@ -86,6 +90,11 @@ class WriteEnvConfig:
             raise BadInputError(f"storage_cost must be finite and >= 0, got {self.storage_cost!r}")
         if not 0 < self.gamma <= 1:
             raise BadInputError(f"gamma must be in (0, 1], got {self.gamma!r}")
+
+    def env(self, **changes: Any) -> WriteEnvConfig:
+        """The environment's settings alone (a trainer's config extends this class), with ``changes`` applied."""
+        values = {f.name: getattr(self, f.name) for f in fields(WriteEnvConfig)}
+        return WriteEnvConfig(**(values | changes))
 
 
 @dataclass

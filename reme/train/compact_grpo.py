@@ -1,4 +1,8 @@
-"""GRPO for the compact gate in the compaction environment (``reme.envs.compaction``).
+"""``reme train-policy --decision compact``: the compact policy trained in the compaction environment
+(``reme.envs.compaction``).
+
+The algorithm (``--algo grpo``) is GRPO's group-relative advantage without the rest of GRPO: one policy-gradient
+step per batch of groups (REINFORCE with a group baseline), no importance ratio, no clipping and no KL term.
 
 A group shares its prefix (Memory-R2's point: once rollouts diverge they no longer share a state). Per group:
 pick a training episode and one of its compaction points ``j`` uniformly (the points of the current policy's
@@ -7,11 +11,12 @@ shared); then ``G`` rollouts each *sample* the decision at ``j`` and continue gr
 reward is joined to its decisions by the decision core (``join_outcome``: every decision of a rollout is credited
 with the rollout's reward), and the return of the decision at ``j`` is used:
 
-    A_g  = (R_g - mean(R)) / (std(R) + 1e-6)      (groups whose rewards all tie are skipped)
+    A_g  = (R_g - mean(R)) / (std(R) + 1e-6)      (``group_advantages``; groups whose rewards all tie are skipped)
     loss = -mean_g(A_g * log pi(action_g | state_j))
 
-with Adam. The greedy policy is validated at step 0 and every ``eval_every`` steps; the checkpoint kept is the
-one with the best validation reward (``evidence_reachable - token_cost * kept_token_fraction``).
+with Adam. The greedy policy is validated at step 0 and every ``eval_every`` steps; the checkpoint kept
+(``BestCheckpoint``) is the one with the best validation reward (``evidence_reachable - token_cost *
+kept_token_fraction``), the last one without validation.
 
 The MLP starts near "keep every message that fits, newest first" (small weights, a positive output bias), which is
 within a hair of ReMe's tail rule: training moves away from it only where rewards say so.
@@ -19,7 +24,6 @@ within a hair of ReMe's tail rule: training moves away from it only where reward
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,29 +33,29 @@ from typing import Any
 import numpy as np
 
 from reme.envs.compaction import (
-    COMPACTION_ENV_FEATURES,
     CompactionEnvConfig,
     CompactionEpisode,
-    _advance,
-    _score,
-    _Stream,
-    compaction_state,
+    CompactionOutcome,
     evaluate_compaction,
     hindsight_keep_labels,
     join_outcome,
+    point_rollouts,
 )
+from reme.envs.compaction_features import COMPACTION_ENV_FEATURES
+from reme.envs.rollout import Rollout
 from reme.errors import BadInputError
 from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.progress import progress_bar
-from reme.train.run import describe_ids
+from reme.train.common import BestCheckpoint, group_advantages, step_row, write_run
 
 __all__ = ["CompactGRPOConfig", "hindsight_warm_start", "train_compact_policy"]
 
 
 @dataclass
-class CompactGRPOConfig:
-    """Trainer and environment settings (environment fields as in ``CompactionEnvConfig``)."""
+class CompactGRPOConfig(CompactionEnvConfig):
+    """Trainer settings, on top of the environment's (``CompactionEnvConfig``; ``env()`` gives those alone)."""
 
+    budget: float = 0.2
     steps: int = 200
     group_size: int = 8
     """G: sampled rollouts per group."""
@@ -65,13 +69,6 @@ class CompactGRPOConfig:
     """Standard deviation of the initial weights."""
     init_keep_bias: float = 1.0
     """Initial output bias: ``p(keep)`` starts near ``sigmoid(init_keep_bias)`` for every message."""
-    budget: float = 0.2
-    reserve_ratio: float = 0.5
-    summary_ratio: float = 0.25
-    k: int = 10
-    token_cost: float = 0.05
-    text_format: str = "dated"
-    store: str = "observations"
     policy: str = "ranked"
     """``ranked`` (``RankedMLPCompactPolicy``: a value per message, ranked per token into the reserve, warm-started
     on hindsight labels) or ``gate`` (``MLPCompactPolicy``: an independent keep gate per message, newest first)."""
@@ -100,18 +97,7 @@ class CompactGRPOConfig:
             raise BadInputError("steps, episodes_per_step, eval_every and hidden must be positive")
         if not self.lr > 0:
             raise BadInputError(f"lr must be > 0, got {self.lr!r}")
-        self.env()  # validates the environment fields
-
-    def env(self) -> CompactionEnvConfig:
-        return CompactionEnvConfig(
-            budget=self.budget,
-            reserve_ratio=self.reserve_ratio,
-            summary_ratio=self.summary_ratio,
-            k=self.k,
-            token_cost=self.token_cost,
-            text_format=self.text_format,
-            store=self.store,
-        )
+        super().__post_init__()  # validates the environment fields
 
 
 def initial_policy(config: CompactGRPOConfig) -> MLPCompactPolicy:
@@ -131,16 +117,6 @@ def initial_policy(config: CompactGRPOConfig) -> MLPCompactPolicy:
     return policy
 
 
-def _prefix_snapshots(ep: CompactionEpisode, policy: Any, env: CompactionEnvConfig) -> tuple[list[_Stream], float]:
-    """The greedy run of ``policy`` on ``ep``: a copy of the stream at each compaction point (before it is
-    decided), and the run's reward."""
-    stream = _Stream()
-    snapshots: list[_Stream] = []
-    while not _advance(ep, stream, policy, env, "greedy", None, None, stop_at=len(snapshots)):
-        snapshots.append(stream.copy())
-    return snapshots, _score(ep, stream, env).reward
-
-
 def hindsight_rows(
     train: Sequence[CompactionEpisode], env: CompactionEnvConfig, behaviour: Any
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -150,12 +126,11 @@ def hindsight_rows(
     targets: list[np.ndarray] = []
     for ep in train:
         labels = hindsight_keep_labels(ep, env)
-        _, reserve, _ = env.budgets(ep.total_tokens)
-        for stream in _prefix_snapshots(ep, behaviour, env)[0]:
-            features = compaction_state(ep, stream, reserve).features
+        for point in point_rollouts(ep, behaviour, env)[0]:
+            features = point.state().features
             assert features is not None  # the environment always sets them
             rows.append(features)
-            targets.append(labels[np.asarray(stream.verbatim, dtype=np.int64)])
+            targets.append(labels[np.asarray(point.verbatim, dtype=np.int64)])
     return rows, targets
 
 
@@ -215,8 +190,9 @@ def train_compact_policy(
     config: CompactGRPOConfig,
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    """Train with GRPO, keep the best checkpoint by validation reward in ``out`` (``policy.safetensors``,
-    ``policy.json``), write ``out/metrics.json`` and ``out/curves.png``; returns the metrics."""
+    """Train (group-baseline REINFORCE), keep the best checkpoint by validation reward in ``out``
+    (``policy.safetensors``, ``policy.json``), write ``out/metrics.json`` and ``out/curves.png``; returns the
+    metrics."""
     import torch
 
     if not train:
@@ -252,19 +228,16 @@ def train_compact_policy(
             warm.update(token_exponent=float(chosen), val_reward_by_token_exponent=tried)
     validation: list[dict[str, Any]] = []
     steps: list[dict[str, float]] = []
-    best: dict[str, Any] = {"step": -1, "reward": -np.inf}
+    best = BestCheckpoint(metric="reward", min_delta=1e-9)
 
     def check(step: int) -> str:
         if not val:
             if step == config.steps:  # no validation: keep the last policy
-                policy.save(out)
-                best.update(step=step, reward=float("nan"))
+                best.offer(step, None, lambda: policy.save(out))
             return ""
         mine = _validate(policy, val, env)
-        validation.append({"step": step, "learned": mine, "heuristic": heuristic_val})
-        if mine["reward"] > best["reward"] + 1e-9:
-            best.update(step=step, reward=mine["reward"])
-            policy.save(out)
+        validation.append({"step": step, "results": {"learned": mine, "heuristic": heuristic_val}})
+        best.offer(step, mine, lambda: policy.save(out))
         return f"val reach {mine['evidence_reachable']:.3f} (heuristic {heuristic_val['evidence_reachable']:.3f})"
 
     start = time.perf_counter()
@@ -273,28 +246,26 @@ def train_compact_policy(
         for step in range(1, config.steps + 1):
             losses: list[torch.Tensor] = []
             rewards: list[float] = []
-            informative = 0
             for _ in range(config.episodes_per_step):
                 ep = train[int(rng.integers(len(train)))]
-                snapshots, _ = _prefix_snapshots(ep, policy, env)
-                if not snapshots:
+                points, _ = point_rollouts(ep, policy, env)
+                if not points:
                     continue  # the conversation fits the context: no decision to learn from
-                j = int(rng.integers(len(snapshots)))
+                j = int(rng.integers(len(points)))
                 group: list[tuple[Any, Any, float]] = []
                 for _g in range(config.group_size):
-                    stream = snapshots[j].copy()
-                    _advance(ep, stream, policy, env, "sample", rng, {j})
-                    outcome = _score(ep, stream, env)
+                    fork: Rollout[CompactionOutcome] = points[j].copy()
+                    fork.run(policy, until=j + 1, mode="sample", rng=rng)  # point j sampled, the rest greedy
+                    fork.run(policy)
+                    outcome = fork.finish()
                     decision = outcome.decisions[j]
                     returns = {s.decision.decision_id: s.ret for s in join_outcome(outcome).samples}
                     group.append((outcome.states[j], decision.action, returns[decision.decision_id]))
                 rets = np.asarray([g[2] for g in group], dtype=np.float64)
                 rewards.extend(rets.tolist())
-                std = float(rets.std())
-                if std < 1e-8:
+                advantages, informative = group_advantages(rets)
+                if not informative.any():
                     continue
-                informative += 1
-                advantages = (rets - rets.mean()) / (std + 1e-6)
                 for (state, action, _), a in zip(group, advantages):
                     losses.append(-float(a) * policy.logprob_torch(state, action))
             loss_value = 0.0
@@ -304,14 +275,7 @@ def train_compact_policy(
                 loss.backward()
                 optimizer.step()
                 loss_value = float(loss.item())
-            steps.append(
-                {
-                    "step": step,
-                    "reward": round(float(np.mean(rewards)) if rewards else 0.0, 6),
-                    "loss": round(loss_value, 6),
-                    "informative_groups": informative,
-                }
-            )
+            steps.append(step_row(step, reward=float(np.mean(rewards)) if rewards else 0.0, loss=loss_value))
             if step % config.eval_every == 0 or step == config.steps:
                 shown = check(step)
             advance(1, f"reward {steps[-1]['reward']:.3f}  {shown}")
@@ -333,55 +297,11 @@ def train_compact_policy(
         "steps": steps,
         "validation": validation,
         "hindsight_warm_start": warm,
-        "best_step": best["step"],
-        "best_val_reward": None if not np.isfinite(best["reward"]) else round(float(best["reward"]), 6),
+        "best_step": best.step,
+        "best_val_reward": None if not np.isfinite(best.value) else round(best.value, 6),
         "final": final,
         "seconds": seconds,
         "device": "cpu",
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    plot_compact_curves(metrics, out / "curves.png")
-    return metrics
-
-
-def plot_compact_curves(metrics: dict[str, Any], path: Path) -> None:
-    """Training reward and validation ``evidence_reachable`` against steps, the heuristic as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_r, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
-    steps = [s["step"] for s in metrics["steps"]]
-    reward = np.asarray([s["reward"] for s in metrics["steps"]], dtype=np.float64)
-    if len(reward):
-        window = max(1, len(reward) // 30)
-        smooth = np.convolve(reward, np.ones(window) / window, mode="valid")
-        ax_r.plot(steps, reward, alpha=0.25, color="tab:blue", label="rollout reward (batch)")
-        ax_r.plot(steps[window - 1 :], smooth, color="tab:blue", label=f"rollout reward (mean of {window})")
-        ax_r.legend(fontsize=8)
-    ax_r.set_xlabel("step")
-    ax_r.set_ylabel("training reward (sampled point)")
-    if metrics["validation"]:
-        v_steps = [v["step"] for v in metrics["validation"]]
-        ax_v.plot(
-            v_steps, [v["learned"]["evidence_reachable"] for v in metrics["validation"]], color="tab:green",
-            marker="o", ms=3, label="learned (greedy)",
-        )  # fmt: skip
-        ax_v.axhline(
-            metrics["validation"][0]["heuristic"]["evidence_reachable"], color="tab:gray", ls="--", label="heuristic"
-        )
-        if metrics.get("best_step", -1) >= 0:
-            ax_v.axvline(metrics["best_step"], color="tab:green", ls=":", lw=1, label="kept checkpoint")
-        ax_v.set_xlabel("step")
-        ax_v.set_ylabel("validation evidence_reachable")
-        shown = describe_ids(metrics["val_conversations"])
-        ax_v.set_title(f"validation: {shown}", fontsize=9)
-        ax_v.legend(fontsize=8)
-    else:
-        ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")
-    budget = metrics["config"]["budget"]
-    fig.suptitle(f"compact GRPO, budget {budget} ({metrics['seconds']} s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    title = f"reme train-policy --decision compact, budget {config.budget}"
+    return write_run(out, metrics, title, learned="learned", validation_keys=("evidence_reachable", "reward"))

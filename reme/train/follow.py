@@ -20,7 +20,7 @@ from typing import Any
 from reme.policy.rank import MLPRankPolicy
 from reme.schema import utc_now
 from reme.train.logs import LoggedRankSample, logged_rank_samples
-from reme.train.ppo import PPOConfig, train_ppo
+from reme.train.rank_ppo import PPOConfig, train_ppo
 
 
 def publish(policy: MLPRankPolicy, out: Path, training_data_hash: str = "") -> str:

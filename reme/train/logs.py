@@ -25,8 +25,7 @@ from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
-from reme.scoring import is_scored
-from reme.train.data import recall_at
+from reme.scoring import is_scored, recall_of_hits
 
 
 def record_rank_logs(
@@ -82,7 +81,7 @@ def record_rank_logs(
                         query_time=datetime.fromisoformat(asked) if asked else None,
                     )
                     ranked = np.asarray([decision.memory_ids[p] in evidence for p in decision.action], dtype=bool)
-                    reward = recall_at(np.arange(len(ranked)), ranked, len(evidence), k)
+                    reward = recall_of_hits(ranked[:k], max(len(evidence), 1))
                     mem.feedback(
                         reward, decision_id=decision.decision_id, source="answer", episode_id=episode.episode_id
                     )

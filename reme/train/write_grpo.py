@@ -1,6 +1,9 @@
-"""``reme train-policy --decision write``: GRPO for the write policy in the write environment (``reme.envs.write``).
+"""``reme train-policy --decision write``: the write policy trained in the write environment (``reme.envs.write``).
 
-One GRPO group (Memory-R2's point: rollouts that wrote different memories no longer share a state, so a group must
+The algorithm (``--algo grpo``) is GRPO's group-relative advantage without the rest of GRPO: one policy-gradient
+step per batch of rollouts (REINFORCE with a group baseline), no importance ratio, no clipping and no KL term.
+
+One group (Memory-R2's point: rollouts that wrote different memories no longer share a state, so a group must
 start from one intermediate state):
 
 1. pick a training conversation, a budget and a prefix length ``p``; run the current policy greedily over the first
@@ -8,17 +11,17 @@ start from one intermediate state):
 2. fork it ``G`` times; each fork *samples* the next ``window`` decisions, then continues greedily to the end of
    the stream, and the questions are asked;
 3. each fork's return is the sum of its decisions' joined returns (``join_rewards``: evidence found in the top k,
-   credited to the writes that stored it, minus the storage cost); advantages are the returns standardised within
-   the group, and the loss is ``-mean(A_g * log pi(a_t | s_t))`` over the sampled window decisions.
+   credited to the writes that stored it, minus the storage cost); advantages (``group_advantages``, the
+   ``advantage`` switch of ``WriteGRPOConfig``) are made relative to the group, and the loss is
+   ``-mean(A_g * log pi(a_t | s_t))`` over the sampled window decisions.
 
 The policy starts from a behaviour-cloned copy of the novelty/length heuristic (a few hundred cross-entropy steps
-on its greedy actions), so GRPO improves a working rule instead of discovering the budget from scratch. The best
-checkpoint by validation recall@10 is kept.
+on its greedy actions), so training improves a working rule instead of discovering the budget from scratch. The
+best checkpoint by validation recall@10 is kept (``BestCheckpoint``; the last one without validation).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,17 +30,23 @@ from typing import Any
 
 import numpy as np
 
-from reme.envs.write import WriteEnvConfig, WriteEpisode, WriteRollout, evaluate_write, load_write_policy
+from reme.envs.rollout import Rollout
+from reme.envs.write import WriteEnvConfig, WriteEpisode, WriteOutcome, WriteRollout, evaluate_write, load_write_policy
 from reme.errors import BadInputError
 from reme.policy.write import WRITE_ACTIONS, NoveltyLengthWritePolicy, PacedMLPWritePolicy, WriteState
 from reme.progress import progress_bar
-from reme.train.run import describe_ids
+from reme.train.common import BestCheckpoint, group_advantages, step_row, write_run
 
 __all__ = ["WriteGRPOConfig", "train_write_policy"]
 
 
 @dataclass
-class WriteGRPOConfig:
+class WriteGRPOConfig(WriteEnvConfig):
+    """Trainer settings, on top of the environment's (``WriteEnvConfig``: ``budget`` is the one validation selects
+    at, ``storage_cost`` is charged in the join)."""
+
+    storage_cost: float = 0.1
+    """Charged per stored memory in the join (a store that is never used earns ``-storage_cost``)."""
     steps: int = 200
     group_size: int = 8
     groups_per_step: int = 2
@@ -47,17 +56,12 @@ class WriteGRPOConfig:
     hidden: int = 8
     seed: int = 0
     eval_every: int = 10
-    budget: float = 0.3
-    """The budget validation selects at."""
     train_budgets: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])
     """Budgets sampled per group (a policy that reads ``budget_rate`` should work across them)."""
-    storage_cost: float = 0.1
-    """Charged per stored memory in the join (a store that is never used earns ``-storage_cost``)."""
-    k: int = 10
     clone_steps: int = 300
-    """Behaviour-cloning steps on the heuristic before GRPO (0: start from random weights)."""
+    """Behaviour-cloning steps on ``NoveltyLengthWritePolicy`` before training (0: start from random weights)."""
     clone_temperature: float = 0.25
-    """Temperature of the heuristic that is cloned: a softer teacher leaves the policy room to explore."""
+    """Temperature of the novelty/length rule that is cloned: a softer teacher leaves the policy room to explore."""
     advantage: str = "decision"
     """``decision``: each sampled decision's own joined return minus the group's mean return at the same position
     (the forks share the state at the window start); ``rollout``: the fork's total return, standardised in the
@@ -72,26 +76,23 @@ class WriteGRPOConfig:
             raise BadInputError(f"advantage must be 'decision' or 'rollout', got {self.advantage!r}")
         if self.group_size < 2:
             raise BadInputError("group_size must be >= 2 (advantages compare rollouts of a group)")
-        WriteEnvConfig(budget=self.budget, k=self.k, storage_cost=self.storage_cost)
+        super().__post_init__()
         for b in self.train_budgets:
             WriteEnvConfig(budget=b)
 
 
-def _env(config: WriteGRPOConfig, budget: float) -> WriteEnvConfig:
-    return WriteEnvConfig(budget=budget, k=config.k, storage_cost=config.storage_cost)
-
-
-def _clone_heuristic(
+def _clone_novelty_length(
     policy: PacedMLPWritePolicy, episodes: Sequence[WriteEpisode], config: WriteGRPOConfig, rng: np.random.Generator
 ) -> float:
-    """Fit the MLP to the heuristic's greedy actions on its own rollouts; returns the final cross-entropy."""
+    """Fit the MLP to the novelty/length rule's greedy actions on its own rollouts; returns the final
+    cross-entropy."""
     import torch
 
     teacher = NoveltyLengthWritePolicy(temperature=config.clone_temperature)
     states: list[WriteState] = []
     for episode in episodes:
         for budget in config.train_budgets:
-            rollout = WriteRollout(episode, _env(config, budget))
+            rollout = WriteRollout(episode, config.env(budget=budget))
             rollout.run(teacher)
             states.extend(rollout.states)
     if not states or config.clone_steps == 0:
@@ -115,7 +116,7 @@ def _clone_heuristic(
 def _validate(policy: Any, val: Sequence[WriteEpisode], config: WriteGRPOConfig) -> dict[str, float]:
     if not val:
         return {}
-    return evaluate_write(val, {"p": policy}, _env(config, config.budget))["results"]["p"]
+    return evaluate_write(val, {"p": policy}, config.env())["results"]["p"]
 
 
 def train_write_policy(
@@ -138,23 +139,21 @@ def train_write_policy(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     policy = PacedMLPWritePolicy(hidden=config.hidden, seed=config.seed)
-    clone_loss = _clone_heuristic(policy, train, config, rng)
+    clone_loss = _clone_novelty_length(policy, train, config, rng)
     optimiser = torch.optim.Adam(policy.module.parameters(), lr=config.lr)
     baselines = {label: _validate(load_write_policy(label), val, config) for label in ("heuristic", "random") if val}
     questions = np.asarray([len(e.questions) for e in train], dtype=np.float64)
     weights_by_questions = questions / questions.sum()  # a conversation is drawn as often as it asks questions
     history: list[dict[str, Any]] = []
     validation: list[dict[str, Any]] = []
-    best = {"step": -1, "recall@10": -1.0}
+    best = BestCheckpoint(metric="recall@10")
 
     def check(step: int) -> None:
         if not val:
             return
         result = _validate(policy, val, config)
         validation.append({"step": step, "results": {"mlp-write-paced": result, **baselines}})
-        if result["recall@10"] > best["recall@10"]:
-            best.update({"step": step, "recall@10": result["recall@10"]})
-            policy.save(out)
+        best.offer(step, result, lambda: policy.save(out))
 
     check(0)
     with progress_bar("training (write, grpo)", total=config.steps, enabled=show_progress) as advance:
@@ -167,11 +166,11 @@ def train_write_policy(
                 episode = train[int(rng.choice(len(train), p=weights_by_questions))]
                 budget = float(config.train_budgets[int(rng.integers(len(config.train_budgets)))])
                 start = int(rng.integers(0, max(episode.n - config.window, 0) + 1))
-                shared = WriteRollout(episode, _env(config, budget))
+                shared = WriteRollout(episode, config.env(budget=budget))
                 shared.run(policy, until=start)
                 group = []
                 for _g in range(config.group_size):
-                    fork = shared.copy()
+                    fork: Rollout[WriteOutcome] = shared.copy()
                     fork.run(policy, until=start + config.window, mode="sample", rng=rng)
                     fork.run(policy)
                     group.append(fork.finish())
@@ -179,16 +178,17 @@ def train_write_policy(
                 returns.extend(totals.tolist())
                 window = slice(start, start + config.window)
                 if config.advantage == "rollout":
-                    if totals.std() < 1e-9:
+                    per_fork, informative = group_advantages(totals)
+                    if not informative.any():
                         continue
-                    per_fork = (totals - totals.mean()) / (totals.std() + 1e-6)
                     advantages = np.repeat(per_fork[:, None], len(group[0].states[window]), axis=1)
-                else:
+                else:  # each position's forks form a group; the centred returns are scaled by their joint std
                     own = np.asarray([o.returns[window] for o in group])  # (G, window) joined returns
-                    advantages = own - own.mean(axis=0, keepdims=True)
-                    if advantages.std() < 1e-9:
+                    position = np.tile(np.arange(own.shape[1]), own.shape[0])
+                    centred, informative = group_advantages(own.ravel(), position, scale="batch")
+                    if not informative.any():
                         continue
-                    advantages = advantages / (advantages.std() + 1e-6)
+                    advantages = centred.reshape(own.shape)
                 for outcome, row in zip(group, advantages):
                     states.extend(outcome.states[window])
                     actions.extend(str(d.action) for d in outcome.decisions[window])
@@ -201,15 +201,15 @@ def train_write_policy(
                 loss.backward()
                 optimiser.step()
                 loss_value = float(loss.detach())
-            history.append({"step": step, "return": float(np.mean(returns)), "loss": loss_value})
+            history.append(step_row(step, reward=float(np.mean(returns)), loss=loss_value))
             if step % config.eval_every == 0 or step == config.steps:
                 check(step)
             shown = f"return {np.mean(returns):.2f}"
             if validation:
                 shown += f"  val R@10 {validation[-1]['results']['mlp-write-paced']['recall@10']:.3f}"
             advance(1, shown)
-    if best["step"] < 0:  # no validation: keep the last weights
-        policy.save(out)
+    if not val:  # no validation: keep the last weights
+        best.offer(config.steps, None, lambda: policy.save(out))
     final = PacedMLPWritePolicy.load(out)
     metrics = {
         "decision": "write",
@@ -219,54 +219,12 @@ def train_write_policy(
         "train_conversations": sorted(e.episode_id for e in train),
         "val_conversations": sorted(e.episode_id for e in val),
         "clone_loss": clone_loss,
-        "best_step": best["step"],
+        "best_step": best.step,
         "steps": history,
         "validation": validation,
         "seconds": round(time.perf_counter() - started, 1),
+        "device": "cpu",
         "actions": list(WRITE_ACTIONS),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    plot_write_curves(metrics, out / "curves.png")
-    return metrics
-
-
-def plot_write_curves(metrics: dict[str, Any], path: Path) -> None:
-    """Training return and validation recall@10 against steps; baselines as horizontal lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_r, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
-    steps = [s["step"] for s in metrics["steps"]]
-    ret = np.asarray([s["return"] for s in metrics["steps"]])
-    if len(ret):
-        window = max(1, len(ret) // 20)
-        ax_r.plot(steps, ret, alpha=0.3, color="tab:blue", label="group mean return")
-        ax_r.plot(steps[window - 1 :], np.convolve(ret, np.ones(window) / window, mode="valid"), color="tab:blue")
-    ax_r.set_xlabel("step")
-    ax_r.set_ylabel("return (evidence found - storage cost)")
-    ax_r.legend(fontsize=8)
-    if metrics["validation"]:
-        v_steps = [v["step"] for v in metrics["validation"]]
-        ax_v.plot(
-            v_steps,
-            [v["results"]["mlp-write-paced"]["recall@10"] for v in metrics["validation"]],
-            label="mlp-write-paced",
-        )
-        for label, style in (("heuristic", "--"), ("random", ":")):
-            if label in metrics["validation"][0]["results"]:
-                ax_v.axhline(
-                    metrics["validation"][0]["results"][label]["recall@10"], ls=style, color="gray", label=label
-                )
-        shown = describe_ids(metrics["val_conversations"])
-        ax_v.set_title(f"validation: {shown} at budget {metrics['config']['budget']}", fontsize=9)
-        ax_v.set_xlabel("step")
-        ax_v.set_ylabel("validation recall@10")
-        ax_v.legend(fontsize=8)
-    else:
-        ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")
-    fig.suptitle(f"reme train-policy --decision write ({metrics['seconds']} s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    title = f"reme train-policy --decision write, budget {config.budget}"
+    return write_run(out, metrics, title, learned="mlp-write-paced", validation_keys=("recall@10",))

@@ -8,6 +8,7 @@ gap between pi_prox and mu is corrected by a capped importance weight:
     w      = min(exp(logp_prox(o) - logp_mu(o)), cap)                (no gradient)
     rho    = exp(logp_theta(o) - logp_prox(o))
     A      = (R - mean_group(R)) / (std_group(R) + eps)              (group: the logged samples of a question)
+                                                                       (``group_advantages``, unbiased std)
     loss   = -mean(w * min(rho A, clip(rho, 1 - epsilon, 1 + epsilon) A))
 
 R is the return the rewards join gives each decision. Groups of one sample use ``R - mean(R)`` over the log.
@@ -21,7 +22,6 @@ samples is weighted the same way.
 from __future__ import annotations
 
 import copy
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,9 +31,10 @@ import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy.rank import MLPRankPolicy
-from reme.train.data import pad_features
-from reme.train.grpo import TrainResult, plackett_luce_logprob
+from reme.train.common import clipped_surrogate, group_advantages
 from reme.train.logs import LoggedRankSample
+from reme.train.rank_data import TrainResult, pad_features
+from reme.train.rank_grpo import plackett_luce_logprob
 
 
 @dataclass
@@ -72,14 +73,13 @@ def advantages(samples: Sequence[LoggedRankSample]) -> np.ndarray:
     of the log, for lone samples)."""
     returns = np.asarray([s.ret for s in samples], dtype=np.float64)
     out = returns - float(target_weights(samples) @ returns)
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(samples):
-        if s.group_id:
-            groups[s.group_id].append(i)
-    for rows in groups.values():
-        if len(rows) > 1:
-            r = returns[rows]
-            out[rows] = (r - r.mean()) / (r.std(ddof=1) + 1e-6)
+    sizes: dict[str | None, int] = defaultdict(int)
+    for s in samples:
+        sizes[s.group_id] += 1
+    grouped = [i for i, s in enumerate(samples) if s.group_id and sizes[s.group_id] > 1]
+    if grouped:
+        grouped_adv, _ = group_advantages(returns[grouped], [samples[i].group_id for i in grouped], ddof=1)
+        out[grouped] = grouped_adv
     return out
 
 
@@ -123,7 +123,6 @@ def train_ppo(
     prox = copy.deepcopy(head).eval()
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     result = TrainResult(policy)
-    start = time.perf_counter()
     for step in range(1, config.steps + 1):
         if step % config.prox_every == 1 or config.prox_every == 1:
             prox.load_state_dict(head.state_dict())
@@ -136,9 +135,7 @@ def train_ppo(
         head.train()
         logp_new = plackett_luce_logprob(head(x).masked_fill(~valid, float("-inf")), orderings)[:, 0]
         log_ratio = logp_new - logp_prox
-        ratio = log_ratio.exp()
-        clipped_ratio = ratio.clamp(1 - config.epsilon, 1 + config.epsilon)
-        pg_loss = -(behaviour_weight * torch.minimum(ratio * adv, clipped_ratio * adv)).mean()
+        pg_loss, _ = clipped_surrogate(log_ratio, adv, config.epsilon, behaviour_weight)
         optimizer.zero_grad()
         pg_loss.backward()
         optimizer.step()
@@ -152,13 +149,5 @@ def train_ppo(
             "entropy": 0.0,
             "behaviour_weight": behaviour_weight.mean().item(),
         }
-        result.steps.append({"step": step, **{key: round(v, 6) for key, v in stats.items()}})
-        if validate is not None and (step % config.eval_every == 0 or step == config.steps):
-            policy.refresh_version()
-            result.validation.append({"step": step, "results": validate(policy)})
-        if progress is not None:
-            progress(step, stats)
-    head.cpu()
-    policy.refresh_version()
-    result.seconds = round(time.perf_counter() - start, 2)
-    return result
+        result.record(step, stats, config.steps, config.eval_every, validate, progress)
+    return result.finish()

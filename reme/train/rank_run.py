@@ -1,9 +1,9 @@
-"""``reme train-policy --decision rank``: load datasets, split by conversation, build the rank examples, train,
-and write the checkpoint directory (``policy.safetensors``, ``policy.json``, ``metrics.json``, ``curves.png``)."""
+"""``reme train-policy --decision rank``: build the rank examples of the split conversations (or read a
+trajectory log), train with one of the rank trainers (``ALGOS``), and write the checkpoint directory
+(``policy.safetensors``, ``policy.json``, ``metrics.json``, ``curves.png``)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -13,11 +13,12 @@ from reme.errors import BadInputError
 from reme.policy.rank import HeuristicRankPolicy, RankState
 from reme.progress import progress_bar
 from reme.schema import Episode
-from reme.train.data import RankExample, build_examples, data_hash, evaluate_scores
-from reme.train.grpo import GRPOConfig, TrainResult, policy_scores, train_grpo
+from reme.train.common import BestCheckpoint, resolve_device, step_row, write_run
 from reme.train.logs import LoggedRankSample, logged_rank_samples
-from reme.train.ppo import PPOConfig, train_ppo
-from reme.train.supervised import SupervisedConfig, train_supervised
+from reme.train.rank_data import RankExample, TrainResult, build_examples, data_hash, evaluate_scores
+from reme.train.rank_grpo import GRPOConfig, policy_scores, train_grpo
+from reme.train.rank_ppo import PPOConfig, train_ppo
+from reme.train.rank_supervised import SupervisedConfig, train_supervised
 
 
 def logged_hash(samples: Sequence[LoggedRankSample]) -> str:
@@ -32,41 +33,6 @@ def logged_hash(samples: Sequence[LoggedRankSample]) -> str:
 
 ALGOS = ("grpo", "supervised", "ppo")
 DEFAULT_STEPS = {"grpo": 600, "supervised": 1500, "ppo": 600}
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise BadInputError("--device cuda: torch sees no CUDA device on this machine")
-    if device not in ("cpu", "cuda"):
-        raise BadInputError(f"--device must be auto, cpu or cuda, got {device!r}")
-    return device
-
-
-def load_episodes(
-    paths: Sequence[str], conversations: set[str] | None = None, exclude: set[str] | None = None
-) -> list[Episode]:
-    """Episodes of several dataset files (any format the loaders read), optionally only some ids, or all but
-    some (unknown ids are an error either way)."""
-    from reme.datasets import load_dataset
-
-    episodes: list[Episode] = []
-    for path in paths:
-        loaded, _ = load_dataset(path)
-        episodes.extend(loaded)
-    missing = ((conversations or set()) | (exclude or set())) - {e.episode_id for e in episodes}
-    if missing:
-        raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
-    if conversations:
-        episodes = [e for e in episodes if e.episode_id in conversations]
-    if exclude:
-        episodes = [e for e in episodes if e.episode_id not in exclude]
-    if not episodes:
-        raise BadInputError("no conversations to train on")
-    return episodes
 
 
 def heuristic_metrics(examples: Sequence[RankExample]) -> dict[str, float]:
@@ -138,7 +104,9 @@ def train_rank_policy(
             result = train_ppo(logged, config, check, show)
     out = Path(out)
     trained_on = data_hash(train) if train else logged_hash(logged)
-    version = result.policy.save(out, training_data_hash=trained_on)
+    kept = BestCheckpoint(metric=None)  # the rank trainers keep their last step
+    kept.offer(steps, None, lambda: result.policy.save(out, training_data_hash=trained_on))
+    version = kept.kept
     final: dict[str, dict[str, float]] = {}
     if val:
         final = {algo: evaluate_scores(val, policy_scores(result.policy, val)), "heuristic": baseline}
@@ -153,65 +121,12 @@ def train_rank_policy(
         "val_conversations": sorted({e.episode_id for e in val_episodes}),
         "train_questions": len(train) or len({s.group_id for s in logged}),
         "val_questions": len(val),
-        "steps": [{k: s.get(k, 0.0) for k in ("step", "reward", "loss", "kl", "entropy")} for s in result.steps],
+        "steps": [step_row(**s) for s in result.steps],
         "validation": result.validation,
+        "best_step": kept.step,
         "final": final,
         "seconds": result.seconds,
         "device": device,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    plot_curves(metrics, out / "curves.png")
-    return metrics
-
-
-def describe_ids(ids: Sequence[str], limit: int = 3) -> str:
-    """Conversation ids for a title: all of them when few, else a count and the first two."""
-    ids = list(ids)
-    return ", ".join(ids) if len(ids) <= limit else f"{len(ids)} conversations ({', '.join(ids[:2])}, ...)"
-
-
-def plot_curves(metrics: dict[str, Any], path: Path) -> None:
-    """Training reward and validation recall against steps, the heuristic as a horizontal line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    algo = metrics["algo"]
-    fig, (ax_r, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
-    steps = [s["step"] for s in metrics["steps"]]
-    if algo == "grpo":
-        reward = np.asarray([s["reward"] for s in metrics["steps"]])
-        window = max(1, len(reward) // 30)
-        smooth = np.convolve(reward, np.ones(window) / window, mode="valid")
-        ax_r.plot(steps, reward, alpha=0.25, color="tab:blue", label="reward (batch)")
-        ax_r.plot(steps[window - 1 :], smooth, color="tab:blue", label=f"reward (mean of {window})")
-        ax_r.set_ylabel(f"training reward ({metrics['config'].get('reward', '')}@{metrics['config'].get('k', '')})")
-    elif algo == "ppo":
-        ax_r.plot(steps, [s["loss"] for s in metrics["steps"]], color="tab:blue", label="decoupled PPO loss")
-        ax_r.set_ylabel("training loss (logged decisions)")
-    else:
-        ax_r.plot(steps, [s["loss"] for s in metrics["steps"]], color="tab:blue", label="listwise loss")
-        ax_r.set_ylabel("training loss")
-    ax_r.set_xlabel("step")
-    ax_r.legend()
-    if metrics["validation"]:
-        v_steps = [v["step"] for v in metrics["validation"]]
-        for key, color in (("recall@5", "tab:orange"), ("recall@10", "tab:green")):
-            ax_v.plot(
-                v_steps, [v["results"][algo][key] for v in metrics["validation"]], color=color, label=f"{algo} {key}"
-            )
-            ax_v.axhline(
-                metrics["validation"][0]["results"]["heuristic"][key], color=color, ls="--", label=f"heuristic {key}"
-            )
-        ax_v.set_xlabel("step")
-        ax_v.set_ylabel("validation recall")
-        ax_v.set_title(f"held out: {describe_ids(metrics['val_conversations'])}", fontsize=9)
-        ax_v.legend(fontsize=8)
-    else:
-        ax_v.text(0.5, 0.5, "no validation conversations", ha="center", va="center")
-    fig.suptitle(f"reme train-policy --decision rank --algo {algo} ({metrics['device']}, {metrics['seconds']} s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    title = f"reme train-policy --decision rank --algo {algo}"
+    return write_run(out, metrics, title, learned=algo, validation_keys=("recall@5", "recall@10"))

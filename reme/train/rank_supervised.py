@@ -10,7 +10,6 @@ It learns from labels directly, so every RL report can say how close rewards alo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +18,7 @@ import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy.rank import MLPRankPolicy
-from reme.train.data import RankExample
-from reme.train.grpo import TrainResult, pad
+from reme.train.rank_data import RankExample, TrainResult, pad
 
 
 @dataclass
@@ -54,7 +52,6 @@ def train_supervised(
     head = policy.head.to(config.device)
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     result = TrainResult(policy)
-    start = time.perf_counter()
     for step in range(1, config.steps + 1):
         batch = [usable[i] for i in rng.choice(len(usable), min(config.batch_questions, len(usable)), replace=False)]
         x, valid, rel, _ = pad(batch, config.device)
@@ -68,13 +65,5 @@ def train_supervised(
         optimizer.step()
         head.eval()
         stats: dict[str, Any] = {"reward": 0.0, "loss": loss.item(), "kl": 0.0, "entropy": 0.0}
-        result.steps.append({"step": step, **{k: round(float(v), 6) for k, v in stats.items()}})
-        if validate is not None and (step % config.eval_every == 0 or step == config.steps):
-            policy.refresh_version()
-            result.validation.append({"step": step, "results": validate(policy)})
-        if progress is not None:
-            progress(step, stats)
-    head.cpu()
-    policy.refresh_version()
-    result.seconds = round(time.perf_counter() - start, 2)
-    return result
+        result.record(step, stats, config.steps, config.eval_every, validate, progress)
+    return result.finish()

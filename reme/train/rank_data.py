@@ -1,24 +1,27 @@
-"""Training data for the ranking head: every scored question of a dataset as the rank policy sees it.
+"""Training data for the ranking head: every scored question of a dataset as the rank policy sees it, the
+batches the rank trainers stack from it, their result, and the validation metrics of a head's scores
+(``reme.scoring``'s recall and NDCG).
 
 An episode (a conversation; a LongMemEval haystack) is indexed in its own store, exactly as ``reme eval
 retrieval`` does (``reme.eval.question_states``), so training, validation and evaluation see the same
 candidates (``per_side`` from FAISS and from BM25) and the same features. Splits are by conversation, never
-by question.
+by question (``reme.train.episodes.split_episodes``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from reme.errors import BadInputError
+from reme.policy.rank import MLPRankPolicy
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode
-from reme.scoring import question_states
+from reme.scoring import ndcg_of_hits, question_states, recall_of_hits
 
 
 @dataclass
@@ -68,19 +71,57 @@ def pad_features(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return x, valid
 
 
-def split_episodes(episodes: Sequence[Episode], val_fraction: float, seed: int) -> tuple[list[Episode], list[Episode]]:
-    """Hold out whole episodes, chosen by a seeded shuffle: ``(train, validation)``."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise BadInputError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    order = sorted(episodes, key=lambda e: e.episode_id)
-    random.Random(seed).shuffle(order)
-    n_val = round(len(order) * val_fraction)
-    if val_fraction > 0 and n_val == 0 and len(order) > 1:
-        n_val = 1
-    if n_val >= len(order) and val_fraction > 0:
-        raise BadInputError(f"--val-fraction {val_fraction} leaves no conversation to train on")
-    val_ids = {e.episode_id for e in order[:n_val]}
-    return [e for e in episodes if e.episode_id not in val_ids], [e for e in episodes if e.episode_id in val_ids]
+def pad(examples: Sequence[RankExample], device: Any) -> tuple[Any, Any, Any, Any]:
+    """Stack examples into ``(B, N, F)`` features, ``(B, N)`` valid mask and relevance, ``(B,)`` evidence."""
+    import torch
+
+    x, valid = pad_features([ex.features for ex in examples])
+    rel = np.zeros(valid.shape, dtype=np.float32)
+    for i, ex in enumerate(examples):
+        rel[i, : len(ex.relevant)] = ex.relevant
+    n_ev = np.asarray([max(ex.n_evidence, 1) for ex in examples], dtype=np.float32)
+    return (
+        torch.from_numpy(x).to(device),
+        torch.from_numpy(valid).to(device),
+        torch.from_numpy(rel).to(device),
+        torch.from_numpy(n_ev).to(device),
+    )
+
+
+@dataclass
+class TrainResult:
+    """What a rank trainer returns: the head, its logged steps and validations, and the training time."""
+
+    policy: MLPRankPolicy
+    steps: list[dict[str, float]] = field(default_factory=list)
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def record(
+        self,
+        step: int,
+        stats: dict[str, float],
+        last_step: int,
+        eval_every: int,
+        validate: Callable[[MLPRankPolicy], dict[str, Any]] | None,
+        progress: Callable[[int, dict[str, float]], None] | None,
+    ) -> None:
+        """Log step ``step`` (rounded ``stats``), validate every ``eval_every`` steps and at ``last_step``, report
+        progress: the tail of every rank trainer's loop."""
+        self.steps.append({"step": step, **{k: round(float(v), 6) for k, v in stats.items()}})
+        if validate is not None and (step % eval_every == 0 or step == last_step):
+            self.policy.refresh_version()
+            self.validation.append({"step": step, "results": validate(self.policy)})
+        if progress is not None:
+            progress(step, stats)
+
+    def finish(self) -> TrainResult:
+        """The head back on the CPU with a fresh version, and the seconds since the result was created."""
+        self.policy.head.cpu()
+        self.policy.refresh_version()
+        self.seconds = round(time.perf_counter() - self.started, 2)
+        return self
 
 
 def data_hash(examples: Sequence[RankExample]) -> str:
@@ -93,19 +134,6 @@ def data_hash(examples: Sequence[RankExample]) -> str:
     return digest.hexdigest()[:16]
 
 
-def recall_at(order: np.ndarray, relevant: np.ndarray, n_evidence: int, k: int) -> float:
-    """Fraction of the evidence turns among the first k positions of ``order``."""
-    return float(relevant[order[:k]].sum()) / max(n_evidence, 1)
-
-
-def ndcg_at(order: np.ndarray, relevant: np.ndarray, n_evidence: int, k: int = 10) -> float:
-    """Binary NDCG@k with the ideal DCG over ``min(n_evidence, k)`` (``reme.eval.ndcg_at``'s definition)."""
-    gains = relevant[order[:k]].astype(np.float64)
-    dcg = float((gains / np.log2(np.arange(2, len(gains) + 2))).sum())
-    ideal = float((1.0 / np.log2(np.arange(2, min(n_evidence, k) + 2))).sum())
-    return dcg / ideal if ideal > 0 else 0.0
-
-
 def evaluate_scores(
     examples: Sequence[RankExample], scores: Sequence[np.ndarray], ks: Sequence[int] = (1, 5, 10, 20)
 ) -> dict[str, float]:
@@ -114,8 +142,9 @@ def evaluate_scores(
     for ex, s in zip(examples, scores):
         order = np.argsort(-np.asarray(s, dtype=np.float64), kind="stable")
         order = order[np.isfinite(np.asarray(s)[order])]
+        hits = ex.relevant[order]
         for k in ks:
-            sums[f"recall@{k}"] += recall_at(order, ex.relevant, ex.n_evidence, k)
-        sums["ndcg@10"] += ndcg_at(order, ex.relevant, ex.n_evidence, 10)
+            sums[f"recall@{k}"] += recall_of_hits(hits[:k], max(ex.n_evidence, 1))
+        sums["ndcg@10"] += ndcg_of_hits(hits, ex.n_evidence, 10)
     n = max(len(examples), 1)
     return {key: round(value / n, 4) for key, value in sums.items()}

@@ -8,6 +8,8 @@ rewards within the group, and take a clipped-surrogate step:
     rho_g = exp(logp_new(o_g) - logp_old(o_g))
     loss  = -mean(min(rho_g A_g, clip(rho_g, 1 - epsilon, 1 + epsilon) A_g)) + beta KL - ent_coef H
 
+(``reme.train.common``: ``group_advantages`` with the unbiased std, ``clipped_surrogate``).
+
 KL is the k3 estimator against the initial head on the sampled orderings; H is the entropy of the first
 position's softmax (the full Plackett-Luce entropy has no closed form). The head starts at the heuristic
 (``init="heuristic"``), so training moves away from ReMe's fusion only where rewards say so.
@@ -16,16 +18,17 @@ position's softmax (the full Plackett-Luce entropy has no closed form). The head
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy.rank import MLPRankPolicy
-from reme.train.data import RankExample, pad_features
+from reme.scoring import dcg_discounts, ideal_dcg
+from reme.train.common import clipped_surrogate, group_advantages
+from reme.train.rank_data import RankExample, TrainResult, pad
 
 
 @dataclass
@@ -73,31 +76,6 @@ class GRPOConfig:
             raise BadInputError(f"reward must be 'recall' or 'ndcg', got {self.reward!r}")
 
 
-@dataclass
-class TrainResult:
-    policy: MLPRankPolicy
-    steps: list[dict[str, float]] = field(default_factory=list)
-    validation: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def pad(examples: Sequence[RankExample], device: Any) -> tuple[Any, Any, Any, Any]:
-    """Stack examples into ``(B, N, F)`` features, ``(B, N)`` valid mask and relevance, ``(B,)`` evidence."""
-    import torch
-
-    x, valid = pad_features([ex.features for ex in examples])
-    rel = np.zeros(valid.shape, dtype=np.float32)
-    for i, ex in enumerate(examples):
-        rel[i, : len(ex.relevant)] = ex.relevant
-    n_ev = np.asarray([max(ex.n_evidence, 1) for ex in examples], dtype=np.float32)
-    return (
-        torch.from_numpy(x).to(device),
-        torch.from_numpy(valid).to(device),
-        torch.from_numpy(rel).to(device),
-        torch.from_numpy(n_ev).to(device),
-    )
-
-
 def plackett_luce_logprob(scores: Any, orderings: Any) -> Any:
     """log p of each ordering: ``scores (B, N)`` (-inf where invalid), ``orderings (B, G, k)`` -> ``(B, G)``."""
     import torch
@@ -113,30 +91,28 @@ def plackett_luce_logprob(scores: Any, orderings: Any) -> Any:
 
 
 def orderings_reward(orderings: Any, rel: Any, n_ev: Any, kind: str) -> Any:
-    """recall@k or NDCG@k of each ordering ``(B, G, k)`` -> ``(B, G)``."""
+    """recall@k or NDCG@k of each ordering ``(B, G, k)`` -> ``(B, G)``: ``reme.scoring``'s definitions (its
+    discounts and ideal DCG), batched on tensors."""
     import torch
 
     gains = torch.gather(rel[:, None, :].expand(-1, orderings.shape[1], -1), 2, orderings)  # (B, G, k)
     if kind == "recall":
         return gains.sum(-1) / n_ev[:, None]
     k = orderings.shape[-1]
-    discounts = 1.0 / torch.log2(torch.arange(2, k + 2, device=gains.device, dtype=gains.dtype))
+    discounts = torch.as_tensor(dcg_discounts(k), dtype=gains.dtype, device=gains.device)
     dcg = (gains * discounts).sum(-1)
-    ideal_n = torch.clamp(n_ev, max=k).long()
-    ideal = torch.stack([discounts[: int(m)].sum() for m in ideal_n])
+    ideal = torch.as_tensor([ideal_dcg(int(m), k) for m in n_ev.tolist()], dtype=gains.dtype, device=gains.device)
     return dcg / ideal[:, None]
 
 
 def grpo_loss(
     logp_new: Any, logp_old: Any, advantages: Any, epsilon: float, logp_ref: Any | None = None, beta: float = 0.0
 ) -> tuple[Any, dict[str, float]]:
-    """The clipped surrogate (and the k3 KL to a reference), averaged over the samples that carry signal."""
+    """The clipped surrogate (``clipped_surrogate``) and the k3 KL to a reference, averaged over the samples that
+    carry signal."""
     import torch
 
-    log_ratio = logp_new - logp_old
-    ratio = log_ratio.exp()
-    clipped_ratio = ratio.clamp(1 - epsilon, 1 + epsilon)
-    pg_loss = -torch.minimum(ratio * advantages, clipped_ratio * advantages).mean()
+    pg_loss, ratio = clipped_surrogate(logp_new - logp_old, advantages, epsilon)
     kl = torch.zeros((), dtype=logp_new.dtype)
     if logp_ref is not None and beta > 0:
         diff = logp_ref - logp_new
@@ -168,7 +144,6 @@ def train_grpo(
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     result = TrainResult(policy)
-    start = time.perf_counter()
     for step in range(1, config.steps + 1):
         batch = [usable[i] for i in rng.choice(len(usable), min(config.batch_questions, len(usable)), replace=False)]
         x, valid, rel, n_ev = pad(batch, config.device)
@@ -181,9 +156,10 @@ def train_grpo(
             orderings = torch.topk(scores[:, None, :] + gumbel, config.k, dim=-1).indices  # (B, G, k)
             logp_old = plackett_luce_logprob(scores, orderings)
             rewards = orderings_reward(orderings, rel, n_ev, config.reward)  # (B, G)
-            std = rewards.std(dim=1, keepdim=True)
-            advantages = (rewards - rewards.mean(dim=1, keepdim=True)) / (std + 1e-6)
-            informative = std.squeeze(1) > 1e-8  # groups whose rewards all tie carry no signal
+            flat = rewards.cpu().numpy().ravel()
+            adv, signal = group_advantages(flat, np.repeat(np.arange(len(batch)), config.group_size), ddof=1)
+            advantages = torch.from_numpy(adv.reshape(rewards.shape)).to(config.device)
+            informative = torch.from_numpy(signal.reshape(rewards.shape)[:, 0]).to(config.device)
             logp_ref = None
             if reference is not None:
                 logp_ref = plackett_luce_logprob(reference(x).masked_fill(~valid, float("-inf")), orderings)
@@ -214,16 +190,8 @@ def train_grpo(
         else:
             stats.update({"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0})
         head.eval()
-        result.steps.append({"step": step, **{k: round(v, 6) for k, v in stats.items()}})
-        if validate is not None and (step % config.eval_every == 0 or step == config.steps):
-            policy.refresh_version()
-            result.validation.append({"step": step, "results": validate(policy)})
-        if progress is not None:
-            progress(step, stats)
-    head.cpu()
-    policy.refresh_version()
-    result.seconds = round(time.perf_counter() - start, 2)
-    return result
+        result.record(step, stats, config.steps, config.eval_every, validate, progress)
+    return result.finish()
 
 
 def policy_scores(policy: MLPRankPolicy, examples: Sequence[RankExample]) -> list[np.ndarray]:
