@@ -25,8 +25,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from reme.datasets.checks import check_int
 from reme.datasets.dates import parse_date
-from reme.datasets.synthetic import _check_int, generate_synthetic
+from reme.datasets.synthetic import generate_synthetic
 
 QUESTION_TYPES = {
     1: "multi-session",
@@ -69,9 +70,9 @@ def generate_longmemeval_synthetic(
     evidence spans more sessions than the cap gets exactly its evidence sessions. The same arguments always
     give the same items.
     """
-    _check_int("n_questions", n_questions, 1, 5000)
-    _check_int("seed", seed, -(2**63), 2**63 - 1)
-    _check_int("haystack_sessions", haystack_sessions, 1, 1000)
+    check_int("n_questions", n_questions, 1, 5000)
+    check_int("seed", seed, -(2**63), 2**63 - 1)
+    check_int("haystack_sessions", haystack_sessions, 1, 1000)
     n_conversations = max(
         2,
         math.ceil(n_questions / QUESTIONS_PER_CONVERSATION),

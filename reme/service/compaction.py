@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["CompactIn", "CompactOut", "active_compact_policy", "compact"]
+__all__ = ["CompactIn", "CompactOut", "Compaction", "active_compact_policy", "compact"]
 
 
 class CompactIn(BaseModel):
@@ -109,3 +109,24 @@ def active_compact_policy(memory: Any) -> Any:
 
     policies = memory.settings.policies
     return load_guarded(memory.workspace.root, "compact", policies.compact, policies.on_failure)
+
+
+class Compaction:
+    """``compact`` over one workspace with its active compact policy, loaded on first use and kept: the shared body
+    of ``POST /v1/compact`` and the MCP tool ``compact_messages``."""
+
+    def __init__(self, memory: Any, llm: Any) -> None:
+        self.memory = memory
+        self.llm = llm
+        self._policy: list[Any] = []  # empty until loaded
+
+    def policy(self) -> Any:
+        """The workspace's active compact policy (call it under the workspace lock: it loads once)."""
+        if not self._policy:
+            self._policy.append(active_compact_policy(self.memory))
+        return self._policy[0]
+
+    async def __call__(self, body: CompactIn, locked: Callable[..., Awaitable[Any]]) -> CompactOut:
+        """Compact ``body.messages``; ``locked(fn, *args)`` runs ``fn`` off the event loop under the lock."""
+        policy = await locked(self.policy)
+        return await compact(body, memory=self.memory, policy=policy, llm=self.llm, locked=locked)
