@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from click.core import ParameterSource
 
 from reme.cli import Reply, emit_json, json_command, stderr
 from reme.cli.datasets import id_list, select_episodes
@@ -180,7 +179,8 @@ def train_policy_command(
     from reme.train.train_policy import TrainPolicyConfig, train_policy
 
     # --group-size shows the rank default (32) in --help; write and compact default to their own G unless it is given
-    group_given = ctx.get_parameter_source("group_size") is not ParameterSource.DEFAULT
+    group_source = ctx.get_parameter_source("group_size")
+    group_given = group_source is not None and group_source.name == "COMMANDLINE"
     config = TrainPolicyConfig(
         decision=decision, out=out, datasets=tuple(dataset or ()), val_datasets=tuple(val_dataset or ()),
         val_fraction=val_fraction, conversations=_given_ids(conversations),
