@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from reme.cli import emit_json, json_command
+from reme.cli import Reply, emit_json, json_command
 from reme.cli.options import JsonOpt
 
 bench_app: typer.Typer = typer.Typer(help="Benchmarks (JSON, baselines in the same run).", no_args_is_help=True)
@@ -26,7 +26,7 @@ def bench_search_cmd(
     head: Annotated[str | None, typer.Option("--head", help="A rank-head checkpoint for the learned path.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     json_out: JsonOpt = None,
-) -> None:
+) -> Reply:
     """Search latency over N memories: FAISS alone, the heuristic and learned search paths, and a bare
     matmul + torch.topk over the same vectors; p50 / p95 / queries per second (see reme/bench.py)."""
     from reme.bench import bench_search
@@ -35,4 +35,4 @@ def bench_search_cmd(
         n, dim=dim, batch=batch, device=device, queries=queries, real_embeddings=real_embeddings, head=head,
         seed=seed, show_progress=True,
     )  # fmt: skip
-    emit_json(result, json_out or "-")  # JSON is its only output: stdout unless --json names a file
+    return Reply(result, lambda: emit_json(result, "-"))  # JSON is its only form: on stdout without --json
