@@ -1,0 +1,5 @@
+"""``python -m reme.cli``: the ``reme`` script."""
+
+from reme.cli import main
+
+main()

@@ -1,0 +1,208 @@
+"""``reme eval``: measure policies on benchmark files (retrieval, write, compaction, question answering)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reme.cli import Reply, json_command
+from reme.cli.datasets import select_episodes
+from reme.cli.options import JsonOpt, WorkspaceOpt
+from reme.errors import BadInputError
+
+eval_app: typer.Typer = typer.Typer(help="Measure retrieval on benchmark files.", no_args_is_help=True)
+
+BudgetOpt = Annotated[float, typer.Option("--budget", help="Budget B: a fraction in (0, 1].")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="A LoCoMo or LongMemEval JSON file.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="auto, locomo or longmemeval.")]
+ConversationsOpt = Annotated[
+    str | None, typer.Option("--conversations", help="Only these episode ids (comma-separated).")
+]
+ExcludeOpt = Annotated[str | None, typer.Option("--exclude-conversations", help="Leave these episode ids out.")]
+TextFormatOpt = Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")]
+
+
+def _results_reply(payload: dict[str, Any], text_format: str) -> Reply:
+    """An evaluation payload (``results[label][metric]``): the JSON itself, or a table."""
+
+    def show() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        metrics = list(next(iter(payload["results"].values())))
+        title = f"{payload['format']}: {payload['queries']} queries ({text_format})"
+        if "budget" in payload:
+            title += f", budget {payload['budget']}"
+        table = Table("policy", *metrics, title=title)
+        for label, values in payload["results"].items():
+            table.add_row(label, *(f"{values[m]:.3f}" for m in metrics))
+        Console().print(table)
+
+    return Reply(payload, show)
+
+
+def _labelled(specs: list[str], load: Any) -> dict[str, Any]:
+    """``{label: policy}``: a baseline name is its own label, a directory its folder name."""
+    policies: dict[str, Any] = {}
+    for spec in specs:
+        label = spec if not Path(spec).is_dir() else Path(spec).name or spec
+        if label in policies:
+            raise BadInputError(f"two policies share the label {label!r}")
+        policies[label] = load(spec)
+    return policies
+
+
+@eval_app.command("retrieval")
+@json_command
+def eval_retrieval(
+    dataset: DatasetOpt,
+    fmt: FormatOpt = "auto",
+    conversations: ConversationsOpt = None,
+    exclude_conversations: ExcludeOpt = None,
+    text_format: TextFormatOpt = "dated",
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy",
+            help="'heuristic' (ReMe 0.3 fusion), 'rrf' (ReMe 0.4 fusion) or a checkpoint directory; repeatable.",
+        ),
+    ] = None,
+    k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k.")] = "1,5,10,20",
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> Reply:
+    """Recall@k, NDCG@10 (and session recall for LongMemEval) of each policy on a dataset."""
+    from reme.eval import evaluate_retrieval, parse_ks
+    from reme.policy.registry import load_rank_policy
+
+    ks = parse_ks(k)
+    policies: dict[str, Any] = {}
+    for spec in policy or ["heuristic"]:
+        label, loaded = load_rank_policy(spec)
+        if label in policies:
+            raise BadInputError(f"two policies share the label {label!r}")
+        policies[label] = loaded
+    episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
+    result = evaluate_retrieval(episodes, policies, ks=ks, text_format=text_format, show_progress=True)
+    return _results_reply({"dataset": str(dataset), **result}, text_format)
+
+
+@eval_app.command("write")
+@json_command
+def eval_write(
+    dataset: DatasetOpt,
+    budget: BudgetOpt = 0.3,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="heuristic, store-all, random or a checkpoint directory; repeatable."),
+    ] = None,
+    candidates: Annotated[str, typer.Option("--candidates", help="turns (default) or observations.")] = "turns",
+    fmt: FormatOpt = "auto",
+    conversations: ConversationsOpt = None,
+    exclude_conversations: ExcludeOpt = None,
+    text_format: TextFormatOpt = "dated",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random baseline's draws.")] = 0,
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> Reply:
+    """Recall@5/10 over what each write policy stored at a storage budget (see docs/evaluation.md)."""
+    from reme.envs.write import (
+        WRITE_BASELINES,
+        WriteEnvConfig,
+        evaluate_write,
+        load_write_policy,
+        prepare_write_episodes,
+    )
+
+    config = WriteEnvConfig(budget=budget)
+    policies = _labelled(policy or list(WRITE_BASELINES), load_write_policy)
+    episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
+    prepared = prepare_write_episodes(episodes, candidates=candidates, text_format=text_format, show_progress=True)
+    result = evaluate_write(prepared, policies, config, seed=seed, show_progress=True)
+    return _results_reply({"dataset": str(dataset), "candidates": candidates, **result}, text_format)
+
+
+@eval_app.command("compaction")
+@json_command
+def eval_compaction(
+    dataset: DatasetOpt,
+    budget: BudgetOpt = 0.2,
+    policy: Annotated[
+        list[str] | None, typer.Option("--policy", help="heuristic or a checkpoint directory; repeatable.")
+    ] = None,
+    fmt: FormatOpt = "auto",
+    conversations: ConversationsOpt = None,
+    exclude_conversations: ExcludeOpt = None,
+    text_format: TextFormatOpt = "dated",
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> Reply:
+    """Evidence reachable after compaction at a context budget (see docs/evaluation.md)."""
+    from reme.envs.compaction import (
+        CompactionEnvConfig,
+        evaluate_compaction,
+        load_compact_policy,
+        prepare_compaction_episodes,
+    )
+
+    config = CompactionEnvConfig(budget=budget, text_format=text_format)
+    policies = _labelled(policy or ["heuristic"], load_compact_policy)
+    episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
+    prepared = prepare_compaction_episodes(episodes, text_format=text_format, show_progress=True)
+    result = evaluate_compaction(prepared, policies, config, show_progress=True)
+    return _results_reply({"dataset": str(dataset), **result}, text_format)
+
+
+@eval_app.command("qa")
+@json_command
+def eval_qa(
+    dataset: DatasetOpt,
+    llm_base_url: Annotated[
+        str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint of the answering model.")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Answering model name (or hf:<dir>).")] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option("--judge-base-url", help="Endpoint of the judge (default: the answering one).")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
+    fmt: FormatOpt = "auto",
+    conversations: ConversationsOpt = None,
+    exclude_conversations: ExcludeOpt = None,
+    text_format: TextFormatOpt = "dated",
+    policy: Annotated[
+        str, typer.Option("--policy", help="Rank policy: 'heuristic' or a checkpoint dir.")
+    ] = "heuristic",
+    k: Annotated[int, typer.Option("--k", help="Memories given to the answering model.")] = 10,
+    limit: Annotated[int | None, typer.Option("--limit", help="Answer at most this many questions.")] = None,
+    keep_workspace: Annotated[
+        str | None, typer.Option("--keep-workspace", help="Keep the workspaces (and their reward logs) here.")
+    ] = None,
+    json_out: JsonOpt = None,
+) -> Reply:
+    """Answer each question from retrieved memories and grade it with an LLM judge (LoCoMo's "J"), with token F1,
+    per category. Keys come from $LLM_API_KEY (and $JUDGE_API_KEY for a separate judge)."""
+    from reme.eval_qa import evaluate_qa
+    from reme.llm import LLMConfig, build_llm
+    from reme.policy.registry import load_rank_policy
+
+    if llm_model and llm_model.startswith("hf:"):
+        answer = build_llm(llm_model)
+    else:
+        answer = build_llm(LLMConfig.from_env(base_url=llm_base_url, model=llm_model))
+    judge = None
+    if judge_base_url or judge_model:
+        if judge_model and judge_model.startswith("hf:"):
+            judge = build_llm(judge_model)
+        else:
+            key = os.environ.get("JUDGE_API_KEY")
+            judge = build_llm(LLMConfig.from_env(base_url=judge_base_url, model=judge_model, api_key=key))
+    _, rank_policy = load_rank_policy(policy)
+    episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
+    result = evaluate_qa(
+        episodes, answer, judge, rank_policy=rank_policy, k=k, text_format=text_format, max_questions=limit,
+        keep_dir=keep_workspace, show_progress=True,
+    )  # fmt: skip
+    return _results_reply({"dataset": str(dataset), **result}, text_format)

@@ -1,0 +1,42 @@
+"""The options many commands share (``--workspace``, ``--json``, ``--target``) and the workspace they resolve to."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reme.errors import BadInputError
+
+DEFAULT_WORKSPACE = ".reme"
+
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Workspace directory (default $REME_WORKSPACE or .reme).")
+]
+JsonOpt = Annotated[str | None, typer.Option("--json", help="Write JSON to this path ('-' for stdout only).")]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", "-t", help="Memory target: default, user:NAME, task:NAME or tool:NAME.")
+]
+
+
+def workspace_path(ctx: typer.Context, local: str | None) -> str:
+    """The command's ``--workspace`` wins over the global one, which wins over ``$REME_WORKSPACE``."""
+    chosen = local or (ctx.obj or {}).get("workspace") or os.environ.get("REME_WORKSPACE") or DEFAULT_WORKSPACE
+    return str(chosen)
+
+
+def existing_workspace(ctx: typer.Context, workspace: str | None) -> Path:
+    """The chosen workspace, which must exist already (commands that only read it never create one)."""
+    root = Path(workspace_path(ctx, workspace))
+    if not (root / "reme.db").is_file():
+        raise BadInputError(f"{root} is not a reme workspace (no reme.db)")
+    return root
+
+
+def open_memory(ctx: typer.Context, workspace: str | None) -> Any:
+    """The chosen workspace as a ``Memory`` (created when missing), progress bars on."""
+    from reme.memory import Memory
+
+    return Memory(workspace_path(ctx, workspace), show_progress=True)

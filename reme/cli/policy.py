@@ -1,0 +1,87 @@
+"""``reme policy``: which policy version serves each decision kind of a workspace (activate behind the gate, list,
+evaluate off-policy, roll back)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from reme.cli import Reply, json_command, stderr
+from reme.cli.options import JsonOpt, WorkspaceOpt, existing_workspace
+from reme.errors import BadInputError
+
+policy_app: typer.Typer = typer.Typer(help="Manage which policy serves each decision kind.", no_args_is_help=True)
+
+
+@policy_app.command("activate")
+@json_command
+def policy_activate(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A checkpoint directory, a registry version, or KIND:heuristic.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Serve a rank head even if it loses on some target's slice of the log.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve a policy: copy a checkpoint into the workspace registry and make it active for its kind. A rank head is
+    first scored on each target's slice of the log against the serving policy (off-policy) and refused when it loses
+    on any by more than policies.target_margin."""
+    from reme.train.gate import gated_activate
+
+    kind, version, report = gated_activate(existing_workspace(ctx, workspace), source, force=force)
+    if report is not None and report.targets:
+        stderr(("forced past the gate:\n" if not report.passed else "per-target gate:\n") + report.summary())
+    print(f"{kind}: {version}")
+
+
+@policy_app.command("list")
+@json_command
+def policy_list(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> Reply:
+    """Every policy version in the workspace registry, and which one serves each decision kind."""
+    from reme.policy.registry import list_policies
+
+    rows = list_policies(existing_workspace(ctx, workspace))
+
+    def show() -> None:
+        for row in rows:
+            print(f"{'*' if row['active'] else ' '} {row['kind']:8} {row['version']:18} {row['policy']}")
+
+    return Reply(rows, show)
+
+
+@policy_app.command("evaluate")
+@json_command
+def policy_evaluate(
+    ctx: typer.Context,
+    candidate: Annotated[str, typer.Option("--candidate", help="A rank checkpoint directory.")],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> Reply:
+    """Estimate a candidate head's return on the workspace's logged sampled decisions (pseudoinverse estimator,
+    95% CI, effective sample size; whole-ordering SNIS as a diagnostic)."""
+    from reme.policy.registry import load_checkpoint_dir
+    from reme.train.logs import logged_rank_samples
+    from reme.train.ope import evaluate_offpolicy
+
+    root = existing_workspace(ctx, workspace)
+    policy = load_checkpoint_dir(candidate)
+    if policy.kind != "rank":
+        raise BadInputError(f"{candidate} is a {policy.kind} policy; off-policy evaluation covers rank heads")
+    result = evaluate_offpolicy(logged_rank_samples(root), policy, workspace=root)
+    return Reply(result, lambda: print(json.dumps(result, indent=2)))
+
+
+@policy_app.command("rollback")
+@json_command
+def policy_rollback(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Option("--kind", help="rank, write or compact.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve again the version that was active before the latest activation of a decision kind."""
+    from reme.policy.registry import rollback
+
+    version = rollback(existing_workspace(ctx, workspace), kind)
+    print(f"{kind}: {version}")

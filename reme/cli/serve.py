@@ -1,0 +1,155 @@
+"""``reme serve`` (HTTP) and ``reme mcp`` (MCP tools): serve a workspace, with the connection limits and the LLM
+both servers share."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from reme.cli import json_command
+from reme.cli.options import WorkspaceOpt, workspace_path
+from reme.errors import BadInputError, ReMeError
+
+commands: typer.Typer = typer.Typer()
+
+LLMBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-base-url",
+        help="OpenAI-compatible endpoint that summarises for compaction and summary_task_memory "
+        "(default $LLM_BASE_URL; the key is read from $LLM_API_KEY only). 'hf:<dir>' runs a local model.",
+    ),
+]
+LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name (default $LLM_MODEL).")]
+DumpDirOpt = Annotated[
+    str | None,
+    typer.Option("--dump-dir", help="The only directory load_memory and dump_memory use (default WS/dumps)."),
+]
+
+
+RequestTimeoutOpt = Annotated[
+    float, typer.Option("--request-timeout", help="Seconds a client has to send a whole request (HTTP).")
+]
+MaxConnectionsOpt = Annotated[int, typer.Option("--max-connections", help="Open connections served at once (HTTP).")]
+MaxPerClientOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-connections-per-client", help="Open connections from one address (HTTP; raise behind a proxy)."
+    ),
+]
+
+
+def _check_limits(request_timeout: float, max_connections: int, max_per_client: int, rate_limit: float = 0.0) -> None:
+    if rate_limit < 0 or request_timeout <= 0 or max_connections < 1 or max_per_client < 1:
+        raise BadInputError(
+            "--rate-limit must be >= 0, --request-timeout > 0, --max-connections and --max-connections-per-client >= 1"
+        )
+
+
+def _service_llm(base_url: str | None, model: str | None) -> Any:
+    """The servers' LLM client: ``hf:<dir>``, an endpoint (option or ``$LLM_BASE_URL``), or ``None``."""
+    from reme.llm import LLMConfig, build_llm
+
+    if base_url and base_url.startswith("hf:"):
+        return build_llm(base_url)
+    if base_url or os.environ.get("LLM_BASE_URL", "").strip():
+        return build_llm(LLMConfig.from_env(base_url=base_url, model=model))
+    return None
+
+
+@commands.command()
+@json_command
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless a token file is given).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8002,
+    token_file: Annotated[
+        str | None, typer.Option("--token-file", help="YAML: each bearer token -> the targets it may use.")
+    ] = None,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    dump_dir: DumpDirOpt = None,
+    rate_limit: Annotated[
+        float,
+        typer.Option("--rate-limit", help="Requests a second per token (0: unlimited; none without --token-file)."),
+    ] = 20.0,
+    request_timeout: RequestTimeoutOpt = 30.0,
+    max_connections: MaxConnectionsOpt = 512,
+    max_per_client: MaxPerClientOpt = 64,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
+    loopback address."""
+    import ipaddress
+
+    from reme.service import create_app, load_tokens
+    from reme.service.server import run_server
+
+    _check_limits(request_timeout, max_connections, max_per_client, rate_limit)
+
+    tokens = load_tokens(token_file) if token_file else None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if tokens is None and not loopback:
+        raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
+    llm = _service_llm(llm_base_url, llm_model)
+    app_ = create_app(workspace_path(ctx, workspace), tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+    run_server(
+        app_,
+        host,
+        port,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+        max_per_client=max_per_client,
+    )
+
+
+@commands.command("mcp")
+@json_command
+def mcp_cmd(
+    ctx: typer.Context,
+    transport: Annotated[
+        str,
+        typer.Option(
+            "--transport",
+            help="stdio (spawned by the client), http (streamable HTTP at /mcp) or sse (ReMe 0.3.x's, at /sse).",
+        ),
+    ] = "stdio",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind with --transport http or sse (loopback only).")
+    ] = ("127.0.0.1"),
+    port: Annotated[int, typer.Option("--port", help="Port for --transport http or sse.")] = 8001,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    dump_dir: DumpDirOpt = None,
+    request_timeout: RequestTimeoutOpt = 30.0,
+    max_connections: MaxConnectionsOpt = 512,
+    max_per_client: MaxPerClientOpt = 64,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the workspace as MCP tools (add, search, get, list, update, delete, feedback, export trajectories)
+    with the MCP Python SDK. Over http there is no auth, so it binds only to a loopback address (see docs/mcp.md)."""
+    _check_limits(request_timeout, max_connections, max_per_client)
+    try:
+        from reme.service.mcp_server import run_mcp
+    except ModuleNotFoundError as exc:
+        raise ReMeError(
+            f"`reme mcp` needs the MCP SDK ({exc.name} is not installed): pip install 'reme-rl[service]'"
+        ) from None
+    run_mcp(
+        workspace_path(ctx, workspace),
+        transport,
+        host,
+        port,
+        llm=_service_llm(llm_base_url, llm_model),
+        dump_dir=dump_dir,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+        max_per_client=max_per_client,
+    )
