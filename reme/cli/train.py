@@ -49,7 +49,7 @@ def _rank_reply(summary: TrainSummary) -> Reply:
 
 def _show_env_summary(summary: TrainSummary) -> None:
     """write / compact runs print their text even with --json."""
-    from reme.train.run import describe_ids
+    from reme.train.common import describe_ids
 
     metrics = summary.metrics
     print(f"wrote {summary.out} (version {metrics.get('version', '?')}, {metrics.get('seconds', '?')} s)")

@@ -48,8 +48,8 @@ def trajectories_record(
 ) -> None:
     """Replay a dataset through the workspace: sampled heuristic rankings, each rewarded by its recall@k."""
     from reme.policy.rank import HeuristicRankPolicy
+    from reme.train.episodes import load_episodes
     from reme.train.logs import record_rank_logs
-    from reme.train.run import load_episodes
 
     if samples < 1 or k < 1 or temperature <= 0:
         raise BadInputError("--samples and --k must be positive, --temperature above 0")

@@ -14,7 +14,7 @@ from typing import Any
 
 from reme.errors import BadInputError
 from reme.schema import Episode
-from reme.train.ppo import PPOConfig
+from reme.train.rank_ppo import PPOConfig
 
 DECISIONS = ("rank", "write", "compact")
 FOLLOW_STEPS = 200
@@ -99,8 +99,8 @@ def follow_config(config: TrainPolicyConfig) -> tuple[str, str, PPOConfig]:
     """What ``--follow`` runs (train as a workspace's log grows, publish each version): ``(the workspace whose log
     is followed, the directory published to, the PPO settings)``. The log is looked up now, so a wrong path is an
     error rather than a silent wait."""
+    from reme.train.common import resolve_device
     from reme.train.logs import trajectory_dir
-    from reme.train.run import resolve_device
 
     if config.from_trajectories is None or config.out is None:
         raise BadInputError("--follow needs --from-trajectories and --out")
@@ -115,8 +115,7 @@ def _ids(ids: frozenset[str] | None) -> set[str] | None:
 
 def train_policy(config: TrainPolicyConfig, show_progress: bool = True) -> TrainSummary:
     """Load and split the conversations, train, write ``config.out`` and score it on the validation ones."""
-    from reme.train.data import split_episodes
-    from reme.train.run import load_episodes
+    from reme.train.episodes import load_episodes, split_episodes
 
     if not config.datasets and config.from_trajectories is None:
         raise BadInputError("give at least one --dataset (or --from-trajectories)")
@@ -153,7 +152,7 @@ def train_policy(config: TrainPolicyConfig, show_progress: bool = True) -> Train
 def _train_rank(
     config: TrainPolicyConfig, out: str, train: list[Episode], val: list[Episode], show_progress: bool
 ) -> TrainSummary:
-    from reme.train.run import train_rank_policy
+    from reme.train.rank_run import train_rank_policy
 
     given: dict[str, Any] = {} if config.group_size is None else {"group_size": config.group_size}
     metrics = train_rank_policy(
