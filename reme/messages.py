@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from reme.errors import BadInputError
 
 __all__ = [
+    "TIME_KEYS",
     "ParsedMessage",
     "TokenCounter",
     "as_mapping",
