@@ -23,14 +23,9 @@ from reme.envs.compaction import (
 )
 from reme.envs.compaction_features import COMPACTION_ENV_FEATURES, HISTORY_FEATURES, history_features
 from reme.errors import BadInputError
-from reme.policy.compact import (
-    CompactState,
-    HeuristicCompactPolicy,
-    MLPCompactPolicy,
-    RankedMLPCompactPolicy,
-    apply,
-    rule_token_count,
-)
+from reme.messages import rule_token_count
+from reme.policy.compact import CompactState, HeuristicCompactPolicy, apply
+from reme.policy.compact_mlp import MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.schema import Episode, Question, Turn
 from reme.train.compact_grpo import CompactGRPOConfig, train_compact_policy
 

@@ -22,14 +22,9 @@ from reme.envs.write import (
 )
 from reme.errors import BadInputError
 from reme.policy.decision import Decision
-from reme.policy.write import (
-    WRITE_FEATURES,
-    NoveltyLengthWritePolicy,
-    PacedMLPWritePolicy,
-    RandomWritePolicy,
-    WriteStream,
-    make_write_state,
-)
+from reme.policy.write import NoveltyLengthWritePolicy, RandomWritePolicy, WriteStream, make_write_state
+from reme.policy.write_features import WRITE_FEATURES
+from reme.policy.write_mlp import PacedMLPWritePolicy
 from reme.retrieval.embedding import RandomEncoder
 from reme.schema import Episode, Question, Turn
 from reme.train.write_grpo import WriteGRPOConfig, train_write_policy

@@ -14,18 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reme.errors import BadInputError
+from reme.messages import message_token_count, rule_token_count
 from reme.policy.checkpoint import save_checkpoint
 from reme.policy.compact import (
     COMPACT_FEATURES,
     CompactState,
     HeuristicCompactPolicy,
-    MLPCompactPolicy,
-    RankedMLPCompactPolicy,
     apply,
     compact_features,
-    message_token_count,
-    rule_token_count,
 )
+from reme.policy.compact_mlp import MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.policy.decision import Decision, log_sigmoid
 
 # --------------------------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_sample_mode_and_learned_policy_replay_through_the_registry(tmp_path):
     assert load_settings(ws).policies.rank == version
     settings = WorkspaceSettings(mode="sample", policies=load_settings(ws).policies)
     with Memory(ws, encoder=RandomEncoder(32), settings=settings, seed=7) as mem:
-        assert isinstance(mem.rank_policy, MLPRankPolicy)
+        assert isinstance(mem.rank_policy.policy, MLPRankPolicy)  # GuardedPolicy wraps the loaded head
         _fill(mem, 40, 20)
     r = runner.invoke(app, ["trajectories", "verify", "--workspace", str(ws)])
     assert r.exit_code == 0, r.output
@@ -175,7 +175,8 @@ def test_torn_last_line_is_reported_not_fatal(tmp_path):
 
 def test_policies_given_in_code_are_replayable(tmp_path):
     from reme.policy.rank import HeuristicRankPolicy
-    from reme.policy.write import HeuristicWritePolicy, MLPWritePolicy
+    from reme.policy.write import HeuristicWritePolicy
+    from reme.policy.write_mlp import MLPWritePolicy
 
     ws = tmp_path / "ws"
     with Memory(

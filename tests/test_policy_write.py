@@ -14,16 +14,9 @@ from hypothesis.extra.numpy import arrays
 
 from reme.errors import BadInputError
 from reme.policy.decision import Decision
-from reme.policy.write import (
-    WRITE_ACTIONS,
-    WRITE_FEATURES,
-    HeuristicWritePolicy,
-    MLPWritePolicy,
-    WriteState,
-    default_allowed,
-    make_write_state,
-    write_features,
-)
+from reme.policy.write import WRITE_ACTIONS, HeuristicWritePolicy, WriteState, default_allowed, make_write_state
+from reme.policy.write_features import WRITE_FEATURES, write_features
+from reme.policy.write_mlp import MLPWritePolicy
 
 F = len(WRITE_FEATURES)
 COL = {name: i for i, name in enumerate(WRITE_FEATURES)}

@@ -289,7 +289,7 @@ class DiscardShortFacts:
 
     def decide(self, state, mode="greedy", rng=None):
         from reme.policy.decision import Decision
-        from reme.policy.write import WRITE_FEATURES
+        from reme.policy.write_features import WRITE_FEATURES
 
         length = float(state.features[WRITE_FEATURES.index("log_length")])
         action = "discard" if length < 3.5 else "store"  # log(1 + chars) < 3.5: under ~32 characters

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from reme.errors import BadInputError, NotFoundError, ReMeError
-from reme.policy.compact import CompactState, HeuristicCompactPolicy, apply, message_token_count, rule_token_count
+from reme.messages import message_token_count, rule_token_count
+from reme.policy.compact import CompactState, HeuristicCompactPolicy, apply
 from reme.policy.trajectory import TrajectoryLog, read_records
 from reme.reme_light import (
     TRUNCATION_MARKER,

@@ -25,59 +25,22 @@ from typing import Any
 
 import yaml
 
-from reme.errors import BadInputError
 from reme.jobs.agent import llm_client, run_tools
 from reme.jobs.files import source_conversation
 from reme.jobs.notes import check_name, day_notes, read_note, refresh_day_index, render_note
 from reme.jobs.steps import JobRun
+from reme.messages import block_messages, block_text
 
-__all__ = ["STEPS", "format_history", "normalize_messages"]
+__all__ = ["STEPS", "format_history"]
 
-_TIME_KEYS = ("created_at", "time_created", "timestamp", "createdAt", "timeCreated", "created_time")
 BUCKETS = ("procedure", "personal", "wiki")
 
 
 # ----------------------------------------------------------------------------------------------- messages
-def _as_dict(message: Any) -> dict[str, Any]:
-    if isinstance(message, dict):
-        return dict(message)
-    if hasattr(message, "model_dump"):
-        return dict(message.model_dump(mode="json"))
-    if hasattr(message, "to_dict"):
-        return dict(message.to_dict())
-    raise BadInputError(f"a message must be an object, got {type(message).__name__}")
-
-
-def normalize_messages(messages: Any) -> list[dict[str, Any]]:
-    """AgentScope messages (``Msg`` or their JSON) as dicts with ``id``, ``role``, ``name``, ``created_at`` and a
-    list ``content`` (a string content becomes one text block)."""
-    if not isinstance(messages, list):
-        raise BadInputError("messages must be a list")
-    out: list[dict[str, Any]] = []
-    for raw in messages:
-        item = _as_dict(raw)
-        content = item.get("content")
-        if isinstance(content, str):
-            item["content"] = [{"type": "text", "text": content}]
-        elif not isinstance(content, list):
-            item["content"] = []
-        created = next((item.get(k) or (item.get("metadata") or {}).get(k) for k in _TIME_KEYS
-                        if item.get(k) or (item.get("metadata") or {}).get(k)), "")  # fmt: skip
-        item["created_at"] = str(created or "")
-        item["id"] = str(item.get("id") or f"m{len(out)}-{hash(json.dumps(item, sort_keys=True, default=str))}")
-        out.append(item)
-    return out
-
-
-def _text(message: dict[str, Any]) -> str:
-    parts = [str(b.get("text", "")) for b in message["content"] if isinstance(b, dict) and b.get("type") == "text"]
-    return "\n".join(p for p in parts if p.strip())
-
-
 def format_history(messages: list[dict[str, Any]]) -> str:
     """``[name @ time]`` then the text of each message with text, blank-line separated (``(empty)`` if none)."""
-    parts = [f"[{m.get('name') or m.get('role')} @ {m.get('created_at', '')}]\n{_text(m)}" for m in messages
-             if _text(m)]  # fmt: skip
+    parts = [f"[{m.get('name') or m.get('role')} @ {m.get('created_at', '')}]\n{block_text(m)}" for m in messages
+             if block_text(m)]  # fmt: skip
     return "\n\n".join(parts) or "(empty)"
 
 
@@ -158,7 +121,7 @@ async def auto_memory_step(run: JobRun, **_: Any) -> None:
     if not raw_session:
         return run.fail("session_id is required")
     session_id = check_name(raw_session, "session_id")
-    messages = normalize_messages(run.arg("messages", []))
+    messages = block_messages(run.arg("messages", []))
     given_day = str(run.arg("date", "") or "")
     if given_day:
         try:

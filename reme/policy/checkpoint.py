@@ -9,17 +9,26 @@ A save writes both files into a temporary folder beside the directory, fsyncs th
 place (``reme.atomic.replace_dir``): after a crash the directory holds the whole old checkpoint or the
 whole new one. A crash between the swap's two renames leaves the old one under ``.<name>.old-…``, which
 loading falls back to and the next save puts back.
+
+A learned policy's torch head goes through ``save_head`` / ``load_head``, the one loader: a checkpoint is refused
+(``BadInputError``) unless it is whole (its version hash), its weights are finite and bounded, it holds this kind
+and policy, its spec is sound (``check_spec``), its tensors have exactly the names, dtypes and shapes of the head
+the policy builds from that spec, and the loaded head with the policy's own spec reproduces the version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from reme.atomic import replace_dir, whole_dir
 from reme.errors import BadInputError
+
+if TYPE_CHECKING:
+    import torch
 
 SPEC_FILE = "policy.json"
 WEIGHTS_FILE = "policy.safetensors"
@@ -144,3 +153,81 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, Any], dict[str, An
 def params_version(name: str, params: dict[str, Any]) -> str:
     """Version of a heuristic policy: a hash of its name and parameters."""
     return hashlib.sha256(json.dumps({"name": name, **params}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Torch heads: the one saver and loader of learned policies
+# --------------------------------------------------------------------------------------------------------------
+
+
+class TorchHead(Protocol):
+    """What a learned policy gives the head saver and loader."""
+
+    def checkpoint_spec(self) -> dict[str, Any]:
+        """``kind``, ``policy``, ``feature_spec``, ``config`` and ``training_data_hash`` of the policy as it is."""
+        ...
+
+    def torch_module(self) -> torch.nn.Module:
+        """The module whose ``state_dict`` is the checkpoint's weights."""
+        ...
+
+
+H = TypeVar("H", bound=TorchHead)
+
+
+def head_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's weights as they are saved: detached, on the CPU, contiguous."""
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def head_version(head: TorchHead) -> str:
+    """The version ``save_head`` would write for ``head`` now (its spec and current weights)."""
+    from safetensors.torch import save
+
+    return checkpoint_version(head.checkpoint_spec(), save(head_tensors(head.torch_module())))
+
+
+def save_head(directory: str | Path, head: TorchHead) -> str:
+    """Write ``head``'s checkpoint directory; returns its version (``head_version(head)``)."""
+    spec = head.checkpoint_spec()
+    return save_checkpoint(
+        directory,
+        kind=spec["kind"],
+        policy=spec["policy"],
+        feature_spec=list(spec["feature_spec"]),
+        config=spec["config"],
+        tensors=head_tensors(head.torch_module()),
+        training_data_hash=str(spec.get("training_data_hash", "")),
+    )
+
+
+def load_head(directory: str | Path, *, kind: str, policy: str, build: Callable[[dict[str, Any]], H]) -> H:
+    """The learned policy of a checkpoint directory (see the module docstring for what is refused).
+
+    ``build(spec)`` makes a fresh policy from the checked spec (raising ``BadInputError``, ``KeyError``,
+    ``TypeError`` or ``ValueError`` for a config it cannot take); its head is then filled with the weights."""
+    import torch
+
+    spec, tensors = load_checkpoint(directory)
+    if spec.get("kind") != kind or spec.get("policy") != policy:
+        raise BadInputError(
+            f"{directory} holds a {spec.get('kind')!r} / {spec.get('policy')!r} policy, not {kind} / {policy}"
+        )
+    check_spec(spec, directory)
+    try:
+        head = build(spec)
+    except BadInputError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"{directory}: bad {policy} config {spec.get('config')!r}: {exc}") from None
+    module = head.torch_module()
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in module.state_dict().items()}
+    found = {k: (tuple(v.shape), v.dtype) for k, v in tensors.items()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+        raise BadInputError(f"weights in {directory} do not fit the {policy} head (tensors {wrong[:4]})")
+    with torch.no_grad():
+        module.load_state_dict(tensors, strict=True)
+    if head_version(head) != spec["version"]:
+        raise BadInputError(f"{directory}: the loaded weights and config do not reproduce version {spec['version']}")
+    return head

@@ -31,37 +31,40 @@ caller: a ``CompactState`` exists only for a context that is over the threshold.
 Two documented differences from ReMe, both outside its normal message shapes: tool-call closure is transitive (a
 pulled-in call message that itself carries tool results pulls in their calls too; ReMe pulls one level), and a
 tool-use id present in several messages pulls in all of them (ReMe keeps the last one's index).
+
+This module owns the state, its features, the gate walk (``walk_gates``: one path for deciding and re-scoring,
+shared by every compact policy) and the heuristic; the learned gates are in ``reme.policy.compact_mlp``, and a
+message's tokens and tool ids are read by ``reme.messages``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reme.errors import BadInputError
-from reme.policy.checkpoint import checkpoint_version, load_checkpoint, params_version, save_checkpoint
+from reme.messages import parse_message, rule_token_count
+from reme.policy.checkpoint import params_version
 from reme.policy.decision import Decision, DecisionKind, Matrix, Mode, Policy, log_sigmoid
 
-if TYPE_CHECKING:
-    import torch
-
 __all__ = [
+    "COMPACT",
     "COMPACT_FEATURES",
     "DEFAULT_COMPACT_RESERVE",
+    "KEEP",
     "CompactState",
+    "GateWalk",
     "HeuristicCompactPolicy",
-    "MLPCompactPolicy",
-    "RankedMLPCompactPolicy",
     "apply",
     "compact_features",
-    "message_token_count",
-    "rule_token_count",
+    "compact_state_from_record",
+    "gate_decision",
+    "keep_flags",
+    "walk_gates",
 ]
 
 DEFAULT_COMPACT_RESERVE = 10_000
@@ -97,122 +100,6 @@ COMPACT_FEATURES: tuple[str, ...] = (
 """
 
 _ROLES = ("system", "user", "assistant", "tool")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Token counting (ReMe's rule-based fallback) and message parsing
-# --------------------------------------------------------------------------------------------------------------
-
-
-def rule_token_count(text: str) -> int:
-    """ReMe's rule-based token estimate: UTF-8 bytes / 3.75, rounded **down** (ReMe's ``int(...)``)."""
-    return len(text.encode("utf-8")) * 4 // 15  # == floor(bytes / 3.75), in exact integer arithmetic
-
-
-def _as_mapping(message: Any) -> Mapping[str, Any]:
-    if isinstance(message, Mapping):
-        return message
-    to_dict = getattr(message, "to_dict", None)
-    if callable(to_dict):
-        out = to_dict()
-        if isinstance(out, Mapping):
-            return out
-    if hasattr(message, "role"):  # an AgentScope-like object
-        return {k: getattr(message, k, None) for k in ("id", "role", "content", "tool_calls", "tool_call_id")}
-    raise BadInputError(f"a message must be a dict with a 'role' (got {type(message).__name__})")
-
-
-def _dumps(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _media_tokens(block: Mapping[str, Any], counter: Callable[[str], int]) -> int:
-    """ReMe's count for an image/audio/video block: base64 chars / 4, else the URL's tokens, else 10."""
-    source = block.get("source") or {}
-    if not isinstance(source, Mapping):
-        return 10
-    if source.get("type") == "base64":
-        data = str(source.get("data") or "")
-        return len(data) // 4 if data else 10
-    url = str(source.get("url") or "")
-    return counter(url) if url else 10
-
-
-def _block_pieces(block: Any, counter: Callable[[str], int]) -> Iterable[tuple[str, int]]:
-    """(text, fixed tokens) pieces of one content block; unknown block types count nothing (as in ReMe)."""
-    if isinstance(block, str):
-        yield block, 0
-        return
-    if not isinstance(block, Mapping):
-        return
-    kind = block.get("type")
-    if kind in ("text", "input_text", "output_text"):
-        yield str(block.get("text") or ""), 0
-    elif kind == "thinking":
-        yield str(block.get("thinking") or ""), 0
-    elif kind == "tool_use":
-        yield str(block.get("name") or "") + _dumps(block.get("input", "")), 0
-    elif kind == "tool_result":
-        output = block.get("output", "")
-        if isinstance(output, list):
-            for part in output:
-                yield from _block_pieces(part, counter)
-        else:
-            yield _dumps(output), 0
-    elif kind in ("image", "audio", "video"):
-        yield "", _media_tokens(block, counter)
-    elif kind == "image_url":
-        url = block.get("image_url")
-        url = url.get("url") if isinstance(url, Mapping) else url
-        yield "", counter(str(url)) if url else 10
-    elif kind == "file":
-        yield str(block.get("path") or block.get("url") or ""), 0
-
-
-def _parse(message: Any, counter: Callable[[str], int]) -> tuple[str, int, list[str], list[str], str | None]:
-    """``(role, tokens, tool_use_ids, tool_result_ids, message id)`` of an OpenAI or AgentScope message."""
-    msg = _as_mapping(message)
-    role = str(msg.get("role") or "")
-    content = msg.get("content")
-    pieces: list[tuple[str, int]] = []
-    uses: list[str] = []
-    results: list[str] = []
-    if isinstance(content, str):
-        pieces.append((content, 0))
-    elif isinstance(content, list):
-        for block in content:
-            pieces.extend(_block_pieces(block, counter))
-            if isinstance(block, Mapping) and block.get("id"):
-                if block.get("type") == "tool_use":
-                    uses.append(str(block["id"]))
-                elif block.get("type") == "tool_result":
-                    results.append(str(block["id"]))
-    elif content is not None:
-        pieces.append((_dumps(content), 0))
-    for call in msg.get("tool_calls") or []:  # OpenAI assistant tool calls
-        if not isinstance(call, Mapping):
-            continue
-        fn = call.get("function") or {}
-        if isinstance(fn, Mapping):
-            pieces.append((str(fn.get("name") or "") + _dumps(fn.get("arguments", "")), 0))
-        if call.get("id"):
-            uses.append(str(call["id"]))
-    if role == "tool" and msg.get("tool_call_id"):  # OpenAI tool result
-        results.append(str(msg["tool_call_id"]))
-    tokens = sum((counter(text) if text else 0) + fixed for text, fixed in pieces)
-    msg_id = msg.get("id")
-    return role, int(tokens), uses, results, None if msg_id is None else str(msg_id)
-
-
-def message_token_count(message: Any, token_counter: Callable[[str], int] | None = None) -> int:
-    """Tokens of one message: ``token_counter`` (default ``rule_token_count``) summed over its text blocks (text,
-    thinking, tool-call name + JSON arguments, tool-result output), as ReMe counts block by block."""
-    return _parse(message, token_counter or rule_token_count)[1]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -283,7 +170,7 @@ class CompactState:
         ``protected_ids``."""
         counter = token_counter or rule_token_count
         keep_ids = {str(x) for x in protected_ids}
-        parsed = [_parse(m, counter) for m in messages]
+        parsed = [parse_message(m, counter) for m in messages]
         return cls(
             tokens=[p[1] for p in parsed],
             roles=[p[0] for p in parsed],
@@ -390,14 +277,16 @@ def _is_valid(state: CompactState, keep: Sequence[bool]) -> bool:
 
 
 @dataclass
-class _Walk:
+class GateWalk:
+    """The outcome of one walk over the gates, per message in message order."""
+
     keep: list[bool]
     forced: list[bool]
     forced_by: list[str | None]
     logprob: float
 
 
-def _check_action(state: CompactState, action: Any) -> list[bool]:
+def keep_flags(state: CompactState, action: Any) -> list[bool]:
     """The action as keep flags; ``ValueError`` for a wrong length or an unknown label."""
     if isinstance(action, str | bytes) or not isinstance(action, Sequence):
         raise ValueError(f"a compact action is a list of 'keep' | 'compact', got {type(action).__name__}")
@@ -409,14 +298,14 @@ def _check_action(state: CompactState, action: Any) -> list[bool]:
     return [a == KEEP for a in action]
 
 
-def _walk(
+def walk_gates(
     state: CompactState,
     logit_at: Callable[[int, bool], float],
     *,
     wanted: list[bool] | None = None,
     mode: Mode = "greedy",
     rng: np.random.Generator | None = None,
-) -> _Walk:
+) -> GateWalk:
     """Take the gates newest first. ``logit_at(i, stopped)`` is the keep-logit of unforced gate ``i``, where
     ``stopped`` says an earlier gate compacted. With ``wanted`` (keep flags of an action) the walk re-scores it
     (``ValueError`` when a forced gate disagrees); without, it chooses greedily (keep when the logit is >= 0) or
@@ -463,15 +352,15 @@ def _walk(
             used += cost
         else:
             stopped = True
-    return _Walk(keep=keep, forced=forced, forced_by=forced_by, logprob=min(total, 0.0))
+    return GateWalk(keep=keep, forced=forced, forced_by=forced_by, logprob=min(total, 0.0))
 
 
-def _decision(
+def gate_decision(
     policy: Any, state: CompactState, logit_at: Callable[[int, bool], float], mode: Mode, rng: Any
 ) -> Decision:
     if mode not in ("greedy", "sample"):
         raise ValueError(f"unknown mode {mode!r}: use 'greedy' or 'sample'")
-    walk = _walk(state, logit_at, mode=mode, rng=rng)
+    walk = walk_gates(state, logit_at, mode=mode, rng=rng)
     kept_tokens = sum(t for t, k in zip(state.tokens, walk.keep) if k)
     return Decision(
         kind="compact",
@@ -494,7 +383,7 @@ def _decision(
     )
 
 
-def _state_from_record(decision: Decision) -> CompactState:
+def compact_state_from_record(decision: Decision) -> CompactState:
     if decision.kind != "compact":
         raise ValueError(f"not a compact decision: kind {decision.kind!r}")
     return CompactState.from_inputs(decision.inputs)
@@ -505,7 +394,7 @@ def apply(state: CompactState, decision: Decision) -> tuple[list[int], list[int]
 
     When the kept messages do not pair every tool call with its result, or they exceed the reserve
     (``budget_unmet``), this returns ``([], all indices, False)``: ReMe's hook then skips compaction entirely."""
-    keep = _check_action(state, decision.action)
+    keep = keep_flags(state, decision.action)
     everything = list(range(state.n_messages))
     kept_tokens = sum(t for t, k in zip(state.tokens, keep) if k)
     if not _is_valid(state, keep) or kept_tokens > state.budget:
@@ -529,6 +418,7 @@ class HeuristicCompactPolicy:
 
     kind: DecisionKind = "compact"
     name = "heuristic-tail-reserve"
+    learned: bool = False
 
     def __init__(self, temperature: float = 0.1):
         ok = isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0
@@ -546,280 +436,16 @@ class HeuristicCompactPolicy:
         return (-1.0 if stopped else 1.0) / self.temperature
 
     def decide(self, state: CompactState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        return _decision(self, state, self._logit_at, mode, rng)
+        return gate_decision(self, state, self._logit_at, mode, rng)
 
     def logprob(self, state: CompactState, action: Any) -> float:
-        return _walk(state, self._logit_at, wanted=_check_action(state, action)).logprob
+        return walk_gates(state, self._logit_at, wanted=keep_flags(state, action)).logprob
 
     def state_from_record(self, decision: Decision) -> CompactState:
-        return _state_from_record(decision)
+        return compact_state_from_record(decision)
 
 
-class MLPCompactPolicy:
-    """A learned per-message gate: ``p(keep_i) = sigmoid(MLP(features_i))``, under the same forcing rules.
+if TYPE_CHECKING:  # the heuristic satisfies the protocol (checked by mypy only)
 
-    The MLP is ``Linear(F, hidden) -> tanh -> Linear(hidden, 1)`` with float32 weights; logits are computed in
-    float64 from the float32 features (``state.features`` when given, else ``compact_features(state)``), so a
-    re-score from the record is exact. ``version`` is the checkpoint version of the current weights (the value
-    ``save`` returns and ``load`` checks), recomputed from the weights, so it changes when they are trained.
-    """
-
-    kind: DecisionKind = "compact"
-    name = "mlp-compact"
-
-    def __init__(
-        self,
-        hidden: int = 32,
-        seed: int = 0,
-        feature_spec: Sequence[str] = COMPACT_FEATURES,
-        training_data_hash: str = "",
-    ):
-        import torch
-
-        if hidden < 1 or not feature_spec:
-            raise ValueError("hidden must be >= 1 and feature_spec non-empty")
-        self.feature_spec: tuple[str, ...] = tuple(str(x) for x in feature_spec)
-        self.training_data_hash = training_data_hash
-        self.config: dict[str, Any] = {"hidden": int(hidden), "n_features": len(self.feature_spec)}
-        self.params = self.config
-        generator = torch.Generator().manual_seed(int(seed))
-        self.net = torch.nn.ModuleDict(
-            {
-                "hidden": torch.nn.Linear(len(self.feature_spec), int(hidden)),
-                "out": torch.nn.Linear(int(hidden), 1),
-            }
-        )
-        with torch.no_grad():
-            for p in self.net.parameters():
-                p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float32) * 0.3)
-        self.net.eval()
-
-    def parameters(self) -> Iterable[torch.nn.Parameter]:
-        """The trainable weights (for an optimizer)."""
-        return self.net.parameters()
-
-    def _spec(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "policy": self.name,
-            "feature_spec": list(self.feature_spec),
-            "config": self.config,
-            "training_data_hash": self.training_data_hash,
-        }
-
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-
-    @property
-    def version(self) -> str:
-        from safetensors.torch import save
-
-        # the hash save_checkpoint writes, so a fresh policy's decisions name the version it will be saved under
-        return checkpoint_version(self._spec(), save(self._tensors()))
-
-    # -- scoring ---------------------------------------------------------------------------------------------
-
-    def features(self, state: CompactState) -> np.ndarray:
-        """The float32 features the gate scores: ``state.features`` when present, else ``compact_features``."""
-        if state.features is not None:
-            feats = state.features
-        elif self.feature_spec == COMPACT_FEATURES:
-            feats = compact_features(state)
-        else:
-            raise ValueError(f"policy expects features {self.feature_spec}; the state carries none")
-        if feats.shape[1] != len(self.feature_spec):
-            raise ValueError(f"policy expects {len(self.feature_spec)} features, the state has {feats.shape[1]}")
-        return np.ascontiguousarray(feats, dtype=np.float32)
-
-    def logits_torch(self, features: Any) -> torch.Tensor:
-        """Differentiable float64 keep-logits ``(n,)`` of a ``(n, F)`` float32 array or tensor."""
-        import torch
-        import torch.nn.functional as F
-
-        x = torch.as_tensor(features).to(torch.float64)
-        hidden = cast("torch.nn.Linear", self.net["hidden"])
-        out = cast("torch.nn.Linear", self.net["out"])
-        h = torch.tanh(F.linear(x, hidden.weight.double(), hidden.bias.double()))
-        return F.linear(h, out.weight.double(), out.bias.double()).squeeze(-1)
-
-    def logits(self, state: CompactState) -> np.ndarray:
-        """Float64 keep-logit of each message, no gradient. The same maths as ``logits_torch`` in numpy: serving
-        a tiny MLP through torch's thread pool costs milliseconds per call on a busy machine."""
-        x = self.features(state).astype(np.float64)
-        w = {k: v.numpy().astype(np.float64) for k, v in self._tensors().items()}
-        h = np.tanh(x @ w["hidden.weight"].T + w["hidden.bias"])
-        return np.asarray(h @ w["out.weight"].T + w["out.bias"], dtype=np.float64).reshape(-1)
-
-    def _logit_fn(self, state: CompactState) -> tuple[np.ndarray, Callable[[int, bool], float]]:
-        z = self.logits(state)
-        return z, lambda i, stopped: float(z[i])
-
-    def _gate_logits_torch(self, state: CompactState) -> torch.Tensor:
-        """The differentiable keep-logits of every gate (the MLP's outputs here)."""
-        import torch
-
-        return self.logits_torch(torch.from_numpy(self.features(state)))
-
-    def decide(self, state: CompactState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        feats = self.features(state)
-        scored = replace(state, features=feats)  # the record carries the very features that were scored
-        _, logit_at = self._logit_fn(scored)
-        return _decision(self, scored, logit_at, mode, rng)
-
-    def logprob(self, state: CompactState, action: Any) -> float:
-        _, logit_at = self._logit_fn(state)
-        return _walk(state, logit_at, wanted=_check_action(state, action)).logprob
-
-    def logprob_torch(self, state: CompactState, action: Any) -> torch.Tensor:
-        """Differentiable log-probability of ``action`` (a float64 scalar; 0 when every gate is forced)."""
-        import torch
-        import torch.nn.functional as F
-
-        _, logit_at = self._logit_fn(state)
-        # the numpy walk validates the action and finds the free gates; torch re-computes their log-probabilities
-        walk = _walk(state, logit_at, wanted=_check_action(state, action))
-        free = [i for i in range(state.n_messages) if not walk.forced[i]]
-        logits = self._gate_logits_torch(state)
-        if not free:
-            return logits.sum() * 0.0 if logits.numel() else torch.zeros((), dtype=torch.float64)
-        idx = torch.as_tensor(free, dtype=torch.long)
-        sign = torch.as_tensor([1.0 if walk.keep[i] else -1.0 for i in free], dtype=torch.float64)
-        return F.logsigmoid(sign * logits[idx]).sum()
-
-    def state_from_record(self, decision: Decision) -> CompactState:
-        return _state_from_record(decision)
-
-    # -- checkpoints -----------------------------------------------------------------------------------------
-
-    def save(self, directory: str | Path) -> str:
-        """Write ``policy.safetensors`` + ``policy.json``; returns the version (equal to ``self.version``)."""
-        return save_checkpoint(
-            directory,
-            kind=self.kind,
-            policy=self.name,
-            feature_spec=list(self.feature_spec),
-            config=self.config,
-            tensors=self._tensors(),
-            training_data_hash=self.training_data_hash,
-        )
-
-    @classmethod
-    def load(cls, directory: str | Path) -> MLPCompactPolicy:
-        """A policy from a checkpoint directory; ``BadInputError`` when it is corrupt or not a compact MLP."""
-        import torch
-
-        spec, tensors = load_checkpoint(directory)
-        if spec.get("kind") != "compact" or spec.get("policy") != cls.name:
-            raise BadInputError(
-                f"{directory} holds a {spec.get('kind')}/{spec.get('policy')} policy, not compact/{cls.name}"
-            )
-        config = spec.get("config")
-        feature_spec = spec.get("feature_spec")
-        if not isinstance(config, dict) or not isinstance(feature_spec, list) or not feature_spec:
-            raise BadInputError(f"{directory}: policy.json lacks a config or feature_spec")
-        try:
-            hidden = int(config["hidden"])
-            policy = cls(
-                hidden=hidden, feature_spec=feature_spec, training_data_hash=str(spec.get("training_data_hash", ""))
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadInputError(f"{directory}: bad compact-MLP config {config!r}: {exc}") from None
-        policy.config = dict(config)
-        policy.params = policy.config
-        expected = {k: (tuple(v.shape), v.dtype) for k, v in policy.net.state_dict().items()}
-        found = {k: (tuple(v.shape), v.dtype) for k, v in tensors.items()}
-        if found != expected:
-            raise BadInputError(f"weights in {directory} do not fit the compact MLP: {found} != {expected}")
-        with torch.no_grad():
-            policy.net.load_state_dict(tensors)
-        if policy.version != spec.get("version"):
-            raise BadInputError(
-                f"{directory}: weights reload at version {policy.version}, spec says {spec.get('version')}"
-            )
-        return policy
-
-
-class RankedMLPCompactPolicy(MLPCompactPolicy):
-    """A learned *value* per message, ranked per token and filled into the reserve.
-
-    The MLP's output ``v_i`` scores how much keeping message ``i`` verbatim is worth (trained first on hindsight
-    labels, then by GRPO). Each message's priority is ``log sigmoid(v_i) - a * log(1 + tokens_i)`` (value per
-    token, ``a = token_exponent``); ``ahead_i = sum_j tokens_j * sigmoid((prio_j - prio_i) / rank_temperature)``
-    over ``j != i`` is a soft count of the tokens ranked before it, and the keep-logit is
-
-        z_i = (budget - ahead_i - tokens_i) / (budget_temperature * budget)
-
-    so the greedy gate keeps the longest prefix of the ranking by value per token that fits the reserve, wherever
-    its messages sit in the context (ReMe's tail keeps the prefix of the ranking by recency). Sampling, re-scoring
-    and the forcing rules are those of every compact policy; the keep-logits are float64 functions of the recorded
-    features, so a record re-scores exactly.
-    """
-
-    name = "mlp-compact-ranked"
-
-    def __init__(
-        self,
-        hidden: int = 32,
-        seed: int = 0,
-        feature_spec: Sequence[str] = COMPACT_FEATURES,
-        training_data_hash: str = "",
-        token_exponent: float = 0.75,
-        rank_temperature: float = 0.1,
-        budget_temperature: float = 0.05,
-    ):
-        for label, value in (("rank_temperature", rank_temperature), ("budget_temperature", budget_temperature)):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{label} must be a finite number > 0, got {value!r}")
-        if not (isinstance(token_exponent, int | float) and math.isfinite(token_exponent) and token_exponent >= 0):
-            raise ValueError(f"token_exponent must be a finite number >= 0, got {token_exponent!r}")
-        super().__init__(hidden=hidden, seed=seed, feature_spec=feature_spec, training_data_hash=training_data_hash)
-        self.config.update(
-            token_exponent=float(token_exponent),
-            rank_temperature=float(rank_temperature),
-            budget_temperature=float(budget_temperature),
-        )
-
-    def _ranked(self, value: Any, state: CompactState, xp: Any) -> Any:
-        """Keep-logits from value logits, in numpy (``xp=np``) or torch (the same float64 maths)."""
-        tokens = xp.asarray(np.asarray(state.tokens, dtype=np.float64))
-        budget = float(max(state.budget, 1))
-        a = float(self.config.get("token_exponent", 0.75))
-        rank_t = float(self.config.get("rank_temperature", 0.1))
-        budget_t = float(self.config.get("budget_temperature", 0.05))
-        if xp is np:
-            log_value = -np.logaddexp(0.0, -value)
-            priority = log_value - a * np.log1p(tokens)
-            before = 0.5 * (1.0 + np.tanh((priority[None, :] - priority[:, None]) / (2.0 * rank_t)))  # sigmoid
-        else:
-            import torch.nn.functional as F
-
-            priority = F.logsigmoid(value) - a * xp.log1p(tokens)
-            before = xp.sigmoid((priority[None, :] - priority[:, None]) / rank_t)
-        ahead = (before * tokens[None, :]).sum(1) - 0.5 * tokens  # drop j == i (sigmoid(0) = 0.5)
-        return (budget - ahead - tokens) / (budget_t * budget)
-
-    def keep_logits(self, state: CompactState) -> np.ndarray:
-        """Float64 keep-logit of each message (``logits`` are the values they are ranked by)."""
-        if state.n_messages == 0:
-            return np.zeros(0, dtype=np.float64)
-        return np.asarray(self._ranked(self.logits(state), state, np), dtype=np.float64)
-
-    def _logit_fn(self, state: CompactState) -> tuple[np.ndarray, Callable[[int, bool], float]]:
-        z = self.keep_logits(state)
-        return z, lambda i, stopped: float(z[i])
-
-    def _gate_logits_torch(self, state: CompactState) -> torch.Tensor:
-        import torch
-
-        value = self.logits_torch(torch.from_numpy(self.features(state)))
-        if state.n_messages == 0:
-            return value
-        return cast("torch.Tensor", self._ranked(value, state, torch))
-
-
-if TYPE_CHECKING:  # the classes satisfy the protocol (checked by mypy only)
-
-    def _protocol_check(
-        h: HeuristicCompactPolicy, m: MLPCompactPolicy, r: RankedMLPCompactPolicy
-    ) -> list[Policy[CompactState]]:
-        return [h, m, r]
+    def _protocol_check(h: HeuristicCompactPolicy) -> Policy[CompactState]:
+        return h

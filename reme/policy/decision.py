@@ -107,6 +107,9 @@ class Policy(Protocol[S]):
 
     kind: DecisionKind
     name: str
+    learned: bool
+    """Whether the policy has trained weights (a checkpoint, found by ``version``), rather than hand-set parameters
+    (recorded with each decision); a caller asks this, never ``isinstance``."""
 
     @property
     def version(self) -> str: ...

@@ -13,7 +13,7 @@ def live_features(kind: str) -> tuple[str, ...]:
 
         return RANK_FEATURES
     if kind == "write":
-        from reme.policy.write import WRITE_FEATURES
+        from reme.policy.write_features import WRITE_FEATURES
 
         return WRITE_FEATURES
     from reme.policy.compact import COMPACT_FEATURES

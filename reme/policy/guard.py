@@ -45,7 +45,9 @@ def _features_of(policy: Any) -> tuple[str, ...] | None:
 
 class GuardedPolicy:
     """A learned policy behind the decision-time check (see the module docstring). Every other attribute (name,
-    kind, version, ``save``, ``logprob``, ...) is the wrapped policy's."""
+    kind, version, ``learned``, ``needs_nearest``, ``save``, ``logprob``, ...) is the wrapped policy's; what a
+    caller needs to know of a policy it asks those attributes, never ``isinstance`` (``policy.policy`` is the
+    wrapped one)."""
 
     def __init__(self, policy: Any, kind: str, on_failure: OnFailure = "error") -> None:
         self.policy = policy
@@ -56,12 +58,6 @@ class GuardedPolicy:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.policy, name)
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        """The wrapped policy's class, so ``isinstance(policy, MLPRankPolicy)`` holds for a guarded one too (as
-        ``unittest.mock`` does for a spec); ``type(policy)`` is still ``GuardedPolicy``."""
-        return type(self.policy)
 
     def decide(self, state: Any, mode: Any = "greedy", rng: Any = None) -> Any:
         try:

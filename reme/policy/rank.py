@@ -18,7 +18,7 @@ import numpy as np
 
 from reme.errors import BadInputError
 from reme.policy import plackett_luce as pl
-from reme.policy.checkpoint import load_checkpoint, params_version, save_checkpoint
+from reme.policy.checkpoint import head_version, load_head, params_version, save_head
 from reme.policy.decision import Decision, DecisionKind, Matrix, Mode
 from reme.policy.rank_features import RANK_FEATURES
 
@@ -73,6 +73,7 @@ class _FusionRule:
 
     kind: DecisionKind = "rank"
     name = ""
+    learned: bool = False
     params: dict[str, Any]
     version: str
 
@@ -187,6 +188,7 @@ class MLPRankPolicy:
 
     kind: DecisionKind = "rank"
     name = "mlp-rank"
+    learned: bool = True
 
     def __init__(
         self,
@@ -203,6 +205,7 @@ class MLPRankPolicy:
             raise BadInputError(f"init must be 'random' or 'heuristic', got {init!r}")
         self.feature_names = tuple(feature_names)
         self.params: dict[str, Any] = {"hidden": hidden, "temperature": temperature}
+        self.training_data_hash = ""
         generator = torch.Generator().manual_seed(seed)
         self.head = _rank_head(len(self.feature_names), hidden)
         with torch.no_grad():
@@ -291,30 +294,36 @@ class MLPRankPolicy:
     def state_from_record(self, decision: Decision) -> RankState:
         return RankState.from_record(decision)
 
+    def checkpoint_spec(self) -> dict[str, Any]:
+        """The spec a checkpoint of this head carries (``reme.policy.checkpoint.TorchHead``)."""
+        return {
+            "kind": self.kind,
+            "policy": self.name,
+            "feature_spec": list(self.feature_names),
+            "config": self.params,
+            "training_data_hash": self.training_data_hash,
+        }
+
+    def torch_module(self) -> Any:
+        """The scoring head (its ``state_dict`` is the checkpoint's weights)."""
+        return self.head
+
     def save(self, directory: str | Path, training_data_hash: str = "") -> str:
-        self._version = save_checkpoint(
-            directory,
-            kind="rank",
-            policy=self.name,
-            feature_spec=list(self.feature_names),
-            config=self.params,
-            tensors=self.head.state_dict(),
-            training_data_hash=training_data_hash,
-        )
+        self.training_data_hash = training_data_hash
+        self._version = save_head(directory, self)
         return self._version
 
     @classmethod
     def load(cls, directory: str | Path) -> MLPRankPolicy:
-        spec, tensors = load_checkpoint(directory)
-        if spec.get("kind") != "rank" or spec.get("policy") != cls.name:
-            raise BadInputError(
-                f"{directory} holds a {spec.get('kind')}/{spec.get('policy')} policy, not rank/mlp-rank"
-            )
-        config = spec.get("config", {})
-        policy = cls(tuple(spec["feature_spec"]), int(config.get("hidden", 64)), float(config.get("temperature", 1.0)))
-        try:
-            policy.head.load_state_dict(tensors)
-        except RuntimeError as exc:
-            raise BadInputError(f"weights in {directory} do not fit the head: {exc}") from None
-        policy._version = str(spec["version"])
+        """A head from a checkpoint directory (``reme.policy.checkpoint.load_head``); ``BadInputError`` when it is
+        corrupt or not a rank head. Its version is the checkpoint's."""
+
+        def build(spec: dict[str, Any]) -> MLPRankPolicy:
+            config = spec["config"]
+            policy = cls(tuple(spec["feature_spec"]), config.get("hidden", 64), config.get("temperature", 1.0))
+            policy.training_data_hash = str(spec.get("training_data_hash", ""))
+            return policy
+
+        policy = load_head(directory, kind="rank", policy=cls.name, build=build)
+        policy._version = head_version(policy)  # the checkpoint's version: load_head checked they are equal
         return policy

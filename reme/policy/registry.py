@@ -26,15 +26,11 @@ HEURISTIC = "heuristic"
 
 def _classes() -> dict[str, Any]:
     """Policy name -> class, for every policy this project ships."""
-    from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy, RankedMLPCompactPolicy
+    from reme.policy.compact import HeuristicCompactPolicy
+    from reme.policy.compact_mlp import MLPCompactPolicy, RankedMLPCompactPolicy
     from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy, RRFRankPolicy
-    from reme.policy.write import (
-        HeuristicWritePolicy,
-        MLPWritePolicy,
-        NoveltyLengthWritePolicy,
-        PacedMLPWritePolicy,
-        RandomWritePolicy,
-    )
+    from reme.policy.write import HeuristicWritePolicy, NoveltyLengthWritePolicy, RandomWritePolicy
+    from reme.policy.write_mlp import MLPWritePolicy, PacedMLPWritePolicy
 
     return {
         cls.name: cls

@@ -5,8 +5,11 @@ the in-memory working memory, the LLM compactor and the ReAct memory writer.
 
 from __future__ import annotations
 
+from reme.messages import resolve_token_counter
+
 from .compactor import CompactionSummary, is_valid_summary, run_compactor
 from .context import build_compact_state, calculate_memory_compact_threshold, check_context
+from .formatting import format_message, format_messages
 from .in_memory import COMPRESSED_MARK, BlockStat, MessageStat, ReMeInMemoryMemory, summary_preamble
 from .light import ReMeLight, RuleTokenCounter
 from .messages import (
@@ -19,8 +22,6 @@ from .messages import (
     ToolResponse,
     ToolResultBlock,
     ToolUseBlock,
-    format_message,
-    format_messages,
     is_msg_like,
     is_system_prompt,
     is_tool_result_message,
@@ -29,7 +30,6 @@ from .messages import (
     message_text,
     message_tokens,
     msg_classes,
-    resolve_token_counter,
     to_compact_dict,
     to_msg,
     validate_messages,

@@ -10,9 +10,9 @@ Hosts hand ReMeLight three shapes of message, and every function here accepts al
   ``tool_use``, ``tool_result``, ``image`` ...), as ``Msg.to_dict()`` writes it.
 
 A malformed message raises ``BadInputError`` naming its index and what is wrong. Token counts are those of
-``reme.policy.compact`` (the compaction state is built from ``to_compact_dict``), so a count here and the count
-the compact policy sees are the same number. ``format_messages`` writes ReMe's transcript for the compactor and
-the memory writer.
+``reme.messages`` (the compaction state is built from ``to_compact_dict`` and read by the same functions), so a
+count here and the count the compact policy sees are the same number. ReMe's transcript for the compactor and the
+memory writer (``format_messages``) is written by ``reme.reme_light.formatting``.
 
 AgentScope puts a tool's result in a message of role ``system`` (named ``system``) holding ``tool_result``
 blocks; such a message is conversation, not a system prompt (see ``is_system_prompt``).
@@ -24,14 +24,20 @@ import importlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 from reme.errors import BadInputError
-from reme.policy.compact import message_token_count, rule_token_count
+from reme.messages import (
+    TokenCounter,
+    is_async_counter,
+    message_token_count,
+    resolve_token_counter,
+    rule_token_count,
+)
 
 __all__ = [
     "AGENTSCOPE_ROLES",
@@ -45,14 +51,10 @@ __all__ = [
     "MsgClasses",
     "TextBlock",
     "ThinkingBlock",
-    "TokenCounter",
     "ToolResponse",
     "ToolResultBlock",
     "ToolUseBlock",
     "VideoBlock",
-    "format_message",
-    "format_messages",
-    "is_async_counter",
     "is_msg_like",
     "is_system_prompt",
     "is_tool_result_message",
@@ -63,7 +65,6 @@ __all__ = [
     "msg_classes",
     "now_timestamp",
     "prepared_counter",
-    "resolve_token_counter",
     "to_compact_dict",
     "to_msg",
     "validate_messages",
@@ -80,15 +81,6 @@ AGENTSCOPE_ROLES = ("user", "assistant", "system")
 
 MESSAGE_ROLES = ("system", "user", "assistant", "tool", "developer", "function")
 """Roles accepted in a dict message (AgentScope's plus OpenAI's ``tool``, ``developer`` and legacy ``function``)."""
-
-DEFAULT_BLOCK_CHARS = 1000
-"""ReMe's transcript cuts each block to this many characters."""
-
-PREVIEW_CHARS = 100
-"""ReMe's one-line previews (``get_history_str``) cut each block to this many characters."""
-
-TokenCounter = Callable[[str], int]
-"""Counts the tokens of one text."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -325,33 +317,6 @@ def make_tool_response(text: str) -> Any:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def is_async_counter(counter: Any) -> bool:
-    """Whether ``counter`` counts only through an async ``count(...)`` (AgentScope's ``TokenCounterBase``, as hosts
-    pass it: ``await counter.count(messages=[], text=...)``), with no synchronous way in."""
-    import inspect
-
-    if counter is None or isinstance(counter, str) or callable(getattr(counter, "count_text", None)):
-        return False
-    return inspect.iscoroutinefunction(getattr(counter, "count", None)) and not callable(counter)
-
-
-def resolve_token_counter(counter: Any = None) -> TokenCounter:
-    """A ``text -> tokens`` function from what a caller passed: ``None`` or ``"default"`` (ReMe's rule count,
-    ``floor(UTF-8 bytes / 3.75)``), a callable, or an object with a ``count_text(text)`` method. An async-only
-    counter (``is_async_counter``) gives the rule count here; ``prepared_counter`` awaits it instead."""
-    if counter is None or (isinstance(counter, str) and counter == "default") or is_async_counter(counter):
-        return rule_token_count
-    count_text = getattr(counter, "count_text", None)
-    if callable(count_text):
-        return count_text
-    if callable(counter):
-        return counter
-    raise BadInputError(
-        f"a token counter is a callable text -> int, has count_text(text) or an async count(text=...), got "
-        f"{type(counter).__name__}"
-    )
-
-
 async def prepared_counter(counter: Any, messages: Sequence[Any]) -> TokenCounter:
     """A ``text -> tokens`` function for counting ``messages`` with any counter: an async-only counter is awaited
     once per distinct text piece of the messages, ahead (as ReMe calls it, ``count(messages=[], text=...)``); a
@@ -572,7 +537,7 @@ def to_compact_dict(message: Any, index: int = 0) -> dict[str, Any]:
 
 
 def message_tokens(message: Any, counter: Any = None, index: int = 0) -> int:
-    """Tokens of one message, exactly as the compact policy counts it (``reme.policy.compact``: the counter
+    """Tokens of one message, exactly as the compact policy counts it (``reme.messages``: the counter
     summed over text, thinking, tool-call name + arguments, and tool-result output; ReMe's rule count when
     ``counter`` is ``None``)."""
     return message_token_count(to_compact_dict(message, index), resolve_token_counter(counter))
@@ -630,140 +595,3 @@ def to_msg(message: Any, index: int = 0) -> Any:
     if view.id:
         msg.id = view.id
     return msg
-
-
-# --------------------------------------------------------------------------------------------------------------
-# ReMe's transcript format
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _flatten(text: str, max_chars: int) -> str:
-    """Newlines become spaces; longer than ``max_chars`` characters: cut, with ``...``."""
-    flat = text.replace("\n", " ")
-    return flat if len(flat) <= max_chars else flat[:max_chars] + "..."
-
-
-def _dumps(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _media_url(block: Mapping[str, Any]) -> str:
-    source = block.get("source")
-    if isinstance(source, Mapping) and source.get("type") != "base64":
-        return str(source.get("url") or "")
-    return ""
-
-
-def _output_text(output: Any) -> str:
-    """A tool result's output as text: text parts, ``[image] url`` for media, ``[file] name: path`` for files."""
-    if isinstance(output, str):
-        return output
-    if not isinstance(output, list):
-        return _dumps(output)
-    parts: list[str] = []
-    for block in output:
-        if isinstance(block, str):
-            parts.append(block)
-            continue
-        if not isinstance(block, Mapping):
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            parts.append(str(block.get("text") or ""))
-        elif kind in ("image", "audio", "video"):
-            url = _media_url(block)
-            if url:
-                parts.append(f"[{kind}] {url}")
-        elif kind == "file":
-            path = str(block.get("path") or block.get("url") or "")
-            parts.append(f"[file] {block.get('name') or path}: {path}")
-    return "\n".join(parts)
-
-
-def _format_block(
-    block: Mapping[str, Any], max_chars: int, include_thinking: bool, tool_names: Mapping[str, str]
-) -> str:
-    kind = block.get("type")
-    if kind == "text":
-        text = str(block.get("text") or "")
-        return f"[text]: {_flatten(text, max_chars)}" if text else ""
-    if kind == "thinking":
-        text = str(block.get("thinking") or "")
-        return f"[think]: {_flatten(text, max_chars)}" if text and include_thinking else ""
-    if kind in ("image", "audio", "video"):
-        return f"[{kind}]: {_media_url(block)}"
-    if kind == "tool_use":
-        raw = block.get("raw_input")
-        params = raw if isinstance(raw, str) and raw else _dumps(block.get("input", ""))
-        return f"[tool_use]: {block.get('name') or ''} params={_flatten(params, max_chars)}"
-    if kind == "tool_result":
-        output = _output_text(block.get("output", ""))
-        if not output:
-            return ""
-        shown = output.split(TRUNCATION_MARKER)[0].rstrip("\n") if TRUNCATION_MARKER in output else output
-        name = block.get("name") or tool_names.get(str(block.get("id") or ""), "")
-        return f"[tool_result]: {name} output={_flatten(shown, max_chars)}"
-    return ""
-
-
-def format_message(
-    message: Any,
-    max_chars: int = DEFAULT_BLOCK_CHARS,
-    include_thinking: bool = True,
-    index: int = 0,
-    tool_names: Mapping[str, str] | None = None,
-) -> str:
-    """One message in ReMe's transcript format: a header ``[timestamp] name:`` (no ``[timestamp] `` when the
-    message has none) and one line per non-empty block, ``[text]: ...``, ``[think]: ...``, ``[tool_use]: name
-    params=...``, ``[tool_result]: name output=...`` (the output up to a ``<<<TRUNCATED>>>`` notice), media as
-    ``[image]: url``; each block's text has its newlines turned into spaces and is cut to ``max_chars``
-    characters (followed by ``...`` when cut). ``tool_names`` (tool-call id -> tool name) names a tool result
-    that does not carry its tool's name (OpenAI ``role: "tool"`` messages)."""
-    view = view_message(message, index)
-    header = (f"[{view.timestamp}] " if view.timestamp else "") + f"{view.name}:"
-    names = tool_names or {}
-    lines = [_format_block(b, max_chars, include_thinking, names) for b in view.blocks]
-    return "\n".join([header, *(line for line in lines if line)])
-
-
-def format_messages(
-    messages: Sequence[Any],
-    max_tokens: int | None,
-    counter: Any = None,
-    *,
-    include_thinking: bool = True,
-    max_chars: int = DEFAULT_BLOCK_CHARS,
-) -> str:
-    """ReMe's transcript of ``messages`` for the compactor and the memory writer.
-
-    Each message is formatted by ``format_message`` and counted (``counter``, default ReMe's rule count). Taking
-    the messages newest first, the latest is always included (even alone over ``max_tokens``); an older one is
-    included while the running total stays within ``max_tokens``, and the first that would exceed it ends the
-    transcript (everything older is dropped). ``max_tokens=None`` keeps every message. The messages are joined
-    by a blank line, oldest first."""
-    items = validate_messages(messages)
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
-        raise BadInputError(f"max_tokens must be an integer or None, got {max_tokens!r}")
-    count = resolve_token_counter(counter)
-    views = [view_message(m, i) for i, m in enumerate(items)]
-    tool_names = {
-        str(b.get("id")): str(b.get("name") or "")
-        for v in views
-        for b in v.blocks
-        if b.get("type") == "tool_use" and b.get("id")
-    }
-    parts: list[str] = []
-    total = 0
-    for i in range(len(items) - 1, -1, -1):
-        text = format_message(items[i], max_chars, include_thinking, index=i, tool_names=tool_names)
-        tokens = count(text)
-        if max_tokens is not None and i != len(items) - 1 and total + tokens > max_tokens:
-            break
-        parts.append(text)
-        total += tokens
-    return "\n\n".join(reversed(parts))

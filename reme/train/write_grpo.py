@@ -98,14 +98,14 @@ def _clone_novelty_length(
     if not states or config.clone_steps == 0:
         return float("nan")
     targets = torch.from_numpy(np.exp(np.stack([teacher.action_logprobs(s) for s in states])))
-    batch_all = policy._batch(states)
+    batch_all = policy.batch_inputs(states)
     masks = batch_all[-1]
     optimiser = torch.optim.Adam(policy.module.parameters(), lr=1e-2)
     loss = torch.zeros(())
     batch = min(512, len(states))
     for _ in range(config.clone_steps):
         idx = torch.from_numpy(rng.choice(len(states), batch, replace=False))
-        logp = policy._masked_logprobs(*(t[idx] for t in batch_all))
+        logp = policy.masked_logprobs(*(t[idx] for t in batch_all))
         loss = -(targets[idx] * torch.where(masks[idx], logp, torch.zeros_like(logp))).sum(-1).mean()
         optimiser.zero_grad()
         loss.backward()

@@ -126,7 +126,7 @@ class ReMeWriterAgent:
 
     async def _episode(self, episode: Any, group_id: str, writer: Any, root: Path) -> tuple[float, list[Any]]:
         from reme.eval import is_scored
-        from reme.policy.compact import rule_token_count
+        from reme.messages import rule_token_count
         from reme.policy.decision import Decision
         from reme.policy.trajectory import RewardEvent, read_records
         from reme.reme_light import ReMeLight
