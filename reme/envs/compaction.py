@@ -40,15 +40,14 @@ import numpy as np
 
 from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
+from reme.messages import rule_token_count
 from reme.policy.checkpoint import read_spec
 from reme.policy.compact import (
     CompactState,
     HeuristicCompactPolicy,
-    MLPCompactPolicy,
-    RankedMLPCompactPolicy,
     compact_features,
-    rule_token_count,
 )
+from reme.policy.compact_mlp import MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.policy.decision import Decision, Mode
 from reme.policy.rewards import JoinReport, join_rewards
 from reme.policy.trajectory import RewardEvent

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reme.policy.compact import COMPACT_FEATURES
-from reme.policy.write import WRITE_FEATURES, write_features
+from reme.policy.write_features import WRITE_FEATURES, write_features
 from reme.retrieval.keyword import tokenize
 from reme.schema import Episode
 

@@ -35,14 +35,13 @@ from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import RewardEvent
 from reme.policy.write import (
     HeuristicWritePolicy,
-    MLPWritePolicy,
     NoveltyLengthWritePolicy,
-    PacedMLPWritePolicy,
     RandomWritePolicy,
     WriteState,
     WriteStream,
     make_write_state,
 )
+from reme.policy.write_mlp import MLPWritePolicy, PacedMLPWritePolicy
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.retrieval.keyword import tokenize

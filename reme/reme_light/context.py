@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from reme.errors import BadInputError
+from reme.messages import resolve_token_counter
 from reme.policy.compact import DEFAULT_COMPACT_RESERVE, CompactState, HeuristicCompactPolicy, apply
 from reme.policy.decision import Decision, Mode
 
-from .messages import is_system_prompt, resolve_token_counter, to_compact_dict, validate_messages
+from .messages import is_system_prompt, to_compact_dict, validate_messages
 
 __all__ = ["THRESHOLD_FACTOR", "build_compact_state", "calculate_memory_compact_threshold", "check_context"]
 

@@ -32,15 +32,13 @@ from pydantic import BaseModel, ConfigDict
 
 from reme.atomic import append_durable
 from reme.errors import BadInputError, ReMeError
-from reme.policy.compact import message_token_count
+from reme.messages import message_token_count, resolve_token_counter
 
+from .formatting import PREVIEW_CHARS, format_message
 from .messages import (
-    PREVIEW_CHARS,
-    format_message,
     make_msg,
     msg_classes,
     prepared_counter,
-    resolve_token_counter,
     to_compact_dict,
     to_msg,
     validate_messages,

@@ -34,7 +34,8 @@ from typing import Any
 
 from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.errors import BadInputError, ReMeError
-from reme.policy.compact import HeuristicCompactPolicy, rule_token_count
+from reme.messages import rule_token_count
+from reme.policy.compact import HeuristicCompactPolicy
 from reme.policy.decision import Decision
 from reme.settings import load_dotenv
 
@@ -332,7 +333,7 @@ class ReMeLight:
         previous_summary: str,
         extra_instruction: str,
     ) -> CompactionSummary:
-        from .messages import format_messages
+        from .formatting import format_messages
 
         threshold = self.calculate_memory_compact_threshold(max_input_length, compact_ratio)
         transcript = format_messages(messages, threshold)
@@ -406,7 +407,7 @@ class ReMeLight:
         compact_ratio: float,
         timezone: tzinfo | str | None,
     ) -> WriterRun:
-        from .messages import format_messages
+        from .formatting import format_messages
 
         memory = self._require_started()
         threshold = self.calculate_memory_compact_threshold(max_input_length, compact_ratio)

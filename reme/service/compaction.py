@@ -63,7 +63,7 @@ async def compact(
     under the workspace's lock; the LLM call runs outside it."""
     from reme.reme_light.compactor import run_compactor
     from reme.reme_light.context import calculate_memory_compact_threshold, check_context
-    from reme.reme_light.messages import format_messages
+    from reme.reme_light.formatting import format_messages
 
     threshold = body.memory_compact_threshold
     if threshold is None:

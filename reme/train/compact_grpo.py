@@ -44,7 +44,8 @@ from reme.envs.compaction import (
 from reme.envs.compaction_features import COMPACTION_ENV_FEATURES
 from reme.envs.rollout import Rollout
 from reme.errors import BadInputError
-from reme.policy.compact import HeuristicCompactPolicy, MLPCompactPolicy, RankedMLPCompactPolicy
+from reme.policy.compact import HeuristicCompactPolicy
+from reme.policy.compact_mlp import MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.progress import progress_bar
 from reme.train.common import BestCheckpoint, group_advantages, step_row, write_run
 

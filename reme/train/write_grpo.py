@@ -33,7 +33,8 @@ import numpy as np
 from reme.envs.rollout import Rollout
 from reme.envs.write import WriteEnvConfig, WriteEpisode, WriteOutcome, WriteRollout, evaluate_write, load_write_policy
 from reme.errors import BadInputError
-from reme.policy.write import WRITE_ACTIONS, NoveltyLengthWritePolicy, PacedMLPWritePolicy, WriteState
+from reme.policy.write import WRITE_ACTIONS, NoveltyLengthWritePolicy, WriteState
+from reme.policy.write_mlp import PacedMLPWritePolicy
 from reme.progress import progress_bar
 from reme.train.common import BestCheckpoint, group_advantages, step_row, write_run
 
