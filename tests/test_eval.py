@@ -10,7 +10,7 @@ from reme.datasets.synthetic import write_synthetic
 from reme.errors import BadInputError
 from reme.eval import evaluate_retrieval, ndcg_at, parse_ks, recall_at, sessions_in_order
 from reme.policy.rank import HeuristicRankPolicy
-from reme.retrieval.rankers import FusionRanker, save_ranker
+from fusion_ranker import FusionRanker, save_ranker
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.dense import DenseIndex
 from reme.retrieval.embedding import RandomEncoder, normalize_rows
 from reme.retrieval.keyword import BM25Index, tokenize
-from reme.retrieval.rankers import FusionRanker, load_ranker, rank, save_ranker
+from fusion_ranker import FusionRanker, load_ranker, rank, save_ranker
 
 
 def _cands():
