@@ -27,8 +27,8 @@ import numpy as np
 from bench_store import corpus  # the same synthetic memory texts and questions
 
 from reme.memory import Memory
-from reme.retrieval.embedding import RandomEncoder, normalize_rows
 from reme.policy.fusion import fused_scores
+from reme.retrieval.embedding import RandomEncoder, normalize_rows
 from reme.settings import TrajectorySettings, WorkspaceSettings
 
 

@@ -887,7 +887,7 @@ class ReMe:
             "rank", LLM_RETRIEVE_POLICY, "answer", result, prompt, [n.memory_id for n in nodes],
             query=query, targets=targets, rank_decision_ids=rank_ids,
         )  # fmt: skip
-        memory.record(decision)
+        memory.log_decision(decision)
         self.last_decision_ids.append(decision.decision_id)
         exchange = [*prompt, {"role": "assistant", "content": result.text}]
         return result.text.strip() or listing, nodes, exchange, True
@@ -1012,7 +1012,7 @@ class ReMe:
                 [i["memory_id"] for i in items], target=target, candidates=len(items),
                 parse_error=candidates is None,
             )  # fmt: skip
-            memory.record(decision)  # logged before the write decisions it caused
+            memory.log_decision(decision)  # logged before the write decisions it caused
             self.last_decision_ids.append(decision.decision_id)
             for item in items:
                 item["metadata"] = {"source": "summarize_memory", "llm_decision_id": decision.decision_id}

@@ -26,6 +26,42 @@ class Ranker(Protocol):
     name: str
 
     def score(self, candidates: CandidateSet) -> np.ndarray:
+        """One score per candidate, higher is better."""
+        ...
+
+
+def rank(ranker: Ranker, candidates: CandidateSet, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions into ``candidates`` of the top ``limit`` by score, and their scores. Ties keep candidate order
+    (dense candidates first), as Python's stable sort did in ReMe."""
+    scores = ranker.score(candidates)
+    order = np.argsort(-scores, kind="stable")
+    order = order[np.isfinite(scores[order])][:limit]
+    return order, scores[order]
+
+
+class FusionRanker:
+    """ReMe 0.3.1.x ``hybrid_search``: ``vector_weight * cosine + (1 - vector_weight) * bm25 / max(bm25)``.
+
+    When the keyword side retrieved nothing the result is the dense list with its cosine scores; when the dense
+    side retrieved nothing, the keyword list with its scores (ReMe's fallbacks).
+
+    ``missing``: what a candidate retrieved by only one side gets from the other. ``exact`` (default) uses its
+    true cosine / BM25, which the store computes for every candidate; ``zero`` reproduces ReMe's stores, which
+    knew only the scores of their own top-n lists and added 0. See ``docs/evaluation.md`` for both measured.
+    """
+
+    kind = "fusion"
+
+    def __init__(self, vector_weight: float = 0.7, name: str = "heuristic", missing: str = "exact"):
+        if not 0.0 <= vector_weight <= 1.0:
+            raise BadInputError(f"vector_weight must be in [0, 1], got {vector_weight}")
+        if missing not in ("exact", "zero"):
+            raise BadInputError(f"missing must be 'exact' or 'zero', got {missing!r}")
+        self.vector_weight = vector_weight
+        self.name = name
+        self.missing = missing
+
+    def score(self, candidates: CandidateSet) -> np.ndarray:
         vec = np.nan_to_num(candidates.vector_score.astype(np.float64), nan=0.0)
         kw = np.nan_to_num(candidates.keyword_score.astype(np.float64), nan=0.0)
         in_dense, in_kw = candidates.dense_rank >= 0, candidates.keyword_rank >= 0

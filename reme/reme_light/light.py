@@ -250,7 +250,7 @@ class ReMeLight:
 
     def _record(self, decision: Decision) -> None:
         if self.memory is not None:
-            self.memory.record(decision)
+            self.memory.log_decision(decision)
 
     @property
     def default_as_token_counter(self) -> RuleTokenCounter:

@@ -24,6 +24,7 @@ from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.keyword import tokenize
 from reme.schema import MemoryNode
 
+
 def _parse_time(value: str) -> datetime | None:
     if not value:
         return None
