@@ -464,10 +464,17 @@ class Memory:
         return event
 
     # ------------------------------------------------------------------------------------ markdown files
-    def sync_markdown(self) -> dict[str, int]:
+    def sync_markdown(self, write_policy: Any | None = None) -> dict[str, int]:
         """Index ``MEMORY.md``, ``memory.md`` and ``memory/*.md`` as chunks in target ``file:memory``
-        (``sync_files``). Returns counts of files indexed, chunks added and chunks removed."""
-        return self.sync_files(self.workspace.root, self.workspace.markdown_files(), FILE_TARGET, source="memory")
+        (``sync_files``; ``write_policy`` as there). Returns counts of files indexed, chunks added and chunks
+        removed."""
+        return self.sync_files(
+            self.workspace.root,
+            self.workspace.markdown_files(),
+            FILE_TARGET,
+            source="memory",
+            write_policy=write_policy,
+        )
 
     def sync_files(
         self,
