@@ -34,7 +34,7 @@ from reme.vector.face import APPLICATION_KEYS, ReMe
 from reme.vector.llm_calls import LLM_RETRIEVE_POLICY, LLM_SUMMARIZER_POLICY
 from reme.vector.messages import normalize_messages
 from reme.vector.parse import parse_candidates
-from reme.vector.prompts import NO_MEMORY, format_nodes, retrieve_prompt, summary_prompt
+from reme.vector.prompts import NO_MEMORY, format_nodes, retrieve_prompt, summary_answer, summary_prompt
 from reme.vector.store_config import LOCAL_VECTOR_STORES, SERVER_VECTOR_STORES, check_vector_store
 from reme.vector.targets import conversation_targets
 
@@ -54,5 +54,6 @@ __all__ = [
     "normalize_messages",
     "parse_candidates",
     "retrieve_prompt",
+    "summary_answer",
     "summary_prompt",
 ]
