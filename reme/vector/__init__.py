@@ -14,6 +14,11 @@ decide, per candidate, to store, discard or update. Every decision goes to the t
 Nothing needs a network: without an LLM ``retrieve_memory`` answers with the memories it found (a numbered list)
 and ``summarize_memory`` offers the conversation's user turns to the write policy.
 
+The package: ``face`` (the ``ReMe`` class), ``retrieve`` and ``summarize`` (its read and write paths), ``prompts``,
+``parse`` (the summarizer's reply), ``messages`` (its message reader), ``targets``, ``store_config``, ``listing``
+and ``llm_calls`` (the record of an LLM call). Explicit adds write through ``explicit_write_policy`` by passing it
+to ``Memory.add_many(policy=...)``.
+
 Example::
 
     import asyncio
