@@ -2,7 +2,8 @@
 
 Three search paths over the same workspace and queries, interleaved query by query so that machine noise hits
 all of them alike:
-- ``core_ranker``: candidates + ``FusionRanker`` (the core engine's path, no features, no decision, no log);
+- ``core_ranker``: candidates + ReMe's fused score (``reme.policy.fusion.fused_scores``; the core engine's path, no
+  features, no decision, no log);
 - ``policy_log_off``: ``Memory.search`` through the heuristic rank policy (features, Plackett-Luce
   log-probability, ``Decision`` record), logging off;
 - ``policy_log_on``: the same with the trajectory log on (one JSON line appended per search).
@@ -26,8 +27,8 @@ import numpy as np
 from bench_store import corpus  # the same synthetic memory texts and questions
 
 from reme.memory import Memory
+from reme.policy.fusion import fused_scores
 from reme.retrieval.embedding import RandomEncoder, normalize_rows
-from reme.retrieval.rankers import FusionRanker, rank
 from reme.settings import TrajectorySettings, WorkspaceSettings
 
 
@@ -77,12 +78,14 @@ def main() -> None:
         mem = Memory(ws, encoder=RandomEncoder(384), settings=on, embedding_cache=False)
         n_cand = mem.retrieval.candidates_for(args.limit)
         mem.search(qtexts[0], args.limit, query_vector=qvecs[0])  # build the indexes before timing
-        fusion = FusionRanker()
         samples: dict[str, list[float]] = {"core_ranker": [], "policy_log_off": [], "policy_log_on": []}
         for i in range(args.queries):
             t0 = time.perf_counter()
             cands = mem.candidates(qtexts[i], n_cand, query_vector=qvecs[i])
-            order, _ = rank(fusion, cands, args.limit)
+            vec, kw = np.nan_to_num(cands.vector_score, nan=0.0), np.nan_to_num(cands.keyword_score, nan=0.0)
+            scores = fused_scores(vec, kw, cands.dense_rank >= 0, cands.keyword_rank >= 0)
+            order = np.argsort(-scores, kind="stable")
+            order = order[np.isfinite(scores[order])][: args.limit]
             mem.records.get_by_seqs(cands.ids[order].tolist())
             samples["core_ranker"].append(time.perf_counter() - t0)
             mem.trajectory.enabled = False

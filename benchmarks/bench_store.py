@@ -78,7 +78,7 @@ def bench_size(n: int, dim: int, queries: int, limit: int, seed: int) -> dict[st
         t0 = time.perf_counter()
         mem.candidates(qtexts[0], 15, query_vector=qvecs[0])
         out["index_build_s"] = round(time.perf_counter() - t0, 3)
-        index = mem._index_for("default")
+        index = mem.index_for("default")
         out["index_kind"] = index.dense.kind
         n_cand = mem.retrieval.candidates_for(limit)
 

@@ -132,7 +132,7 @@ def bench_search(
                 advance(len(chunk))
         out["ingest_memories_per_s"] = round(n / (time.perf_counter() - start), 1)
         start = time.perf_counter()
-        index = memory._index_for("user:bench")
+        index = memory.index_for("user:bench")
         out["index_build_s"] = round(time.perf_counter() - start, 3)
         out["backend"] = memory.dense_backend.name
         out["index_kind"] = index.dense.kind

@@ -193,7 +193,7 @@ def _one_question(
         decision = llm_decision("rank", "llm-answer", "answer", result, extra={"question_id": q.question_id})
         decision.episode_id = episode_id
         decision.memory_ids = [h.memory.memory_id for h in hits]
-        memory.record(decision)
+        memory.log_decision(decision)
         verdict = judge.chat(judge_messages(q.question, q.answer, answer), max_tokens=8)
     except Exception as exc:  # one failed call costs one question, not the run
         log.warning(

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -152,7 +151,6 @@ def forget(memory: Any, *, memory_ids: Sequence[str] = (), target: str | None = 
     """Forget the memories ``memory_ids``, or every memory of ``target``, from an open ``Memory`` (see the module
     docstring). Unknown ids raise ``NotFoundError`` before anything is removed."""
     from reme.schema import normalize_target
-    from reme.store.index_cache import _folder
 
     if bool(memory_ids) == (target is not None):
         raise BadInputError("give memory ids or a target, not both and not neither")
@@ -174,11 +172,9 @@ def forget(memory: Any, *, memory_ids: Sequence[str] = (), target: str | None = 
     report.memories = memory.delete_many([n.memory_id for n in nodes])
     report.index_entries = 2 * report.memories  # one dense and one keyword entry each
     for name in targets:
-        folder = _folder(Path(memory.workspace.index_dir), name)
-        if folder.exists():
-            shutil.rmtree(folder)
+        if memory.indexes.delete_saved(name):
             report.saved_indexes += 1
-    cache = getattr(memory, "_cache", None)
+    cache = memory.embedding_cache
     if cache is not None:
         report.cache_entries = cache.delete_texts(texts)
         _vacuum(Path(cache.path))

@@ -470,10 +470,10 @@ def _check_workspace(ws: Path, model: _Model, inflight: dict[str, str | None], s
                 stored = mem.records.vector(mid)[0]
                 if not np.allclose(stored, encoder.encode([node.index_text])[0], atol=1e-6):
                     problem("half", f"{mid}: stored vector is not the vector of its text")
-            # indexes: whatever _index_for returns (a saved copy when current, else a rebuild) matches the records
+            # indexes: whatever index_for returns (a saved copy when current, else a rebuild) matches the records
             for target in sorted(set(mem.records.targets()) | set(TARGETS)):
                 generation, seqs, texts, vectors = mem.records.index_rows(target)
-                index = mem._index_for(target)
+                index = mem.index_for(target)
                 assert index.bm25 is not None
                 if index.generation != generation:
                     problem("index", f"{target}: index at generation {index.generation}, records {generation}")

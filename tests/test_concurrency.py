@@ -114,7 +114,7 @@ def _worker_thread(mem: Any, spec: dict[str, Any], worker: int, out: dict[str, A
             elif op == "check":  # the index this process uses agrees with the records at its generation
                 target = rng.choice(TARGETS)
                 with mem._lock:
-                    index = mem._index_for(target)
+                    index = mem.index_for(target)
                     generation, seqs, _, _ = mem.records.index_rows(target)
                     if generation == index.generation:
                         index_checks += 1
@@ -256,7 +256,7 @@ def run_concurrent(root: Path, processes: int, threads: int, ops: int, seed: int
         stats.phantom = len(set(present) - added - set(shared_ids) - set(doomed_ids))
         for target in TARGETS:
             _, seqs, _, vectors = mem.records.index_rows(target)
-            index = mem._index_for(target)
+            index = mem.index_for(target)
             assert index.bm25 is not None
             if sorted(index.bm25.ids.tolist()) != sorted(seqs.tolist()) or len(index.dense) != len(seqs):
                 stats.index += 1

@@ -78,7 +78,7 @@ def test_torn_last_record_is_skipped_and_cut_off_by_the_next_writer(tmp_path: Pa
 
 def _index_agrees(mem: Memory, target: str = "default") -> None:
     generation, seqs, texts, vectors = mem.records.index_rows(target)
-    index = mem._index_for(target)
+    index = mem.index_for(target)
     assert index.bm25 is not None and index.generation == generation
     assert sorted(index.bm25.ids.tolist()) == sorted(seqs.tolist()) and len(index.dense) == len(seqs)
     assert np.allclose(index.dense.vectors(seqs), vectors)

@@ -57,7 +57,7 @@ def _workspace(tmp_path: Path) -> tuple[Path, Memory, str]:
     prompt = {"messages": [{"role": "user", "content": SECRET}]}
     decision = llm_decision("write", "llm-vector-summarizer", "write", result, model="m", inputs=prompt)
     decision.extra["text"] = text
-    memory.record(decision)
+    memory.log_decision(decision)
     return ws, memory, secret.memory_id
 
 

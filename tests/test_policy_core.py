@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from fusion_ranker import FusionRanker, rank
 from typer.testing import CliRunner
 
 from reme.cli import app
@@ -11,7 +12,6 @@ from reme.policy.rank import MLPRankPolicy
 from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import RewardEvent, TrajectoryLog, read_records
 from reme.retrieval.embedding import RandomEncoder
-from reme.retrieval.rankers import FusionRanker, rank
 from reme.settings import TrajectorySettings, WorkspaceSettings, load_settings
 
 runner = CliRunner()

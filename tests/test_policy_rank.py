@@ -77,9 +77,10 @@ def test_rescoring_a_record_gives_its_logprob(policy, mode):
 
 
 def test_heuristic_greedy_order_is_the_fusion_order():
+    from fusion_ranker import FusionRanker, rank
+
     from reme.retrieval.candidates import CandidateSet
     from reme.retrieval.features import build_features, context_features
-    from reme.retrieval.rankers import FusionRanker, rank
 
     rng = np.random.default_rng(5)
     for _ in range(50):

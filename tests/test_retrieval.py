@@ -3,6 +3,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from fusion_ranker import FusionRanker, load_ranker, rank, save_ranker
 
 from reme.errors import BadInputError
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
@@ -10,7 +11,6 @@ from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.dense import DenseIndex
 from reme.retrieval.embedding import RandomEncoder, normalize_rows
 from reme.retrieval.keyword import BM25Index, tokenize
-from reme.retrieval.rankers import FusionRanker, load_ranker, rank, save_ranker
 
 
 def _cands():

@@ -125,7 +125,7 @@ def test_changing_the_model_reindexes(tmp_path):
         assert mem.records.count_stale(mem.model_id) == 0
         assert mem.records.get_meta("embedding_model_id") == "random:24"
         hits = mem.search("two", min_score=0.0)
-        assert hits and mem._index_for("default").dense.dim == 24
+        assert hits and mem.index_for("default").dense.dim == 24
 
 
 def test_workspace_layout_and_markdown_chunks(tmp_path, random_encoder):
@@ -210,7 +210,7 @@ def test_kill_during_adds_keeps_every_acknowledged_memory(tmp_path, mode):
         assert acked <= stored
         for node in mem.list():  # nothing half-written: every row is whole and searchable
             assert node.content.startswith(("memory", "batched memory"))
-        assert len(mem._index_for("default").dense) == len(stored)
+        assert len(mem.index_for("default").dense) == len(stored)
 
 
 def test_saved_indexes_are_reused_only_when_current(tmp_path, random_encoder, monkeypatch):

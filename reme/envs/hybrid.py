@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from reme.config import EmbeddingConfig, RetrievalConfig
+from reme.policy.fusion import linear_fusion
 from reme.retrieval.embedding import Encoder, build_encoder
 
 __all__ = ["cached_encoder", "hybrid_top_k", "per_side"]
@@ -92,7 +93,7 @@ def hybrid_top_k(
         seen = set(dense.tolist())
         union = np.concatenate([dense, np.asarray([i for i in keyword.tolist() if i not in seen], dtype=np.int64)])
         if len(keyword):
-            fused = weight * cos[union] + (1.0 - weight) * raw[union] / float(raw[keyword].max())
+            fused = linear_fusion(cos[union], raw[union] / float(raw[keyword].max()), weight)
         else:  # the keyword side found nothing: the dense list by cosine
             fused = cos[union]
         results.append(union[np.argsort(-fused, kind="stable")[:k]].astype(np.int64))

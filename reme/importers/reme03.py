@@ -341,7 +341,7 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
     ``conflicts`` (files copied under ``<name>.imported-<n>``), ``skipped`` (repeated ids and Markdown chunks
     in a dump; files already present with the same content)."""
     from reme.memory import Memory
-    from reme.vector import explicit_write_policy, using_write_policy
+    from reme.vector import explicit_write_policy
 
     source = Path(path).expanduser()
     if not source.exists():
@@ -360,8 +360,10 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
         items, counts["skipped"] = _plan_dumps(files)
         if not items:
             return counts
-        with _opened(workspace, encoder) as memory, using_write_policy(memory, explicit_write_policy()):
-            counts["memories"] = len(memory.add_many(items, foreign_ids="new_id"))  # ids from another store
+        with _opened(workspace, encoder) as memory:
+            # ids from another store
+            written = memory.add_many(items, foreign_ids="new_id", policy=explicit_write_policy())
+            counts["memories"] = len(written)
         return counts
 
     dest_root = workspace.workspace.root if isinstance(workspace, Memory) else Path(workspace).expanduser()
@@ -370,6 +372,5 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
     with _opened(workspace, encoder) as memory:
         for dest, data in writes:
             _write_file(dest, data)
-        with using_write_policy(memory, explicit_write_policy()):
-            counts["memories"] = memory.sync_markdown()["chunks_added"]
+        counts["memories"] = memory.sync_markdown(write_policy=explicit_write_policy())["chunks_added"]
     return counts

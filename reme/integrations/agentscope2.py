@@ -107,7 +107,7 @@ class ReMeCompactMiddleware(MiddlewareBase):  # type: ignore[misc, unused-ignore
         budget = int(config.reserve_ratio * size)
         state = CompactState.from_messages(as_compact_dicts(context), budget=budget)
         decision = self.policy.decide(state, self.mode, self._rng)
-        self.memory.record(decision, self.policy, integration="agentscope2", agent=getattr(agent, "name", ""))
+        self.memory.log_decision(decision, self.policy, integration="agentscope2", agent=getattr(agent, "name", ""))
         self.pending.append(decision.decision_id)
         to_compact, _, valid = apply(state, decision)
         if not valid or not to_compact:  # the policy keeps everything (or its split is unusable): no compression

@@ -156,6 +156,6 @@ async def run_tools(
 def _log(memory: Any, decision: Any, episode: str, step: int, out: AgentRun) -> None:
     decision.episode_id = episode
     decision.step = step
-    memory.record(decision)
+    memory.log_decision(decision)
     out.decision_ids.append(decision.decision_id)
     out.trainable = out.trainable and decision.logprob is not None

@@ -307,7 +307,7 @@ async def dream_extract_step(run: JobRun, **_: Any) -> None:
         parsed = parse_object(result.text)
         decision = llm_decision("write", "llm-auto-dream", parsed if parsed is not None else "invalid", result,
                                 extra={"job": run.job, "attempt": attempt})  # fmt: skip
-        run.file_store.memory.record(decision)
+        run.file_store.memory.log_decision(decision)
         state["decision_ids"].append(decision.decision_id)
         if parsed is not None:
             break

@@ -8,7 +8,7 @@ them.
 
 from __future__ import annotations
 
-from reme.llm.factory import build_llm
+from reme.llm.factory import build_llm, build_llm_from_config
 from reme.llm.hf_client import HFChatClient
 from reme.llm.openai_client import OpenAIChatClient
 from reme.llm.types import (
@@ -30,4 +30,5 @@ __all__ = [
     "LLMTimeoutError",
     "OpenAIChatClient",
     "build_llm",
+    "build_llm_from_config",
 ]

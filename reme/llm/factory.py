@@ -1,8 +1,11 @@
 """``build_llm(spec)``: the LLM client a spec names (an OpenAI-compatible endpoint or an in-process transformers
-model). Apart from ``types`` so that the clients, which import ``types``, are imported only here (no cycle)."""
+model), and ``build_llm_from_config``: the client of ReMe's LLM settings (the faces' ``default_llm_config`` /
+``default_as_llm_config`` with an API key and base URL). Apart from ``types`` so that the clients, which import
+``types``, are imported only here (no cycle)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reme.errors import BadInputError
@@ -10,7 +13,7 @@ from reme.llm.hf_client import HFChatClient
 from reme.llm.openai_client import OpenAIChatClient
 from reme.llm.types import _HF_KEYS, _OPENAI_ONLY, HF_PREFIX, OPENAI_PREFIX, LLMClient, LLMConfig
 
-__all__ = ["build_llm"]
+__all__ = ["build_llm", "build_llm_from_config", "configured_model"]
 
 
 def build_llm(spec: str | LLMConfig | None = None, **overrides: Any) -> LLMClient:
@@ -44,3 +47,21 @@ def build_llm(spec: str | LLMConfig | None = None, **overrides: Any) -> LLMClien
     if spec.startswith(OPENAI_PREFIX):
         spec = spec[len(OPENAI_PREFIX) :]
     return OpenAIChatClient(LLMConfig.from_env(**{**overrides, "model": spec}))
+
+
+def configured_model(config: Mapping[str, Any]) -> Any:
+    """The model ReMe's LLM settings name: ``model_name``, else ``model`` (``None`` when neither is set)."""
+    return config.get("model_name") or config.get("model")
+
+
+def build_llm_from_config(
+    config: Mapping[str, Any], *, api_key: str | None = None, base_url: str | None = None
+) -> LLMClient:
+    """The client of ReMe's LLM settings (``ReMe``'s ``default_llm_config``, ``ReMeLight``'s
+    ``default_as_llm_config``): an ``hf:<dir>`` model name runs that model in-process; any other (or none) is an
+    OpenAI-compatible endpoint at ``base_url`` with ``api_key`` (each falling back to ``$LLM_BASE_URL`` /
+    ``$LLM_API_KEY``; the model to ``$LLM_MODEL``)."""
+    model = configured_model(config)
+    if isinstance(model, str) and model.startswith(HF_PREFIX):
+        return build_llm(model)
+    return build_llm(LLMConfig.from_env(api_key=api_key, base_url=base_url, model=model))

@@ -2,8 +2,9 @@
 
 ``HeuristicRankPolicy`` is ReMe 0.3.1.x's fusion rule (``0.7 * cosine + 0.3 * bm25 / max(bm25)``, with ReMe's
 one-side fallbacks) made a policy by a softmax over its fused scores with a temperature: its greedy ordering is
-exactly the ``FusionRanker`` order. ``RRFRankPolicy`` is ReMe 0.4's reciprocal-rank fusion
-(``0.7 / (60 + rank_dense) + 0.3 / (60 + rank_keyword)``), the heuristic of the 0.4 ``search`` job.
+exactly the order of ``reme.policy.fusion.fused_scores``. ``RRFRankPolicy`` is ReMe 0.4's reciprocal-rank fusion
+(``0.7 / (60 + rank_dense) + 0.3 / (60 + rank_keyword)``, ``fusion.rrf_fusion``), the heuristic of the 0.4
+``search`` job. The formulas live in ``reme.policy.fusion``, once.
 ``MLPRankPolicy`` scores candidates with a learned head (an MLP over ``RANK_FEATURES``); the same Plackett-Luce
 maths gives its log-probabilities.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from reme.errors import BadInputError
+from reme.policy import fusion
 from reme.policy import plackett_luce as pl
 from reme.policy.checkpoint import head_version, load_head, params_version, save_head
 from reme.policy.decision import Decision, DecisionKind, Matrix, Mode
@@ -84,11 +86,8 @@ class _FusionRule:
         """The fused score of each candidate (``-inf`` for one that the fallbacks leave out)."""
         cos, kw = state.column("cosine"), state.column("bm25_norm")
         in_dense, in_kw = state.column("in_dense") > 0, state.column("in_keyword") > 0
-        if not in_kw.any():  # the keyword side found nothing: the dense list with its cosines
-            return np.where(in_dense, cos, -np.inf)
-        if not in_dense.any():
-            return np.where(in_kw, kw, -np.inf)
-        return self._both(cos, kw, in_dense, in_kw)
+        fallback = fusion.one_side_scores(cos, kw, in_dense, in_kw)
+        return fallback if fallback is not None else self._both(cos, kw, in_dense, in_kw)
 
     def _pl_scores(self, state: RankState) -> np.ndarray:
         return self.scores(state) / float(self.params["temperature"])
@@ -119,10 +118,9 @@ class HeuristicRankPolicy(_FusionRule):
         self.version = params_version(self.name, self.params)
 
     def _both(self, cos: np.ndarray, kw: np.ndarray, in_dense: np.ndarray, in_kw: np.ndarray) -> np.ndarray:
-        if self.params["missing"] == "zero":
-            cos, kw = np.where(in_dense, cos, 0.0), np.where(in_kw, kw, 0.0)
-        w = float(self.params["vector_weight"])
-        return w * cos + (1 - w) * kw
+        return fusion.fused_scores(
+            cos, kw, in_dense, in_kw, float(self.params["vector_weight"]), str(self.params["missing"])
+        )
 
 
 def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -144,7 +142,7 @@ class RRFRankPolicy(_FusionRule):
 
     name = "heuristic-rrf"
 
-    def __init__(self, vector_weight: float = 0.7, k: float = 60.0, temperature: float = 0.001):
+    def __init__(self, vector_weight: float = 0.7, k: float = float(fusion.RRF_K), temperature: float = 0.001):
         if not 0.0 <= vector_weight <= 1.0 or k < 0 or temperature <= 0:
             raise ValueError("vector_weight in [0, 1], k >= 0, temperature > 0")
         self.params = {"vector_weight": vector_weight, "k": k, "temperature": temperature}
@@ -152,9 +150,7 @@ class RRFRankPolicy(_FusionRule):
 
     def _both(self, cos: np.ndarray, kw: np.ndarray, in_dense: np.ndarray, in_kw: np.ndarray) -> np.ndarray:
         w, k = float(self.params["vector_weight"]), float(self.params["k"])
-        rank_v, rank_k = _ranks(cos, in_dense), _ranks(kw, in_kw)
-        fused = np.where(in_dense, w / (k + rank_v), 0.0) + np.where(in_kw, (1 - w) / (k + rank_k), 0.0)
-        return np.where(in_dense | in_kw, fused, -np.inf)
+        return fusion.rrf_fusion(_ranks(cos, in_dense), _ranks(kw, in_kw), in_dense, in_kw, w, k)
 
 
 def _rank_head(n_features: int, hidden: int) -> Any:

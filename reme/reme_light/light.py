@@ -223,11 +223,11 @@ class ReMeLight:
     def llm(self) -> Any:
         """The LLM client (built on first use from the constructor's settings and the environment)."""
         if self._llm is None:
-            from reme.llm import LLMConfig, build_llm
+            from reme.llm.factory import build_llm_from_config
 
-            model = self.default_as_llm_config.get("model_name") or self.default_as_llm_config.get("model")
-            config = LLMConfig.from_env(api_key=self.llm_api_key, base_url=self.llm_base_url, model=model)
-            self._llm = build_llm(config)
+            self._llm = build_llm_from_config(
+                self.default_as_llm_config, api_key=self.llm_api_key, base_url=self.llm_base_url
+            )
         return self._llm
 
     def _llm_for(self, as_llm: Any, as_llm_formatter: Any = "default") -> Any:
@@ -251,7 +251,7 @@ class ReMeLight:
 
     def _record(self, decision: Decision) -> None:
         if self.memory is not None:
-            self.memory.record(decision)
+            self.memory.log_decision(decision)
 
     @property
     def default_as_token_counter(self) -> RuleTokenCounter:
@@ -431,12 +431,10 @@ class ReMeLight:
         return run
 
     def _gate(self) -> Any:
-        from reme.policy.write import HeuristicWritePolicy
-
         memory = self.memory
         use = self._write_gate
         if use is None:
-            use = not isinstance(memory.write_policy, HeuristicWritePolicy)
+            use = getattr(memory.write_policy, "learned", True)
         if not use:
             return None
         return lambda facts: memory.decide_writes(list(facts), _FILE_TARGET)

@@ -18,13 +18,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from reme.policy.fusion import linear_fusion, reciprocal_rank
 from reme.policy.rank_features import CONTEXT_NAMES, FEATURE_NAMES, NEIGHBOUR_TEXT_NAMES
 from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.keyword import tokenize
 from reme.schema import MemoryNode
-
-RRF_K = 60
-"""The constant of reciprocal-rank features, 1 / (RRF_K + rank), as in reciprocal rank fusion."""
 
 
 def _parse_time(value: str) -> datetime | None:
@@ -53,15 +51,15 @@ def build_features(
     cos = np.nan_to_num(candidates.vector_score.astype(np.float64), nan=0.0)
     kw = np.nan_to_num(candidates.keyword_score.astype(np.float64), nan=0.0)
     raw = np.nan_to_num(candidates.keyword_raw.astype(np.float64), nan=0.0)
-    fused = vector_weight * cos + (1 - vector_weight) * kw
+    fused = linear_fusion(cos, kw, vector_weight)
     in_dense = candidates.dense_rank >= 0
     in_kw = candidates.keyword_rank >= 0
     out[:, 0] = cos
     out[:, 1] = cos - cos.max()
     out[:, 2] = kw
     out[:, 3] = np.log1p(np.maximum(raw, 0.0))
-    out[:, 4] = np.where(in_dense, 1.0 / (RRF_K + candidates.dense_rank), 0.0)
-    out[:, 5] = np.where(in_kw, 1.0 / (RRF_K + candidates.keyword_rank), 0.0)
+    out[:, 4] = np.where(in_dense, reciprocal_rank(candidates.dense_rank), 0.0)
+    out[:, 5] = np.where(in_kw, reciprocal_rank(candidates.keyword_rank), 0.0)
     out[:, 6] = in_dense
     out[:, 7] = in_kw
     out[:, 8] = fused

@@ -90,7 +90,7 @@ async def compact(
         )
         if result.decision is not None:
             summary_decision = result.decision
-            await locked(lambda: memory.record(summary_decision, None, target=target))
+            await locked(lambda: memory.log_decision(summary_decision, None, target=target))
         if result.is_valid:
             out.summary = result.summary
         else:

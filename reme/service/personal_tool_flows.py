@@ -175,7 +175,7 @@ class PersonalToolFlows:
         return {n.when_to_use: n for n in self.memory.list(target) if n.when_to_use in wanted}
 
     def add_tool_calls(self, body: AddToolCallResultIn) -> FlowResponse:
-        from reme.vector import explicit_write_policy, using_write_policy
+        from reme.vector import explicit_write_policy
 
         target = workspace_targets(body.workspace_id)["tool"]
         by_tool: dict[str, list[dict[str, Any]]] = {}
@@ -195,11 +195,10 @@ class PersonalToolFlows:
                 else:
                     content = node.content
                 if node is None:
-                    with using_write_policy(self.memory, explicit_write_policy()):
-                        (node,) = self.memory.add_many(
-                            [{"content": content, "when_to_use": tool, "memory_type": "tool", "metadata": metadata,
-                              "memory_target": target}]
-                        )  # fmt: skip
+                    (node,) = self.memory.add_many(
+                        [{"content": content, "when_to_use": tool, "memory_type": "tool", "metadata": metadata,
+                          "memory_target": target}], policy=explicit_write_policy(),
+                    )  # fmt: skip
                 else:
                     node = self.memory.update(node.memory_id, content, metadata=metadata)
                 for call in calls:  # each call's outcome is a reward on the tool's memory
@@ -236,7 +235,7 @@ class PersonalToolFlows:
                 "write", LLM_TOOL_SUMMARIZER, "write" if text else "silent", result, memory_ids=[node.memory_id],
                 inputs={"messages": prompt}, extra={"target": target, "tool": tool},
             )  # fmt: skip
-            self.run(self.memory.record, decision)
+            self.run(self.memory.log_decision, decision)
             exchange.extend([*prompt, {"role": "assistant", "content": result.text}])
             if text:
                 metadata = {**node.metadata, "summarized": True, "llm_decision_id": decision.decision_id}

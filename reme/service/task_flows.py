@@ -258,15 +258,14 @@ class TaskFlows:
         """Write ``items`` through ReMe's always-store rule, ``CHUNK`` per hold of the lock (all validated, and all
         ids checked, before the first is written)."""
         from reme.memory import build_node
-        from reme.vector import explicit_write_policy, using_write_policy
+        from reme.vector import explicit_write_policy
 
         nodes = [build_node(item, None, self.memory.records.id_key) for item in items]
         if foreign_ids == "error":
             self.run(self.memory.own_ids, nodes, "error")
 
         def write(chunk: list[MemoryNode]) -> list[MemoryNode]:
-            with using_write_policy(self.memory, explicit_write_policy()):
-                return list(self.memory.add_many(chunk, foreign_ids=foreign_ids))
+            return list(self.memory.add_many(chunk, foreign_ids=foreign_ids, policy=explicit_write_policy()))
 
         written: list[MemoryNode] = []
         for start in range(0, len(nodes), CHUNK):

@@ -66,6 +66,18 @@ def save_index(root: Path, target: str, generation: int, model_id: str, dense: D
         return False
 
 
+def delete_index(root: Path, target: str) -> bool:
+    """Remove the saved indexes of a target (``reme forget``: no copy of forgotten text stays on disk); returns
+    whether a saved copy was there."""
+    import shutil
+
+    folder = _folder(root, target)
+    if not folder.exists():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
 def load_index(
     root: Path, target: str, generation: int, model_id: str, ann_threshold: int, nprobe: int, k1: float, b: float
 ) -> tuple[DenseIndex, BM25Index] | None:

@@ -1,8 +1,11 @@
-"""ReMe 0.3.1.x's linear fusion rule as a plain scorer over a ``CandidateSet``.
+"""Test helper (was ``reme/retrieval/rankers.py``, which nothing in the library imported): ReMe 0.3.1.x's linear
+fusion rule as a plain scorer over a ``CandidateSet``.
 
-``Memory.search`` and the evaluation rank through policies (``reme.policy.rank``); ``FusionRanker`` is the
-reference the heuristic rank policy is tested against (same order), and ``load_ranker`` / ``save_ranker`` read
-and write fusion checkpoint directories (``policy.json`` with ``kind: fusion``).
+``Memory.search`` and the evaluation rank through policies (``reme.policy.rank``); ``FusionRanker`` scores a
+``CandidateSet`` straight from its arrays with the library's one fusion formula (``reme.policy.fusion``), the
+reference the heuristic rank policy's feature path is tested against (same order). ``load_ranker`` /
+``save_ranker`` read and write fusion checkpoint directories (``policy.json`` with ``kind: fusion``), the ones
+``reme eval retrieval --policy`` takes.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from reme.errors import BadInputError
+from reme.policy.checkpoint import read_spec
+from reme.policy.fusion import fused_scores
 from reme.retrieval.candidates import CandidateSet
 
 
@@ -57,16 +62,10 @@ class FusionRanker:
         self.missing = missing
 
     def score(self, candidates: CandidateSet) -> np.ndarray:
-        vec = candidates.vector_score.astype(np.float64)
-        kw = candidates.keyword_score.astype(np.float64)
-        if self.missing == "zero":
-            vec = np.where(candidates.dense_rank >= 0, vec, np.nan)
-            kw = np.where(candidates.keyword_rank >= 0, kw, np.nan)
-        if not candidates.has_keyword:
-            return np.where(np.isnan(vec), -np.inf, vec)
-        if not candidates.has_dense:
-            return np.where(np.isnan(kw), -np.inf, kw)
-        return self.vector_weight * np.nan_to_num(vec, nan=0.0) + (1 - self.vector_weight) * np.nan_to_num(kw, nan=0.0)
+        vec = np.nan_to_num(candidates.vector_score.astype(np.float64), nan=0.0)
+        kw = np.nan_to_num(candidates.keyword_score.astype(np.float64), nan=0.0)
+        in_dense, in_kw = candidates.dense_rank >= 0, candidates.keyword_rank >= 0
+        return fused_scores(vec, kw, in_dense, in_kw, self.vector_weight, self.missing)
 
     def to_config(self) -> dict[str, Any]:
         return {"kind": self.kind, "vector_weight": self.vector_weight, "missing": self.missing}
@@ -77,8 +76,6 @@ def load_ranker(path: str | Path) -> Ranker:
 
     The directory's name labels the ranker in evaluation output.
     """
-    from reme.policy.checkpoint import read_spec
-
     directory = Path(path)
     spec = read_spec(directory)
     kind = spec.get("kind")
