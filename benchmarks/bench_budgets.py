@@ -32,7 +32,7 @@ def _plot(curves: dict[str, list[float]], budgets: list[float], ylabel: str, tit
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, values in curves.items():
-        style = "-o" if label not in ("heuristic", "random", "store-all") else "--"
+        style = "-o" if label not in ("novelty-length", "random", "store-all") else "--"
         ax.plot(budgets, values, style, markersize=3, label=label)
     ax.set_xlabel("budget (fraction)")
     ax.set_ylabel(ylabel)
@@ -78,7 +78,7 @@ def main() -> None:
     started = time.perf_counter()
     write_eps = prepare_write_episodes(episodes, text_format=args.text_format)
     compact_eps = prepare_compaction_episodes(episodes, text_format=args.text_format)
-    write_policies: dict[str, Any] = {b: load_write_policy(b) for b in ("heuristic", "random", "store-all")}
+    write_policies: dict[str, Any] = {b: load_write_policy(b) for b in ("novelty-length", "random", "store-all")}
     for spec in args.write_policy:
         write_policies[f"learned:{Path(spec).name}"] = load_write_policy(spec)
     compact_policies: dict[str, Any] = {"heuristic": load_compact_policy("heuristic")}

@@ -187,7 +187,7 @@ def test_cli_eval_write_and_compaction(tmp_path):
     result = runner.invoke(app, ["eval", "write", "--dataset", str(data), "--budget", "0.3", "--json", str(out)])
     assert result.exit_code == 0, result.output
     payload = json.loads(out.read_text())
-    assert set(payload["results"]) == {"heuristic", "store-all", "random"} and payload["budget"] == 0.3
+    assert set(payload["results"]) == {"novelty-length", "store-all", "random"} and payload["budget"] == 0.3
     out = tmp_path / "c.json"
     result = runner.invoke(app, ["eval", "compaction", "--dataset", str(data), "--budget", "0.2", "--json", str(out)])
     assert result.exit_code == 0, result.output
@@ -223,7 +223,8 @@ def test_cli_train_policy_write_and_compact(tmp_path):
         result = runner.invoke(app, [*args, "--steps", "2", "--group-size", "2", "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert (out / "policy.json").is_file() and (out / "curves.png").is_file()
-        assert "heuristic" in result.output and "learned" in result.output
+        baseline = {"write": "novelty-length", "compact": "heuristic"}[decision]
+        assert baseline in result.output and "learned" in result.output
 
 
 def test_from_assistant_feature():

@@ -10,7 +10,7 @@ from llm_server import LocalLLMServer, make_tiny_model
 
 from reme.datasets import generate_synthetic, parse_locomo
 from reme.eval import is_scored
-from reme.eval_qa import evaluate_qa, f1_score, normalize_answer, parse_verdict
+from reme.eval.qa import evaluate_qa, f1_score, normalize_answer, parse_verdict
 from reme.llm import LLMConfig, build_llm
 from reme.policy.audit import verify
 from reme.policy.trajectory import read_records

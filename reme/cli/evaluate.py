@@ -75,7 +75,8 @@ def eval_retrieval(
     workspace: WorkspaceOpt = None,
 ) -> Reply:
     """Recall@k, NDCG@10 (and session recall for LongMemEval) of each policy on a dataset."""
-    from reme.eval import evaluate_retrieval, parse_ks
+    from reme.eval.metrics import parse_ks
+    from reme.eval.retrieval import evaluate_retrieval
     from reme.policy.registry import load_rank_policy
 
     ks = parse_ks(k)
@@ -184,7 +185,7 @@ def eval_qa(
 ) -> Reply:
     """Answer each question from retrieved memories and grade it with an LLM judge (LoCoMo's "J"), with token F1,
     per category. Keys come from $LLM_API_KEY (and $JUDGE_API_KEY for a separate judge)."""
-    from reme.eval_qa import evaluate_qa
+    from reme.eval.qa import evaluate_qa
     from reme.llm import LLMConfig, build_llm
     from reme.policy.registry import load_rank_policy
 

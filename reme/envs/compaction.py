@@ -40,6 +40,7 @@ import numpy as np
 
 from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
+from reme.eval.metrics import is_scored
 from reme.messages import rule_token_count
 from reme.policy.checkpoint import read_spec
 from reme.policy.compact import (
@@ -55,7 +56,6 @@ from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.retrieval.keyword import tokenize
 from reme.schema import Episode
-from reme.scoring import is_scored
 
 from .compaction_features import static_features
 from .hybrid import cached_encoder, hybrid_top_k

@@ -35,8 +35,8 @@ def cached_encoder(
     embedding: EmbeddingConfig | None = None, encoder: Encoder | None = None, cache_path: str | Path | None = None
 ) -> Encoder:
     """``encoder`` (default: built from ``embedding``) behind the persistent embedding cache of evaluation."""
+    from reme.eval.metrics import default_cache_path
     from reme.retrieval.cache import CachedEncoder, EmbeddingCache
-    from reme.scoring import default_cache_path
 
     base = encoder if encoder is not None else build_encoder(embedding or EmbeddingConfig())
     return CachedEncoder(base, EmbeddingCache(cache_path or default_cache_path()))

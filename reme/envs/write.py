@@ -30,6 +30,7 @@ import numpy as np
 from reme.config import EmbeddingConfig
 from reme.envs.hybrid import cached_encoder, hybrid_top_k
 from reme.errors import BadInputError
+from reme.eval.metrics import is_scored
 from reme.policy.decision import Decision
 from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import RewardEvent
@@ -46,7 +47,6 @@ from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.retrieval.keyword import tokenize
 from reme.schema import Episode, Question
-from reme.scoring import is_scored
 
 __all__ = [
     "CANDIDATE_KINDS",
@@ -62,9 +62,9 @@ __all__ = [
 ]
 
 CANDIDATE_KINDS = ("turns", "observations")
-WRITE_BASELINES = ("heuristic", "store-all", "random")
-"""The write environment's baselines (``load_write_policy`` labels): ``heuristic`` is ``NoveltyLengthWritePolicy``,
-the budget-paced novelty/length rule (the heuristic *at a storage budget*); ``store-all`` is
+WRITE_BASELINES = ("novelty-length", "store-all", "random")
+"""The write environment's baselines (``load_write_policy`` labels): ``novelty-length`` is
+``NoveltyLengthWritePolicy``, the budget-paced novelty/length rule; ``store-all`` is
 ``HeuristicWritePolicy``, ReMe's add rule (what ``reme.policy.registry.heuristic_for("write")`` serves, budget-blind
 and so spending the budget on the first candidates); ``random`` is ``RandomWritePolicy`` at the budget's rate."""
 
@@ -342,18 +342,23 @@ def run_write(
 
 
 def load_write_policy(spec: str) -> Any:
-    """``heuristic`` (novelty/length at the budget), ``store-all`` (ReMe's add rule: store until the budget is
+    """``novelty-length`` (novelty/length at the budget), ``store-all`` (ReMe's add rule: store until the budget is
     spent), ``random`` (store with the budget's rate), or a checkpoint directory (``mlp-write-paced`` or
     ``mlp-write``)."""
-    if spec == "heuristic":
+    if spec == "novelty-length":
         return NoveltyLengthWritePolicy()
+    if spec == "heuristic":  # one meaning of "heuristic" per decision: the registry's, which this env calls store-all
+        raise BadInputError(
+            "--policy heuristic: the write environment's baselines are novelty-length (the budget-paced rule), "
+            "store-all (ReMe's add rule, the registry's write heuristic) and random"
+        )
     if spec == "store-all":
         return HeuristicWritePolicy()
     if spec == "random":
         return RandomWritePolicy()
     path = Path(spec)
     if not path.is_dir():
-        raise BadInputError(f"--policy {spec!r}: use heuristic, store-all, random or a checkpoint directory")
+        raise BadInputError(f"--policy {spec!r}: use novelty-length, store-all, random or a checkpoint directory")
     from reme.policy.checkpoint import read_spec
 
     name = read_spec(path).get("policy")

@@ -19,13 +19,13 @@ import numpy as np
 
 from reme.datasets.dates import parse_date
 from reme.errors import BadInputError
+from reme.eval.metrics import is_scored, recall_of_hits
 from reme.policy.decision import Decision, Matrix
 from reme.policy.rank_features import RANK_FEATURES
 from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
-from reme.scoring import is_scored, recall_of_hits
 
 
 def record_rank_logs(

@@ -1,6 +1,6 @@
 """Training data for the ranking head: every scored question of a dataset as the rank policy sees it, the
 batches the rank trainers stack from it, their result, and the validation metrics of a head's scores
-(``reme.scoring``'s recall and NDCG).
+(``reme.eval.metrics``'s recall and NDCG).
 
 An episode (a conversation; a LongMemEval haystack) is indexed in its own store, exactly as ``reme eval
 retrieval`` does (``reme.eval.question_states``), so training, validation and evaluation see the same
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from reme.eval.metrics import ndcg_of_hits, question_states, recall_of_hits
 from reme.policy.rank import MLPRankPolicy
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode
-from reme.scoring import ndcg_of_hits, question_states, recall_of_hits
 
 
 @dataclass

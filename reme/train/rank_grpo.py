@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from reme.errors import BadInputError
+from reme.eval.metrics import dcg_discounts, ideal_dcg
 from reme.policy.rank import MLPRankPolicy
-from reme.scoring import dcg_discounts, ideal_dcg
 from reme.train.common import clipped_surrogate, group_advantages
 from reme.train.rank_data import RankExample, TrainResult, pad
 
@@ -91,7 +91,7 @@ def plackett_luce_logprob(scores: Any, orderings: Any) -> Any:
 
 
 def orderings_reward(orderings: Any, rel: Any, n_ev: Any, kind: str) -> Any:
-    """recall@k or NDCG@k of each ordering ``(B, G, k)`` -> ``(B, G)``: ``reme.scoring``'s definitions (its
+    """recall@k or NDCG@k of each ordering ``(B, G, k)`` -> ``(B, G)``: ``reme.eval.metrics``'s definitions (its
     discounts and ideal DCG), batched on tensors."""
     import torch
 

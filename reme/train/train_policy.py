@@ -187,7 +187,7 @@ def _train_write(
     metrics = train_write_policy(prepare(train), val_write, out, write_config, show_progress=show_progress)
     final: dict[str, dict[str, float]] = {}
     if val:
-        labels = {"learned": load_write_policy(out), **{b: load_write_policy(b) for b in ("heuristic", "random")}}
+        labels = {"learned": load_write_policy(out), **{b: load_write_policy(b) for b in ("novelty-length", "random")}}
         final = evaluate_write(val_write, labels, WriteEnvConfig(budget=write_config.budget))["results"]
     return TrainSummary("write", out, metrics, final, sorted(e.episode_id for e in val))
 

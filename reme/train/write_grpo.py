@@ -142,7 +142,9 @@ def train_write_policy(
     policy = PacedMLPWritePolicy(hidden=config.hidden, seed=config.seed)
     clone_loss = _clone_novelty_length(policy, train, config, rng)
     optimiser = torch.optim.Adam(policy.module.parameters(), lr=config.lr)
-    baselines = {label: _validate(load_write_policy(label), val, config) for label in ("heuristic", "random") if val}
+    baselines = {
+        label: _validate(load_write_policy(label), val, config) for label in ("novelty-length", "random") if val
+    }
     questions = np.asarray([len(e.questions) for e in train], dtype=np.float64)
     weights_by_questions = questions / questions.sum()  # a conversation is drawn as often as it asks questions
     history: list[dict[str, Any]] = []

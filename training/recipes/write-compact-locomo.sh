@@ -24,9 +24,9 @@ reme train-policy --decision compact --budget 0.2 --dataset "$DATA" --conversati
     --val-dataset "$DATA" --val-conversations "$VAL" --out "$OUT/compact" --seed 0
 for budget in 0.3; do
   reme eval write --dataset "$DATA" --conversations "$TEST" --budget $budget \
-      --policy heuristic --policy random --policy store-all --policy "$OUT/write" --json "$OUT/eval-write-locomo.json"
+      --policy novelty-length --policy random --policy store-all --policy "$OUT/write" --json "$OUT/eval-write-locomo.json"
   reme eval write --dataset "$OUT/lme-test.json" --budget $budget \
-      --policy heuristic --policy random --policy store-all --policy "$OUT/write" --json "$OUT/eval-write-lme.json"
+      --policy novelty-length --policy random --policy store-all --policy "$OUT/write" --json "$OUT/eval-write-lme.json"
 done
 reme eval write --dataset "$DATA" --conversations "$TEST" --budget 1.0 --policy store-all --json "$OUT/eval-write-1.0.json"
 reme eval write --dataset "$OUT/lme-test.json" --budget 1.0 --policy store-all --json "$OUT/eval-write-lme-1.0.json"

@@ -125,7 +125,7 @@ class ReMeWriterAgent:
         return float(reward)
 
     async def _episode(self, episode: Any, group_id: str, writer: Any, root: Path) -> tuple[float, list[Any]]:
-        from reme.eval import is_scored
+        from reme.eval.metrics import is_scored
         from reme.messages import rule_token_count
         from reme.policy.decision import Decision
         from reme.policy.trajectory import RewardEvent, read_records
@@ -178,7 +178,7 @@ class ReMeWriterAgent:
         return reward, records
 
     async def _score(self, question: Any, snippets: list[str]) -> float:
-        from reme.eval_qa import answer_messages, f1_score, normalize_answer
+        from reme.eval.qa import answer_messages, f1_score, normalize_answer
 
         if self.answer_base_url:
             if self._answerer is None:  # one client for every question of every episode of this worker

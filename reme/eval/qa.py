@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from reme.errors import BadInputError
-from reme.eval import is_scored
+from reme.eval.metrics import is_scored
 from reme.llm.decisions import llm_decision
 from reme.progress import progress_bar
 from reme.schema import Episode
 
-log = logging.getLogger("reme.eval_qa")
+log = logging.getLogger("reme.eval.qa")
 
 __all__ = ["answer_messages", "evaluate_qa", "f1_score", "judge_messages", "normalize_answer", "parse_verdict"]
 

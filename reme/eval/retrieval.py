@@ -13,25 +13,18 @@ from typing import Any
 
 from reme.config import EmbeddingConfig
 from reme.errors import BadInputError
-from reme.progress import progress_bar
-from reme.retrieval.embedding import Encoder
-from reme.schema import Episode, Question
-from reme.scoring import (
-    RETRIEVAL_CATEGORIES,
-    QuestionState,
-    default_cache_path,
+from reme.eval.metrics import (
     is_scored,
     ndcg_at,
-    parse_ks,
     question_states,
     recall_at,
     sessions_in_order,
 )
+from reme.progress import progress_bar
+from reme.retrieval.embedding import Encoder
+from reme.schema import Episode, Question
 
-__all__ = [
-    "RETRIEVAL_CATEGORIES", "QuestionState", "default_cache_path", "evaluate_retrieval", "is_scored", "ndcg_at",
-    "parse_ks", "question_states", "recall_at", "sessions_in_order",
-]  # fmt: skip
+__all__ = ["evaluate_retrieval"]
 
 
 class _Accumulator:
