@@ -36,6 +36,32 @@ def test_heuristic_policy_search_equals_the_core_ranker(tmp_path, minilm):
             np.testing.assert_allclose([h.score for h in hits], scores, atol=1e-9)
 
 
+class _CountingRanker(MLPRankPolicy):
+    """A learned head that counts how often a search asks it for scores."""
+
+    calls = 0
+
+    def scores(self, state):
+        type(self).calls += 1
+        return super().scores(state)
+
+
+def test_a_search_asks_its_policy_once_and_keeps_the_scores_out_of_the_log(tmp_path):
+    from reme.policy.rank_features import RANK_FEATURES
+
+    policy = _CountingRanker(RANK_FEATURES, hidden=4, seed=0)
+    with Memory(tmp_path, encoder=RandomEncoder(dim=16)) as mem:
+        mem.add_many([f"note {i} about topic {i % 5}" for i in range(30)])
+        _CountingRanker.calls = 0
+        decision, hits = mem.search_with_decision("topic 3", limit=5, min_score=-1.0, policy=policy)
+        assert _CountingRanker.calls == 1 and len(hits) == 5
+        assert decision.scores is not None
+        np.testing.assert_allclose([h.score for h in hits], decision.scores[list(decision.action)[:5]])
+    lines = [e.record for e in read_records(tmp_path / "trajectories")]
+    logged = [r for r in lines if isinstance(r, Decision) and r.decision_id == decision.decision_id]
+    assert len(logged) == 1 and logged[0].scores is None and "scores" not in logged[0].model_dump()
+
+
 def test_200_adds_50_searches_verify_and_stats(tmp_path):
     ws = tmp_path / "ws"
     with Memory(ws, encoder=RandomEncoder(32), seed=0) as mem:

@@ -211,7 +211,7 @@ def _ranked(
     memory.log_decision(
         decision, ranker, episode_id=episode_id, group_id=group_id, step=step, target=normalize_target(target)
     )
-    scores = ranker.scores(state)
+    scores = decision.scores if decision.scores is not None else ranker.scores(state)  # asked once
     fused = linear_fusion(
         np.nan_to_num(cands.vector_score, nan=0.0), np.nan_to_num(cands.keyword_score, nan=0.0),
         memory.retrieval.vector_weight,

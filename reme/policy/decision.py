@@ -24,7 +24,7 @@ import uuid
 from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from reme.schema import utc_now
 
@@ -89,6 +89,14 @@ class Decision(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     """Free-form context. ``extra["params"]`` holds a heuristic policy's constructor arguments: the audit
     rebuilds the heuristic from them to re-score the decision (learned policies are found by ``version``)."""
+
+    _scores: np.ndarray | None = PrivateAttr(default=None)
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        """rank: the score of every candidate that the policy decided from (``SearchHit.score``), so a search need
+        not ask the policy again; held in memory only, never logged (``None`` on a record read back)."""
+        return self._scores
 
     @model_validator(mode="after")
     def _logprob_is_a_logprob(self) -> Decision:

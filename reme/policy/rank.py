@@ -47,15 +47,22 @@ class RankState:
 
 
 def _decision(
-    policy: Any, state: RankState, scores: np.ndarray, mode: Mode, rng: np.random.Generator | None
+    policy: Any,
+    state: RankState,
+    scores: np.ndarray,
+    mode: Mode,
+    rng: np.random.Generator | None,
+    hit_scores: np.ndarray | None = None,
 ) -> Decision:
+    """Sample or take the greedy ordering of Plackett-Luce over ``scores``; the decision keeps ``hit_scores``
+    (default ``scores``: the policy's ``scores(state)``) for the search's hits."""
     if mode == "sample":
         action = pl.sample(scores, state.k, rng or np.random.default_rng())
     elif mode == "greedy":
         action = pl.greedy(scores, state.k)
     else:
         raise ValueError(f"unknown mode {mode!r}")
-    return Decision(
+    decision = Decision(
         kind="rank",
         policy=policy.name,
         version=policy.version,
@@ -66,6 +73,8 @@ def _decision(
         memory_ids=list(state.memory_ids),
         extra={"params": policy.params},
     )
+    decision._scores = scores if hit_scores is None else hit_scores
+    return decision
 
 
 class _FusionRule:
@@ -93,7 +102,8 @@ class _FusionRule:
         return self.scores(state) / float(self.params["temperature"])
 
     def decide(self, state: RankState, mode: Mode = "greedy", rng: np.random.Generator | None = None) -> Decision:
-        return _decision(self, state, self._pl_scores(state), mode, rng)
+        fused = self.scores(state)
+        return _decision(self, state, fused / float(self.params["temperature"]), mode, rng, hit_scores=fused)
 
     def logprob(self, state: RankState, action: Any) -> float:
         return pl.logprob(self._pl_scores(state), action)
