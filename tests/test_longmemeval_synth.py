@@ -166,8 +166,54 @@ def test_cap_holds_and_keeps_evidence(cap: int) -> None:
 
 @pytest.mark.parametrize(
     "kw",
-    [{"n_questions": 0}, {"haystack_sessions": 0}, {"n_questions": 2.5}, {"seed": True}, {"haystack_sessions": 5000}],
+    [
+        {"n_questions": 0},
+        {"haystack_sessions": 0},
+        {"n_questions": 2.5},
+        {"seed": True},
+        {"haystack_sessions": 5000},
+        {"shape": "locomo"},
+    ],
 )
 def test_rejects_bad_arguments(kw: dict[str, Any]) -> None:
     with pytest.raises(BadInputError):
         generate_longmemeval_synthetic(**kw)
+
+
+def _lengths(items: list[dict[str, Any]], role: str) -> list[int]:
+    return [len(t["content"]) for it in items for s in it["haystack_sessions"] for t in s if t["role"] == role]
+
+
+def test_turns_are_shaped_like_longmemeval(default_items: list[dict[str, Any]]) -> None:
+    """Real LongMemEval_S: user turns of ~183 characters and assistant replies of ~1,715 at the median, every
+    evidence turn a user turn. The plain shape keeps the conversations' short turns."""
+    from statistics import median
+
+    assert 140 <= median(_lengths(default_items, "user")) <= 240
+    assert 1300 <= median(_lengths(default_items, "assistant")) <= 2200
+    marked = [t for it in default_items for s in it["haystack_sessions"] for t in s if t.get("has_answer")]
+    assert marked and all(t["role"] == "user" for t in marked)
+    plain = generate_longmemeval_synthetic(shape="plain")
+    assert median(_lengths(plain, "assistant")) < 700 and median(_lengths(plain, "user")) < 100
+    # the same questions, sessions and evidence; only the turns' text differs
+    for a, b in zip(default_items, plain, strict=True):
+        assert a["question"] == b["question"] and a["answer_session_ids"] == b["answer_session_ids"]
+        assert [len(s) for s in a["haystack_sessions"]] == [len(s) for s in b["haystack_sessions"]]
+        for sa, sb in zip(a["haystack_sessions"], b["haystack_sessions"], strict=True):
+            for ta, tb in zip(sa, sb, strict=True):
+                assert ta.get("has_answer") == tb.get("has_answer")
+                assert ta["content"].startswith(tb["content"].split(". ")[0])
+
+
+def test_assistant_replies_echo_the_user_turn(default_items: list[dict[str, Any]]) -> None:
+    """A shaped reply talks about what the user just said: it shares content words with the user turn before it."""
+    from reme.datasets.longmemeval_synth import _content_words
+
+    shared = total = 0
+    for item in default_items[:10]:
+        for session in item["haystack_sessions"]:
+            for user, reply in pairwise(session):
+                if user["role"] == "user" and reply["role"] == "assistant":
+                    total += 1
+                    shared += bool(set(_content_words(user["content"])) & set(_content_words(reply["content"])))
+    assert total and shared / total > 0.9

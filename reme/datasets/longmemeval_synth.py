@@ -12,6 +12,14 @@ LoCoMo category to LongMemEval ``question_type`` (:data:`QUESTION_TYPES`): 1 (mu
 4 (single-hop) -> ``single-session-user``; the abstention items, made from category-5 questions without
 evidence, are ``single-session-user``. Other category-5 questions are not used.
 
+**Turns shaped like LongMemEval's.** Real LongMemEval_S haystacks have user turns of about 180 characters and
+assistant replies of about 1,700 at the median (the evidence always in a user turn), and the assistant's reply
+talks about what the user just said, at length. A ranker that learned "long turns near strong matches first" on
+LoCoMo-like chat puts those replies above the user's short evidence turns there. So every user turn gets one or two
+sentences of personal context (:data:`USER_CONTEXT`) and every assistant reply grows to a length drawn around
+:data:`ASSISTANT_CHARS` by echoing the content words of the user turn before it (:data:`ECHO_TEMPLATES`) and adding
+the topic's advice; the evidence marks stay on user turns. ``shape="plain"`` gives the unshaped turns.
+
 The same arguments always give the same output (no set iteration or hash order is involved).
 """
 
@@ -28,6 +36,7 @@ from typing import Any
 from reme.datasets.checks import check_int
 from reme.datasets.dates import parse_date
 from reme.datasets.synthetic import generate_synthetic
+from reme.errors import BadInputError
 
 QUESTION_TYPES = {
     1: "multi-session",
@@ -52,6 +61,50 @@ SESSIONS_PER_CONVERSATION = 8
 QUESTIONS_PER_CONVERSATION = 10
 """At most this many answerable questions are taken from one conversation (more conversations are generated)."""
 
+SHAPES = ("longmemeval", "plain")
+"""``longmemeval``: turns lengthened as LongMemEval's are (module docstring); ``plain``: the conversations' own
+turns."""
+
+ASSISTANT_CHARS = 1700
+"""Median length of a shaped assistant reply (real LongMemEval_S: 1,715 characters at the median)."""
+
+USER_CONTEXT = (
+    "I've been thinking about it for a while now.",
+    "It has been on my mind most of the week.",
+    "My friends keep asking me about it, so I want to get it right.",
+    "I don't have a lot of free time at the moment, so I want to plan this well.",
+    "I usually overthink these things, to be honest.",
+    "I'd like to hear a second opinion before I decide anything.",
+    "It's a bit of a change for me, so bear with me.",
+    "I was talking about this with my sister yesterday.",
+    "I'm trying to be more organised this year.",
+    "Money is a little tight, so I'd rather not waste any.",
+)
+"""Personal context the shaped user turns add (one or two sentences each), carrying no fact of the story."""
+
+ECHO_TEMPLATES = (
+    "You mentioned {a}, so let me start there.",
+    "When it comes to {a} and {b}, it helps to think about what matters most to you.",
+    "A lot depends on {a}, so take your time with it.",
+    "Many people in a similar situation with {a} find it useful to write their options down.",
+    "If {a} is on your mind, talk it over with someone you trust.",
+    "Keep in mind that {b} can change how you feel about {a} over time.",
+    "Here is one way to approach {a}: start small, look back after a week, and adjust.",
+    "It may also be worth looking at {b} from a different angle.",
+    "Thinking about {a} and {b} together often makes the next step clearer.",
+    "Since {a} came up, it is worth setting aside some time for it each week.",
+)
+"""Sentences of a shaped assistant reply that echo the user's words (``{a}``, ``{b}``: content words of the turn)."""
+
+_STOPWORD_TEXT = (
+    "about after again also been before being could does doing from have having here just know like make more "
+    "most much need only other over really should some such than that their them then there these they thing "
+    "things this those through very want what when where which while will with would your yours i'm i've it's "
+    "don't can you help think anything everything something into still well back even because keep finally "
+    "sent weeks going got been tips ideas advice "
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _SALT = "reme-longmemeval-synth"
 
@@ -62,17 +115,19 @@ def lme_date(moment: dt.datetime) -> str:
 
 
 def generate_longmemeval_synthetic(
-    n_questions: int = 60, seed: int = 0, haystack_sessions: int = 20
+    n_questions: int = 60, seed: int = 0, haystack_sessions: int = 20, shape: str = "longmemeval"
 ) -> list[dict[str, Any]]:
     """``n_questions`` LongMemEval JSON items (``load_longmemeval`` reads them) made from synthetic conversations.
 
     ``haystack_sessions`` caps each haystack; the evidence sessions are always kept, so a question whose
-    evidence spans more sessions than the cap gets exactly its evidence sessions. The same arguments always
-    give the same items.
+    evidence spans more sessions than the cap gets exactly its evidence sessions. ``shape`` (:data:`SHAPES`) says
+    whether the turns are lengthened as LongMemEval's are. The same arguments always give the same items.
     """
     check_int("n_questions", n_questions, 1, 5000)
     check_int("seed", seed, -(2**63), 2**63 - 1)
     check_int("haystack_sessions", haystack_sessions, 1, 1000)
+    if shape not in SHAPES:
+        raise BadInputError(f"unknown shape {shape!r}: use one of {', '.join(SHAPES)}")
     n_conversations = max(
         2,
         math.ceil(n_questions / QUESTIONS_PER_CONVERSATION),
@@ -80,6 +135,10 @@ def generate_longmemeval_synthetic(
     )
     raw = generate_synthetic(n_conversations, SESSIONS_PER_CONVERSATION, seed, "assistant")
     conversations = [_sessions_of(c, item) for c, item in enumerate(raw)]
+    if shape == "longmemeval":
+        for sessions in conversations:
+            for session in sessions:
+                _shape_turns(session, random.Random(f"{_SALT}/{seed}/shape/{session.session_id}"))
 
     answerable = [_by_category(item, random.Random(f"{_SALT}/{seed}/pick/{c}")) for c, item in enumerate(raw)]
     abstain = [[q for q in item["qa"] if q.get("category") == 5 and not q.get("evidence")] for item in raw]
@@ -128,6 +187,47 @@ def _sessions_of(c: int, item: dict[str, Any]) -> list[_Session]:
         ]
         sessions.append(_Session(f"sess_{c}_{n}", moment, turns))
     return sessions
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of ``text`` worth echoing: four letters or more, not a stop word, first occurrence order."""
+    seen: dict[str, None] = {}
+    for raw in text.replace("'s ", " ").split():
+        word = raw.strip(".,!?;:()\"'").lower()
+        if len(word) >= 4 and word.isalpha() and word not in _STOPWORDS:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def _echo_reply(user_text: str, reply: str, rng: random.Random) -> str:
+    """``reply`` (opener, advice, closer) grown to about a drawn target length: echo sentences over the user's
+    content words after the opener, then the advice, then advice and echoes again until the length is reached, as a
+    long assistant answer repeats and expands itself; the closer last."""
+    target = int(ASSISTANT_CHARS * math.exp(rng.gauss(0.0, 0.35)))
+    words = _content_words(user_text) or ["this"]
+    sentences = [s if s.endswith((".", "!", "?")) else s + "." for s in reply.split(". ") if s.strip()]
+    opener, body, closer = sentences[:1], sentences[1:-1], sentences[-1:] if len(sentences) > 1 else []
+    templates = list(ECHO_TEMPLATES)
+    rng.shuffle(templates)
+
+    def echo(template: str) -> str:
+        return template.format(a=rng.choice(words), b=rng.choice(words))
+
+    out = [*opener, *(echo(t) for t in templates[: rng.randint(3, 5)]), *body]
+    while sum(len(x) + 1 for x in [*out, *closer]) < target:
+        out.append(rng.choice(body) if body and rng.random() < 0.5 else echo(rng.choice(templates)))
+    return " ".join([*out, *closer])
+
+
+def _shape_turns(session: _Session, rng: random.Random) -> None:
+    """Lengthen the turns of ``session`` in place as LongMemEval's are (module docstring)."""
+    previous_user = ""
+    for turn in session.turns:
+        if turn["role"] == "user":
+            previous_user = turn["content"]
+            turn["content"] = " ".join([turn["content"], *rng.sample(USER_CONTEXT, rng.randint(2, 3))])
+        else:
+            turn["content"] = _echo_reply(previous_user, turn["content"], rng)
 
 
 def _by_category(item: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
