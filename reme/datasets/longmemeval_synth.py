@@ -214,8 +214,10 @@ def _echo_reply(user_text: str, reply: str, rng: random.Random) -> str:
         return template.format(a=rng.choice(words), b=rng.choice(words))
 
     out = [*opener, *(echo(t) for t in templates[: rng.randint(3, 5)]), *body]
-    while sum(len(x) + 1 for x in [*out, *closer]) < target:
+    length = sum(len(x) + 1 for x in [*out, *closer])
+    while length < target:
         out.append(rng.choice(body) if body and rng.random() < 0.5 else echo(rng.choice(templates)))
+        length += len(out[-1]) + 1
     return " ".join([*out, *closer])
 
 
