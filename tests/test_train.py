@@ -95,9 +95,10 @@ def test_train_policy_cli_round_trip_on_synthetic_data(tmp_path, monkeypatch):
         assert (out / name).is_file()
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["steps"]) == 20 and set(metrics["steps"][0]) == {"step", "reward", "loss", "kl", "entropy"}
-    final = metrics["validation"][-1]["results"]
+    kept = next(v for v in metrics["validation"] if v["step"] == metrics["best_step"])
+    final = kept["results"]
     assert set(final) == {"grpo", "heuristic"} and all(0.0 <= final[n]["recall@10"] <= 1.0 for n in final)
-    assert final == summary["final"]  # the summary reports the last validation, not another number
+    assert final == summary["final"]  # the summary reports the kept step's validation, not another number
     assert metrics["device"] == "cpu" and 0 < metrics["seconds"] < 600
     episodes, _ = load_dataset(data)
     _, held_out = split_episodes(episodes, 0.34, 1)
@@ -110,6 +111,32 @@ def test_train_policy_cli_round_trip_on_synthetic_data(tmp_path, monkeypatch):
     evaluated = json.loads(r.stdout)["results"]
     assert evaluated["ckpt"] == pytest.approx(summary["final"]["grpo"])  # the same candidates, features and order
     assert evaluated["heuristic"] == pytest.approx(summary["final"]["heuristic"])
+
+
+def test_rank_training_keeps_the_step_with_the_best_worst_style_margin(tmp_path):
+    """Each --val-dataset is a style; the kept head is the validated step whose smallest recall@10 margin over the
+    heuristic across the styles is largest, so a step that wins on one style by losing another is not kept."""
+    train, chat, assistant = tmp_path / "train.json", tmp_path / "chat.json", tmp_path / "assistant.json"
+    write_synthetic(train, n_conversations=2, sessions=3, seed=4)
+    write_synthetic(chat, n_conversations=1, sessions=3, seed=5)
+    write_synthetic(assistant, n_conversations=1, sessions=3, seed=6, style="assistant")
+    out = tmp_path / "ckpt"
+    r = runner.invoke(
+        app,
+        ["train-policy", "--decision", "rank", "--dataset", str(train), "--val-dataset", str(chat),
+         "--val-dataset", str(assistant), "--out", str(out), "--steps", "40", "--group-size", "4", "--device", "cpu",
+         "--json", "-"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["selection"].startswith("worst-style")
+    history = metrics["validation_styles"]
+    assert [h["step"] for h in history] == [v["step"] for v in metrics["validation"]] == [25, 40]
+    assert all(set(h["styles"]) == {"chat", "assistant"} for h in history)
+    worst = {h["step"]: min(s["margin"] for s in h["styles"].values()) for h in history}
+    assert metrics["best_step"] in worst and worst[metrics["best_step"]] == max(worst.values())
+    kept = next(h["styles"] for h in history if h["step"] == metrics["best_step"])
+    assert metrics["val_styles"] == kept  # the written head is the kept step's, re-scored
 
 
 @pytest.mark.parametrize(

@@ -17,22 +17,33 @@ def load_episodes(
 ) -> list[Episode]:
     """Episodes of several dataset files (any format the loaders read), optionally only some ids, or all but
     some (unknown ids are an error either way)."""
+    return [e for episodes in load_episode_files(paths, conversations, exclude).values() for e in episodes]
+
+
+def load_episode_files(
+    paths: Sequence[str], conversations: set[str] | None = None, exclude: set[str] | None = None
+) -> dict[str, list[Episode]]:
+    """``load_episodes`` kept apart by file: ``{path: its chosen episodes}`` (files left with none are dropped;
+    no episode at all is an error)."""
     from reme.datasets import load_dataset
 
-    episodes: list[Episode] = []
+    by_file: dict[str, list[Episode]] = {}
     for path in paths:
         loaded, _ = load_dataset(path)
-        episodes.extend(loaded)
-    missing = ((conversations or set()) | (exclude or set())) - {e.episode_id for e in episodes}
+        by_file.setdefault(str(path), []).extend(loaded)
+    missing = ((conversations or set()) | (exclude or set())) - {e.episode_id for es in by_file.values() for e in es}
     if missing:
         raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
-    if conversations:
-        episodes = [e for e in episodes if e.episode_id in conversations]
-    if exclude:
-        episodes = [e for e in episodes if e.episode_id not in exclude]
-    if not episodes:
+    for path, episodes in by_file.items():
+        by_file[path] = [
+            e
+            for e in episodes
+            if (not conversations or e.episode_id in conversations) and (not exclude or e.episode_id not in exclude)
+        ]
+    by_file = {path: episodes for path, episodes in by_file.items() if episodes}
+    if not by_file:
         raise BadInputError("no conversations to train on")
-    return episodes
+    return by_file
 
 
 def split_episodes(episodes: Sequence[Episode], val_fraction: float, seed: int) -> tuple[list[Episode], list[Episode]]:

@@ -4,7 +4,8 @@ trajectory log), train with one of the rank trainers (``ALGOS``), and write the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,18 @@ def heuristic_metrics(examples: Sequence[RankExample]) -> dict[str, float]:
     return evaluate_scores(examples, [heuristic.scores(RankState(ex.features, 10)) for ex in examples])
 
 
+def style_margins(
+    groups: Mapping[str, Sequence[RankExample]], baselines: Mapping[str, dict[str, float]], policy: Any
+) -> dict[str, dict[str, float]]:
+    """Per validation style: the head's recall@10, the heuristic's, and the margin (head minus heuristic)."""
+    out = {}
+    for style, examples in groups.items():
+        mine = evaluate_scores(examples, policy_scores(policy, examples))["recall@10"]
+        base = baselines[style]["recall@10"]
+        out[style] = {"recall@10": mine, "heuristic": base, "margin": round(mine - base, 4)}
+    return out
+
+
 def train_rank_policy(
     train_episodes: Sequence[Episode],
     val_episodes: Sequence[Episode],
@@ -54,8 +67,14 @@ def train_rank_policy(
     from_trajectories: str | Path | None = None,
     reward: str = "ndcg",
     k: int = 10,
+    val_styles: Mapping[str, Sequence[Episode]] | None = None,
 ) -> dict[str, Any]:
-    """Train and write the checkpoint directory; returns the metrics written to ``metrics.json``."""
+    """Train and write the checkpoint directory; returns the metrics written to ``metrics.json``.
+
+    With validation, the kept checkpoint is the validated step whose worst margin over the heuristic (recall@10)
+    across validation styles is largest: ``val_styles`` names the styles (one validation file each, say), else all
+    of ``val_episodes`` is one style. A head that wins on average but loses on one style is not kept over one
+    that wins on all; the last step wins only when it is the best by that rule."""
     if algo not in ALGOS:
         raise BadInputError(f"--algo {algo!r}: available are {', '.join(ALGOS)}")
     if (algo == "ppo") != (from_trajectories is not None):
@@ -66,12 +85,27 @@ def train_rank_policy(
     if from_trajectories is not None and not logged:
         raise BadInputError(f"{from_trajectories}: no sampled, rewarded rank decision in the log")
     train = [] if logged else build_examples(train_episodes, text_format=text_format, show_progress=show_progress)
-    val = build_examples(val_episodes, text_format=text_format, show_progress=show_progress) if val_episodes else []
+    styles = dict(val_styles) if val_styles else ({"validation": list(val_episodes)} if val_episodes else {})
+    groups = {
+        style: build_examples(episodes, text_format=text_format, show_progress=show_progress)
+        for style, episodes in styles.items()
+    }
+    groups = {style: examples for style, examples in groups.items() if examples}
+    val = [ex for examples in groups.values() for ex in examples]
     if not train and not logged:
         raise BadInputError("the training conversations have no scored question")
     baseline = heuristic_metrics(val) if val else {}
+    style_baselines = {style: heuristic_metrics(examples) for style, examples in groups.items()}
+    kept = BestCheckpoint(metric="worst_margin" if val else None)
+    style_log: list[dict[str, dict[str, float]]] = []  # one entry per validation, in order
+    best_weights: list[Any] = []
 
     def validate(policy: Any) -> dict[str, dict[str, float]]:
+        margins = style_margins(groups, style_baselines, policy)
+        style_log.append(margins)
+        worst = {"worst_margin": min(m["margin"] for m in margins.values())}
+        if kept.offer(len(style_log) - 1, worst, lambda: copy.deepcopy(policy.head.state_dict())):
+            best_weights[:] = [kept.kept]
         return {algo: evaluate_scores(val, policy_scores(policy, val)), "heuristic": baseline}
 
     config: GRPOConfig | SupervisedConfig | PPOConfig
@@ -81,7 +115,8 @@ def train_rank_policy(
     def validate_and_show(policy: Any) -> dict[str, dict[str, float]]:
         results = validate(policy)
         mine = results[algo]
-        last_val["text"] = f"val R@5 {mine['recall@5']:.3f} R@10 {mine['recall@10']:.3f}"
+        worst = min(m["margin"] for m in style_log[-1].values())
+        last_val["text"] = f"val R@10 {mine['recall@10']:.3f}, worst style {worst:+.3f}"
         return results
 
     with progress_bar(f"training ({algo}, {device})", total=steps, enabled=show_progress) as advance:
@@ -104,12 +139,17 @@ def train_rank_policy(
             result = train_ppo(logged, config, check, show)
     out = Path(out)
     trained_on = data_hash(train) if train else logged_hash(logged)
-    kept = BestCheckpoint(metric=None)  # the rank trainers keep their last step
-    kept.offer(steps, None, lambda: result.policy.save(out, training_data_hash=trained_on))
-    version = kept.kept
+    best_step = steps
+    if best_weights:  # the validated step with the best worst-style margin
+        result.policy.head.load_state_dict(best_weights[0])
+        result.policy.refresh_version()
+        best_step = result.validation[kept.step]["step"]
+    version = result.policy.save(out, training_data_hash=trained_on)
     final: dict[str, dict[str, float]] = {}
+    final_styles: dict[str, dict[str, float]] = {}
     if val:
         final = {algo: evaluate_scores(val, policy_scores(result.policy, val)), "heuristic": baseline}
+        final_styles = style_margins(groups, style_baselines, result.policy)
     metrics = {
         "algo": algo,
         "version": version,
@@ -123,7 +163,10 @@ def train_rank_policy(
         "val_questions": len(val),
         "steps": [step_row(**s) for s in result.steps],
         "validation": result.validation,
-        "best_step": kept.step,
+        "best_step": best_step,
+        "selection": "worst-style recall@10 margin over the heuristic" if val else "last step",
+        "val_styles": final_styles,
+        "validation_styles": [{"step": v["step"], "styles": m} for v, m in zip(result.validation, style_log)],
         "final": final,
         "seconds": result.seconds,
         "device": device,

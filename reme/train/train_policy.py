@@ -115,7 +115,7 @@ def _ids(ids: frozenset[str] | None) -> set[str] | None:
 
 def train_policy(config: TrainPolicyConfig, show_progress: bool = True) -> TrainSummary:
     """Load and split the conversations, train, write ``config.out`` and score it on the validation ones."""
-    from reme.train.episodes import load_episodes, split_episodes
+    from reme.train.episodes import load_episode_files, load_episodes, split_episodes
 
     if not config.datasets and config.from_trajectories is None:
         raise BadInputError("give at least one --dataset (or --from-trajectories)")
@@ -133,10 +133,14 @@ def train_policy(config: TrainPolicyConfig, show_progress: bool = True) -> Train
     )
     train, held_out = split_episodes(episodes, config.val_fraction, config.seed) if episodes else ([], [])
     val = list(held_out)
-    if config.val_datasets:
-        val += load_episodes(
+    val_styles: dict[str, list[Episode]] = {"held-out": list(held_out)} if held_out else {}
+    if config.val_datasets:  # each validation file is a style the kept checkpoint must not lose on
+        files = load_episode_files(
             config.val_datasets, _ids(config.val_conversations), _ids(config.exclude_val_conversations)
         )
+        for path, episodes_of_file in files.items():
+            val += episodes_of_file
+            val_styles[_style_name(path, val_styles)] = episodes_of_file
     elif config.val_conversations is not None or config.exclude_val_conversations is not None:
         raise BadInputError("--val-conversations and --exclude-val-conversations need --val-dataset")
     overlap = {e.episode_id for e in train} & {e.episode_id for e in val}
@@ -146,11 +150,28 @@ def train_policy(config: TrainPolicyConfig, show_progress: bool = True) -> Train
         return _train_write(config, out, train, val, show_progress)
     if config.decision == "compact":
         return _train_compact(config, out, train, val, show_progress)
-    return _train_rank(config, out, train, val, show_progress)
+    return _train_rank(config, out, train, val, show_progress, val_styles)
+
+
+def _style_name(path: str, taken: dict[str, list[Episode]]) -> str:
+    """A validation file's style label: its stem (``-2``, ``-3`` ... when two files share one)."""
+    from pathlib import Path
+
+    stem, n = Path(path).stem, 1
+    name = stem
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    return name
 
 
 def _train_rank(
-    config: TrainPolicyConfig, out: str, train: list[Episode], val: list[Episode], show_progress: bool
+    config: TrainPolicyConfig,
+    out: str,
+    train: list[Episode],
+    val: list[Episode],
+    show_progress: bool,
+    val_styles: dict[str, list[Episode]],
 ) -> TrainSummary:
     from reme.train.rank_run import train_rank_policy
 
@@ -158,7 +179,7 @@ def _train_rank(
     metrics = train_rank_policy(
         train, val, out, algo=config.rank_algo, steps=config.steps, device=config.device, seed=config.seed,
         text_format=config.text_format, show_progress=show_progress, from_trajectories=config.from_trajectories,
-        reward=config.reward, k=config.k, **given,
+        reward=config.reward, k=config.k, val_styles=val_styles, **given,
     )  # fmt: skip
     return TrainSummary("rank", out, metrics, metrics["final"], list(metrics["val_conversations"]))
 
