@@ -21,6 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reme.cli import app
+from reme.cli.evaluate import _labelled
+from reme.envs.compaction import load_compact_policy
+from reme.envs.write import load_write_policy
 from reme.errors import WorkspaceError
 from reme.memory import Memory
 from reme.policy.guard import FALLBACKS, GuardedPolicy, PolicyError
@@ -211,6 +214,24 @@ def test_a_malformed_manifest_is_a_workspace_error_naming_it(tmp_path, manifest)
     (tmp_path / MANIFEST).unlink()
     with pytest.raises(WorkspaceError, match="no shipped-policy manifest"):
         read_manifest(tmp_path)
+
+
+def test_eval_policy_default_loads_the_shipped_default_of_each_kind(tmp_path, monkeypatch):
+    _, version = _ship(tmp_path, monkeypatch)
+    data = tmp_path / "synthetic.json"
+    assert runner.invoke(app, ["datasets", "synth", "--out", str(data), "--conversations", "1"]).exit_code == 0
+    out = tmp_path / "eval.json"
+    r = runner.invoke(
+        app, ["eval", "retrieval", "--dataset", str(data), "--policy", "default", "--policy", "heuristic",
+              "--json", str(out)],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(out.read_text())["results"]) == {f"default({version})", "heuristic"}
+    assert set(_labelled(["default"], load_write_policy, "write", "store-all")) == {"default(store-all)"}
+    assert set(_labelled(["default", "heuristic"], load_compact_policy, "compact")) == {
+        "default(heuristic)",
+        "heuristic",
+    }
 
 
 def test_the_packaged_manifest_parses_and_every_checkpoint_it_names_loads_and_ships(monkeypatch):
