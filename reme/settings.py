@@ -3,9 +3,9 @@
 Example ``reme.yaml``::
 
     policies:
-      rank: heuristic          # or a registry version (reme policy activate ...)
-      write: heuristic
-      compact: heuristic
+      rank: default            # this reme's shipped default; heuristic (ReMe's rule); or a registry version
+      write: default
+      compact: default
       on_failure: error        # or heuristic: fall back, warned and counted, when a learned policy fails
       target_margin: 0.02      # activation refuses a rank head that loses more than this on any target's slice
       target_min_decisions: 20 # ... of at least this many logged decisions
@@ -32,11 +32,13 @@ SETTINGS_FILE = "reme.yaml"
 
 
 class PolicySettings(BaseModel):
-    """Which policy serves each decision kind: ``heuristic`` or a version in the workspace's registry."""
+    """Which policy serves each decision kind: ``default`` (the shipped default of this reme version: its checkpoint,
+    registered into the workspace on first use, or the heuristic where none ships; ``reme.policy.shipped``),
+    ``heuristic`` (ReMe's rule), or a version in the workspace's registry."""
 
-    rank: str = "heuristic"
-    write: str = "heuristic"
-    compact: str = "heuristic"
+    rank: str = "default"
+    write: str = "default"
+    compact: str = "default"
     on_failure: Literal["error", "heuristic"] = "error"
     """A learned policy that cannot load or decide: ``error`` refuses (``PolicyError``), ``heuristic`` falls back
     to ReMe's rule with a warning and a counter (``reme.policy.guard``)."""

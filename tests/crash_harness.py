@@ -386,7 +386,7 @@ class _Model:
     written: set[str] = field(default_factory=set)
     """Ids whose add was acknowledged: each needs a write decision in the log."""
     checkpoint: str | None = None
-    active: str = "heuristic"
+    active: str = "default"  # PolicySettings().rank: a new workspace serves the shipped default
 
 
 def _read_events(path: Path) -> list[dict[str, Any]]:

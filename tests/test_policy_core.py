@@ -106,9 +106,10 @@ def test_sample_mode_and_learned_policy_replay_through_the_registry(tmp_path):
     stats = json.loads(runner.invoke(app, ["trajectories", "stats", "-w", str(ws), "--json", "-"]).stdout)
     assert stats["policies"][f"mlp-rank@{version}"] == 20 and stats["modes"] == {"sample": 60, "greedy": 1}
     listed = json.loads(runner.invoke(app, ["policy", "list", "-w", str(ws), "--json", "-"]).stdout)
-    assert {"kind": "rank", "version": version, "policy": "mlp-rank", "active": True} in listed
+    row = {"kind": "rank", "version": version, "policy": "mlp-rank", "active": True, "source": "directory"}
+    assert {**row, "detail": str(ckpt.resolve())} in listed
     r = runner.invoke(app, ["policy", "rollback", "--kind", "rank", "-w", str(ws)])
-    assert r.exit_code == 0 and load_settings(ws).policies.rank == "heuristic"
+    assert r.exit_code == 0 and load_settings(ws).policies.rank == "default"
 
 
 def test_missing_or_corrupt_active_checkpoint_is_an_error(tmp_path):

@@ -44,14 +44,21 @@ def _results_reply(payload: dict[str, Any], text_format: str) -> Reply:
     return Reply(payload, show)
 
 
-def _labelled(specs: list[str], load: Any) -> dict[str, Any]:
-    """``{label: policy}``: a baseline name is its own label, a directory its folder name."""
+def _labelled(specs: list[str], load: Any, kind: str, heuristic_label: str = "heuristic") -> dict[str, Any]:
+    """``{label: policy}``: a baseline name is its own label, a directory its folder name, ``default`` (the shipped
+    default of ``kind``) ``default(<version>)`` or ``default(<heuristic_label>)``."""
+    from reme.policy.registry import DEFAULT, shipped_policy
+
     policies: dict[str, Any] = {}
     for spec in specs:
-        label = spec if not Path(spec).is_dir() else Path(spec).name or spec
+        if spec == DEFAULT:
+            label, loaded = shipped_policy(kind)
+            label = label.replace("(heuristic)", f"({heuristic_label})")
+        else:
+            label, loaded = (spec if not Path(spec).is_dir() else Path(spec).name or spec), None
         if label in policies:
             raise BadInputError(f"two policies share the label {label!r}")
-        policies[label] = load(spec)
+        policies[label] = loaded if loaded is not None else load(spec)
     return policies
 
 
@@ -67,7 +74,8 @@ def eval_retrieval(
         list[str] | None,
         typer.Option(
             "--policy",
-            help="'heuristic' (ReMe 0.3 fusion), 'rrf' (ReMe 0.4 fusion) or a checkpoint directory; repeatable.",
+            help="'heuristic' (ReMe 0.3 fusion), 'rrf' (ReMe 0.4 fusion), 'default' (this reme's shipped default) "
+            "or a checkpoint directory; repeatable.",
         ),
     ] = None,
     k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k.")] = "1,5,10,20",
@@ -98,7 +106,11 @@ def eval_write(
     budget: BudgetOpt = 0.3,
     policy: Annotated[
         list[str] | None,
-        typer.Option("--policy", help="heuristic, store-all, random or a checkpoint directory; repeatable."),
+        typer.Option(
+            "--policy",
+            help="novelty-length, store-all, random, default (the shipped default) or a checkpoint directory; "
+            "repeatable.",
+        ),
     ] = None,
     candidates: Annotated[str, typer.Option("--candidates", help="turns (default) or observations.")] = "turns",
     fmt: FormatOpt = "auto",
@@ -119,7 +131,7 @@ def eval_write(
     )
 
     config = WriteEnvConfig(budget=budget)
-    policies = _labelled(policy or list(WRITE_BASELINES), load_write_policy)
+    policies = _labelled(policy or list(WRITE_BASELINES), load_write_policy, "write", "store-all")
     episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
     prepared = prepare_write_episodes(episodes, candidates=candidates, text_format=text_format, show_progress=True)
     result = evaluate_write(prepared, policies, config, seed=seed, show_progress=True)
@@ -132,7 +144,10 @@ def eval_compaction(
     dataset: DatasetOpt,
     budget: BudgetOpt = 0.2,
     policy: Annotated[
-        list[str] | None, typer.Option("--policy", help="heuristic or a checkpoint directory; repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--policy", help="heuristic, default (the shipped default) or a checkpoint directory; repeatable."
+        ),
     ] = None,
     fmt: FormatOpt = "auto",
     conversations: ConversationsOpt = None,
@@ -150,7 +165,7 @@ def eval_compaction(
     )
 
     config = CompactionEnvConfig(budget=budget, text_format=text_format)
-    policies = _labelled(policy or ["heuristic"], load_compact_policy)
+    policies = _labelled(policy or ["heuristic"], load_compact_policy, "compact")
     episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
     prepared = prepare_compaction_episodes(episodes, text_format=text_format, show_progress=True)
     result = evaluate_compaction(prepared, policies, config, show_progress=True)
@@ -174,7 +189,7 @@ def eval_qa(
     exclude_conversations: ExcludeOpt = None,
     text_format: TextFormatOpt = "dated",
     policy: Annotated[
-        str, typer.Option("--policy", help="Rank policy: 'heuristic' or a checkpoint dir.")
+        str, typer.Option("--policy", help="Rank policy: 'heuristic', 'default' (the shipped one) or a checkpoint dir.")
     ] = "heuristic",
     k: Annotated[int, typer.Option("--k", help="Memories given to the answering model.")] = 10,
     limit: Annotated[int | None, typer.Option("--limit", help="Answer at most this many questions.")] = None,

@@ -19,7 +19,13 @@ policy_app: typer.Typer = typer.Typer(help="Manage which policy serves each deci
 @json_command
 def policy_activate(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="A checkpoint directory, a registry version, or KIND:heuristic.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A checkpoint directory, a registry version, KIND:heuristic, or KIND:default (this reme's shipped "
+            "default)."
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Serve a rank head even if it loses on some target's slice of the log.")
     ] = False,
@@ -33,20 +39,26 @@ def policy_activate(
     kind, version, report = gated_activate(existing_workspace(ctx, workspace), source, force=force)
     if report is not None and report.targets:
         stderr(("forced past the gate:\n" if not report.passed else "per-target gate:\n") + report.summary())
-    print(f"{kind}: {version}")
+    print(f"{kind}: default ({version})" if source.endswith(":default") else f"{kind}: {version}")
 
 
 @policy_app.command("list")
 @json_command
 def policy_list(ctx: typer.Context, workspace: WorkspaceOpt = None, json_out: JsonOpt = None) -> Reply:
-    """Every policy version in the workspace registry, and which one serves each decision kind."""
+    """Every policy version in the workspace registry, where it came from, and which one serves each decision kind
+    (marked *): a shipped default, one activated from a directory, or the heuristic."""
     from reme.policy.registry import list_policies
 
     rows = list_policies(existing_workspace(ctx, workspace))
+    words = {"shipped": "shipped default", "directory": "activated from", "code": "registered from code"}
 
     def show() -> None:
         for row in rows:
-            print(f"{'*' if row['active'] else ' '} {row['kind']:8} {row['version']:18} {row['policy']}")
+            source = words.get(row["source"], row["source"])
+            if row["detail"]:
+                source += f" {row['detail']}" if row["source"] == "directory" else f" ({row['detail']})"
+            mark = "*" if row["active"] else " "
+            print(f"{mark} {row['kind']:8} {row['version']:18} {row['policy']!s:24} {source}".rstrip())
 
     return Reply(rows, show)
 

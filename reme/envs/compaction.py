@@ -536,12 +536,16 @@ def evaluate_compaction(
 
 
 def load_compact_policy(spec: str) -> Any:
-    """``heuristic`` (ReMe's tail reserve) or a checkpoint directory of an ``MLPCompactPolicy`` or a
-    ``RankedMLPCompactPolicy``."""
+    """``heuristic`` (ReMe's tail reserve), ``default`` (the shipped default) or a checkpoint directory of an
+    ``MLPCompactPolicy`` or a ``RankedMLPCompactPolicy``."""
     if spec == "heuristic":
         return HeuristicCompactPolicy()
+    if spec == "default":  # the shipped default of this reme version
+        from reme.policy.registry import shipped_policy
+
+        return shipped_policy("compact")[1]
     if Path(spec).is_dir():
         name = read_spec(spec).get("policy")
         cls = RankedMLPCompactPolicy if name == RankedMLPCompactPolicy.name else MLPCompactPolicy
         return cls.load(spec)
-    raise BadInputError(f"unknown compact policy {spec!r}: use 'heuristic' or a checkpoint directory")
+    raise BadInputError(f"unknown compact policy {spec!r}: use 'heuristic', 'default' or a checkpoint directory")

@@ -343,10 +343,14 @@ def run_write(
 
 def load_write_policy(spec: str) -> Any:
     """``novelty-length`` (novelty/length at the budget), ``store-all`` (ReMe's add rule: store until the budget is
-    spent), ``random`` (store with the budget's rate), or a checkpoint directory (``mlp-write-paced`` or
-    ``mlp-write``)."""
+    spent), ``random`` (store with the budget's rate), ``default`` (the shipped default), or a checkpoint directory
+    (``mlp-write-paced`` or ``mlp-write``)."""
     if spec == "novelty-length":
         return NoveltyLengthWritePolicy()
+    if spec == "default":  # the shipped default of this reme version (the registry's heuristic: store-all)
+        from reme.policy.registry import shipped_policy
+
+        return shipped_policy("write")[1]
     if spec == "heuristic":  # one meaning of "heuristic" per decision: the registry's, which this env calls store-all
         raise BadInputError(
             "--policy heuristic: the write environment's baselines are novelty-length (the budget-paced rule), "

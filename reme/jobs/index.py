@@ -127,7 +127,7 @@ async def search_step(
     given = run.arg("vector_weight")
     weight = min(1.0, max(0.0, float(given if isinstance(given, int | float) else vector_weight)))
     store = run.file_store
-    heuristic = store.memory.settings.policies.rank == "heuristic"
+    heuristic = not store.memory.rank_policy.learned  # reme.yaml serves the heuristic (named, or as the default)
     if fusion not in ("rrf", "score"):
         return run.fail(f"fusion must be rrf (ReMe 0.4) or score (ReMe 0.3.1), got {fusion!r}")
     heuristic_cls = RRFRankPolicy if fusion == "rrf" else HeuristicRankPolicy

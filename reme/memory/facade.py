@@ -68,8 +68,10 @@ class Memory:
             all-MiniLM-L6-v2, for a new workspace). A config with another model re-encodes the stored memories.
         retrieval: candidate counts, fusion weight, ``min_score``, index thresholds.
         encoder: an already-built encoder (overrides ``embedding``; tests and benchmarks use this).
-        rank_policy: the ranking policy; default the one ``reme.yaml`` names (``heuristic``: ReMe's fusion).
-        write_policy: the write policy; default the one ``reme.yaml`` names (``heuristic``: ReMe's add).
+        rank_policy: the ranking policy; default the one ``reme.yaml`` names (``default``: the shipped default;
+            ``heuristic``: ReMe's fusion).
+        write_policy: the write policy; default the one ``reme.yaml`` names (``default``: the shipped default;
+            ``heuristic``: ReMe's add).
         settings: workspace settings; default ``reme.yaml`` with environment overrides.
         seed: seed of the generator that ``sample``-mode decisions draw from.
         embedding_cache: path of the embedding cache, default inside the workspace; ``False`` disables it.

@@ -86,14 +86,19 @@ class GuardedPolicy:
 
 
 def load_guarded(workspace: str | Path, kind: str, name: str, on_failure: OnFailure = "error") -> Any:
-    """The policy serving ``kind`` (``heuristic`` or a registry version), a learned one behind ``GuardedPolicy``.
-    A version that cannot be loaded, or whose features are not this version's live features, raises
-    ``PolicyError`` or, with ``on_failure="heuristic"``, gives the heuristic (warned and counted)."""
-    from reme.policy.registry import HEURISTIC, heuristic_for, load_version
+    """The policy serving ``kind`` (``heuristic``, a registry version, or ``default``: the shipped default, see
+    ``registry.resolve``), a learned one behind ``GuardedPolicy``. A version that cannot be loaded (a shipped
+    default whose manifest or checkpoint is missing or corrupt too), or whose features are not this version's live
+    features, raises ``PolicyError`` or, with ``on_failure="heuristic"``, gives the heuristic (warned and counted)."""
+    from reme.policy.registry import DEFAULT, HEURISTIC, heuristic_for, load_version, resolve
 
     if name == HEURISTIC:
         return heuristic_for(kind)
     try:
+        if name == DEFAULT:
+            name = resolve(workspace, kind, name)
+            if name == HEURISTIC:
+                return heuristic_for(kind)
         policy = load_version(workspace, name)
         if getattr(policy, "kind", kind) != kind:
             raise PolicyError(f"version {name} is a {policy.kind} policy, not a {kind} policy")

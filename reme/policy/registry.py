@@ -2,9 +2,12 @@
 
 ``WORKSPACE/policies/<version>/`` holds a copy of each activated checkpoint (``policy.json`` +
 ``policy.safetensors``), so a decision that names a version can always be re-scored by it;
-``policies/history.jsonl`` records each activation, for ``rollback``. The active version per kind lives in
-``reme.yaml`` (``policies: {rank: <version> | heuristic, ...}``). A missing or corrupt checkpoint is an error
-when it is loaded, never a silent fallback to the heuristic.
+``policies/history.jsonl`` records each activation, for ``rollback``, and each version registered without one
+(``"event": "register"``: a shipped default, a policy given in code), each with its ``source``. The active
+setting per kind lives in ``reme.yaml`` (``policies: {rank: default | heuristic | <version>, ...}``): ``default``
+(the default setting) serves the shipped default of this reme version (``reme.policy.shipped``), a checkpoint
+registered here on first use like any other version, or the heuristic when the manifest ships none. A missing or
+corrupt checkpoint is an error when it is loaded, never a silent fallback to the heuristic.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from reme.policy.decision import DECISION_KINDS, Decision
 from reme.schema import utc_now
 
 HEURISTIC = "heuristic"
+DEFAULT = "default"
+"""The setting that serves the shipped default of this reme version (``resolve``)."""
 
 
 def _classes() -> dict[str, Any]:
@@ -78,15 +83,20 @@ def ensure_registered(workspace: str | Path, policy: Any) -> None:
     tmp = temp_name(root / "register")
     shutil.rmtree(tmp, ignore_errors=True)
     version = policy.save(tmp)  # the version a saved checkpoint carries (the policy adopts it)
-    _publish(tmp, root / version)
+    if _publish(tmp, root / version):
+        _log(
+            workspace,
+            {"time": utc_now(), "kind": policy.kind, "version": version, "event": "register", "source": "code"},
+        )
 
 
-def _publish(tmp: Path, target: Path) -> None:
+def _publish(tmp: Path, target: Path) -> bool:
     """Move a complete registry folder into place (fsynced first: a version folder is never torn), unless that
-    version is already there (versions are content hashes: the same name holds the same files)."""
+    version is already there (versions are content hashes: the same name holds the same files). True when this
+    call placed it."""
     if target.is_dir():
         shutil.rmtree(tmp, ignore_errors=True)
-        return
+        return False
     fsync_tree(tmp)
     try:
         os.replace(tmp, target)
@@ -94,7 +104,101 @@ def _publish(tmp: Path, target: Path) -> None:
         if not target.is_dir():
             raise
         shutil.rmtree(tmp, ignore_errors=True)  # another process registered the same version meanwhile
+        return False
     fsync_dir(target.parent)
+    return True
+
+
+def _copy_in(workspace: str | Path, source: str | Path) -> tuple[Any, bool]:
+    """Validate a checkpoint directory and copy it into the registry under its version (atomically; nothing when
+    that version is there already). Returns ``(policy, placed)``."""
+    policy = load_checkpoint_dir(source)  # validates before anything is copied
+    target = registry_dir(workspace) / policy.version
+    if target.exists():
+        return policy, False
+    tmp = temp_name(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(whole_dir(Path(source), SPEC_FILE), tmp)
+    return policy, _publish(tmp, target)
+
+
+def _reme_version() -> str:
+    from reme import __project_version__
+
+    return __project_version__
+
+
+def shipped_version(kind: str) -> str:
+    """The version the shipped default of ``kind`` serves: its checkpoint's version, or ``heuristic``. Reads the
+    manifest and the checkpoint's spec only (nothing is registered or loaded)."""
+    from reme.policy.shipped import shipped_default
+
+    entry = shipped_default(_check_kind(kind))
+    if entry.checkpoint is None:
+        return HEURISTIC
+    spec = read_spec(entry.checkpoint)
+    version = spec.get("version")
+    if not isinstance(version, str) or len(version) != 16 or any(c not in "0123456789abcdef" for c in version):
+        raise BadInputError(f"shipped checkpoint {entry.checkpoint} carries no valid version ({version!r})")
+    if spec.get("kind") != kind:
+        raise BadInputError(f"shipped checkpoint {entry.checkpoint} holds a {spec.get('kind')!r} policy, not {kind}")
+    return version
+
+
+def register_shipped(workspace: str | Path, kind: str) -> str:
+    """Register the shipped default of ``kind`` into the workspace's registry, once (a copy of its checkpoint under
+    its version, logged with ``source: "shipped"``, this reme version and the recipe that trained it); returns the
+    version it serves (``heuristic`` when the manifest ships none)."""
+    from reme.policy.shipped import shipped_default
+
+    version = shipped_version(kind)
+    if version == HEURISTIC or (registry_dir(workspace) / version).is_dir():
+        return version
+    entry = shipped_default(kind)
+    assert entry.checkpoint is not None
+    policy, placed = _copy_in(workspace, entry.checkpoint)
+    if policy.kind != kind or policy.version != version:
+        raise BadInputError(f"shipped checkpoint {entry.checkpoint} does not load as the {kind} version {version}")
+    if placed:
+        _log(
+            workspace,
+            {
+                "time": utc_now(),
+                "kind": kind,
+                "version": version,
+                "event": "register",
+                "source": "shipped",
+                "reme_version": _reme_version(),
+                "trained_by": entry.trained_by,
+                "trained_with": entry.reme_version,
+            },
+        )
+    return version
+
+
+def resolve(workspace: str | Path, kind: str, name: str) -> str:
+    """What the setting ``name`` of ``kind`` serves: ``heuristic`` or a registry version. ``default`` is the shipped
+    default of this reme version (registered on first use, ``register_shipped``); other names are themselves."""
+    if name != DEFAULT:
+        return name
+    return register_shipped(workspace, kind)
+
+
+def shipped_policy(kind: str) -> tuple[str, Any]:
+    """``(label, policy)`` of the shipped default of ``kind``, with no workspace (``reme eval ... --policy default``):
+    ``default(<version>)`` and the checkpoint's policy, or ``default(heuristic)`` and the heuristic."""
+    from reme.policy.shipped import shipped_default
+
+    version = shipped_version(kind)
+    if version == HEURISTIC:
+        return f"{DEFAULT}({HEURISTIC})", heuristic_for(kind)
+    checkpoint = shipped_default(kind).checkpoint
+    assert checkpoint is not None
+    policy = load_checkpoint_dir(checkpoint)
+    if policy.kind != kind:
+        raise BadInputError(f"shipped checkpoint {checkpoint} holds a {policy.kind} policy, not {kind}")
+    return f"{DEFAULT}({policy.version})", policy
 
 
 def _check_kind(kind: str) -> str:
@@ -141,8 +245,9 @@ def load_checkpoint_dir(directory: str | Path) -> Any:
 
 
 def load_active(workspace: str | Path, kind: str, name: str) -> Any:
-    """The policy serving ``kind``: the heuristic, or a registry version."""
+    """The policy serving ``kind``: the heuristic, a registry version, or the shipped default (``resolve``)."""
     _check_kind(kind)
+    name = resolve(workspace, kind, name)
     if name == HEURISTIC:
         return heuristic_for(kind)
     policy = load_version(workspace, name)
@@ -165,7 +270,7 @@ def _set_active(workspace: str | Path, kind: str, value: str) -> str:
             raise WorkspaceError(f"{path} must be a mapping of settings")
         data = loaded
     policies = dict(data.get("policies") or {})
-    previous = str(policies.get(kind, HEURISTIC))
+    previous = str(policies.get(kind, DEFAULT))
     policies[kind] = value
     data["policies"] = policies
     WorkspaceSettings(**data)  # refuse to write a file that would not load
@@ -183,36 +288,46 @@ def _log(workspace: str | Path, entry: dict[str, Any]) -> None:
 
 
 def activate(workspace: str | Path, source: str, note: dict[str, Any] | None = None) -> tuple[str, str]:
-    """Serve a checkpoint directory (copied into the registry) or a registry version, or ``KIND:heuristic``.
-    ``note`` (e.g. the activation gate's report, and whether it was forced) is kept in the history entry.
+    """Serve a checkpoint directory (copied into the registry), a registry version, ``KIND:heuristic``, or
+    ``KIND:default`` (the shipped default of this reme version: ``reme.yaml`` then says ``default``, so a newer
+    reme's default serves after an upgrade). ``note`` (e.g. the activation gate's report, and whether it was
+    forced) is kept in the history entry, with the activation's ``source``.
 
-    Returns ``(kind, version)``."""
+    Returns ``(kind, version)``: the version that serves now (for ``KIND:default``, the resolved one)."""
+    entry: dict[str, Any]
     if source.endswith(":" + HEURISTIC):
         kind = _check_kind(source.split(":", 1)[0])
-        version = HEURISTIC
+        setting = serves = HEURISTIC
+        entry = {"source": HEURISTIC}
+    elif source.endswith(":" + DEFAULT):
+        kind = _check_kind(source.split(":", 1)[0])
+        setting, serves = DEFAULT, register_shipped(workspace, kind)
+        entry = {"source": "shipped", "serves": serves, "reme_version": _reme_version()}
     elif Path(source).is_dir():
-        policy = load_checkpoint_dir(source)  # validates before anything is copied
-        kind, version = policy.kind, policy.version
-        target = registry_dir(workspace) / version
-        if not target.exists():
-            tmp = temp_name(target)
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(whole_dir(Path(source), SPEC_FILE), tmp)
-            _publish(tmp, target)
+        policy, _ = _copy_in(workspace, source)
+        kind, setting = policy.kind, policy.version
+        serves = setting
+        entry = {"source": "directory", "from": str(Path(source).resolve())}
     else:
         policy = load_version(workspace, source)
-        kind, version = policy.kind, policy.version
-    previous = _set_active(workspace, kind, version)
-    _log(workspace, {"time": utc_now(), "kind": kind, "version": version, "previous": previous, **(note or {})})
-    return kind, version
+        kind, setting = policy.kind, policy.version
+        serves = setting
+        entry = {"source": "registry"}
+    previous = _set_active(workspace, kind, setting)
+    _log(
+        workspace,
+        {"time": utc_now(), "kind": kind, "version": setting, "previous": previous, **entry, **(note or {})},
+    )
+    return kind, serves
 
 
 def load_source(workspace: str | Path, source: str) -> Any:
-    """The policy ``activate(workspace, source)`` would serve: a checkpoint directory, a registry version, or
-    ``KIND:heuristic``."""
+    """The policy ``activate(workspace, source)`` would serve: a checkpoint directory, a registry version,
+    ``KIND:heuristic`` or ``KIND:default`` (nothing is registered)."""
     if source.endswith(":" + HEURISTIC):
         return heuristic_for(_check_kind(source.split(":", 1)[0]))
+    if source.endswith(":" + DEFAULT):
+        return shipped_policy(_check_kind(source.split(":", 1)[0]))[1]
     if Path(source).is_dir():
         return load_checkpoint_dir(source)
     return load_version(workspace, source)
@@ -221,15 +336,13 @@ def load_source(workspace: str | Path, source: str) -> Any:
 def rollback(workspace: str | Path, kind: str) -> str:
     """Serve again the version that was active before the latest activation of ``kind``."""
     _check_kind(kind)
-    path = registry_dir(workspace) / "history.jsonl"
-    entries = []
-    if path.is_file():
-        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    mine = [e for e in entries if e.get("kind") == kind]
+    mine = [e for e in _history(workspace) if e.get("kind") == kind and e.get("event") != "register"]
     if not mine:
         raise BadInputError(f"nothing to roll back: {kind} was never activated in {workspace}")
     previous = str(mine[-1]["previous"])
-    if previous != HEURISTIC:
+    if previous == DEFAULT:
+        resolve(workspace, kind, previous)  # the shipped default still loads and is registered?
+    elif previous != HEURISTIC:
         load_version(workspace, previous)  # still loadable?
     _set_active(workspace, kind, previous)
     _log(
@@ -239,31 +352,88 @@ def rollback(workspace: str | Path, kind: str) -> str:
     return previous
 
 
+def _history(workspace: str | Path) -> list[dict[str, Any]]:
+    path = registry_dir(workspace) / "history.jsonl"
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
+
+
+ORIGINS = ("shipped", "directory", "code")
+"""How a version entered a registry (its history entry's ``source``)."""
+
+
+def _row(kind: str, version: str, policy: Any, active: bool, source: str, detail: str = "") -> dict[str, Any]:
+    return {"kind": kind, "version": version, "policy": policy, "active": active, "source": source, "detail": detail}
+
+
+def _detail(entry: dict[str, Any]) -> str:
+    if entry.get("source") == "shipped":
+        parts = [f"reme {entry['reme_version']}" if entry.get("reme_version") else "", entry.get("trained_by", "")]
+        return ", ".join(p for p in parts if p)
+    return str(entry.get("from", ""))
+
+
 def list_policies(workspace: str | Path) -> list[dict[str, Any]]:
-    """Every registry version with its kind and policy name, and which one serves each kind."""
+    """A heuristic row per kind and every registry version, each with its kind, policy name, ``source``, ``detail``
+    and whether it serves (``active``). ``source`` says where a version came from: ``shipped`` (a reme version's
+    shipped default; ``detail``: that version and the recipe), ``directory`` (activated from the folder in
+    ``detail``), ``code`` (a policy given to ``Memory`` in code), ``unknown`` (registered before sources were
+    logged); a heuristic row's is ``heuristic``, or ``shipped`` when it serves as the shipped default
+    (``detail``: the manifest's why). A kind whose setting is ``default`` has its shipped default registered
+    first, as serving it would; when that fails, a row with version ``default`` says why (and under
+    ``on_failure: heuristic`` the heuristic row serves)."""
+    from reme.errors import ReMeError
+    from reme.policy.shipped import shipped_default
     from reme.settings import load_settings
 
-    active = load_settings(workspace).policies.model_dump()
-    rows = [
-        {"kind": k, "version": HEURISTIC, "policy": "heuristic", "active": active[k] == HEURISTIC}
-        for k in DECISION_KINDS
-    ]
+    settings = load_settings(workspace).policies
+    setting: dict[str, str] = {k: str(getattr(settings, k)) for k in DECISION_KINDS}
+    serving: dict[str, str | None] = {}
+    failed: dict[str, str] = {}
+    for k in DECISION_KINDS:
+        try:
+            serving[k] = resolve(workspace, k, setting[k])
+        except (ReMeError, OSError) as exc:
+            failed[k] = str(exc).splitlines()[0]
+            serving[k] = HEURISTIC if settings.on_failure == HEURISTIC else None
+    origins: dict[str, dict[str, Any]] = {}
+    for entry in _history(workspace):
+        if entry.get("source") in ORIGINS:
+            origins.setdefault(str(entry.get("serves", entry.get("version"))), entry)
+
+    rows: list[dict[str, Any]] = []
+    for k in DECISION_KINDS:
+        source, detail = HEURISTIC, ""
+        if k in failed:
+            detail = "the shipped default cannot serve (on_failure: heuristic)" if serving[k] else ""
+        elif setting[k] == DEFAULT and serving[k] == HEURISTIC:
+            source, detail = "shipped", shipped_default(k).why
+        rows.append(_row(k, HEURISTIC, "heuristic", serving[k] == HEURISTIC, source, detail))
+        if k in failed:
+            rows.append(_row(k, DEFAULT, f"unusable: {failed[k]}", False, "shipped"))
     root = registry_dir(workspace)
     if root.is_dir():
         for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            version = directory.name
             try:
                 spec = read_spec(directory)
             except BadInputError as exc:
-                rows.append({"kind": "?", "version": directory.name, "policy": f"unreadable: {exc}", "active": False})
+                rows.append(_row("?", version, f"unreadable: {exc}", False, "unknown"))
                 continue
             kind = str(spec.get("kind"))
+            active = serving.get(kind) == version
+            origin = origins.get(version, {})
+            if active and setting.get(kind) == DEFAULT and origin.get("source") != "shipped":
+                origin = {"source": "shipped", "reme_version": _reme_version()}  # its registration was not logged
             rows.append(
-                {
-                    "kind": kind,
-                    "version": directory.name,
-                    "policy": spec.get("policy"),
-                    "active": active.get(kind) == directory.name,
-                }
+                _row(kind, version, spec.get("policy"), active, origin.get("source", "unknown"), _detail(origin))
             )
     return rows
 
@@ -291,14 +461,16 @@ def policy_for_record(workspace: str | Path, decision: Decision, cache: dict[str
 
 
 def load_rank_policy(spec: str) -> tuple[str, Any]:
-    """``(label, policy)`` for ``reme eval retrieval --policy``: ``heuristic``, ``rrf`` (ReMe 0.4's fusion), a
-    learned rank checkpoint
+    """``(label, policy)`` for ``reme eval retrieval --policy``: ``heuristic``, ``rrf`` (ReMe 0.4's fusion),
+    ``default`` (the shipped default, ``shipped_policy``), a learned rank checkpoint
     directory, or a ``{"kind": "fusion", "vector_weight": w, "missing": "exact"|"zero"}`` directory (a
     variant of the heuristic). The directory's name is the label."""
     from reme.policy.rank import HeuristicRankPolicy
 
     if spec == HEURISTIC:
         return HEURISTIC, HeuristicRankPolicy()
+    if spec == DEFAULT:
+        return shipped_policy("rank")
     if spec == "rrf":
         from reme.policy.rank import RRFRankPolicy
 

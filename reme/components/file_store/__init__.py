@@ -3,10 +3,10 @@
 The Markdown files under ``daily_dir`` and ``digest_dir`` are indexed as chunks (``Memory.sync_files``, ReMe's
 400-token chunks with 80 of overlap) in the target ``file:notes`` of a workspace at
 ``<workspace>/<metadata_dir>/reme-rl``: FAISS and BM25 candidates, the workspace's rank policy (ReMe 0.4's RRF
-while ``reme.yaml`` names the heuristic), every search a logged rank decision. The index follows the files: it is
-brought up to date when the store starts, before every search, and by ``index_update_loop``; so a note is
-searchable as soon as it is written (ReMe's watcher took 5-10 s). A tree whose files' (path, mtime, size) have not
-changed is not read again; the notes' links are kept the same way (``links``).
+while the heuristic serves, named or as the shipped default), every search a logged rank decision. The index follows
+the files: it is brought up to date when the store starts, before every search, and by ``index_update_loop``; so a
+note is searchable as soon as it is written (ReMe's watcher took 5-10 s). A tree whose files' (path, mtime, size)
+have not changed is not read again; the notes' links are kept the same way (``links``).
 
 Outcomes: a note a search returned that the agent then ``read``s credits that search decision (the latest one that
 returned it) with a ``used`` reward, and the LLM write decisions that wrote the note with one too (``note_read``).
