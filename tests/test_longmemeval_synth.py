@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -15,6 +16,7 @@ import pytest
 
 from reme.datasets import generate_longmemeval_synthetic, load_dataset
 from reme.datasets.dates import parse_date
+from reme.datasets.first_person import first_person
 from reme.datasets.longmemeval_synth import (
     ABSTENTION_ANSWER,
     QUESTION_TYPES,
@@ -195,9 +197,9 @@ def test_turns_are_shaped_like_longmemeval(default_items: list[dict[str, Any]]) 
     assert marked and all(t["role"] == "user" for t in marked)
     plain = generate_longmemeval_synthetic(shape="plain")
     assert median(_lengths(plain, "assistant")) < 700 and median(_lengths(plain, "user")) < 100
-    # the same questions, sessions and evidence; only the turns' text differs
+    # the same questions (in the first person), sessions and evidence; only the text differs
     for a, b in zip(default_items, plain, strict=True):
-        assert a["question"] == b["question"] and a["answer_session_ids"] == b["answer_session_ids"]
+        assert a["question"] == first_person(b["question"]) and a["answer_session_ids"] == b["answer_session_ids"]
         assert [len(s) for s in a["haystack_sessions"]] == [len(s) for s in b["haystack_sessions"]]
         for sa, sb in zip(a["haystack_sessions"], b["haystack_sessions"], strict=True):
             for ta, tb in zip(sa, sb, strict=True):
@@ -217,3 +219,19 @@ def test_assistant_replies_echo_the_user_turn(default_items: list[dict[str, Any]
                     total += 1
                     shared += bool(set(_content_words(user["content"])) & set(_content_words(reply["content"])))
     assert total and shared / total > 0.9
+
+
+def test_shaped_questions_are_the_users_own_in_the_first_person():
+    """LongMemEval's questions say "I" and "my"; "the user" in a question would make speaker_in_query fire on every
+    user turn, a cue real questions never give."""
+    shaped = generate_longmemeval_synthetic(n_questions=30, seed=5)
+    plain = generate_longmemeval_synthetic(n_questions=30, seed=5, shape="plain")
+    assert not any(re.search(r"\bthe user\b|\btheir\b|\bthey\b", item["question"], re.I) for item in shaped)
+    assert sum(bool(re.search(r"\b(I|my|me)\b", item["question"])) for item in shaped) >= 25
+    assert sum("the user" in item["question"] for item in plain) >= 20  # the plain file keeps the old phrasing
+    assert [i["question_id"] for i in shaped] == [i["question_id"] for i in plain]
+    assert first_person("What present did the user receive from their sibling?") == (
+        "What present did I receive from my sibling?"
+    )
+    assert first_person("Is the user likely to know it?") == "Am I likely to know it?"
+    assert first_person("Where does the user's cousin take the user to eat?") == "Where does my cousin take me to eat?"

@@ -18,7 +18,9 @@ talks about what the user just said, at length. A ranker that learned "long turn
 LoCoMo-like chat puts those replies above the user's short evidence turns there. So every user turn gets one or two
 sentences of personal context (:data:`USER_CONTEXT`) and every assistant reply grows to a length drawn around
 :data:`ASSISTANT_CHARS` by echoing the content words of the user turn before it (:data:`ECHO_TEMPLATES`) and adding
-the topic's advice; the evidence marks stay on user turns. ``shape="plain"`` gives the unshaped turns.
+the topic's advice; the evidence marks stay on user turns. The questions are the user's own, in the first person as
+LongMemEval's are ("When did I travel with Freya?", :func:`reme.datasets.first_person.first_person`), not about
+"the user". ``shape="plain"`` gives the unshaped turns and third-person questions.
 
 The same arguments always give the same output (no set iteration or hash order is involved).
 """
@@ -35,6 +37,7 @@ from typing import Any
 
 from reme.datasets.checks import check_int
 from reme.datasets.dates import parse_date
+from reme.datasets.first_person import first_person
 from reme.datasets.synthetic import generate_synthetic
 from reme.errors import BadInputError
 
@@ -149,7 +152,7 @@ def generate_longmemeval_synthetic(
     items = []
     for index, (c, qa) in enumerate(picked):
         rng = random.Random(f"{_SALT}/{seed}/question/{index}/{c}/{qa['question']}")
-        items.append(_item(index, seed, c, qa, conversations, haystack_sessions, rng))
+        items.append(_item(index, seed, c, qa, conversations, haystack_sessions, rng, shape == "longmemeval"))
     return items
 
 
@@ -275,8 +278,9 @@ def _item(
     conversations: list[list[_Session]],
     cap: int,
     rng: random.Random,
+    asked_by_user: bool,
 ) -> dict[str, Any]:
-    """One LongMemEval item for question ``qa`` of conversation ``c``."""
+    """One LongMemEval item for question ``qa`` of conversation ``c`` (in the first person when ``asked_by_user``)."""
     marks = _evidence(qa)
     own = conversations[c]
     evidence = [s for n, s in enumerate(own, start=1) if n in marks]
@@ -301,7 +305,7 @@ def _item(
     return {
         "question_id": f"synth-lme-{seed}-{index:04d}" + ("_abs" if abstention else ""),
         "question_type": ABSTENTION_TYPE if abstention else QUESTION_TYPES[qa["category"]],
-        "question": qa["question"],
+        "question": first_person(qa["question"]) if asked_by_user else qa["question"],
         "answer": ABSTENTION_ANSWER if abstention else str(qa["answer"]),
         "question_date": lme_date(asked),
         "haystack_session_ids": [s.session_id for s in chosen],
