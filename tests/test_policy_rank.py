@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reme.errors import BadInputError
 from reme.policy import plackett_luce as pl
 from reme.policy.decision import Decision
 from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy, RankState
@@ -124,3 +125,30 @@ def test_decision_rejects_impossible_logprobs():
             Decision(kind="rank", policy="p", version="v", mode="greedy", action=[0], logprob=bad)
     llm = Decision(kind="write", policy="llm:gpt", version="v", mode="sample", action="store", logprob=None)
     assert llm.trainable is False
+
+
+def test_a_residual_head_starts_at_the_heuristic_and_stays_within_its_bound(tmp_path):
+    """The bounded residual: score = fused / T0 + B tanh(MLP(x)), so however its MLP is trained, it moves a
+    candidate's score by at most B from ReMe's fused score over T0 (numpy and torch paths agree, and the bound and
+    anchor survive a checkpoint)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, len(RANK_FEATURES))).astype(np.float32)
+    fused = x[:, RANK_FEATURES.index("fused")].astype(np.float64)
+    policy = MLPRankPolicy(init="heuristic", residual_bound=0.5)
+    np.testing.assert_allclose(policy.scores(RankState(x, 10)), fused / 0.05, rtol=1e-5)
+    with torch.no_grad():
+        for p in policy.head.mlp.parameters():
+            p.add_(torch.randn(p.shape) * 5.0)
+    policy.refresh_version()
+    scores = policy.scores(RankState(x, 10))
+    assert np.abs(scores - fused / 0.05).max() <= 0.5 + 1e-4
+    assert np.abs(scores - fused / 0.05).max() > 0.1  # the MLP does move scores, within the bound
+    np.testing.assert_allclose(policy.scores_torch(torch.from_numpy(x)).detach().numpy(), scores, rtol=1e-5, atol=1e-5)
+    version = policy.save(tmp_path / "ckpt")
+    loaded = MLPRankPolicy.load(tmp_path / "ckpt")
+    assert loaded.version == version and loaded.params["residual_bound"] == 0.5
+    np.testing.assert_allclose(loaded.scores(RankState(x, 10)), scores, rtol=1e-6)
+    with pytest.raises(BadInputError, match="residual"):
+        MLPRankPolicy(residual_bound=0.0)

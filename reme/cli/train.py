@@ -141,6 +141,10 @@ def train_policy_command(
     group_size: Annotated[int, typer.Option("--group-size", help="G: sampled rankings per question.")] = 32,
     reward: Annotated[str, typer.Option("--reward", help="GRPO reward: ndcg (NDCG@k) or recall (recall@k).")] = "ndcg",
     k: Annotated[int, typer.Option("--k", help="GRPO: length of the sampled rankings and the reward's cut-off.")] = 10,
+    residual_bound: Annotated[
+        float | None,
+        typer.Option("--residual-bound", help="rank GRPO: learn a correction of ReMe's fused score bounded by B."),
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
@@ -186,8 +190,9 @@ def train_policy_command(
         val_fraction=val_fraction, conversations=_given_ids(conversations),
         exclude_conversations=_given_ids(exclude_conversations), val_conversations=_given_ids(val_conversations),
         exclude_val_conversations=_given_ids(exclude_val_conversations), algo=algo, steps=steps,
-        group_size=group_size if group_given else None, reward=reward, k=k, device=device, seed=seed,
-        text_format=text_format, from_trajectories=from_trajectories, budget=budget, candidates=candidates,
+        group_size=group_size if group_given else None, reward=reward, k=k, residual_bound=residual_bound,
+        device=device, seed=seed, text_format=text_format, from_trajectories=from_trajectories, budget=budget,
+        candidates=candidates,
     )  # fmt: skip
     if follow:
         _follow(config, poll_seconds, max_rounds)

@@ -163,9 +163,12 @@ class RRFRankPolicy(_FusionRule):
         return fusion.rrf_fusion(_ranks(cos, in_dense), _ranks(kw, in_kw), in_dense, in_kw, w, k)
 
 
-def _rank_head(n_features: int, hidden: int) -> Any:
+def _rank_head(n_features: int, hidden: int, residual: tuple[int, float, float] | None = None) -> Any:
     """``score(x) = MLP(x) + w . x``: an MLP plus a linear skip term, so that the head can start exactly at a
-    linear rule (the heuristic's fusion) and learn the rest."""
+    linear rule (the heuristic's fusion) and learn the rest.
+
+    With ``residual = (fused column, bound B, anchor temperature T0)`` the head is a bounded correction of ReMe's
+    fused score instead: ``score(x) = fused / T0 + B * tanh(MLP(x))`` (the linear term is unused and stays 0)."""
     import torch
 
     class RankHead(torch.nn.Module):
@@ -177,7 +180,10 @@ def _rank_head(n_features: int, hidden: int) -> Any:
             self.linear = torch.nn.Linear(n_features, 1, bias=False)
 
         def forward(self, x: Any) -> Any:
-            return (self.mlp(x) + self.linear(x)).squeeze(-1)
+            if residual is None:
+                return (self.mlp(x) + self.linear(x)).squeeze(-1)
+            column, bound, anchor = residual
+            return x[..., column] / anchor + bound * torch.tanh(self.mlp(x).squeeze(-1))
 
     return RankHead()
 
@@ -190,6 +196,13 @@ class MLPRankPolicy:
     ``0.3 / T0`` on ``bm25_norm`` (with ``T0 = init_temperature = 0.05``, the heuristic policy's Plackett-Luce
     scores when both sides retrieved something; a larger ``T0`` starts at the same ordering, less peaked) and
     the MLP's output layer starts at zero. ``init="random"`` starts near uniform.
+
+    ``residual_bound=B`` makes the head a bounded residual on ReMe's fused score: ``score_i = (fused_i / T0 +
+    B * tanh(MLP(features_i))) / temperature`` with ``T0 = anchor_temperature`` (0.05, the heuristic policy's).
+    The learned part can then only reorder candidates whose fused scores lie within ``2 B T0`` of each other: what
+    it learned on one style of conversation cannot push a weak match of another style above a strong one (the
+    measured failure of the free head, docs/policies.md). Its MLP's output layer starts at zero, so the head starts
+    at the heuristic's scores exactly.
     """
 
     kind: DecisionKind = "rank"
@@ -204,6 +217,8 @@ class MLPRankPolicy:
         seed: int = 0,
         init: str = "random",
         init_temperature: float = 0.05,
+        residual_bound: float | None = None,
+        anchor_temperature: float = 0.05,
     ):
         import torch
 
@@ -211,13 +226,24 @@ class MLPRankPolicy:
             raise BadInputError(f"init must be 'random' or 'heuristic', got {init!r}")
         self.feature_names = tuple(feature_names)
         self.params: dict[str, Any] = {"hidden": hidden, "temperature": temperature}
+        residual = None
+        if residual_bound is not None:
+            if not residual_bound > 0 or not anchor_temperature > 0 or "fused" not in self.feature_names:
+                raise BadInputError("a residual head needs residual_bound > 0, anchor_temperature > 0 and 'fused'")
+            self.params |= {"residual_bound": float(residual_bound), "anchor_temperature": float(anchor_temperature)}
+            residual = (self.feature_names.index("fused"), float(residual_bound), float(anchor_temperature))
         self.training_data_hash = ""
         generator = torch.Generator().manual_seed(seed)
-        self.head = _rank_head(len(self.feature_names), hidden)
+        self.head = _rank_head(len(self.feature_names), hidden, residual)
         with torch.no_grad():
             for p in self.head.parameters():
                 p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
-            if init == "heuristic":
+            if residual is not None:
+                self.head.linear.weight.zero_()
+                self.head.linear.weight.requires_grad_(False)
+                self.head.mlp[2].weight.zero_()
+                self.head.mlp[2].bias.zero_()
+            elif init == "heuristic":
                 heuristic = HeuristicRankPolicy(temperature=init_temperature)
                 w, t = heuristic.params["vector_weight"], heuristic.params["temperature"]
                 self.head.linear.weight.zero_()
@@ -264,9 +290,14 @@ class MLPRankPolicy:
         if device.type == "cpu":
             w1, b1 = self.head.mlp[0].weight.detach().numpy(), self.head.mlp[0].bias.detach().numpy()
             w2, b2 = self.head.mlp[2].weight.detach().numpy(), self.head.mlp[2].bias.detach().numpy()
-            wl = self.head.linear.weight.detach().numpy()
-            out = np.tanh(x @ w1.T + b1) @ w2.T + b2 + x @ wl.T
-            return (out[..., 0] / np.float32(self.params["temperature"])).astype(np.float64)
+            mlp = (np.tanh(x @ w1.T + b1) @ w2.T + b2)[..., 0]
+            if "residual_bound" in self.params:
+                fused = x[..., self.feature_names.index("fused")]
+                anchor, bound = np.float32(self.params["anchor_temperature"]), np.float32(self.params["residual_bound"])
+                out = fused / anchor + bound * np.tanh(mlp)
+            else:
+                out = mlp + (x @ self.head.linear.weight.detach().numpy().T)[..., 0]
+            return (out / np.float32(self.params["temperature"])).astype(np.float64)
         with torch.no_grad():
             t = torch.from_numpy(x).to(device)
             return self.scores_torch(t).double().cpu().numpy()
@@ -326,7 +357,13 @@ class MLPRankPolicy:
 
         def build(spec: dict[str, Any]) -> MLPRankPolicy:
             config = spec["config"]
-            policy = cls(tuple(spec["feature_spec"]), config.get("hidden", 64), config.get("temperature", 1.0))
+            policy = cls(
+                tuple(spec["feature_spec"]),
+                config.get("hidden", 64),
+                config.get("temperature", 1.0),
+                residual_bound=config.get("residual_bound"),
+                anchor_temperature=config.get("anchor_temperature", 0.05),
+            )
             policy.training_data_hash = str(spec.get("training_data_hash", ""))
             return policy
 

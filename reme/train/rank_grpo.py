@@ -62,6 +62,9 @@ class GRPOConfig:
     """``heuristic`` (start at ReMe's fusion) or ``random``."""
     init_temperature: float = 0.05
     """T0 of the heuristic start: the same ordering, more exploration when larger."""
+    residual_bound: float | None = None
+    """B: train a bounded residual on the fused score (``MLPRankPolicy(residual_bound=B)``); ``None``: the free
+    head."""
     seed: int = 0
     eval_every: int = 25
     """Validate every this many steps."""
@@ -137,7 +140,11 @@ def train_grpo(
     if not usable:
         raise BadInputError("no training question has evidence among at least k candidates")
     policy = MLPRankPolicy(
-        hidden=config.hidden, seed=config.seed, init=config.init, init_temperature=config.init_temperature
+        hidden=config.hidden,
+        seed=config.seed,
+        init=config.init,
+        init_temperature=config.init_temperature,
+        residual_bound=config.residual_bound,
     )
     head = policy.head.to(config.device)
     reference = copy.deepcopy(head).eval() if config.beta > 0 else None

@@ -68,6 +68,7 @@ def train_rank_policy(
     reward: str = "ndcg",
     k: int = 10,
     val_styles: Mapping[str, Sequence[Episode]] | None = None,
+    residual_bound: float | None = None,
 ) -> dict[str, Any]:
     """Train and write the checkpoint directory; returns the metrics written to ``metrics.json``.
 
@@ -77,6 +78,8 @@ def train_rank_policy(
     that wins on all; the last step wins only when it is the best by that rule."""
     if algo not in ALGOS:
         raise BadInputError(f"--algo {algo!r}: available are {', '.join(ALGOS)}")
+    if residual_bound is not None and algo != "grpo":
+        raise BadInputError("--residual-bound trains a bounded residual head with --algo grpo only")
     if (algo == "ppo") != (from_trajectories is not None):
         raise BadInputError("--algo ppo trains from logged decisions: it needs --from-trajectories, and only it does")
     device = resolve_device(device)
@@ -128,7 +131,14 @@ def train_rank_policy(
         check = validate_and_show if val else None
         if algo == "grpo":
             config = GRPOConfig(
-                steps=steps, group_size=group_size, seed=seed, device=device, reward=reward, k=k, init_temperature=0.2
+                steps=steps,
+                group_size=group_size,
+                seed=seed,
+                device=device,
+                reward=reward,
+                k=k,
+                init_temperature=0.2,
+                residual_bound=residual_bound,
             )
             result = train_grpo(train, config, check, show)
         elif algo == "supervised":

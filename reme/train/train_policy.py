@@ -54,6 +54,8 @@ class TrainPolicyConfig:
     """rank GRPO's reward: ndcg (NDCG@k) or recall (recall@k)."""
     k: int = 10
     """rank GRPO: length of the sampled rankings and the reward's cut-off."""
+    residual_bound: float | None = None
+    """rank GRPO: train a bounded residual on ReMe's fused score (``MLPRankPolicy(residual_bound=...)``)."""
     device: str = "auto"
     """auto, cpu or cuda."""
     seed: int = 0
@@ -71,6 +73,10 @@ class TrainPolicyConfig:
             raise BadInputError(f"--decision {self.decision!r}: use rank, write or compact")
         if self.decision != "rank" and (self.from_trajectories is not None or self.algo != "grpo"):
             raise BadInputError(f"--decision {self.decision} trains with GRPO in its environment only (--algo grpo)")
+        if self.decision != "rank" and self.residual_bound is not None:
+            raise BadInputError("--residual-bound is for --decision rank")
+        if self.residual_bound is not None and not self.residual_bound > 0:
+            raise BadInputError("--residual-bound must be positive")
         if self.decision == "rank" and self.budget is not None:
             raise BadInputError("--budget is for --decision write or compact")
 
@@ -179,7 +185,8 @@ def _train_rank(
     metrics = train_rank_policy(
         train, val, out, algo=config.rank_algo, steps=config.steps, device=config.device, seed=config.seed,
         text_format=config.text_format, show_progress=show_progress, from_trajectories=config.from_trajectories,
-        reward=config.reward, k=config.k, val_styles=val_styles, **given,
+        reward=config.reward, k=config.k, val_styles=val_styles, residual_bound=config.residual_bound,
+        **given,
     )  # fmt: skip
     return TrainSummary("rank", out, metrics, metrics["final"], list(metrics["val_conversations"]))
 
