@@ -53,6 +53,33 @@ def style_margins(
     return out
 
 
+class WorstStyleSelection:
+    """Which validated step a rank run keeps: the one whose smallest recall@10 margin over the heuristic across the
+    validation styles is largest. Call it on the head at each validation (it records the margins and keeps a copy
+    of the weights when the step is the best so far); ``restore`` loads the kept weights back."""
+
+    def __init__(self, groups: Mapping[str, Sequence[RankExample]]):
+        self.groups = {style: list(examples) for style, examples in groups.items() if examples}
+        self.baselines = {style: heuristic_metrics(examples) for style, examples in self.groups.items()}
+        self.history: list[dict[str, dict[str, float]]] = []
+        """The per-style margins of each validation, in order."""
+        self.best = BestCheckpoint(metric="worst_margin")
+
+    def __call__(self, policy: Any) -> dict[str, dict[str, float]]:
+        margins = style_margins(self.groups, self.baselines, policy)
+        self.history.append(margins)
+        worst = {"worst_margin": min(m["margin"] for m in margins.values())}
+        self.best.offer(len(self.history) - 1, worst, lambda: copy.deepcopy(policy.head.state_dict()))
+        return margins
+
+    def restore(self, policy: Any) -> int:
+        """Load the kept weights into ``policy``; returns the index of the kept validation (-1: none)."""
+        if self.best.step >= 0:
+            policy.head.load_state_dict(self.best.kept)
+            policy.refresh_version()
+        return self.best.step
+
+
 def train_rank_policy(
     train_episodes: Sequence[Episode],
     val_episodes: Sequence[Episode],
@@ -98,17 +125,10 @@ def train_rank_policy(
     if not train and not logged:
         raise BadInputError("the training conversations have no scored question")
     baseline = heuristic_metrics(val) if val else {}
-    style_baselines = {style: heuristic_metrics(examples) for style, examples in groups.items()}
-    kept = BestCheckpoint(metric="worst_margin" if val else None)
-    style_log: list[dict[str, dict[str, float]]] = []  # one entry per validation, in order
-    best_weights: list[Any] = []
+    selection = WorstStyleSelection(groups)
 
     def validate(policy: Any) -> dict[str, dict[str, float]]:
-        margins = style_margins(groups, style_baselines, policy)
-        style_log.append(margins)
-        worst = {"worst_margin": min(m["margin"] for m in margins.values())}
-        if kept.offer(len(style_log) - 1, worst, lambda: copy.deepcopy(policy.head.state_dict())):
-            best_weights[:] = [kept.kept]
+        selection(policy)
         return {algo: evaluate_scores(val, policy_scores(policy, val)), "heuristic": baseline}
 
     config: GRPOConfig | SupervisedConfig | PPOConfig
@@ -118,7 +138,7 @@ def train_rank_policy(
     def validate_and_show(policy: Any) -> dict[str, dict[str, float]]:
         results = validate(policy)
         mine = results[algo]
-        worst = min(m["margin"] for m in style_log[-1].values())
+        worst = min(m["margin"] for m in selection.history[-1].values())
         last_val["text"] = f"val R@10 {mine['recall@10']:.3f}, worst style {worst:+.3f}"
         return results
 
@@ -149,17 +169,14 @@ def train_rank_policy(
             result = train_ppo(logged, config, check, show)
     out = Path(out)
     trained_on = data_hash(train) if train else logged_hash(logged)
-    best_step = steps
-    if best_weights:  # the validated step with the best worst-style margin
-        result.policy.head.load_state_dict(best_weights[0])
-        result.policy.refresh_version()
-        best_step = result.validation[kept.step]["step"]
+    kept = selection.restore(result.policy)  # the validated step with the best worst-style margin
+    best_step = result.validation[kept]["step"] if kept >= 0 else steps
     version = result.policy.save(out, training_data_hash=trained_on)
     final: dict[str, dict[str, float]] = {}
     final_styles: dict[str, dict[str, float]] = {}
     if val:
         final = {algo: evaluate_scores(val, policy_scores(result.policy, val)), "heuristic": baseline}
-        final_styles = style_margins(groups, style_baselines, result.policy)
+        final_styles = style_margins(selection.groups, selection.baselines, result.policy)
     metrics = {
         "algo": algo,
         "version": version,
@@ -176,7 +193,7 @@ def train_rank_policy(
         "best_step": best_step,
         "selection": "worst-style recall@10 margin over the heuristic" if val else "last step",
         "val_styles": final_styles,
-        "validation_styles": [{"step": v["step"], "styles": m} for v, m in zip(result.validation, style_log)],
+        "validation_styles": [{"step": v["step"], "styles": m} for v, m in zip(result.validation, selection.history)],
         "final": final,
         "seconds": result.seconds,
         "device": device,
