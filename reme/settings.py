@@ -9,6 +9,9 @@ Example ``reme.yaml``::
       on_failure: error        # or heuristic: fall back, warned and counted, when a learned policy fails
       target_margin: 0.02      # activation refuses a rank head that loses more than this on any target's slice
       target_min_decisions: 20 # ... of at least this many logged decisions
+      style_margin: 0.01       # activation refuses a rank head that loses more than this recall@10 to the
+                               # heuristic on any evaluation style (reme eval styles)
+      style_scale: small       # or full: the style suite's size at activation
     mode: greedy               # sample: explore (training data); greedy: serve
     trajectories:
       enabled: true
@@ -47,6 +50,13 @@ class PolicySettings(BaseModel):
     below the serving policy's by more than this (so no tenant's rewards can buy a head that hurts another)."""
     target_min_decisions: int = Field(default=20, ge=1)
     """A target's slice is judged only when it holds at least this many sampled, rewarded decisions."""
+    style_margin: float = Field(default=0.01, ge=0)
+    """``reme policy activate`` refuses a rank head whose turn recall@10 on any evaluation style
+    (``reme.eval.styles``: synthetic chat, assistant, agent traces, LongMemEval-shaped haystacks on held-out seeds)
+    is below the heuristic's by more than this."""
+    style_scale: Literal["small", "full"] = "small"
+    """The size of the style suite activation scores on: ``small`` (seconds once its candidates are cached under
+    ``WORKSPACE/cache/style-suite/``) or ``full``."""
 
 
 class TrajectorySettings(BaseModel):

@@ -36,6 +36,33 @@ def minilm():
     return enc
 
 
+@pytest.fixture(scope="session")
+def style_suite(tmp_path_factory, minilm) -> Path:
+    """The style gate's small suite (``reme.eval.styles``), its candidates built once per run with the default
+    encoder into a temporary folder."""
+    from reme.eval.styles import evaluate_styles
+    from reme.policy.rank import HeuristicRankPolicy
+
+    folder = tmp_path_factory.mktemp("style-suite")
+    evaluate_styles({"heuristic": HeuristicRankPolicy()}, "small", cache_dir=folder, encoder=minilm)
+    return folder
+
+
+@pytest.fixture
+def seed_style_cache(style_suite):
+    """Put the built small suite into a workspace's style cache, so that ``reme policy activate`` scores a rank
+    head in seconds instead of building the suite again."""
+    import shutil
+
+    def put(workspace: Path) -> None:
+        target = Path(workspace) / "cache" / "style-suite"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in style_suite.glob("*.npz"):
+            shutil.copy2(path, target / path.name)
+
+    return put
+
+
 @pytest.fixture
 def random_encoder():
     from reme.retrieval.embedding import RandomEncoder

@@ -225,7 +225,7 @@ FACTS = [
 ]
 
 
-def test_5_a_flooding_tenant_cannot_buy_a_head_that_hurts_another(tmp_path, minilm):
+def test_5_a_flooding_tenant_cannot_buy_a_head_that_hurts_another(tmp_path, minilm, seed_style_cache):
     """Alice floods rewards that invert the ranking on her own target, ten times Bob's honest volume. Her rewards
     cannot reach Bob's decisions (case 4); training weighs targets equally; and the head trained on the log is
     refused at activation because it loses on Bob's slice, while a head that loses nowhere is served."""
@@ -290,6 +290,7 @@ def test_5_a_flooding_tenant_cannot_buy_a_head_that_hurts_another(tmp_path, mini
     finally:
         memory.close()
     poisoned.save(tmp_path / "poisoned")
+    seed_style_cache(ws)  # the style gate's suite, built once per test run
     r = runner.invoke(cli, ["policy", "activate", str(tmp_path / "poisoned"), "-w", str(ws)])
     assert r.exit_code == 1 and "user:bob" in r.stderr and "LOSES" in r.stderr, r.stderr
     assert not (ws / "reme.yaml").exists() or "rank: heuristic" in (ws / "reme.yaml").read_text()

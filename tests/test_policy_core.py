@@ -88,13 +88,17 @@ def test_200_adds_50_searches_verify_and_stats(tmp_path):
     assert f"trajectories/{segment.name}:101:" in r.stdout and "re-scores to" in r.stdout
 
 
-def test_sample_mode_and_learned_policy_replay_through_the_registry(tmp_path):
+def test_sample_mode_and_learned_policy_replay_through_the_registry(tmp_path, seed_style_cache):
     ws = tmp_path / "ws"
     ckpt = tmp_path / "ckpt"
     version = MLPRankPolicy(seed=1).save(ckpt)
     with Memory(ws, encoder=RandomEncoder(32)) as mem:
         mem.add("bootstrap memory")
+    seed_style_cache(ws)
+    # a random head loses to the heuristic on the evaluation styles (the style gate): forced, as this test serves it
     r = runner.invoke(app, ["policy", "activate", str(ckpt), "--workspace", str(ws)])
+    assert r.exit_code == 1 and "evaluation style" in r.stderr
+    r = runner.invoke(app, ["policy", "activate", str(ckpt), "--force", "--workspace", str(ws)])
     assert r.exit_code == 0 and r.stdout.strip() == f"rank: {version}"
     assert load_settings(ws).policies.rank == version
     settings = WorkspaceSettings(mode="sample", policies=load_settings(ws).policies)

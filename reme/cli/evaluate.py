@@ -222,3 +222,91 @@ def eval_qa(
         keep_dir=keep_workspace, show_progress=True,
     )  # fmt: skip
     return _results_reply({"dataset": str(dataset), **result}, text_format)
+
+
+@eval_app.command("styles")
+@json_command
+def eval_styles(
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", help="'heuristic', 'rrf' or a rank checkpoint directory; repeatable."),
+    ] = None,
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="The policy every other one is compared with.")
+    ] = "heuristic",
+    scale: Annotated[str, typer.Option("--scale", help="small (seconds once cached) or full.")] = "small",
+    style_file: Annotated[
+        list[str] | None,
+        typer.Option("--style-file", help="A LoCoMo or LongMemEval file as an extra style (named by its stem)."),
+    ] = None,
+    margin: Annotated[
+        float, typer.Option("--margin", help="A policy loses a style below the baseline's recall@10 minus this.")
+    ] = 0.01,
+    cache_dir: Annotated[
+        str | None, typer.Option("--cache-dir", help="Where the styles' candidates are cached.")
+    ] = None,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Exit 1 when a policy loses on some style (the report is still given).")
+    ] = False,
+    json_out: JsonOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> Reply:
+    """Each rank policy on every evaluation style (synthetic chat, assistant, agent traces, LongMemEval-shaped
+    haystacks; held-out seeds) against the baseline: turn recall@1/5/10, NDCG@10, session recall for LongMemEval,
+    the recall@10 difference and whether it loses by more than --margin (the style gate of reme policy activate)."""
+    from reme.cli import emit_json, stderr
+    from reme.errors import ReMeError
+    from reme.eval.styles import evaluate_styles
+    from reme.policy.registry import load_rank_policy
+
+    if margin < 0:
+        raise BadInputError(f"--margin must be >= 0, got {margin}")
+    base_label, base_policy = load_rank_policy(baseline)
+    policies: dict[str, Any] = {base_label: base_policy}
+    for spec in policy or ["heuristic"]:
+        label, loaded = load_rank_policy(spec)
+        if label in policies and label != base_label:
+            raise BadInputError(f"two policies share the label {label!r}")
+        policies[label] = loaded
+    result = evaluate_styles(
+        policies, scale, style_file or (), cache_dir, progress=lambda name: stderr(f"style {name} ...")
+    )
+    losing: dict[str, list[str]] = {}
+    for name, entry in result["styles"].items():
+        base = entry["results"][base_label]["recall@10"]
+        entry["difference"] = {
+            label: round(values["recall@10"] - base, 4) for label, values in entry["results"].items()
+        }
+        entry["loses"] = {label: diff < -margin for label, diff in entry["difference"].items()}
+        for label, loses in entry["loses"].items():
+            if loses:
+                losing.setdefault(label, []).append(name)
+    payload = {"baseline": base_label, "margin": margin, **result, "losing": losing}
+
+    def show() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        for name, entry in payload["styles"].items():
+            metrics = list(next(iter(entry["results"].values())))
+            short = [m.replace("session_recall@", "sess R@").replace("recall@", "R@") for m in metrics]
+            table = Table(
+                "policy", *short, "ΔR@10", "verdict", title=f"{name}: {entry['queries']} queries ({entry['source']})"
+            )
+            for label, values in entry["results"].items():
+                verdict = "baseline" if label == base_label else ("LOSES" if entry["loses"][label] else "ok")
+                table.add_row(
+                    label, *(f"{values[m]:.3f}" for m in metrics), f"{entry['difference'][label]:+.3f}", verdict
+                )
+            console.print(table)
+
+    reply = Reply(payload, show)
+    if gate and losing:
+        if json_out:
+            emit_json(payload, json_out)
+        else:
+            show()
+        lines = "; ".join(f"{label} on {', '.join(names)}" for label, names in losing.items())
+        raise ReMeError(f"losing more than {margin} recall@10 to {base_label}: {lines}")
+    return reply

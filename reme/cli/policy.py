@@ -27,18 +27,34 @@ def policy_activate(
         ),
     ],
     force: Annotated[
-        bool, typer.Option("--force", help="Serve a rank head even if it loses on some target's slice of the log.")
+        bool,
+        typer.Option(
+            "--force", help="Serve a rank head even if it loses on some target's slice of the log or on some style."
+        ),
     ] = False,
+    style_file: Annotated[
+        list[str] | None,
+        typer.Option("--style-file", help="A LoCoMo or LongMemEval file to gate on too (a style named by its stem)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve a policy: copy a checkpoint into the workspace registry and make it active for its kind. A rank head is
     first scored on each target's slice of the log against the serving policy (off-policy) and refused when it loses
-    on any by more than policies.target_margin."""
+    on any by more than policies.target_margin, and scored on every evaluation style (reme eval styles) and refused
+    when it loses more than policies.style_margin recall@10 to the heuristic on any."""
     from reme.train.gate import gated_activate
 
-    kind, version, report = gated_activate(existing_workspace(ctx, workspace), source, force=force)
+    kind, version, report, styles = gated_activate(
+        existing_workspace(ctx, workspace), source, force=force, style_files=style_file or ()
+    )
+    forced = (report is not None and not report.passed) or (styles is not None and not styles.passed)
     if report is not None and report.targets:
         stderr(("forced past the gate:\n" if not report.passed else "per-target gate:\n") + report.summary())
+    if styles is not None:
+        head = "forced past the style gate" if not styles.passed else "style gate"
+        stderr(f"{head} ({styles.scale} scale, margin {styles.margin}, against the heuristic):\n{styles.summary()}")
+    if forced:
+        stderr("forced: the registry's history records it")
     print(f"{kind}: default ({version})" if source.endswith(":default") else f"{kind}: {version}")
 
 

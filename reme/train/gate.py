@@ -6,22 +6,33 @@ own searches. Before ``reme policy activate`` serves a rank head, each target's 
 rewarded decisions, at least ``policies.target_min_decisions`` of them) is scored by off-policy evaluation
 (``reme.train.ope``, the pseudoinverse estimator) under the candidate and under the serving policy; the activation
 is refused when the candidate's estimate is below the serving policy's by more than ``policies.target_margin`` on
-any judged target. ``--force`` overrides, and the registry's history records the report and that it was forced.
+any judged target.
+
+The style gate (``reme.eval.styles``) judges the same head on data instead of the log: on every evaluation style
+(synthetic chat, assistant, agent traces, LongMemEval-shaped haystacks, held-out seeds, ``policies.style_scale``;
+plus any ``--style-file``) it must not lose more than ``policies.style_margin`` turn recall@10 to the heuristic.
+Either gate refuses; ``--force`` overrides both, and the registry's history records both reports and that it was
+forced.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from reme.errors import ReMeError
+from reme.eval.styles import StyleReport, style_report
+from reme.retrieval.embedding import Encoder
 from reme.train.logs import LoggedRankSample, logged_rank_samples
 from reme.train.ope import evaluate_offpolicy
 
-__all__ = ["ActivationRefusedError", "GateReport", "TargetVerdict", "gated_activate", "target_gate"]
+__all__ = [
+    "ActivationRefusedError", "GateReport", "TargetVerdict", "gated_activate", "style_cache_dir", "target_gate",
+]  # fmt: skip
 
 
 class ActivationRefusedError(ReMeError):
@@ -119,29 +130,62 @@ def target_gate(
     )
 
 
-def gated_activate(workspace: str | Path, source: str, force: bool = False) -> tuple[str, str, GateReport | None]:
-    """``registry.activate`` behind the per-target gate (rank heads only; other kinds have no off-policy estimate
-    yet). Raises ``ActivationRefusedError`` naming the losing targets unless ``force``; the history entry records the
-    report and ``forced``. Returns ``(kind, version, report)``."""
+def style_cache_dir(workspace: str | Path) -> Path:
+    """Where activation keeps the style suite's candidates: ``WORKSPACE/cache/style-suite/``."""
+    return Path(workspace) / "cache" / "style-suite"
+
+
+def gated_activate(
+    workspace: str | Path,
+    source: str,
+    force: bool = False,
+    style_files: Sequence[str | Path] = (),
+    encoder: Encoder | None = None,
+) -> tuple[str, str, GateReport | None, StyleReport | None]:
+    """``registry.activate`` behind the per-target gate and the style gate (learned rank heads only: heuristics
+    need no gate, other kinds have no estimate yet). Raises ``ActivationRefusedError`` naming the losing targets
+    and styles, with their figures, unless ``force``; the history entry records both reports and ``forced``.
+    ``style_files`` are extra evaluation styles; ``encoder`` builds missing style candidates (default: the default
+    embedder, loaded only on a cache miss). Returns ``(kind, version, target report, style report)``."""
     from reme.policy.registry import activate, load_active, load_source
     from reme.settings import load_settings
 
     candidate = load_source(workspace, source)
     if candidate.kind != "rank" or not hasattr(candidate, "save"):
         kind, version = activate(workspace, source)
-        return kind, version, None
+        return kind, version, None, None
     policies = load_settings(workspace).policies
     serving = load_active(workspace, "rank", policies.rank)
     report = target_gate(workspace, candidate, serving, policies.target_margin, policies.target_min_decisions)
-    note: dict[str, Any] = {"gate": report.model_dump()}
-    if not report.passed:
-        names = ", ".join(t.target for t in report.failing)
+    styles = style_report(
+        candidate,
+        scale=policies.style_scale,
+        margin=policies.style_margin,
+        extra_files=style_files,
+        cache_dir=style_cache_dir(workspace),
+        encoder=encoder,
+    )
+    note: dict[str, Any] = {"gate": report.model_dump(), "style_gate": styles.model_dump()}
+    if not report.passed or not styles.passed:
         if not force:
+            reasons = []
+            if not report.passed:
+                names = ", ".join(t.target for t in report.failing)
+                reasons.append(
+                    f"on the log it loses more than {report.margin} to the serving policy on {names}\n"
+                    f"{report.summary()}"
+                )
+            if not styles.passed:
+                names = ", ".join(s.style for s in styles.failing)
+                reasons.append(
+                    f"it loses more than {styles.margin} recall@10 to the heuristic on the evaluation style(s) "
+                    f"{names} ({styles.scale} scale)\n{styles.summary()}"
+                )
             raise ActivationRefusedError(
-                f"refusing to serve rank head {report.candidate_version}: on the log it loses more than "
-                f"{report.margin} to the serving policy on {names}\n{report.summary()}\n"
-                "(--force serves it anyway, and the registry records that it was forced)"
+                f"refusing to serve rank head {report.candidate_version}: "
+                + "\nand ".join(reasons)
+                + "\n(--force serves it anyway, and the registry records that it was forced)"
             )
         note["forced"] = True
     kind, version = activate(workspace, source, note=note)
-    return kind, version, report
+    return kind, version, report, styles

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Default recipe: train the ranking head on four LoCoMo conversations, validate on the other two, and compare
-# every trainer with the heuristic in one evaluation run. About a minute on 2 CPU cores (docs/training.md).
+# every trainer with the heuristic in one evaluation run. About a minute on 2 CPU cores (docs/training.md), plus
+# about two minutes the first time the style gate's full suite is built (cached in ~/.cache/reme/style-suite).
 # Usage: training/recipes/rank-grpo-locomo.sh [DATA] [OUT] [DEVICE]
 set -euo pipefail
 DATA=${1:-../shared/data/locomo/locomo_train.json}
@@ -21,3 +22,7 @@ reme policy evaluate --workspace "$OUT/logs" --candidate "$OUT/grpo" --json "$OU
 reme eval retrieval --dataset "$DATA" --conversations "$VAL" --policy heuristic \
     --policy "$OUT/grpo" --policy "$OUT/ppo-from-logs" --policy "$OUT/supervised" --json "$OUT/eval.json"
 cat "$OUT/eval.json"
+# The style gate (docs/evaluation.md#style-gate): the recipe fails (exit 1) when a head loses more than 0.01
+# recall@10 to the heuristic on any evaluation style; reme policy activate refuses such a head the same way.
+reme eval styles --policy heuristic --policy "$OUT/grpo" --policy "$OUT/supervised" --policy "$OUT/ppo-from-logs" \
+    --scale full --json "$OUT/styles.json" --gate
