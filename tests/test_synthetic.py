@@ -232,3 +232,48 @@ def test_write_synthetic(tmp_path: Path) -> None:
 def test_bad_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(BadInputError):
         generate_synthetic(**kwargs)
+
+
+def test_agent_traces_style(tmp_path):
+    """The agent style: task traces whose facts sit in the user's turns and in long tool results, with distractor
+    tasks on the same entities and a fact that a later task changes; seeded like the other styles, which it leaves
+    byte-identical."""
+    import hashlib
+    import statistics
+
+    from reme.datasets import load_dataset
+    from reme.datasets.synthetic import generate_synthetic, write_synthetic
+
+    assert generate_synthetic(3, 8, seed=5, style="agent") == generate_synthetic(3, 8, seed=5, style="agent")
+    assert generate_synthetic(3, 8, seed=5, style="agent") != generate_synthetic(3, 8, seed=6, style="agent")
+    path = write_synthetic(tmp_path / "agent.json", n_conversations=4, sessions=8, seed=0, style="agent")
+    episodes, _ = load_dataset(str(path))
+    lengths: dict[str, list[int]] = {}
+    evidence_speakers: list[str] = []
+    for episode in episodes:
+        turns = {t.turn_id: t for t in episode.turns}
+        for t in episode.turns:
+            lengths.setdefault(t.speaker, []).append(len(t.text))
+        for q in episode.questions:
+            assert q.evidence and all(e in turns for e in q.evidence)
+            evidence_speakers += [turns[e].speaker for e in q.evidence]
+            if "most recently" in q.question:  # the update: the later failure's port, not the first one's
+                (later,) = q.evidence
+                earlier = [t for t in episode.turns if "bind failed" in t.text and t.turn_id != later]
+                assert earlier and all(turns[later].text != t.text for t in earlier)
+                assert q.answer in turns[later].text and all(q.answer not in t.text for t in earlier)
+    assert set(lengths) == {"user", "agent", "tool"}
+    assert statistics.median(lengths["tool"]) > 600 > 150 > statistics.median(lengths["user"])
+    assert evidence_speakers.count("tool") >= 8 and evidence_speakers.count("user") >= 8
+    assert sum(len(e.questions) for e in episodes) >= 20
+    # the older styles' output did not move when the agent style was added
+    digests = {
+        style: hashlib.sha256(
+            write_synthetic(tmp_path / f"{style}.json", n_conversations=4, sessions=8, seed=0, style=style).read_bytes()
+        ).hexdigest()
+        for style in ("chat", "assistant")
+    }
+    assert digests == {
+        "chat": "a2e38184980690be10c5b63ff87b3aeb45a08d1a2c91654027e38eab2bfd84c6",
+        "assistant": "587c2a1d35a01603a1dc07cb66cb875d1828bf2bf0a4a828b9c1ec14b7edad1f",
+    }

@@ -50,7 +50,12 @@ def datasets_synth(
     ] = 4,
     sessions: Annotated[int, typer.Option("--sessions", help="Sessions per conversation (haystack).")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    style: Annotated[str, typer.Option("--style", help="chat (LoCoMo-like) or assistant (LongMemEval-like).")] = "chat",
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style", help="chat (LoCoMo-like), assistant (LongMemEval-like) or agent (task traces with tool results)."
+        ),
+    ] = "chat",
     fmt: Annotated[
         str, typer.Option("--format", help="locomo (default) or longmemeval (official LongMemEval JSON).")
     ] = "locomo",
@@ -62,8 +67,10 @@ def datasets_synth(
 
     if conversations < 1 or sessions < 1:
         raise BadInputError("--conversations and --sessions must be at least 1")
-    if style not in ("chat", "assistant"):
-        raise BadInputError(f"unknown style {style!r}: use chat or assistant")
+    from reme.datasets.synthetic.generator import STYLES
+
+    if style not in STYLES:
+        raise BadInputError(f"unknown style {style!r}: use {', '.join(STYLES)}")
     if fmt not in ("locomo", "longmemeval"):
         raise BadInputError(f"unknown format {fmt!r}: use locomo or longmemeval")
     try:
