@@ -73,13 +73,14 @@ def test_the_suite_scores_as_reme_eval_retrieval_does(style_suite, minilm):
 def test_activation_refuses_a_losing_head_and_force_records_it(workspace, tmp_path):
     losing = long_turn_head()
     losing.save(tmp_path / "long")
+    serving = load_settings(workspace).policies.rank
     r = runner.invoke(app, ["policy", "activate", str(tmp_path / "long"), "-w", str(workspace)])
     assert r.exit_code == 1, r.output
     failing = style_report(losing, cache_dir=workspace / "cache" / "style-suite").failing
     for style in failing:
         assert re.search(rf"{style.style}: .*LOSES", r.stderr), r.stderr
     assert "evaluation style" in r.stderr and "--force" in r.stderr
-    assert load_settings(workspace).policies.rank == "heuristic"
+    assert load_settings(workspace).policies.rank == serving != losing.version  # the refused head does not serve
 
     r = runner.invoke(app, ["policy", "activate", str(tmp_path / "long"), "--force", "-w", str(workspace)])
     assert r.exit_code == 0, r.output
