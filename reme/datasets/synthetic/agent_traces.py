@@ -27,6 +27,25 @@ ALLERGENS = ("peanuts", "shellfish", "sesame", "gluten", "dairy", "kiwi")
 DISHES = ("ramen", "pad thai", "falafel wrap", "margherita pizza", "bibimbap", "tacos", "poke bowl")
 SEATS = ("an aisle seat", "a window seat", "an exit-row seat")
 LOG_LEVELS = ("INFO", "DEBUG", "WARN")
+# questions as a user asks them later: mostly in other words than the turn that holds the answer
+HOTEL_QUESTIONS = (
+    "What was the confirmation code of the hotel I booked in {city}?",
+    "Which reference number do I need when I check in at my {city} hotel?",
+    "What code did the booking for my stay in {city} come back with?",
+)
+ALLERGY_QUESTIONS = ("What am I allergic to?", "Which food do I have to avoid?", "What should never be in my meals?")
+SEAT_QUESTIONS = (
+    "What kind of seat do I always want on flights?",
+    "Where do I like to sit on a plane?",
+    "Which seat should you pick for me when you book a flight?",
+)
+TRIP_QUESTIONS = ("When did I ask to book the flight to {city}?", "When did I arrange my trip to {city}?")
+PORT_QUESTIONS = (
+    "Which port was {service} clashing over{when}?",
+    "What port number kept {service} from starting{when}?",
+    "Which port was already taken when {service} crashed{when}?",
+)
+COLLEAGUES = ("Ana", "Tomasz", "Priya", "Jonas", "Mei", "Kofi", "Lucia", "Henrik")
 
 
 def _code(rng: random.Random, prefix: str) -> str:
@@ -75,10 +94,13 @@ def _hotels(t: _Trace, city: str, n: int) -> list[dict[str, Any]]:
     ]
 
 
-def _hotel_task(t: _Trace, s: int, city: str, book: bool) -> None:
+def _hotel_task(t: _Trace, s: int, city: str, book: bool, guest: str = "") -> None:
+    """A hotel search, and a booking (asked about) when ``book``; for ``guest`` the booking is someone else's
+    (a distractor holding a confirmation code of the same city)."""
     rng = t.rng
     nights = rng.randint(2, 5)
-    t.say(s, "user", f"Can you find me a hotel in {city} for {nights} nights next month? Something central.")
+    whom = f"my colleague {guest}" if guest else "me"
+    t.say(s, "user", f"Can you find {whom} a hotel in {city} for {nights} nights next month? Something central.")
     t.say(s, "agent", f"Calling search_hotels(city={city!r}, nights={nights}, sort='rating').")
     options = _hotels(t, city, rng.randint(4, 7))
     t.tool(s, "search_hotels", options)
@@ -89,14 +111,17 @@ def _hotel_task(t: _Trace, s: int, city: str, book: bool) -> None:
     code = _code(rng, "HX")
     t.say(s, "agent", f"Calling book_hotel(hotel_id={chosen['hotel_id']!r}, nights={nights}).")
     receipt = {"status": "confirmed", "confirmation": code, "hotel": chosen["name"], "nights": nights,
-               "total_eur": chosen["price_per_night_eur"] * nights, "guest": "primary account",
+               "total_eur": chosen["price_per_night_eur"] * nights, "guest": guest or "primary account",
                "policy": "pay at the property; cancellation fees apply after 48 hours"}  # fmt: skip
     evidence = [t.tool(s, "book_hotel", [receipt])]
+    if guest:
+        t.say(s, "agent", f"Booked {chosen['name']} for {guest}, confirmation {code}.")
+        return
     if rng.random() < 0.5:
         evidence.append(t.say(s, "agent", f"Done: {chosen['name']} is booked, confirmation {code}."))
     else:
         t.say(s, "agent", f"Done: {chosen['name']} is booked for {nights} nights.")
-    t.ask(f"What was the confirmation code of the hotel I booked in {city}?", code, evidence, 4)
+    t.ask(rng.choice(HOTEL_QUESTIONS).format(city=city), code, evidence, 4)
 
 
 def _logs(t: _Trace, service: str, host: str, port: int | None) -> str:
@@ -153,7 +178,7 @@ def _agent_item(rng: random.Random, sample_id: str, sessions: int) -> dict[str, 
     t.say(s, "agent", f"Calling order_food(dish={dish!r}, exclude={allergen!r}).")
     t.tool(s, "order_food", [{"order_id": _code(rng, "OD"), "dish": dish, "eta_min": rng.randint(20, 55),
                                "restaurant": f"{rng.choice(HOTEL_WORDS)} Kitchen", "status": "placed"}])  # fmt: skip
-    t.ask("What am I allergic to?", allergen, [ev], 4)
+    t.ask(rng.choice(ALLERGY_QUESTIONS), allergen, [ev], 4)
     s = next(slots)
     airline, city = rng.choice(AIRLINES), cities[2]
     ev = t.say(s, "user", f"Book the {airline} flight to {city} on Friday. I always want {seat}.")
@@ -161,8 +186,8 @@ def _agent_item(rng: random.Random, sample_id: str, sessions: int) -> dict[str, 
     ticket = {"pnr": _code(rng, "PN"), "airline": airline, "to": city, "seat": f"{rng.randint(3, 38)}C",
               "fare": rng.choice(("light", "classic", "flex")), "bags": rng.randint(0, 2)}  # fmt: skip
     t.tool(s, "book_flight", [ticket])
-    t.ask("What kind of seat do I always want on flights?", seat, [ev], 4)
-    t.ask(f"When did I ask to book the flight to {city}?", t.dates[s].strftime("%d %B %Y"), [ev], 2)
+    t.ask(rng.choice(SEAT_QUESTIONS), seat, [ev], 4)
+    t.ask(rng.choice(TRIP_QUESTIONS).format(city=city), t.dates[s].strftime("%d %B %Y"), [ev], 2)
     # the tools' facts, with distractor tasks on the same entities
     _hotel_task(t, next(slots), cities[0], book=True)
     _hotel_task(t, next(slots), cities[0], book=False)
@@ -175,9 +200,21 @@ def _agent_item(rng: random.Random, sample_id: str, sessions: int) -> dict[str, 
     if sessions >= 3 and first != later:
         new = _service_task(t, later, service, host, ports[1])
         assert new is not None
-        t.ask(f"Which port did {service} on {host} fail to bind most recently?", str(ports[1]), [new], 4)
+        t.ask(rng.choice(PORT_QUESTIONS).format(service=service, when=" the last time"), str(ports[1]), [new], 4)
     elif old is not None:
-        t.ask(f"Which port did {service} on {host} fail to bind?", str(ports[0]), [old], 4)
+        t.ask(rng.choice(PORT_QUESTIONS).format(service=service, when=""), str(ports[0]), [old], 4)
+    for other in rng.sample([x for x in SERVICES if x != service], 2):  # other services' bind failures
+        _service_task(t, next(slots), other, host, rng.randrange(8000, 9000))
+    for guest in rng.sample(COLLEAGUES, 2):  # other people's bookings in the same cities
+        _hotel_task(t, next(slots), rng.choice(cities[:2]), book=True, guest=guest)
+    s = next(slots)
+    other_allergen = rng.choice([a for a in ALLERGENS if a != allergen])
+    friend = rng.choice(COLLEAGUES)
+    t.say(s, "user", f"We are having {friend} over for dinner; {friend} is allergic to {other_allergen}, plan a menu.")
+    t.say(s, "agent", f"Calling plan_menu(guests=2, exclude={other_allergen!r}).")
+    t.tool(s, "plan_menu", [{"course": c, "dish": rng.choice(DISHES), "allergens_checked": [other_allergen],
+                             "prep_min": rng.randint(10, 60)} for c in ("starter", "main", "dessert")])  # fmt: skip
+    t.say(s, "agent", f"Here is a menu without {other_allergen} for you and {friend}.")
     for s in range(sessions):  # routine tasks on the same entities, without the answers
         for _ in range(rng.choice((1, 2, 2, 3))):
             _routine_task(
