@@ -33,7 +33,8 @@ demo: install
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace search "Where does Alice live now?" --target user:bob
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace trajectories verify
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace trajectories stats
-	$(VENV)/bin/reme eval retrieval --dataset $(DEMO)/synthetic.json --policy heuristic --json $(DEMO)/eval_retrieval.json
+	$(VENV)/bin/reme --workspace $(DEMO)/workspace policy list
+	$(VENV)/bin/reme eval retrieval --dataset $(DEMO)/synthetic.json --policy default --policy heuristic --json $(DEMO)/eval_retrieval.json
 	@cat $(DEMO)/eval_retrieval.json
 	$(VENV)/bin/reme train-policy --decision rank --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --out $(DEMO)/rank-grpo
 	@echo "learning curve: $(DEMO)/rank-grpo/curves.png; metrics: $(DEMO)/rank-grpo/metrics.json"

@@ -34,15 +34,19 @@ synth val-agent --style agent --conversations 4 --sessions 8 --seed 19
 synth eval-chat --style chat --conversations 4 --sessions 8 --seed 101
 synth eval-assistant --style assistant --conversations 4 --sessions 8 --seed 102
 synth eval-longmemeval --format longmemeval --conversations 40 --sessions 20 --seed 3
-synth eval-agent --style agent --conversations 4 --sessions 8 --seed 104
+synth eval-agent --style agent --conversations 8 --sessions 8 --seed 104
 TRAIN=(--dataset "$D/train-chat.json" --dataset "$D/train-assistant.json" --dataset "$D/train-longmemeval.json"
        --dataset "$D/train-agent.json")
 VAL=(--val-dataset "$D/val-chat.json" --val-dataset "$D/val-assistant.json" --val-dataset "$D/val-longmemeval.json"
      --val-dataset "$D/val-agent.json")
+# write and compact stream whole conversations: the LoCoMo-format styles
+TRAIN_ENV=(--dataset "$D/train-chat.json" --dataset "$D/train-assistant.json" --dataset "$D/train-agent.json")
+VAL_ENV=(--val-dataset "$D/val-chat.json" --val-dataset "$D/val-assistant.json" --val-dataset "$D/val-agent.json")
 EVAL=(chat assistant longmemeval agent)
 [ -f "$LOCOMO" ] && EVAL+=(locomo)
 eval_file() { if [ "$1" = locomo ]; then echo "$LOCOMO"; else echo "$D/eval-$1.json"; fi; }
 
+echo "rank: training" >&2
 # --- rank: a bounded residual on ReMe's fusion, four styles, the step kept by its worst validation style
 reme train-policy --decision rank "${TRAIN[@]}" "${VAL[@]}" --residual-bound 2 --seed 0 --device cpu \
     --out "$WORK/rank/learned"
@@ -51,10 +55,11 @@ for style in "${EVAL[@]}"; do
         --json "$WORK/eval/rank-$style.json" >/dev/null
 done
 
+echo "write, compact: training" >&2
 # --- write (30% storage) and compact (20% context): GRPO in their environments on the same training styles
-reme train-policy --decision write "${TRAIN[@]}" "${VAL[@]}" --budget 0.3 --seed 0 --device cpu \
+reme train-policy --decision write "${TRAIN_ENV[@]}" "${VAL_ENV[@]}" --budget 0.3 --seed 0 --device cpu \
     --out "$WORK/write/learned"
-reme train-policy --decision compact "${TRAIN[@]}" "${VAL[@]}" --budget 0.2 --seed 0 --device cpu \
+reme train-policy --decision compact "${TRAIN_ENV[@]}" "${VAL_ENV[@]}" --budget 0.2 --seed 0 --device cpu \
     --out "$WORK/compact/learned"
 for style in "${EVAL[@]}"; do
     reme eval write --dataset "$(eval_file "$style")" --budget 0.3 --policy novelty-length \
