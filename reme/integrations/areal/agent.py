@@ -120,8 +120,8 @@ class ReMeWriterAgent:
         writer = OpenAIChatClient(config, http_client=extra_kwargs.get("http_client"))
         with tempfile.TemporaryDirectory(prefix="reme-areal-") as tmp:
             reward, records = await self._episode(episode, group_id, writer, Path(tmp))
-        if self.sink_dir:
-            _append_locked(Path(self.sink_dir), records, self.head())
+            if self.sink_dir:  # while the episode's registry (its shipped defaults included) still exists
+                _append_locked(Path(self.sink_dir), records, self.head(), Path(tmp) / "ws")
         return float(reward)
 
     async def _episode(self, episode: Any, group_id: str, writer: Any, root: Path) -> tuple[float, list[Any]]:
@@ -201,17 +201,24 @@ class ReMeWriterAgent:
         return len(gold & found) / len(gold)
 
 
-def _append_locked(sink: Path, records: list[Any], head: Any) -> None:
+def _append_locked(sink: Path, records: list[Any], head: Any, episode_root: Path | None = None) -> None:
     """Append ``records`` to ``sink/trajectories`` while holding ``sink/.lock`` (rollout workers share the sink);
-    a learned head is copied into the sink's registry, so that ``reme trajectories verify SINK`` re-scores it."""
-    from reme.policy.registry import ensure_registered
+    a learned head, and every learned version of the episode's registry that took one of the records (a shipped
+    default, say), is copied into the sink's registry, so that ``reme trajectories verify SINK`` re-scores them."""
+    from reme.policy.registry import ensure_registered, load_version, registry_dir
     from reme.policy.trajectory import TrajectoryLog
+
+    taken = {r.version for r in records if getattr(r, "type", "") == "decision"}
+    learned = []
+    if episode_root is not None:
+        learned = [load_version(episode_root, v) for v in sorted(taken) if (registry_dir(episode_root) / v).is_dir()]
 
     sink.mkdir(parents=True, exist_ok=True)
     with open(sink / ".lock", "a+b") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
-            ensure_registered(sink, head)
+            for policy in (head, *learned):
+                ensure_registered(sink, policy)
             trajectory = TrajectoryLog(sink / "trajectories")
             for record in records:
                 trajectory.append(record)
