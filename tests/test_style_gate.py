@@ -168,3 +168,30 @@ def test_no_training_recipe_uses_a_held_out_seed():
     for path in [*(REPO / "training").rglob("*.sh"), *(REPO / "training").rglob("*.yaml"), REPO / "docs/training.md"]:
         used |= {int(m) for m in re.findall(r"(?:--seed[ =]|seed[:=] ?)(\d+)", path.read_text(encoding="utf-8"))}
     assert used and not used & set(HELD_OUT_SEEDS.values())
+
+
+def test_the_shipped_defaults_hold_up_on_every_style(style_suite, minilm):
+    """The robustness check of what a new workspace serves, on every built-in style at small scale: the shipped rank
+    default loses no style to the heuristic (the gate's rule), and the shipped writer, at the 30% storage budget it
+    was trained for, stores evidence at least as well as the novelty-length rule on every style but one question's
+    worth (its targets, +0.03 on the held-out files, are checked by training/recipes/check_targets.py)."""
+    from reme.envs.write import WriteEnvConfig, evaluate_write, load_write_policy, prepare_write_episodes
+    from reme.eval.styles import builtin_styles, style_episodes
+    from reme.policy.registry import heuristic_for
+    from reme.policy.shipped import read_manifest
+
+    manifest = read_manifest()
+    rank = manifest["rank"]
+    rank_policy = heuristic_for("rank") if rank.heuristic else MLPRankPolicy.load(rank.checkpoint)
+    report = style_report(rank_policy, cache_dir=style_suite, encoder=minilm)
+    assert {s.style for s in report.styles} == set(builtin_styles()) and "agent" in builtin_styles()
+    assert report.passed, report.summary()
+    if manifest["write"].heuristic:
+        return
+    writer, rule = load_write_policy("default"), load_write_policy("novelty-length")
+    for style in builtin_styles():
+        episodes, _ = style_episodes(style, "small")
+        prepared = prepare_write_episodes(episodes, encoder=minilm)
+        results = evaluate_write(prepared, {"shipped": writer, "rule": rule}, WriteEnvConfig(budget=0.3))["results"]
+        questions = sum(len(e.questions) for e in episodes)
+        assert results["shipped"]["recall@10"] >= results["rule"]["recall@10"] - 1.0 / questions, (style, results)
