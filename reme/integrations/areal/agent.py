@@ -209,9 +209,10 @@ def _append_locked(sink: Path, records: list[Any], head: Any, episode_root: Path
     from reme.policy.trajectory import TrajectoryLog
 
     taken = {r.version for r in records if getattr(r, "type", "") == "decision"}
+    missing = sorted(v for v in taken if not (registry_dir(sink) / v).is_dir())  # load only what the sink lacks
     learned = []
     if episode_root is not None:
-        learned = [load_version(episode_root, v) for v in sorted(taken) if (registry_dir(episode_root) / v).is_dir()]
+        learned = [load_version(episode_root, v) for v in missing if (registry_dir(episode_root) / v).is_dir()]
 
     sink.mkdir(parents=True, exist_ok=True)
     with open(sink / ".lock", "a+b") as lock:
