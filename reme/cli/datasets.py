@@ -50,7 +50,13 @@ def datasets_synth(
     ] = 4,
     sessions: Annotated[int, typer.Option("--sessions", help="Sessions per conversation (haystack).")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    style: Annotated[str, typer.Option("--style", help="chat (LoCoMo-like) or assistant (LongMemEval-like).")] = "chat",
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="chat (LoCoMo-like), assistant (LongMemEval-like) or agent (agent traces with tool results).",
+        ),
+    ] = "chat",
     fmt: Annotated[
         str, typer.Option("--format", help="locomo (default) or longmemeval (official LongMemEval JSON).")
     ] = "locomo",
@@ -58,12 +64,12 @@ def datasets_synth(
 ) -> None:
     """Write synthetic conversations with questions and evidence ids (LoCoMo format, or LongMemEval's)."""
     from reme.datasets import generate_longmemeval_synthetic, load_dataset
-    from reme.datasets.synthetic import write_synthetic
+    from reme.datasets.synthetic import STYLES, write_synthetic
 
     if conversations < 1 or sessions < 1:
         raise BadInputError("--conversations and --sessions must be at least 1")
-    if style not in ("chat", "assistant"):
-        raise BadInputError(f"unknown style {style!r}: use chat or assistant")
+    if style not in STYLES:
+        raise BadInputError(f"unknown style {style!r}: use {', '.join(STYLES[:-1])} or {STYLES[-1]}")
     if fmt not in ("locomo", "longmemeval"):
         raise BadInputError(f"unknown format {fmt!r}: use locomo or longmemeval")
     try:
