@@ -53,7 +53,8 @@ def datasets_synth(
     style: Annotated[
         str,
         typer.Option(
-            "--style", help="chat (LoCoMo-like), assistant (LongMemEval-like) or agent (task traces with tool results)."
+            "--style",
+            help="chat (LoCoMo-like), assistant (LongMemEval-like) or agent (agent traces with tool results).",
         ),
     ] = "chat",
     fmt: Annotated[
@@ -63,14 +64,12 @@ def datasets_synth(
 ) -> None:
     """Write synthetic conversations with questions and evidence ids (LoCoMo format, or LongMemEval's)."""
     from reme.datasets import generate_longmemeval_synthetic, load_dataset
-    from reme.datasets.synthetic import write_synthetic
+    from reme.datasets.synthetic import STYLES, write_synthetic
 
     if conversations < 1 or sessions < 1:
         raise BadInputError("--conversations and --sessions must be at least 1")
-    from reme.datasets.synthetic.generator import STYLES
-
     if style not in STYLES:
-        raise BadInputError(f"unknown style {style!r}: use {', '.join(STYLES)}")
+        raise BadInputError(f"unknown style {style!r}: use {', '.join(STYLES[:-1])} or {STYLES[-1]}")
     if fmt not in ("locomo", "longmemeval"):
         raise BadInputError(f"unknown format {fmt!r}: use locomo or longmemeval")
     try:

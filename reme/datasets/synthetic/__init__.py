@@ -7,6 +7,11 @@ and distractor events of other people that share vocabulary with the real ones. 
 categories (1 multi-hop, 2 temporal, 3 open-domain/inference, 4 single-hop, 5 adversarial) and are worded
 with synonyms and several templates per fact, so keyword overlap alone does not find the evidence.
 
+``style="agent"`` is neither: task-oriented agent traces in which the user gives an agent tasks, the agent
+calls tools and the tools' results are turns of their own (speaker ``tool``: long JSON, tables, logs, listings);
+facts come from the user's turns and from tool results (``agent_traces`` and the ``agent_*`` modules beside it,
+words in ``agent_vocabulary.json``).
+
 The same ``seed`` always gives the same output (no set iteration or hash order is involved).
 
 The package: ``generator`` (entry points and the plan), ``registry`` (stories by name), ``life_stories`` and

@@ -15,7 +15,7 @@ from reme.datasets.checks import check_int
 from reme.errors import BadInputError
 
 from . import life_stories  # noqa: F401  (registers the life stories; event_stories registers with its import below)
-from .agent_traces import agent_traces
+from .agent_traces import build as build_agent
 from .conversation import Conversation
 from .distractors import distractor, never_said, resolve_swaps
 from .event_stories import EVENT_STORIES
@@ -26,8 +26,8 @@ from .render import render
 __all__ = ["STYLES", "build", "generate_synthetic", "plan", "write_synthetic"]
 
 STYLES = ("chat", "assistant", "agent")
-"""``chat``: two friends talking; ``assistant``: a user asking an assistant for help (long replies); ``agent``: task
-traces of a user, an agent and its tools (``agent_traces``)."""
+"""``chat``: two friends talking; ``assistant``: a user asking an assistant for help (long replies); ``agent``: a
+user giving an agent tasks, with the agent's tool calls and the tools' results as turns (``agent_traces``)."""
 
 
 def generate_synthetic(
@@ -35,16 +35,14 @@ def generate_synthetic(
 ) -> list[dict[str, Any]]:
     """Generate ``n_conversations`` synthetic conversations as LoCoMo JSON items (``load_locomo`` reads them).
 
-    ``sessions`` is the number of dated sessions per conversation; ``style`` is ``chat``, ``assistant`` or ``agent``.
+    ``sessions`` is the number of dated sessions per conversation; ``style`` is one of :data:`STYLES`.
     The same arguments always give the same items.
     """
     check_int("n_conversations", n_conversations, 1, 1000)
     check_int("sessions", sessions, 1, 200)
     check_int("seed", seed, -(2**63), 2**63 - 1)
     if style not in STYLES:
-        raise BadInputError(f"unknown synthetic style {style!r}: use 'chat', 'assistant' or 'agent'")
-    if style == "agent":
-        return agent_traces(n_conversations, sessions, seed)
+        raise BadInputError(f"unknown synthetic style {style!r}: use {', '.join(map(repr, STYLES))}")
     items = []
     for index in range(n_conversations):
         rng = random.Random(f"reme-synthetic/{style}/{seed}/{index}")
@@ -64,6 +62,8 @@ def write_synthetic(path: str | os.PathLike[str], **kw: Any) -> Path:
 
 def build(rng: random.Random, sample_id: str, sessions: int, style: str) -> dict[str, Any]:
     """One conversation of ``sessions`` sessions drawn from ``rng``, planned and rendered as a LoCoMo item."""
+    if style == "agent":
+        return build_agent(rng, sample_id, sessions)
     conversation = Conversation(rng, sample_id, sessions, style)
     plan(conversation)
     return render(conversation)

@@ -14,7 +14,7 @@ import types
 import typing
 from dataclasses import dataclass, fields
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 __all__ = [
     "City",
@@ -27,8 +27,11 @@ __all__ = [
     "Relative",
     "Species",
     "Vocabulary",
+    "read_data",
     "vocabulary",
 ]
+
+T = TypeVar("T")
 
 DATA_FILE = "vocabulary.json"
 """The words, in this package: one key per :class:`Vocabulary` field; a record is an object of its fields."""
@@ -176,47 +179,54 @@ class Vocabulary:
 @functools.cache
 def vocabulary() -> Vocabulary:
     """The vocabulary, read from the package's data file on first use and kept (every call returns one object)."""
-    text = resources.files("reme.datasets.synthetic").joinpath(DATA_FILE).read_text(encoding="utf-8")
+    return read_data(Vocabulary, DATA_FILE)
+
+
+def read_data(kind: type[T], file: str) -> T:
+    """The dataclass ``kind`` read from the package's JSON data file ``file``: one key per field, each value typed
+    as the field's annotation says (arrays become tuples, objects records or dicts); a mismatch is a ``ValueError``
+    naming the file and the place."""
+    text = resources.files("reme.datasets.synthetic").joinpath(file).read_text(encoding="utf-8")
     raw = json.loads(text)
-    hints = typing.get_type_hints(Vocabulary)
-    names = [f.name for f in fields(Vocabulary)]
+    hints = typing.get_type_hints(kind)
+    names = [f.name for f in fields(kind)]  # type: ignore[arg-type]
     if not isinstance(raw, dict) or sorted(raw) != sorted(names):
-        raise ValueError(f"{DATA_FILE}: its keys must be the fields of Vocabulary")
-    return Vocabulary(**{name: _typed(hints[name], raw[name], name) for name in names})
+        raise ValueError(f"{file}: its keys must be the fields of {kind.__name__}")
+    return kind(**{name: _typed(hints[name], raw[name], name, file) for name in names})
 
 
-def _typed(hint: Any, value: Any, where: str) -> Any:
+def _typed(hint: Any, value: Any, where: str, file: str) -> Any:
     """``value`` (parsed JSON) as the type ``hint`` names: arrays become tuples, objects records or dicts."""
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):  # a NamedTuple record
         record = typing.get_type_hints(hint)
         if not isinstance(value, dict) or sorted(value) != sorted(record):
-            raise ValueError(f"{DATA_FILE}: {where} must be an object with the fields {sorted(record)}")
-        return hint(**{k: _typed(record[k], value[k], f"{where}.{k}") for k in hint._fields})
+            raise ValueError(f"{file}: {where} must be an object with the fields {sorted(record)}")
+        return hint(**{k: _typed(record[k], value[k], f"{where}.{k}", file) for k in hint._fields})
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, list):
-            raise ValueError(f"{DATA_FILE}: {where} must be an array")
+            raise ValueError(f"{file}: {where} must be an array")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_typed(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+            return tuple(_typed(args[0], v, f"{where}[{i}]", file) for i, v in enumerate(value))
         if len(value) != len(args):
-            raise ValueError(f"{DATA_FILE}: {where} must hold {len(args)} values")
-        return tuple(_typed(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+            raise ValueError(f"{file}: {where} must hold {len(args)} values")
+        return tuple(_typed(a, v, f"{where}[{i}]", file) for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if origin is dict:
         _, item = typing.get_args(hint)
         if not isinstance(value, dict):
-            raise ValueError(f"{DATA_FILE}: {where} must be an object")
-        return {k: _typed(item, v, f"{where}.{k}") for k, v in value.items()}
+            raise ValueError(f"{file}: {where} must be an object")
+        return {k: _typed(item, v, f"{where}.{k}", file) for k, v in value.items()}
     if origin in (typing.Union, types.UnionType):
         for option in typing.get_args(hint):
             if option is type(None) and value is None:
                 return None
             if isinstance(option, type) and option is not type(None) and _is(option, value):
                 return value
-        raise ValueError(f"{DATA_FILE}: {where} must be {hint}")
+        raise ValueError(f"{file}: {where} must be {hint}")
     if isinstance(hint, type) and _is(hint, value):
         return value
-    raise ValueError(f"{DATA_FILE}: {where} must be {getattr(hint, '__name__', hint)}")
+    raise ValueError(f"{file}: {where} must be {getattr(hint, '__name__', hint)}")
 
 
 def _is(kind: type, value: Any) -> bool:
