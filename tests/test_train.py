@@ -79,6 +79,30 @@ def test_a_few_grpo_steps_raise_the_reward():
     assert np.mean(rewards[-10:]) > np.mean(rewards[:10]) + 0.1
 
 
+def test_grpo_trains_on_extra_feature_columns_and_learns_from_them():
+    """``GRPOConfig.feature_names`` (benchmarks/rank_query_features.py): a column beside ``RANK_FEATURES`` that
+    alone marks the evidence is learned, and the head is scored with the same columns."""
+    from reme.policy.rank_features import RANK_FEATURES
+    from reme.train.rank_data import evaluate_scores
+    from reme.train.rank_grpo import policy_scores
+
+    rng = np.random.default_rng(1)
+    examples = []
+    for q in range(64):
+        x = rng.random((30, len(RANK_FEATURES) + 1)).astype(np.float32)
+        rel = np.zeros(30, dtype=bool)
+        rel[rng.integers(30)] = True
+        x[:, -1] = rel  # the extra column is the answer
+        examples.append(RankExample("e", f"q{q}", x, rel, 1))
+    names = (*RANK_FEATURES, "oracle")
+    config = GRPOConfig(steps=60, group_size=8, k=5, lr=0.02, seed=0, eval_every=1000, feature_names=names)
+    result = train_grpo(examples, config)
+    assert result.policy.feature_names == names
+    scores = policy_scores(result.policy, examples)
+    assert all(s.shape == (30,) for s in scores)
+    assert evaluate_scores(examples, scores)["recall@1"] > 0.5  # chance is 1/30
+
+
 def test_train_policy_cli_round_trip_on_synthetic_data(tmp_path, monkeypatch):
     data = tmp_path / "synth.json"
     write_synthetic(data, n_conversations=3, sessions=3, seed=4)

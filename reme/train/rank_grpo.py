@@ -27,6 +27,7 @@ import numpy as np
 from reme.errors import BadInputError
 from reme.eval.metrics import dcg_discounts, ideal_dcg
 from reme.policy.rank import MLPRankPolicy
+from reme.policy.rank_features import RANK_FEATURES
 from reme.train.common import clipped_surrogate, group_advantages
 from reme.train.rank_data import RankExample, TrainResult, pad
 
@@ -65,6 +66,9 @@ class GRPOConfig:
     residual_bound: float | None = None
     """B: train a bounded residual on the fused score (``MLPRankPolicy(residual_bound=B)``); ``None``: the free
     head."""
+    feature_names: tuple[str, ...] = RANK_FEATURES
+    """The columns of the examples' feature matrices, in order (extra query-time columns for experiments; the
+    live decision computes ``RANK_FEATURES``)."""
     seed: int = 0
     eval_every: int = 25
     """Validate every this many steps."""
@@ -145,6 +149,7 @@ def train_grpo(
         init=config.init,
         init_temperature=config.init_temperature,
         residual_bound=config.residual_bound,
+        feature_names=config.feature_names,
     )
     head = policy.head.to(config.device)
     reference = copy.deepcopy(head).eval() if config.beta > 0 else None
@@ -205,4 +210,4 @@ def policy_scores(policy: MLPRankPolicy, examples: Sequence[RankExample]) -> lis
     """The head's score of every candidate of every example (numpy, for ``evaluate_scores``)."""
     from reme.policy.rank import RankState
 
-    return [policy.scores(RankState(ex.features, 10)) for ex in examples]
+    return [policy.scores(RankState(ex.features, 10, feature_names=policy.feature_names)) for ex in examples]
