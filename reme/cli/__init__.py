@@ -7,7 +7,7 @@ stdout); exit code 0 on success, 1 when the operation failed, 2 for bad usage or
 This module owns the Typer ``app`` (its global options and the table of commands), the mapping of library errors to
 exit codes, and ``json_command``, the one decorator every command runs under. The commands live one module per
 sub-app or group: ``memories`` (add, search, list, ...), ``trajectories``, ``policy``, ``evaluate`` (eval),
-``datasets``, ``train`` (train-policy), ``bench``, ``serve`` (serve, mcp) and ``doctor``.
+``datasets``, ``train`` (train-policy), ``learn``, ``bench``, ``serve`` (serve, mcp) and ``doctor``.
 """
 
 from __future__ import annotations
@@ -134,10 +134,11 @@ def main_callback(
 
 # The table of commands, in the order `reme --help` lists them. The command modules import the helpers above, so
 # they are imported once those exist.
-from reme.cli import bench, datasets, doctor, evaluate, memories, policy, serve, train, trajectories  # noqa: E402
+from reme.cli import bench, datasets, doctor, evaluate, learn, memories, policy, serve, train, trajectories  # noqa: E402
 
 app.add_typer(memories.commands)
 app.add_typer(train.commands)
+app.add_typer(learn.commands)
 app.add_typer(serve.commands)
 app.add_typer(doctor.commands)
 app.add_typer(evaluate.eval_app, name="eval")

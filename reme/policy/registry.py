@@ -336,7 +336,7 @@ def load_source(workspace: str | Path, source: str) -> Any:
 def rollback(workspace: str | Path, kind: str) -> str:
     """Serve again the version that was active before the latest activation of ``kind``."""
     _check_kind(kind)
-    mine = [e for e in _history(workspace) if e.get("kind") == kind and e.get("event") != "register"]
+    mine = activations(workspace, kind)
     if not mine:
         raise BadInputError(f"nothing to roll back: {kind} was never activated in {workspace}")
     previous = str(mine[-1]["previous"])
@@ -350,6 +350,13 @@ def rollback(workspace: str | Path, kind: str) -> str:
         {"time": utc_now(), "kind": kind, "version": previous, "previous": mine[-1]["version"], "rollback": True},
     )
     return previous
+
+
+def activations(workspace: str | Path, kind: str) -> list[dict[str, Any]]:
+    """The history entries that changed what serves ``kind`` (activations and rollbacks, not registrations), oldest
+    first."""
+    _check_kind(kind)
+    return [e for e in _history(workspace) if e.get("kind") == kind and e.get("event") != "register"]
 
 
 def _history(workspace: str | Path) -> list[dict[str, Any]]:

@@ -1,0 +1,669 @@
+"""``reme learn``: each decision learns from the workspace's own log, and a new version serves only when the log
+says it is better.
+
+For each decision kind in turn (``rank``, ``write``, ``compact``):
+
+1. **join**: the log's decisions and rewards through the credit rules (``reme.policy.rewards.join_rewards``); the
+   samples are the kind's trainable decisions with a return (a write always has one; other kinds once rewarded)
+   whose behaviour probability is known: taken in ``sample`` mode or marked explored (``extra["explored"]``), so
+   that an importance weight exists. A greedy decision's action had probability 1, which says nothing about the
+   actions it did not take.
+2. **split by time**: the oldest ``1 - holdout`` share trains, the most recent ``holdout`` share evaluates.
+3. **train** a candidate off-policy from the serving version: the rank head with the decoupled PPO of
+   ``reme.train.rank_ppo``; the write and compact policies with the same clipped surrogate (``clipped_surrogate``,
+   the behaviour weight ``pi_prox / mu`` capped) over single decisions. A heuristic has no weights to continue
+   from: the candidate is then the kind's learned policy, first cloned on the heuristic's logged actions.
+4. **estimate** the candidate's and the serving version's value on the held-back slice: for write and compact,
+   self-normalised importance sampling (SNIPS) and doubly robust (DR, with the training slice's mean return per
+   action as the reward model); for rank, the pseudoinverse estimator of ``reme.train.ope`` (importance weights
+   over whole orderings degenerate). Each with a percentile bootstrap interval.
+5. **promote** the candidate only when the lower bound of its estimate beats the serving version's estimate, and
+   on no target's own slice (``extra["target"]``, at least ``min_target_decisions`` decisions) it loses by more
+   than ``target_margin``: no tenant's rewards can buy a version that hurts another. A rank head also passes the
+   activation gates of ``reme policy activate`` (``gated_activate``: the per-target gate on the whole log and the
+   style gate). Either way, the registry's history and ``learn/runs.jsonl`` record why.
+6. **watch**: every run first judges the latest activation of the kind (the learner's, or anyone's: a version
+   served with ``reme policy activate --force`` too), once the version it serves has ``watch_decisions`` rewarded
+   decisions: their mean return against the replaced version's before the activation. When it is lower by more
+   than ``rollback_margin`` the learner rolls back (``registry.rollback``) by itself.
+
+A run holds ``WORKSPACE/learn/lock`` (a second learner is refused, never interleaved); a kind whose log has not
+changed since the last run is skipped; training is seeded, so a re-run over the same log gives the same candidate.
+A learner that fails on a kind leaves that kind's serving version alone and says why in its row.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from reme.errors import BadInputError, WorkspaceError
+from reme.policy.decision import Decision
+from reme.policy.rewards import Sample, join_rewards
+from reme.policy.trajectory import read_records
+from reme.schema import utc_now
+from reme.train.common import clipped_surrogate
+from reme.train.logs import LoggedRankSample, logged_rank_samples, trajectory_dir
+
+__all__ = [
+    "Estimate", "KindReport", "LearnConfig", "learn", "learn_dir", "learner_lock", "plot_rewards", "read_runs",
+    "reward_over_time",
+]  # fmt: skip
+
+Kind = Literal["rank", "write", "compact"]
+KINDS: tuple[Kind, ...] = ("rank", "write", "compact")
+
+
+class LearnConfig(BaseModel):
+    """What ``reme learn`` does per decision; every field has the default ``reme learn`` uses."""
+
+    kinds: list[Kind] = Field(default_factory=lambda: list(KINDS))
+    holdout: float = Field(0.3, gt=0.0, lt=1.0)
+    """The most recent share of the samples, held back for the estimates."""
+    min_samples: int = Field(40, ge=2)
+    """Fewer usable samples than this (training and held-back together): the kind is skipped."""
+    steps: int = Field(200, ge=1)
+    lr: float = Field(3e-3, gt=0.0)
+    epsilon: float = Field(0.2, gt=0.0)
+    """Clipping range of the ratio to the proximal policy."""
+    importance_cap: float = Field(5.0, gt=0.0)
+    """Cap of the behaviour weight ``pi_prox / mu``."""
+    clone_steps: int = Field(150, ge=0)
+    """Behaviour-cloning steps on the logged actions when the serving version is a heuristic (write, compact)."""
+    target_margin: float = Field(0.02, ge=0.0)
+    min_target_decisions: int = Field(20, ge=1)
+    bootstrap: int = Field(500, ge=50)
+    confidence: float = Field(0.9, gt=0.5, lt=1.0)
+    """Two-sided interval; the promotion rule uses its lower end."""
+    watch_decisions: int = Field(50, ge=1)
+    rollback_margin: float = Field(0.05, ge=0.0)
+    gamma: float = Field(0.9, gt=0.0, le=1.0)
+    seed: int = 0
+
+
+class Estimate(BaseModel):
+    """An off-policy value estimate on the held-back slice."""
+
+    method: str
+    value: float
+    low: float
+    high: float
+    n: int
+    snips: float | None = None
+    ess: float | None = None
+
+
+class KindReport(BaseModel):
+    """One kind's row of a run (appended to ``learn/runs.jsonl``)."""
+
+    time: str
+    kind: Kind
+    outcome: Literal["promoted", "kept", "skipped", "failed", "rolled_back", "watch_passed"]
+    why: str
+    serving: str = ""
+    candidate: str | None = None
+    train_samples: int = 0
+    holdout_samples: int = 0
+    serving_estimate: Estimate | None = None
+    candidate_estimate: Estimate | None = None
+    targets: list[dict[str, Any]] = Field(default_factory=list)
+    log_records: int = 0
+    """How many records the log held when the row was written (where the plot marks it)."""
+
+
+def learn_dir(workspace: str | Path) -> Path:
+    """``WORKSPACE/learn/``: the lock, the state between runs, the runs' rows, candidate checkpoints."""
+    return Path(workspace) / "learn"
+
+
+@contextmanager
+def learner_lock(workspace: str | Path) -> Iterator[None]:
+    """Hold ``learn/lock`` (an exclusive ``flock``) or raise ``WorkspaceError`` at once: one learner at a time."""
+    root = learn_dir(workspace)
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "lock").open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkspaceError(
+                f"another `reme learn` holds {root / 'lock'}; try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _read_state(workspace: str | Path) -> dict[str, Any]:
+    path = learn_dir(workspace) / "state.json"
+    if not path.is_file():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise WorkspaceError(f"{path} is not valid JSON ({exc.msg}); delete it to start the learner afresh") from None
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(workspace: str | Path, state: dict[str, Any]) -> None:
+    from reme.atomic import write_atomic
+
+    write_atomic(learn_dir(workspace) / "state.json", json.dumps(state, indent=2, sort_keys=True).encode("utf-8"))
+
+
+def _append_run(workspace: str | Path, row: KindReport) -> None:
+    path = learn_dir(workspace) / "runs.jsonl"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(row.model_dump_json() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_runs(workspace: str | Path) -> list[KindReport]:
+    """Every row ``reme learn`` appended, oldest first."""
+    path = learn_dir(workspace) / "runs.jsonl"
+    if not path.is_file():
+        return []
+    return [KindReport.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+# ----------------------------------------------------------------------------------------------- samples
+
+
+def explored(decision: Decision) -> bool:
+    """Whether the decision's action was drawn at random, so its logged probability is a real propensity."""
+    return decision.mode == "sample" or bool(decision.extra.get("explored"))
+
+
+def has_return(sample: Sample) -> bool:
+    """A write always has a return (a memory nobody used earned nothing and paid its storage; a discard earns 0);
+    a decision of another kind once a reward arrived."""
+    return sample.rewards > 0 or sample.decision.kind == "write"
+
+
+def usable_samples(samples: Sequence[Sample], kind: str) -> list[Sample]:
+    """The kind's samples with a known behaviour probability and a known return, oldest first."""
+    rows = [s for s in samples if s.decision.kind == kind and explored(s.decision) and has_return(s)]
+    return sorted(rows, key=lambda s: s.decision.time)
+
+
+def split_by_time(rows: Sequence[Any], holdout: float) -> tuple[list[Any], list[Any]]:
+    """The oldest ``1 - holdout`` share and the most recent ``holdout`` share (each at least one row)."""
+    cut = min(max(1, round(len(rows) * (1.0 - holdout))), len(rows) - 1)
+    return list(rows[:cut]), list(rows[cut:])
+
+
+# ----------------------------------------------------------------------------------------------- estimates
+
+
+def _bootstrap(values: np.ndarray, rng: np.random.Generator, rounds: int, confidence: float) -> tuple[float, float]:
+    """Percentile interval of the mean of ``values`` (one term per decision), resampling decisions."""
+    n = len(values)
+    means = values[rng.integers(0, n, (rounds, n))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+def _action_key(action: Any) -> str:
+    return json.dumps(action, sort_keys=True, default=str)
+
+
+def single_decision_estimate(
+    policy: Any, rows: Sequence[Sample], reward_model: dict[str, float], baseline: float, config: LearnConfig
+) -> Estimate:
+    """Doubly robust (DR) and SNIPS estimates of ``policy`` on logged single decisions (write, compact).
+
+    With ``w_i = pi(a_i | s_i) / mu(a_i | s_i)`` and the reward model ``q(a)`` (the training slice's mean return of
+    action ``a``, ``baseline`` for an action it never saw):
+
+        DR    = mean_i [ sum_a pi(a | s_i) q(a)  +  w_i (r_i - q(a_i)) ]
+        SNIPS = sum w_i r_i / sum w_i
+
+    The sum over actions runs over the actions a write state lists; for the compaction's combinatorial actions it
+    is ``q`` of the policy's greedy action. DR is unbiased when either the reward model or the propensities are
+    right; SNIPS is reported beside it, but not used to promote: when the candidate takes actions the log never
+    took, its self-normalisation drops them and it overestimates (measured on a write log without discards:
+    SNIPS 0.98 where DR gave 0.57, what the candidate earns). The interval is DR's percentile bootstrap."""
+    rng = np.random.default_rng(config.seed)
+    log_w, rets, direct, q_logged = [], [], [], []
+    for sample in rows:
+        state = policy.state_from_record(sample.decision)
+        action = sample.decision.action
+        log_w.append(policy.logprob(state, action) - sample.behaviour_logprob)
+        rets.append(sample.ret)
+        q_logged.append(reward_model.get(_action_key(action), baseline))
+        direct.append(_direct_term(policy, state, reward_model, baseline))
+    w = np.exp(np.clip(np.asarray(log_w, dtype=np.float64), -50.0, 50.0))
+    r = np.asarray(rets, dtype=np.float64)
+    terms = np.asarray(direct, dtype=np.float64) + w * (r - np.asarray(q_logged, dtype=np.float64))
+    low, high = _bootstrap(terms, rng, config.bootstrap, config.confidence)
+    return Estimate(
+        method="dr",
+        value=round(float(terms.mean()), 4),
+        low=round(low, 4),
+        high=round(high, 4),
+        n=len(rows),
+        snips=round(float((w * r).sum() / w.sum()), 4) if w.sum() > 0 else None,
+        ess=round(float(w.sum() ** 2 / (w**2).sum()), 1) if w.sum() > 0 else 0.0,
+    )
+
+
+def _direct_term(policy: Any, state: Any, reward_model: dict[str, float], baseline: float) -> float:
+    allowed = getattr(state, "allowed", None)
+    if allowed is not None:  # a write state: its few actions can be listed
+        total = 0.0
+        for action in allowed:
+            total += float(np.exp(policy.logprob(state, action))) * reward_model.get(_action_key(action), baseline)
+        return total
+    greedy = policy.decide(state, mode="greedy").action
+    return reward_model.get(_action_key(greedy), baseline)
+
+
+def reward_model(rows: Sequence[Sample]) -> tuple[dict[str, float], float]:
+    """The training slice's mean return per action, and overall."""
+    by_action: dict[str, list[float]] = defaultdict(list)
+    for s in rows:
+        by_action[_action_key(s.decision.action)].append(s.ret)
+    overall = float(np.mean([s.ret for s in rows])) if rows else 0.0
+    return {a: float(np.mean(v)) for a, v in by_action.items()}, overall
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+
+def _learned_start(kind: str, serving: Any) -> Any:
+    """The policy a candidate starts from: a copy of a learned serving version, or a fresh learned policy."""
+    if hasattr(serving, "torch_module"):
+        return copy.deepcopy(serving)
+    if kind == "write":
+        from reme.policy.write_mlp import PacedMLPWritePolicy
+
+        return PacedMLPWritePolicy()
+    from reme.policy.compact_mlp import RankedMLPCompactPolicy
+
+    return RankedMLPCompactPolicy()
+
+
+def _logprobs(policy: Any, states: Sequence[Any], actions: Sequence[Any]) -> Any:
+    import torch
+
+    if policy.kind == "write":
+        return policy.logprob_torch(list(states), list(actions))
+    return torch.stack([policy.logprob_torch(s, a) for s, a in zip(states, actions)])
+
+
+def train_single_decisions(
+    start: Any, rows: Sequence[Sample], config: LearnConfig, clone: bool
+) -> tuple[Any, list[dict[str, float]]]:
+    """Off-policy training of a write or compact policy on logged decisions (see the module); ``clone`` first
+    fits the logged actions (the heuristic's), so training improves the serving rule rather than a random one."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    policy = start
+    module = policy.torch_module()
+    states = [policy.state_from_record(s.decision) for s in rows]
+    actions = [s.decision.action for s in rows]
+    logp_mu = torch.tensor([s.behaviour_logprob for s in rows], dtype=torch.float64)
+    rets = np.asarray([s.ret for s in rows], dtype=np.float64)
+    adv_all = (rets - rets.mean()) / (rets.std() + 1e-6)
+    optimizer = torch.optim.Adam(module.parameters(), lr=config.lr)
+    batch = min(64, len(rows))
+    history: list[dict[str, float]] = []
+    for step in range(config.clone_steps if clone else 0):
+        idx = rng.choice(len(rows), batch, replace=False)
+        loss = -_logprobs(policy, [states[i] for i in idx], [actions[i] for i in idx]).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append({"step": step + 1, "clone_loss": round(loss.item(), 6)})
+    prox = copy.deepcopy(policy)
+    for step in range(1, config.steps + 1):
+        if step % 10 == 1:
+            prox.torch_module().load_state_dict(module.state_dict())
+        idx = rng.choice(len(rows), batch, replace=False)
+        s_b, a_b = [states[i] for i in idx], [actions[i] for i in idx]
+        with torch.no_grad():
+            logp_prox = _logprobs(prox, s_b, a_b)
+            weight = (logp_prox - logp_mu[idx]).exp().clamp(max=config.importance_cap)
+        logp_new = _logprobs(policy, s_b, a_b)
+        adv = torch.as_tensor(adv_all[idx], dtype=torch.float64)
+        loss, _ = clipped_surrogate(logp_new - logp_prox, adv, config.epsilon, weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(
+            {"step": step, "loss": round(loss.item(), 6), "behaviour_weight": round(weight.mean().item(), 4)}
+        )
+    if hasattr(policy, "refresh_version"):
+        policy.refresh_version()
+    return policy, history
+
+
+# ----------------------------------------------------------------------------------------------- one kind
+
+
+def _targets_check(
+    per_target: dict[str, tuple[Estimate, Estimate]], config: LearnConfig
+) -> tuple[list[dict[str, Any]], list[str]]:
+    rows, losing = [], []
+    for target, (cand, serv) in sorted(per_target.items()):
+        judged = cand.n >= config.min_target_decisions
+        diff = round(cand.value - serv.value, 4)
+        loses = judged and diff < -config.target_margin
+        rows.append({"target": target, "decisions": cand.n, "judged": judged, "candidate": cand.value,
+                     "serving": serv.value, "difference": diff, "loses": loses})  # fmt: skip
+        if loses:
+            losing.append(target)
+    return rows, losing
+
+
+def _judge(
+    kind: Kind,
+    serving_name: str,
+    serving: Any,
+    candidate: Any,
+    held: Sequence[Any],
+    train_size: int,
+    estimate: Callable[[Any, list[Any]], Estimate],
+    target_of: Callable[[Any], str],
+    config: LearnConfig,
+) -> tuple[KindReport, Any | None]:
+    """Step 4-5 of the module for any kind: both versions estimated on the held-back slice overall and per target,
+    and the promotion rule. Returns the row, and the candidate when it should serve."""
+    cand_est, serv_est = estimate(candidate, list(held)), estimate(serving, list(held))
+    by_target: dict[str, list[Any]] = defaultdict(list)
+    for row in held:
+        by_target[target_of(row)].append(row)
+    per_target = (
+        {t: (estimate(candidate, r), estimate(serving, r)) for t, r in by_target.items()} if len(by_target) > 1 else {}
+    )
+    targets, losing = _targets_check(per_target, config)
+    report = KindReport(
+        time=utc_now(), kind=kind, outcome="kept", why="", serving=serving_name, candidate=candidate.version,
+        train_samples=train_size, holdout_samples=len(held), serving_estimate=serv_est, candidate_estimate=cand_est,
+        targets=targets,
+    )  # fmt: skip
+    if cand_est.low <= serv_est.value:
+        report.why = (
+            f"the candidate's lower bound {cand_est.low:.4f} does not beat the serving version's estimate "
+            f"{serv_est.value:.4f}"
+        )
+        return report, None
+    if losing:
+        report.why = f"it loses more than {config.target_margin} on the slice of {', '.join(losing)}"
+        return report, None
+    return report, candidate
+
+
+def _single_kind(
+    kind: Kind, serving_name: str, serving: Any, rows: list[Sample], config: LearnConfig
+) -> tuple[KindReport, Any | None]:
+    """Write or compact: train from single logged decisions, estimate by DR."""
+    train, held = split_by_time(rows, config.holdout)
+    model, baseline = reward_model(train)
+    clone = not hasattr(serving, "torch_module")
+    candidate, _ = train_single_decisions(_learned_start(kind, serving), train, config, clone)
+
+    def estimate(policy: Any, sample_rows: list[Sample]) -> Estimate:
+        return single_decision_estimate(policy, sample_rows, model, baseline, config)
+
+    def target_of(sample: Sample) -> str:
+        return str(sample.decision.extra.get("target", ""))
+
+    return _judge(kind, serving_name, serving, candidate, held, len(train), estimate, target_of, config)
+
+
+def _rank_kind(
+    workspace: Path, serving_name: str, serving: Any, rows: list[LoggedRankSample], config: LearnConfig
+) -> tuple[KindReport, Any | None]:
+    """Rank: the decoupled PPO of ``rank_ppo`` from the serving head (or ReMe's fusion), the pseudoinverse
+    estimator of ``ope``."""
+    from reme.train.ope import evaluate_offpolicy
+    from reme.train.rank_ppo import PPOConfig, train_ppo
+
+    train, held = split_by_time(rows, config.holdout)
+    start = copy.deepcopy(serving) if hasattr(serving, "head") else None
+    ppo = PPOConfig(steps=config.steps, lr=config.lr, epsilon=config.epsilon, importance_cap=config.importance_cap,
+                    seed=config.seed, eval_every=config.steps + 1)  # fmt: skip
+    candidate = train_ppo(train, ppo, policy=start).policy
+    candidate.refresh_version()
+
+    def estimate(policy: Any, sample_rows: list[LoggedRankSample]) -> Estimate:
+        out = evaluate_offpolicy(sample_rows, policy, workspace=workspace, bootstrap=config.bootstrap, seed=config.seed)
+        return Estimate(method=str(out["method"]), value=float(out["estimate"]), low=float(out.get("ci_low", 0.0)),
+                        high=float(out.get("ci_high", 0.0)), n=len(sample_rows), snips=out["snis"]["estimate"],
+                        ess=out.get("ess"))  # fmt: skip
+
+    def target_of(sample: LoggedRankSample) -> str:
+        return sample.target
+
+    return _judge("rank", serving_name, serving, candidate, held, len(train), estimate, target_of, config)
+
+
+def _promote(workspace: Path, kind: Kind, candidate: Any, report: KindReport) -> str:
+    """Save the candidate under ``learn/candidates/`` and serve it (a rank head through the activation gates)."""
+    from reme.policy.registry import activate
+    from reme.train.gate import gated_activate
+
+    folder = learn_dir(workspace) / "candidates" / f"{kind}-{candidate.version}"
+    candidate.save(folder)
+    note = {"source_detail": "reme learn", "learn": report.model_dump(exclude={"targets"})}
+    if kind == "rank":
+        gated_activate(workspace, str(folder))
+    else:
+        activate(workspace, str(folder), note=note)
+    return str(candidate.version)
+
+
+def _served_by(workspace: Path, kind: str, setting: str) -> tuple[str, str]:
+    """``("policy", name)`` for a heuristic setting (its decisions match by policy name, whatever their
+    parameters), else ``("version", version)``."""
+    from reme.policy.registry import HEURISTIC, heuristic_for, resolve
+
+    if setting == HEURISTIC:
+        return "policy", str(heuristic_for(kind).name)
+    version = resolve(workspace, kind, setting)
+    if version == HEURISTIC:
+        return "policy", str(heuristic_for(kind).name)
+    return "version", version
+
+
+def _returns_of(samples: Sequence[Sample], kind: str, by: tuple[str, str]) -> list[tuple[str, float]]:
+    field, value = by
+    return [(s.decision.time, s.ret) for s in samples
+            if s.decision.kind == kind and has_return(s) and getattr(s.decision, field) == value]  # fmt: skip
+
+
+def _watch(
+    workspace: Path, kind: Kind, samples: Sequence[Sample], kind_state: dict[str, Any], config: LearnConfig
+) -> KindReport | None:
+    """Judge the latest activation of ``kind`` (the learner's or anyone's, forced ones included) once the version
+    it serves has ``watch_decisions`` rewarded decisions: their mean return against the replaced version's mean
+    return before the activation (or, without such decisions, the learner's estimate of it when the learner
+    promoted). Rolls back when lower by more than ``rollback_margin``. Each activation is judged once."""
+    from reme.policy.registry import activations, rollback
+
+    entries = activations(workspace, kind)
+    if not entries or entries[-1].get("rollback") or entries[-1].get("time") == kind_state.get("judged"):
+        return None
+    entry = entries[-1]
+    since = str(entry["time"])
+    new = _served_by(workspace, kind, str(entry.get("serves") or entry["version"]))
+    live = [r for t, r in _returns_of(samples, kind, new) if t >= since]
+    if len(live) < config.watch_decisions:
+        return None
+    before = [r for t, r in _returns_of(samples, kind, _served_by(workspace, kind, str(entry["previous"])))
+              if t < since]  # fmt: skip
+    if before:
+        base, source = float(np.mean(before)), f"its live mean return over {len(before)} decisions"
+    elif kind_state.get("baseline") is not None:
+        base, source = float(kind_state["baseline"]), "the learner's estimate of it"
+    else:
+        return None
+    kind_state["judged"] = since
+    mean = float(np.mean(live))
+    row = KindReport(time=utc_now(), kind=kind, outcome="watch_passed", serving=new[1], why="")
+    if mean < base - config.rollback_margin:
+        previous = rollback(workspace, kind)
+        row.outcome = "rolled_back"
+        row.why = (
+            f"live mean return {mean:.4f} over {len(live)} decisions fell below the replaced version's {base:.4f} "
+            f"({source}) by more than {config.rollback_margin}; serving {previous} again"
+        )
+    else:
+        row.why = (
+            f"live mean return {mean:.4f} over {len(live)} decisions; the replaced version's {base:.4f} ({source})"
+        )
+    return row
+
+
+def _log_mark(records: Sequence[Any]) -> str:
+    last = records[-1] if records else None
+    ident = getattr(last, "decision_id", None) or getattr(last, "reward_id", "")
+    return f"{len(records)}:{ident}"
+
+
+def _learn_kind(
+    root: Path, kind: Kind, records: Sequence[Any], joined: Sequence[Sample], config: LearnConfig
+) -> tuple[KindReport, dict[str, Any] | None]:
+    """Steps 2-5 of the module for one kind: its row, and the watch to keep when it promoted."""
+    from reme.policy.registry import load_active, resolve
+    from reme.settings import load_settings
+
+    setting = getattr(load_settings(root).policies, kind)
+    serving_name = resolve(root, kind, setting)
+    serving = load_active(root, kind, setting)
+    rank_rows: list[LoggedRankSample] = []
+    if kind == "rank":
+        position = {getattr(r, "decision_id", ""): i for i, r in enumerate(records)}
+        rank_rows = sorted(logged_rank_samples(root, gamma=config.gamma), key=lambda s: position.get(s.decision_id, 0))
+    usable: Sequence[Any] = rank_rows if kind == "rank" else usable_samples(joined, kind)
+    if len(usable) < config.min_samples:
+        why = f"{len(usable)} usable decisions (explored or sampled, and rewarded); {config.min_samples} needed"
+        return KindReport(time=utc_now(), kind=kind, outcome="skipped", serving=serving_name, why=why), None
+    if kind == "rank":
+        row, candidate = _rank_kind(root, serving_name, serving, rank_rows, config)
+    else:
+        row, candidate = _single_kind(kind, serving_name, serving, usable_samples(joined, kind), config)
+    if candidate is None or row.candidate_estimate is None or row.serving_estimate is None:
+        return row, None
+    from reme.train.gate import ActivationRefusedError
+
+    try:
+        version = _promote(root, kind, candidate, row)
+    except ActivationRefusedError as exc:
+        row.why = f"the log favours it, but the activation gates refuse it: {exc}"
+        return row, None
+    row.outcome = "promoted"
+    row.why = (
+        f"lower bound {row.candidate_estimate.low:.4f} > serving estimate {row.serving_estimate.value:.4f}; "
+        f"no target loses more than {config.target_margin}"
+    )
+    return row, {"version": version, "since": utc_now(), "baseline": row.serving_estimate.value}
+
+
+def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[KindReport]:
+    """One learning pass over ``workspace``'s log for each of ``config.kinds`` (see the module); returns the rows
+    it appended to ``learn/runs.jsonl``."""
+    config = config or LearnConfig()
+    root = Path(workspace)
+    if not root.is_dir():
+        raise BadInputError(f"no workspace at {root}")
+    rows: list[KindReport] = []
+    records: list[Any] = []
+
+    def emit(row: KindReport) -> None:
+        row.log_records = len(records)
+        rows.append(row)
+        _append_run(root, row)
+
+    with learner_lock(root):
+        state = _read_state(root)
+        records.extend(e.record for e in read_records(trajectory_dir(root)) if e.record is not None)
+        mark = _log_mark(records)
+        joined = join_rewards(records, gamma=config.gamma).samples
+        for kind in config.kinds:
+            kind_state = state.setdefault(kind, {})
+            watched = _watch(root, kind, joined, kind_state, config)
+            if watched is not None:
+                emit(watched)
+                _write_state(root, state)
+                if watched.outcome == "rolled_back":
+                    continue
+            if kind_state.get("mark") == mark:
+                emit(KindReport(time=utc_now(), kind=kind, outcome="skipped", why="no new records since the last run"))
+                continue
+            try:
+                row, watch = _learn_kind(root, kind, records, joined, config)
+            except Exception as exc:  # a failing kind leaves its serving version alone, and is retried next run
+                emit(KindReport(time=utc_now(), kind=kind, outcome="failed", why=f"{type(exc).__name__}: {exc}"))
+                continue
+            if watch is not None:
+                kind_state["baseline"] = watch["baseline"]
+            kind_state["mark"] = mark
+            emit(row)
+            _write_state(root, state)
+        _write_state(root, state)
+    return rows
+
+
+def reward_over_time(workspace: str | Path, gamma: float = 0.9) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """Per kind, per serving version: ``(position in the log, return)`` of each decision with a return, oldest
+    first."""
+    records = [e.record for e in read_records(trajectory_dir(workspace)) if e.record is not None]
+    position = {getattr(r, "decision_id", ""): i for i, r in enumerate(records)}
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for s in join_rewards(records, gamma=gamma).samples:
+        if not has_return(s):
+            continue
+        label = f"{s.decision.policy}@{s.decision.version}" if s.decision.version else s.decision.policy
+        out.setdefault(s.decision.kind, {}).setdefault(label, []).append((position[s.decision.decision_id], s.ret))
+    for versions in out.values():
+        for rows in versions.values():
+            rows.sort()
+    return out
+
+
+def plot_rewards(workspace: str | Path, path: str | Path, gamma: float = 0.9) -> Path:
+    """A PNG of the return of rewarded decisions over the log, one panel per kind and one line per version (the
+    running mean of 20); the learner's promotions and rollbacks as vertical lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = reward_over_time(workspace, gamma)
+    kinds = [k for k in KINDS if k in curves] or ["rank"]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.0 * len(kinds), 3.8), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        for label, rows in sorted(curves.get(kind, {}).items()):
+            x = np.asarray([p for p, _ in rows])
+            y = np.asarray([r for _, r in rows], dtype=np.float64)
+            window = min(20, len(y))
+            ax.plot(x[window - 1 :], np.convolve(y, np.ones(window) / window, mode="valid"), label=label)
+        ax.set_title(kind)
+        ax.set_xlabel("position in the log")
+        ax.set_ylabel("return (running mean of 20)")
+        if curves.get(kind):
+            ax.legend(fontsize=7)
+    for row in read_runs(workspace):
+        if row.outcome in ("promoted", "rolled_back") and row.kind in kinds:
+            color = "tab:green" if row.outcome == "promoted" else "tab:red"
+            axes[0][kinds.index(row.kind)].axvline(row.log_records, color=color, linestyle=":", linewidth=1)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,157 @@
+"""``reme learn``: promotion from a workspace's own log, the watcher's rollback, idempotence, the lock, failures
+that leave the serving version alone, and the report (``reme.train.learn``)."""
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from reme.cli import app
+from reme.errors import WorkspaceError
+from reme.memory import Memory
+from reme.policy.write_mlp import MLPWritePolicy
+from reme.settings import load_settings
+from reme.train.learn import LearnConfig, learn, learner_lock, read_runs
+
+runner = CliRunner()
+
+_RNG = random.Random(0)
+FACTS = [
+    f"My {what} code is {_RNG.randint(1000, 9999)} and I keep it in the {where}"
+    for what in ("locker", "door", "bike", "safe", "alarm", "gate", "garage", "wifi")
+    for where in ("blue folder", "kitchen drawer", "car", "office")
+]
+CHATTER = ["haha ok", "lol", "sure thing", "ok cool", "nice", "yeah", "hmm", "thanks!"]
+
+
+def use_for_a_day(ws: Path, n: int, seed: int) -> float:
+    """``n`` messages through the serving writer in sample mode: a stored fact earns +1 when it is used later,
+    stored chatter -1 (a memory that misled), a discard nothing. Returns the day's mean return per message."""
+    rng = random.Random(seed)
+    total = 0.0
+    settings = load_settings(ws).model_copy(update={"mode": "sample"})
+    with Memory(ws, settings=settings, seed=seed) as mem:
+        for i in range(n):
+            fact = rng.random() < 0.5
+            node = mem.add(f"{rng.choice(FACTS)} ({i})" if fact else f"{rng.choice(CHATTER)} #{i}")
+            if node is not None:
+                value = 1.0 if fact else -1.0
+                total += value
+                mem.feedback(value, memory_id=node.memory_id)
+    return total / n
+
+
+def serving(ws: Path, kind: str) -> str:
+    return str(yaml.safe_load((ws / "reme.yaml").read_text())["policies"][kind])
+
+
+@pytest.fixture
+def write_workspace(tmp_path: Path) -> Path:
+    """A workspace serving a random write policy (a learned one that has learned nothing)."""
+    from reme.policy.registry import activate
+
+    ws = tmp_path / "ws"
+    Memory(ws).close()
+    MLPWritePolicy(seed=0).save(tmp_path / "start")
+    activate(ws, str(tmp_path / "start"))
+    return ws
+
+
+def test_the_writer_learns_from_use_and_a_forced_bad_version_is_rolled_back(write_workspace: Path) -> None:
+    ws = write_workspace
+    start = serving(ws, "write")
+    before = use_for_a_day(ws, 200, seed=1)
+    config = LearnConfig(kinds=["write"], steps=150)
+    (row,) = learn(ws, config)
+    assert row.outcome == "promoted", row.why
+    assert row.train_samples == 140 and row.holdout_samples == 60
+    # the serving version evaluated on its own decisions: every weight is 1, SNIPS is the logged mean return
+    assert row.serving_estimate.ess == pytest.approx(60) and row.serving_estimate.method == "dr"
+    assert row.candidate_estimate.low > row.serving_estimate.value
+    learned = serving(ws, "write")
+    assert learned == row.candidate and learned != start
+    history = [json.loads(line) for line in (ws / "policies" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["version"] == learned and history[-1]["source_detail"] == "reme learn"
+    # the promoted writer stores the facts and drops the chatter: the next day earns more
+    after = use_for_a_day(ws, 200, seed=2)
+    assert after > before + 0.3, (before, after)  # measured: 0.04 -> 0.52
+    rows = learn(ws, config)
+    assert rows[0].outcome == "watch_passed", rows[0].why
+    # a deliberately bad version served by force (ReMe's store-everything rule): the watcher rolls it back
+    assert runner.invoke(app, ["policy", "activate", "write:heuristic", "-w", str(ws)]).exit_code == 0
+    bad_day = use_for_a_day(ws, 200, seed=3)
+    assert bad_day < after - 0.2, (bad_day, after)
+    rows = learn(ws, config)
+    assert rows[0].outcome == "rolled_back", rows[0].why
+    assert serving(ws, "write") == learned
+    assert "fell below the replaced version's" in rows[0].why
+    # every row is on disk, oldest first
+    assert [r.outcome for r in read_runs(ws)][:2] == ["promoted", "watch_passed"]
+
+
+def test_an_unchanged_log_is_skipped_and_the_report_is_a_table_and_a_png(write_workspace: Path, tmp_path: Path):
+    ws = write_workspace
+    use_for_a_day(ws, 120, seed=1)
+    config = LearnConfig(kinds=["write", "compact"], steps=20)
+    first = learn(ws, config)
+    assert [r.kind for r in first] == ["write", "compact"]
+    assert first[1].outcome == "skipped" and "0 usable decisions" in first[1].why
+    again = learn(ws, config)
+    assert [(r.outcome, r.why) for r in again] == [("skipped", "no new records since the last run")] * 2
+    png = tmp_path / "reward.png"
+    r = runner.invoke(app, ["learn", "-w", str(ws), "--report", "--plot", str(png), "--json", "-"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert len(rows) == 4 and rows[0]["kind"] == "write" and png.stat().st_size > 10_000
+    r = runner.invoke(app, ["learn", "-w", str(ws), "--report"], env={"COLUMNS": "220"})
+    assert r.exit_code == 0 and r.stdout.count("no new records since the last run") == 2, r.stdout
+    bad = runner.invoke(app, ["learn", "-w", str(ws), "--decision", "answer"])
+    assert bad.exit_code == 2 and "unknown decision" in bad.stderr
+
+
+def test_a_second_learner_is_refused(write_workspace: Path) -> None:
+    with learner_lock(write_workspace), pytest.raises(WorkspaceError, match="another `reme learn`"):
+        learn(write_workspace, LearnConfig(kinds=["write"]))
+
+
+def test_a_failing_decision_leaves_its_serving_version_alone_and_is_retried(write_workspace: Path) -> None:
+    ws = write_workspace
+    use_for_a_day(ws, 80, seed=1)
+    version = serving(ws, "write")
+    (ws / "policies" / version / "policy.safetensors").write_bytes(b"not a checkpoint")
+    (row,) = learn(ws, LearnConfig(kinds=["write"], steps=10))
+    assert row.outcome == "failed" and "does not match its version hash" in row.why, row.why
+    assert serving(ws, "write") == version
+    (again,) = learn(ws, LearnConfig(kinds=["write"], steps=10))
+    assert again.outcome == "failed"  # not "skipped": a failure is retried on the next run
+
+
+def test_rank_learns_from_its_own_sampled_rankings(tmp_path: Path, minilm) -> None:
+    from reme.datasets import load_dataset
+    from reme.datasets.synthetic import write_synthetic
+    from reme.policy.rank import HeuristicRankPolicy
+    from reme.train.logs import logged_rank_samples, record_rank_logs
+
+    data = tmp_path / "synth.json"
+    write_synthetic(data, n_conversations=2, sessions=3, seed=5)
+    episodes, _ = load_dataset(data)
+    ws = tmp_path / "ws"
+    record_rank_logs(episodes, ws, HeuristicRankPolicy(temperature=0.2), samples=4, k=10, encoder=minilm)
+    total = len(logged_rank_samples(ws))
+    (row,) = learn(ws, LearnConfig(kinds=["rank"], steps=40, min_samples=20, bootstrap=100))
+    assert row.outcome in ("kept", "promoted") and row.why
+    assert row.train_samples + row.holdout_samples == total
+    assert row.holdout_samples == total - round(total * 0.7)
+    cand, serv = row.candidate_estimate, row.serving_estimate
+    assert cand.method == serv.method == "pseudoinverse"
+    assert cand.low <= cand.value <= cand.high and serv.low <= serv.value <= serv.high
+    # the rule, whichever way it went
+    assert (row.outcome == "promoted") == (cand.low > serv.value and not any(t["loses"] for t in row.targets))
+    assert np.isfinite([cand.value, serv.value]).all()
+    if row.outcome == "kept":  # nothing was activated
+        history = ws / "policies" / "history.jsonl"
+        assert not history.is_file() or all(json.loads(line).get("kind") != "rank" for line in history.open())
