@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from reme.cli import app
-from reme.errors import WorkspaceError
+from reme.errors import BadInputError, WorkspaceError
 from reme.memory import Memory
 from reme.policy.write_mlp import MLPWritePolicy
 from reme.settings import load_settings
@@ -155,3 +155,44 @@ def test_rank_learns_from_its_own_sampled_rankings(tmp_path: Path, minilm) -> No
     if row.outcome == "kept":  # nothing was activated
         history = ws / "policies" / "history.jsonl"
         assert not history.is_file() or all(json.loads(line).get("kind") != "rank" for line in history.open())
+
+
+def test_a_background_learner_promotes_and_the_running_service_serves_it(write_workspace: Path) -> None:
+    """``reme serve --learn``: the learner thread promotes from the log, the service reloads, and the next write
+    over HTTP is decided by the promoted version."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from reme.service import create_app
+    from reme.train.learn import learn_in_background
+
+    ws = write_workspace
+    start = serving(ws, "write")
+    use_for_a_day(ws, 200, seed=1)
+    app_ = create_app(ws, extra_hosts=["testserver"], rate_limit=None)
+    assert app_.state.memory.write_policy.version == start
+    done = threading.Event()
+    seen: list[str] = []
+
+    def reload(rows: list) -> None:
+        seen.extend(f"{r.kind} {r.outcome}" for r in rows)
+        app_.state.memory.reload_policies()
+        done.set()
+
+    _, stop = learn_in_background(ws, 0.1, reload, LearnConfig(kinds=["write"], steps=150))
+    try:
+        assert done.wait(60), "the background learner promoted nothing"
+    finally:
+        stop.set()
+    assert seen == ["write promoted"]
+    promoted = serving(ws, "write")
+    assert promoted != start and app_.state.memory.write_policy.version == promoted
+    with TestClient(app_) as client:
+        r = client.post("/v1/memories", json={"content": "My bike code is 4821 and I keep it in the car"})
+        assert r.status_code == 200, r.text
+    records = [json.loads(line) for p in sorted((ws / "trajectories").glob("*.jsonl")) for line in p.open()]
+    writes = [d for d in records if d.get("type") == "decision" and d.get("kind") == "write"]
+    assert writes[-1]["version"] == promoted
+    with pytest.raises(BadInputError, match="positive"):
+        learn_in_background(ws, 0, reload)

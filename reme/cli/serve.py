@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from reme.cli import json_command
+from reme.cli import json_command, stderr
 from reme.cli.options import WorkspaceOpt, workspace_path
 from reme.errors import BadInputError, ReMeError
 
@@ -80,10 +80,15 @@ def serve(
     request_timeout: RequestTimeoutOpt = 30.0,
     max_connections: MaxConnectionsOpt = 512,
     max_per_client: MaxPerClientOpt = 64,
+    learn: Annotated[
+        bool, typer.Option("--learn", help="Run `reme learn` in the background and serve what it promotes.")
+    ] = False,
+    learn_every: Annotated[float, typer.Option("--learn-every", help="Seconds between learning passes.")] = 600.0,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
-    loopback address."""
+    loopback address. With --learn, a background learner runs `reme learn` every --learn-every seconds; a version
+    it promotes or rolls back serves from the next request on."""
     import ipaddress
 
     from reme.service import create_app, load_tokens
@@ -99,7 +104,16 @@ def serve(
     if tokens is None and not loopback:
         raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
     llm = _service_llm(llm_base_url, llm_model)
-    app_ = create_app(workspace_path(ctx, workspace), tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+    root = workspace_path(ctx, workspace)
+    app_ = create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+    if learn:
+        from reme.train.learn import learn_in_background
+
+        def reload(rows: list[Any]) -> None:
+            served = app_.state.memory.reload_policies()
+            stderr(f"reme learn: {', '.join(f'{r.kind} {r.outcome}' for r in rows)}; serving {served}")
+
+        learn_in_background(root, learn_every, reload)
     run_server(
         app_,
         host,

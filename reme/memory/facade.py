@@ -98,6 +98,7 @@ class Memory:
         self.retrieval = retrieval or RetrievalConfig()
         self.settings = settings or load_settings(self.workspace.root)
         policies = self.settings.policies
+        self._from_settings = {"rank": rank_policy is None, "write": write_policy is None}
         self.rank_policy = rank_policy or load_guarded(self.workspace.root, "rank", policies.rank, policies.on_failure)
         self.write_policy = write_policy or load_guarded(
             self.workspace.root, "write", policies.write, policies.on_failure
@@ -395,6 +396,22 @@ class Memory:
         candidates come from one batched index search (FAISS's BLAS path, or one device matmul); BM25, features
         and the rank decision (one logged decision per query) follow per query. Results in query order."""
         return _search.search_many(self, queries, limit, target, query_vectors=query_vectors, **options)
+
+    def reload_policies(self) -> dict[str, str]:
+        """Serve again what ``reme.yaml`` names now, for the decision kinds this ``Memory`` took from it (not those
+        passed in code): after ``reme learn`` or ``reme policy activate`` changed it under a running service.
+        Returns the version each reloaded kind serves."""
+        policies = load_settings(self.workspace.root).policies
+        served: dict[str, str] = {}
+        with self._lock:
+            self.settings = self.settings.model_copy(update={"policies": policies})
+            for kind in ("rank", "write"):
+                if not self._from_settings[kind]:
+                    continue
+                policy = load_guarded(self.workspace.root, kind, getattr(policies, kind), policies.on_failure)
+                setattr(self, f"{kind}_policy", policy)
+                served[kind] = str(getattr(policy, "version", ""))
+        return served
 
     # --------------------------------------------------------------------------------- decisions, rewards
     def log_decision(self, decision: Decision, policy: Any = None, **fields: Any) -> Decision:

@@ -37,7 +37,9 @@ from __future__ import annotations
 import copy
 import fcntl
 import json
+import logging
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -56,9 +58,11 @@ from reme.train.common import clipped_surrogate
 from reme.train.logs import LoggedRankSample, logged_rank_samples, trajectory_dir
 
 __all__ = [
-    "Estimate", "KindReport", "LearnConfig", "learn", "learn_dir", "learner_lock", "plot_rewards", "read_runs",
-    "reward_over_time",
+    "Estimate", "KindReport", "LearnConfig", "learn", "learn_dir", "learn_in_background", "learner_lock",
+    "plot_rewards", "read_runs", "reward_over_time",
 ]  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["rank", "write", "compact"]
 KINDS: tuple[Kind, ...] = ("rank", "write", "compact")
@@ -667,3 +671,33 @@ def plot_rewards(workspace: str | Path, path: str | Path, gamma: float = 0.9) ->
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def learn_in_background(
+    workspace: str | Path,
+    every_seconds: float,
+    on_change: Callable[[list[KindReport]], None],
+    config: LearnConfig | None = None,
+) -> tuple[threading.Thread, threading.Event]:
+    """``reme serve --learn``: a daemon thread that runs ``learn`` every ``every_seconds`` and calls ``on_change``
+    with the rows of a pass that promoted or rolled back (the service then reloads its policies). A pass that
+    raises (another learner holds the lock, say) is logged and retried at the next tick. Set the returned event
+    to stop it."""
+    if not every_seconds > 0:
+        raise BadInputError(f"the learning interval must be positive, got {every_seconds!r}")
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_seconds):
+            try:
+                rows = learn(workspace, config)
+            except Exception as exc:  # the service keeps serving whatever the learner hits
+                log.warning("reme learn pass failed: %s", exc)
+                continue
+            changed = [r for r in rows if r.outcome in ("promoted", "rolled_back")]
+            if changed:
+                on_change(changed)
+
+    thread = threading.Thread(target=loop, name="reme-learn", daemon=True)
+    thread.start()
+    return thread, stop
