@@ -176,6 +176,29 @@ def test_train_write_policy_writes_a_checkpoint(episodes, tmp_path):
     assert json.loads((tmp_path / "ckpt" / "metrics.json").read_text())["validation"][0]["step"] == 0
 
 
+def test_write_grpo_with_several_epochs_and_a_kl_term_moves_less_than_without(episodes, tmp_path):
+    """The ratio, clip and KL terms of ``grpo_loss`` in the write trainer: several passes per batch move the
+    weights, and a KL term towards the cloned start keeps them closer to it."""
+    import torch
+
+    base = dict(steps=3, group_size=2, groups_per_step=1, window=8, eval_every=3, clone_steps=5, lr=0.05)
+    start = train_write_policy(
+        episodes[:1], [], tmp_path / "start", WriteGRPOConfig(**{**base, "steps": 1, "lr": 1e-12})
+    )
+    free = train_write_policy(episodes[:1], [], tmp_path / "free", WriteGRPOConfig(**base, update_epochs=3))
+    tied = train_write_policy(episodes[:1], [], tmp_path / "tied", WriteGRPOConfig(**base, update_epochs=3, beta=50.0))
+    assert len({start["version"], free["version"], tied["version"]}) == 3
+
+    def weights(name):
+        return torch.cat([p.flatten() for p in load_write_policy(str(tmp_path / name)).module.parameters()])
+
+    w0 = weights("start")
+    assert (weights("tied") - w0).norm() < (weights("free") - w0).norm()
+    for bad in ({"update_epochs": 0}, {"epsilon": 0.0}, {"beta": -1.0}):
+        with pytest.raises(BadInputError):
+            WriteGRPOConfig(**bad)
+
+
 def test_cli_eval_write_and_compaction(tmp_path):
     from reme.cli import app
     from reme.datasets import write_synthetic

@@ -1,7 +1,8 @@
 """The trainer kit: the pieces every trainer of ``reme/train/`` shares, one copy each.
 
 - ``group_advantages``: rewards made relative to their group (GRPO's advantage), the variants as one switch;
-- ``clipped_surrogate``: PPO's clipped policy-gradient objective (rank GRPO and decoupled PPO);
+- ``clipped_surrogate``: PPO's clipped policy-gradient objective (every trainer, and ``reme learn``);
+- ``grpo_loss``: the surrogate plus the KL to a reference (the rank, write and compact GRPO);
 - ``BestCheckpoint``: which checkpoint a run keeps, by an evaluator's primary metric (or the last one);
 - ``step_row`` / ``write_run`` / ``plot_curves``: one vocabulary of logged step scalars (``STEP_KEYS``), one
   ``metrics.json`` writer and one ``curves.png`` (a panel per metric);
@@ -25,7 +26,7 @@ import numpy as np
 from reme.errors import BadInputError
 
 __all__ = [
-    "STEP_KEYS", "TIE_STD", "BestCheckpoint", "clipped_surrogate", "describe_ids", "group_advantages",
+    "STEP_KEYS", "TIE_STD", "BestCheckpoint", "clipped_surrogate", "describe_ids", "group_advantages", "grpo_loss",
     "plot_curves", "resolve_device", "step_row", "write_run",
 ]  # fmt: skip
 
@@ -84,6 +85,25 @@ def group_advantages(
             return np.zeros_like(r), np.zeros(len(r), dtype=bool)
         advantages = advantages / (std_all + eps)
     return advantages, informative
+
+
+def grpo_loss(
+    logp_new: Any, logp_old: Any, advantages: Any, epsilon: float, logp_ref: Any | None = None, beta: float = 0.0
+) -> tuple[Any, dict[str, float]]:
+    """GRPO's loss on one batch of sampled actions: the clipped surrogate (``clipped_surrogate``) on the ratio to
+    the policy that sampled them (``logp_old``), plus ``beta`` times the k3 estimate of KL(pi || pi_ref) when a
+    reference is given. With one update epoch the ratio is 1 and the gradient is REINFORCE's with the group
+    baseline; further epochs on the same batch are what the clip bounds. Returns ``(loss, parts)``."""
+    import torch
+
+    pg_loss, ratio = clipped_surrogate(logp_new - logp_old, advantages, epsilon)
+    kl = torch.zeros((), dtype=logp_new.dtype)
+    if logp_ref is not None and beta > 0:
+        diff = logp_ref - logp_new
+        kl = (diff.exp() - diff - 1).mean()
+    with torch.no_grad():
+        clip_frac = ((ratio - 1).abs() > epsilon).float().mean().item()
+    return pg_loss + beta * kl, {"pg_loss": pg_loss.item(), "kl": kl.item(), "clip_frac": clip_frac}
 
 
 def clipped_surrogate(log_ratio: Any, advantages: Any, epsilon: float, weight: Any | None = None) -> tuple[Any, Any]:

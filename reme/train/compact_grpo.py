@@ -1,8 +1,10 @@
 """``reme train-policy --decision compact``: the compact policy trained in the compaction environment
 (``reme.envs.compaction``).
 
-The algorithm (``--algo grpo``) is GRPO's group-relative advantage without the rest of GRPO: one policy-gradient
-step per batch of groups (REINFORCE with a group baseline), no importance ratio, no clipping and no KL term.
+The algorithm (``--algo grpo``) is GRPO as the rank head has it (``reme.train.common.grpo_loss``): the group-relative
+advantage, the clipped ratio to the policy that sampled the group, ``update_epochs`` passes per batch and a KL term
+(``beta``) towards the policy GRPO started from. With the defaults (one pass, ``beta = 0``) the ratio is 1 and the
+update is REINFORCE with a group baseline.
 
 A group shares its prefix (Memory-R2's point: once rollouts diverge they no longer share a state). Per group:
 pick a training episode and one of its compaction points ``j`` uniformly (the points of the current policy's
@@ -12,7 +14,7 @@ reward is joined to its decisions by the decision core (``join_outcome``: every 
 with the rollout's reward), and the return of the decision at ``j`` is used:
 
     A_g  = (R_g - mean(R)) / (std(R) + 1e-6)      (``group_advantages``; groups whose rewards all tie are skipped)
-    loss = -mean_g(A_g * log pi(action_g | state_j))
+    loss = -mean_g(min(rho_g A_g, clip(rho_g, 1 - eps, 1 + eps) A_g)) + beta KL,   rho_g = pi / pi_sampling
 
 with Adam. The greedy policy is validated at step 0 and every ``eval_every`` steps; the checkpoint kept
 (``BestCheckpoint``) is the one with the best validation reward (``evidence_reachable - token_cost *
@@ -24,6 +26,7 @@ within a hair of ReMe's tail rule: training moves away from it only where reward
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -47,7 +50,7 @@ from reme.errors import BadInputError
 from reme.policy.compact import HeuristicCompactPolicy
 from reme.policy.compact_mlp import MLPCompactPolicy, RankedMLPCompactPolicy
 from reme.progress import progress_bar
-from reme.train.common import BestCheckpoint, group_advantages, step_row, write_run
+from reme.train.common import BestCheckpoint, group_advantages, grpo_loss, step_row, write_run
 
 __all__ = ["CompactGRPOConfig", "hindsight_warm_start", "train_compact_policy"]
 
@@ -63,6 +66,12 @@ class CompactGRPOConfig(CompactionEnvConfig):
     episodes_per_step: int = 2
     """Groups per optimiser step (each on a randomly drawn training episode)."""
     lr: float = 1e-3
+    epsilon: float = 0.2
+    """Clipping range of the ratio to the sampling policy (it binds from the second update epoch on)."""
+    beta: float = 0.0
+    """KL coefficient towards the policy GRPO started from (after the warm start)."""
+    update_epochs: int = 1
+    """Gradient passes over each step's sampled decisions."""
     hidden: int = 32
     seed: int = 0
     eval_every: int = 10
@@ -98,6 +107,8 @@ class CompactGRPOConfig(CompactionEnvConfig):
             raise BadInputError("steps, episodes_per_step, eval_every and hidden must be positive")
         if not self.lr > 0:
             raise BadInputError(f"lr must be > 0, got {self.lr!r}")
+        if not self.epsilon > 0 or self.beta < 0 or self.update_epochs < 1:
+            raise BadInputError("epsilon must be > 0, beta >= 0 and update_epochs >= 1")
         super().__post_init__()  # validates the environment fields
 
 
@@ -191,7 +202,7 @@ def train_compact_policy(
     config: CompactGRPOConfig,
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    """Train (group-baseline REINFORCE), keep the best checkpoint by validation reward in ``out``
+    """Train with GRPO (``grpo_loss``), keep the best checkpoint by validation reward in ``out``
     (``policy.safetensors``, ``policy.json``), write ``out/metrics.json`` and ``out/curves.png``; returns the
     metrics."""
     import torch
@@ -241,11 +252,12 @@ def train_compact_policy(
         best.offer(step, mine, lambda: policy.save(out))
         return f"val reach {mine['evidence_reachable']:.3f} (heuristic {heuristic_val['evidence_reachable']:.3f})"
 
+    reference = copy.deepcopy(policy) if config.beta > 0 else None  # the warm-started policy, for the KL term
     start = time.perf_counter()
     shown = check(0)
     with progress_bar("training (compact GRPO)", total=config.steps, enabled=show_progress) as advance:
         for step in range(1, config.steps + 1):
-            losses: list[torch.Tensor] = []
+            batch: list[tuple[Any, Any, float]] = []
             rewards: list[float] = []
             for _ in range(config.episodes_per_step):
                 ep = train[int(rng.integers(len(train)))]
@@ -267,14 +279,22 @@ def train_compact_policy(
                 advantages, informative = group_advantages(rets)
                 if not informative.any():
                     continue
-                for (state, action, _), a in zip(group, advantages):
-                    losses.append(-float(a) * policy.logprob_torch(state, action))
+                batch.extend((state, action, float(a)) for (state, action, _), a in zip(group, advantages))
             loss_value = 0.0
-            if losses:
-                loss = torch.stack(losses).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+            if batch:
+                adv = torch.as_tensor([a for _, _, a in batch], dtype=torch.float64)
+                logp = torch.stack([policy.logprob_torch(state, action) for state, action, _ in batch])
+                logp_old = logp.detach()  # the policy that sampled the group
+                logp_ref = None
+                if reference is not None:
+                    logp_ref = torch.stack([reference.logprob_torch(s, a) for s, a, _ in batch]).detach()
+                for epoch in range(config.update_epochs):
+                    if epoch:
+                        logp = torch.stack([policy.logprob_torch(state, action) for state, action, _ in batch])
+                    loss, _ = grpo_loss(logp, logp_old, adv, config.epsilon, logp_ref, config.beta)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
                 loss_value = float(loss.item())
             steps.append(step_row(step, reward=float(np.mean(rewards)) if rewards else 0.0, loss=loss_value))
             if step % config.eval_every == 0 or step == config.steps:

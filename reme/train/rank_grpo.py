@@ -8,7 +8,7 @@ rewards within the group, and take a clipped-surrogate step:
     rho_g = exp(logp_new(o_g) - logp_old(o_g))
     loss  = -mean(min(rho_g A_g, clip(rho_g, 1 - epsilon, 1 + epsilon) A_g)) + beta KL - ent_coef H
 
-(``reme.train.common``: ``group_advantages`` with the unbiased std, ``clipped_surrogate``).
+(``reme.train.common``: ``group_advantages`` with the unbiased std, ``grpo_loss``).
 
 KL is the k3 estimator against the initial head on the sampled orderings; H is the entropy of the first
 position's softmax (the full Plackett-Luce entropy has no closed form). The head starts at the heuristic
@@ -28,7 +28,7 @@ from reme.errors import BadInputError
 from reme.eval.metrics import dcg_discounts, ideal_dcg
 from reme.policy.rank import MLPRankPolicy
 from reme.policy.rank_features import RANK_FEATURES
-from reme.train.common import clipped_surrogate, group_advantages
+from reme.train.common import group_advantages, grpo_loss
 from reme.train.rank_data import RankExample, TrainResult, pad
 
 
@@ -110,23 +110,6 @@ def orderings_reward(orderings: Any, rel: Any, n_ev: Any, kind: str) -> Any:
     dcg = (gains * discounts).sum(-1)
     ideal = torch.as_tensor([ideal_dcg(int(m), k) for m in n_ev.tolist()], dtype=gains.dtype, device=gains.device)
     return dcg / ideal[:, None]
-
-
-def grpo_loss(
-    logp_new: Any, logp_old: Any, advantages: Any, epsilon: float, logp_ref: Any | None = None, beta: float = 0.0
-) -> tuple[Any, dict[str, float]]:
-    """The clipped surrogate (``clipped_surrogate``) and the k3 KL to a reference, averaged over the samples that
-    carry signal."""
-    import torch
-
-    pg_loss, ratio = clipped_surrogate(logp_new - logp_old, advantages, epsilon)
-    kl = torch.zeros((), dtype=logp_new.dtype)
-    if logp_ref is not None and beta > 0:
-        diff = logp_ref - logp_new
-        kl = (diff.exp() - diff - 1).mean()
-    with torch.no_grad():
-        clip_frac = ((ratio - 1).abs() > epsilon).float().mean().item()
-    return pg_loss + beta * kl, {"pg_loss": pg_loss.item(), "kl": kl.item(), "clip_frac": clip_frac}
 
 
 def train_grpo(

@@ -1,7 +1,9 @@
 """``reme train-policy --decision write``: the write policy trained in the write environment (``reme.envs.write``).
 
-The algorithm (``--algo grpo``) is GRPO's group-relative advantage without the rest of GRPO: one policy-gradient
-step per batch of rollouts (REINFORCE with a group baseline), no importance ratio, no clipping and no KL term.
+The algorithm (``--algo grpo``) is GRPO as the rank head has it (``reme.train.common.grpo_loss``): the group-relative
+advantage, the clipped ratio to the policy that sampled the window, ``update_epochs`` passes per batch and a KL term
+(``beta``) towards the policy training started from. With the defaults (one pass, ``beta = 0``) the ratio is 1 and
+the update is REINFORCE with a group baseline, which is what the shipped writer was trained with.
 
 One group (Memory-R2's point: rollouts that wrote different memories no longer share a state, so a group must
 start from one intermediate state):
@@ -12,8 +14,8 @@ start from one intermediate state):
    the stream, and the questions are asked;
 3. each fork's return is the sum of its decisions' joined returns (``join_rewards``: evidence found in the top k,
    credited to the writes that stored it, minus the storage cost); advantages (``group_advantages``, the
-   ``advantage`` switch of ``WriteGRPOConfig``) are made relative to the group, and the loss is
-   ``-mean(A_g * log pi(a_t | s_t))`` over the sampled window decisions.
+   ``advantage`` switch of ``WriteGRPOConfig``) are made relative to the group, and the loss is ``grpo_loss`` over
+   the sampled window decisions: ``-mean(min(rho A, clip(rho) A)) + beta KL`` with ``rho = pi / pi_sampling``.
 
 The policy starts from a behaviour-cloned copy of the novelty/length heuristic (a few hundred cross-entropy steps
 on its greedy actions), so training improves a working rule instead of discovering the budget from scratch. The
@@ -22,6 +24,7 @@ best checkpoint by validation recall@10 is kept (``BestCheckpoint``; the last on
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,7 +39,7 @@ from reme.errors import BadInputError
 from reme.policy.write import WRITE_ACTIONS, NoveltyLengthWritePolicy, WriteState
 from reme.policy.write_mlp import PacedMLPWritePolicy
 from reme.progress import progress_bar
-from reme.train.common import BestCheckpoint, group_advantages, step_row, write_run
+from reme.train.common import BestCheckpoint, group_advantages, grpo_loss, step_row, write_run
 
 __all__ = ["WriteGRPOConfig", "train_write_policy"]
 
@@ -63,16 +66,24 @@ class WriteGRPOConfig(WriteEnvConfig):
     """Behaviour-cloning steps on ``NoveltyLengthWritePolicy`` before training (0: start from random weights)."""
     clone_temperature: float = 0.25
     """Temperature of the novelty/length rule that is cloned: a softer teacher leaves the policy room to explore."""
+    epsilon: float = 0.2
+    """Clipping range of the ratio to the sampling policy (it binds from the second update epoch on)."""
+    beta: float = 0.0
+    """KL coefficient towards the policy training started from (after cloning)."""
+    update_epochs: int = 1
+    """Gradient passes over each step's sampled decisions."""
     advantage: str = "decision"
     """``decision``: each sampled decision's own joined return minus the group's mean return at the same position
     (the forks share the state at the window start); ``rollout``: the fork's total return, standardised in the
     group (the textbook GRPO advantage)."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "group_size", "groups_per_step", "window", "hidden", "eval_every"):
+        for name in ("steps", "group_size", "groups_per_step", "window", "hidden", "eval_every", "update_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "steps" else 1):
                 raise BadInputError(f"{name} must be a positive integer, got {value!r}")
+        if not self.epsilon > 0 or self.beta < 0:
+            raise BadInputError(f"epsilon must be > 0 and beta >= 0, got {self.epsilon!r} and {self.beta!r}")
         if self.advantage not in ("decision", "rollout"):
             raise BadInputError(f"advantage must be 'decision' or 'rollout', got {self.advantage!r}")
         if self.group_size < 2:
@@ -142,6 +153,7 @@ def train_write_policy(
     policy = PacedMLPWritePolicy(hidden=config.hidden, seed=config.seed)
     clone_loss = _clone_novelty_length(policy, train, config, rng)
     optimiser = torch.optim.Adam(policy.module.parameters(), lr=config.lr)
+    reference = copy.deepcopy(policy) if config.beta > 0 else None  # the cloned start, for the KL term
     baselines = {
         label: _validate(load_write_policy(label), val, config) for label in ("novelty-length", "random") if val
     }
@@ -198,11 +210,17 @@ def train_write_policy(
                     weights.extend(row.tolist())
             loss_value = 0.0
             if states:
+                adv = torch.as_tensor(weights, dtype=torch.float64)
                 logp = policy.logprob_torch(states, actions)
-                loss = -(torch.as_tensor(weights, dtype=torch.float64) * logp).mean()
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
+                logp_old = logp.detach()  # the policy that sampled the window
+                logp_ref = None if reference is None else reference.logprob_torch(states, actions).detach()
+                for epoch in range(config.update_epochs):
+                    if epoch:
+                        logp = policy.logprob_torch(states, actions)
+                    loss, _ = grpo_loss(logp, logp_old, adv, config.epsilon, logp_ref, config.beta)
+                    optimiser.zero_grad()
+                    loss.backward()
+                    optimiser.step()
                 loss_value = float(loss.detach())
             history.append(step_row(step, reward=float(np.mean(returns)), loss=loss_value))
             if step % config.eval_every == 0 or step == config.steps:
