@@ -38,9 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from reme.datasets import load_dataset
-from reme.datasets.longmemeval_synth import write_longmemeval_synthetic
-from reme.datasets.synthetic.generator import STYLES, write_synthetic
+from reme.datasets.synthetic.generator import STYLES
 from reme.eval.metrics import question_states, recall_at, sessions_in_order
 from reme.policy.rank import HeuristicRankPolicy, RankState
 from reme.policy.rank_features import RANK_FEATURES
@@ -50,7 +48,7 @@ from reme.train.rank_grpo import GRPOConfig, policy_scores, train_grpo
 from reme.train.rank_run import WorstStyleSelection, heuristic_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rank_robustness import FILES  # the same files and seeds as the robustness benchmark
+from rank_robustness import FILES, episodes_of  # the same files and seeds as the robustness benchmark
 
 TEMPORAL = ("recency", "newest_session_rr", "recency_cue", "time_cue", "recency_cue_x_recency")
 SESSION = ("session_best_fused", "session_rank_rr", "session_top3_fused", "session_share", "is_session_best")
@@ -143,16 +141,7 @@ def examples_of(name: str, cache: Path, locomo: str | None = None) -> list[Examp
     if cached.is_file():
         with cached.open("rb") as f:
             return list(pickle.load(f))
-    if name == "eval-locomo":
-        path = Path(str(locomo))
-    else:
-        kind, style, n, sessions, seed = FILES[name]
-        path = cache / f"{name}.json"
-        if kind == "longmemeval":
-            write_longmemeval_synthetic(path, n_questions=n, seed=seed, haystack_sessions=sessions)
-        else:
-            write_synthetic(path, n_conversations=n, sessions=sessions, seed=seed, style=style)
-    episodes, _ = load_dataset(str(path))
+    episodes = episodes_of(name, cache, locomo)
     by_id = {e.episode_id: e for e in episodes}
     encoder = build_encoder()
     windows: dict[str, dict[str, np.ndarray]] = {}

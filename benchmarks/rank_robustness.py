@@ -68,23 +68,28 @@ DESIGNS: dict[str, dict[str, Any]] = {
 }
 
 
+def episodes_of(name: str, cache: Path, locomo: str | None = None) -> list[Any]:
+    """The episodes of one of ``FILES`` (generated into ``cache`` when missing), or of the LoCoMo file."""
+    if name == "eval-locomo":
+        path = Path(str(locomo))
+    else:
+        kind, style, n, sessions, seed = FILES[name]
+        path = cache / f"{name}.json"
+        if not path.is_file() and kind == "longmemeval":
+            write_longmemeval_synthetic(path, n_questions=n, seed=seed, haystack_sessions=sessions)
+        elif not path.is_file():
+            write_synthetic(path, n_conversations=n, sessions=sessions, seed=seed, style=style)
+    episodes, _ = load_dataset(str(path))
+    return list(episodes)
+
+
 def examples_of(name: str, cache: Path, locomo: str | None = None) -> list[Any]:
     """The rank examples of one file (generated into ``cache`` first), cached as a pickle beside it."""
     cached = cache / f"{name}.pkl"
     if cached.is_file():
         with cached.open("rb") as f:
             return list(pickle.load(f))
-    if name == "eval-locomo":
-        path = Path(str(locomo))
-    else:
-        kind, style, n, sessions, seed = FILES[name]
-        path = cache / f"{name}.json"
-        if kind == "longmemeval":
-            write_longmemeval_synthetic(path, n_questions=n, seed=seed, haystack_sessions=sessions)
-        else:
-            write_synthetic(path, n_conversations=n, sessions=sessions, seed=seed, style=style)
-    episodes, _ = load_dataset(str(path))
-    examples = build_examples(episodes)
+    examples = build_examples(episodes_of(name, cache, locomo))
     tmp = cached.with_suffix(".tmp")
     with tmp.open("wb") as f:
         pickle.dump(examples, f)
@@ -98,7 +103,7 @@ def main() -> None:
     parser.add_argument("--cache", default=".cache/rank-robustness")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--designs", help="comma-separated design names (default: all)")
+    parser.add_argument("--design", action="append", help="a design name, repeatable (default: all)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     cache = Path(args.cache)
@@ -108,7 +113,10 @@ def main() -> None:
         evals.append("eval-locomo")
     eval_sets = {name[5:]: examples_of(name, cache, args.locomo) for name in evals}
     heuristic = {style: heuristic_metrics(examples) for style, examples in eval_sets.items()}
-    designs = DESIGNS if not args.designs else {k: DESIGNS[k] for k in args.designs.split(",")}
+    unknown = [d for d in args.design or [] if d not in DESIGNS]
+    if unknown:
+        parser.error(f"unknown design {unknown[0]!r}: use one of {', '.join(map(repr, DESIGNS))}")
+    designs = DESIGNS if not args.design else {k: DESIGNS[k] for k in args.design}
     report: dict[str, Any] = {"steps": args.steps, "seed": args.seed, "heuristic": heuristic, "designs": {}}
     for label, design in designs.items():
         train = [ex for style in design["train"] for ex in examples_of(f"train-{style}", cache)]
