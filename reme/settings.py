@@ -12,6 +12,15 @@ Example ``reme.yaml``::
       style_margin: 0.01       # activation refuses a rank head that loses more than this recall@10 to the
                                # heuristic on any evaluation style (reme eval styles)
       style_scale: small       # or full: the style suite's size at activation
+      exploration:             # epsilon per decision kind; 0 = the policy alone (reme.policy.explore)
+        write: 0.05            # a candidate the policy would discard is stored with this probability
+        compact: 0.0           # a message the policy would compact is kept verbatim with this probability
+        rank: 0.0              # a greedy search samples its ordering from the policy with this probability
+        seed: 0                # the draws hash (seed, decision id): reproducible from the log
+    credit:                    # the credit rules of reme.policy.rewards
+      gamma: 0.9
+      storage_cost_per_day: 0.001
+      storage_horizon_days: 365
     mode: greedy               # sample: explore (training data); greedy: serve
     trajectories:
       enabled: true
@@ -32,6 +41,42 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from reme.errors import WorkspaceError
 
 SETTINGS_FILE = "reme.yaml"
+
+
+class ExplorationSettings(BaseModel):
+    """Exploration per decision kind (``reme.policy.explore``): the probability that a decision takes the
+    exploring action instead of the policy's; ``0`` is the policy alone, exactly as without exploration. Every
+    decision taken while its kind's epsilon is above 0 records its behaviour propensity (the probability of the
+    action taken under the mixture of the policy and this rule) in ``extra["exploration"]``."""
+
+    write: float = Field(default=0.05, ge=0, le=1)
+    """A candidate the policy would ``discard`` is stored instead with this probability (when ``store`` is allowed
+    and the policy gives it a non-zero probability). The default, 5%, is the safe direction: exploration never
+    drops a candidate the policy keeps, and what it adds is charged per memory-day by the credit rules."""
+    compact: float = Field(default=0.0, ge=0, le=1)
+    """At each unforced gate, a message the policy would compact is kept verbatim instead with this probability
+    (never past the reserve). Off by default: it changes the context a live model sees now, and ReMeLight's
+    split stays ReMe's until a workspace asks for it."""
+    rank: float = Field(default=0.0, ge=0, le=1)
+    """A ``greedy`` search samples its ordering from the policy's Plackett-Luce distribution instead with this
+    probability. Off by default: ``mode: sample`` already samples every search (where this setting changes
+    nothing), and a greedy serving workspace keeps its order."""
+    seed: int = 0
+    """The draws are ``blake2b(seed, decision id, gate)``: no global random state, and each draw can be recomputed
+    from the log."""
+
+
+class CreditSettings(BaseModel):
+    """The parameters of the credit rules (``reme.policy.rewards``, which documents each rule)."""
+
+    gamma: float = Field(default=0.9, gt=0, le=1)
+    """Discount per step of distance (writes between a write and its reward; decisions between a compaction and
+    a reward of its target or episode)."""
+    storage_cost_per_day: float = Field(default=0.001, ge=0)
+    """Charged to a write per day that the memory it stored (or last updated) stays in the store: 0.001 makes a
+    year of storage cost 0.365, about a third of one fully positive retrieval."""
+    storage_horizon_days: float = Field(default=365.0, gt=0)
+    """At most this many days are charged to one write, so a return stays bounded however old the log is."""
 
 
 class PolicySettings(BaseModel):
@@ -57,6 +102,8 @@ class PolicySettings(BaseModel):
     style_scale: Literal["small", "full"] = "small"
     """The size of the style suite activation scores on: ``small`` (seconds once its candidates are cached under
     ``WORKSPACE/cache/style-suite/``) or ``full``."""
+    exploration: ExplorationSettings = Field(default_factory=ExplorationSettings)
+    """Exploration per decision kind (``REME_POLICIES__EXPLORATION__WRITE=0`` in the environment)."""
 
 
 class TrajectorySettings(BaseModel):
@@ -77,6 +124,7 @@ class WorkspaceSettings(BaseSettings):
     policies: PolicySettings = Field(default_factory=PolicySettings)
     mode: Literal["greedy", "sample"] = "greedy"
     trajectories: TrajectorySettings = Field(default_factory=TrajectorySettings)
+    credit: CreditSettings = Field(default_factory=CreditSettings)
 
     @classmethod
     def settings_customise_sources(

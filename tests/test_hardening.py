@@ -207,7 +207,8 @@ def test_repeats_are_averaged_per_source_and_sources_add_up():
     events += [RewardEvent(reward_id="a", decision_id=d.decision_id, source="answer", value=0.5)]
     events += [RewardEvent(reward_id=f"t{i}", memory_id="m", source="task", value=float(i % 2)) for i in range(10)]
     returns = {s.decision.decision_id: s.ret for s in join_rewards([w, d, *events], gamma=1.0).samples}
-    assert returns == pytest.approx({d.decision_id: 1.5, w.decision_id: 0.5})  # ReMe's utility / freq
+    # w: the search's means through its top k (feedback 1, answer 0.5) plus the tasks' mean (ReMe's utility / freq)
+    assert returns == pytest.approx({d.decision_id: 1.5, w.decision_id: 1.0 + 0.5 + 0.5})
 
 
 # ----------------------------------------------------------------------------------- 5: policy poisoning

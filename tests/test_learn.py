@@ -69,8 +69,9 @@ def test_the_writer_learns_from_use_and_a_forced_bad_version_is_rolled_back(writ
     (row,) = learn(ws, config)
     assert row.outcome == "promoted", row.why
     assert row.train_samples == 140 and row.holdout_samples == 60
-    # the serving version evaluated on its own decisions: every weight is 1, SNIPS is the logged mean return
-    assert row.serving_estimate.ess == pytest.approx(60) and row.serving_estimate.method == "dr"
+    # the serving version evaluated on its own decisions: the weights are 1 but for the 5% write exploration that
+    # mixed into the behaviour (policies.exploration.write), so the effective sample size is nearly all of them
+    assert 0.95 * 60 <= row.serving_estimate.ess <= 60 and row.serving_estimate.method == "dr"
     assert row.candidate_estimate.low > row.serving_estimate.value
     learned = serving(ws, "write")
     assert learned == row.candidate and learned != start
@@ -78,7 +79,7 @@ def test_the_writer_learns_from_use_and_a_forced_bad_version_is_rolled_back(writ
     assert history[-1]["version"] == learned and history[-1]["source_detail"] == "reme learn"
     # the promoted writer stores the facts and drops the chatter: the next day earns more
     after = use_for_a_day(ws, 200, seed=2)
-    assert after > before + 0.3, (before, after)  # measured: 0.04 -> 0.52
+    assert after > before + 0.3, (before, after)  # measured: 0.05 -> 0.50
     rows = learn(ws, config)
     assert rows[0].outcome == "watch_passed", rows[0].why
     # a deliberately bad version served by force (ReMe's store-everything rule): the watcher rolls it back

@@ -165,9 +165,15 @@ def test_credit_rules():
         RewardEvent(reward_id="b", decision_id="r1", value=2.0),
         RewardEvent(reward_id="c", memory_id="unknown", value=5.0),
     ]
-    report = join_rewards([w1, w2, w3, r1, r_unrewarded, *events], gamma=0.5, storage_cost=0.1)
+    records = [w1, w2, w3, r1, r_unrewarded, *events]
+    for record in records:  # every record on day 0, the last one a day later: each stored memory lives one day
+        record.time = "2024-01-01T00:00:00+00:00"
+    events[-1].time = "2024-01-02T00:00:00+00:00"
+    report = join_rewards(records, gamma=0.5, storage_cost_per_day=0.1)
     returns = {s.decision.decision_id: s.ret for s in report.samples}
-    assert returns == pytest.approx({"w1": 0.25 - 0.1, "w2": -0.1, "w3": 0.0, "r1": 2.0})
+    # r1's reward also reaches the writers of its top k (m1, m2), discounted by the writes after each: w1 averages
+    # the memory reward 0.25 and the search's 2 * 0.5 ** 2; w2 gets 2 * 0.5 ** 1; each pays one memory-day
+    assert returns == pytest.approx({"w1": (0.25 + 0.5) / 2 - 0.1, "w2": 1.0 - 0.1, "w3": 0.0, "r1": 2.0})
     assert report.rewards == 3 and report.rewards_joined == 2 and report.unmatched_reward_ids == ["c"]
 
 

@@ -112,4 +112,4 @@ def test_python_client_has_the_local_api(served):
             client.get(node.memory_id)
     with ReMeClient(served, token="admin-token") as admin:
         records = admin.trajectories()
-        assert {r["type"] for r in records} == {"decision", "reward"}
+        assert {r["type"] for r in records} == {"decision", "reward", "memory"}  # the delete is a memory event

@@ -374,7 +374,8 @@ class DiscardAll(WritePolicyBase):
         return logits - np.logaddexp.reduce(logits)
 
 
-def test_summarize_candidates_go_through_the_gate(tmp_path, random_encoder):
+def test_summarize_candidates_go_through_the_gate(tmp_path, random_encoder, monkeypatch):
+    monkeypatch.setenv("REME_POLICIES__EXPLORATION__WRITE", "0")  # the gate's own discards, not write exploration
     llm = FakeLLM(['[{"content": "Alice is allergic to peanuts."}]'])
 
     async def main() -> str:

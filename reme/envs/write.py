@@ -14,8 +14,11 @@ Definitions (also in ``docs/evaluation.md``):
   fusion). ``recall@k``: the share of a question's evidence turns that some top-``k`` memory is derived from.
 - **Reward** (the decision core's delayed-reward join, ``reme.policy.rewards.join_rewards``): each evidence turn
   found in a question's top ``k`` is a ``used`` reward of ``1 / |evidence|`` on the best-ranked memory derived
-  from it, credited to the write that stored (or last updated) that memory; every stored memory is charged
-  ``storage_cost``. A rollout's return is the sum over its decisions.
+  from it, credited to the write that stored (or last updated) that memory; storage is charged per memory-day
+  (``storage_cost`` per day) with the conversation as one day: every write is stamped at ``STREAM_TIME`` and the
+  questions a day later (``QUESTION_TIME``), so each stored memory costs ``storage_cost`` once, paid by the write
+  that holds it when the questions are asked (an update that supersedes a stored memory takes its cost over).
+  A rollout's return is the sum over its decisions.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ __all__ = [
 ]
 
 CANDIDATE_KINDS = ("turns", "observations")
+STREAM_TIME = "2000-01-01T00:00:00+00:00"
+"""When every write of a rollout is taken, for the join's storage cost per memory-day."""
+QUESTION_TIME = "2000-01-02T00:00:00+00:00"
+"""When a rollout's questions are asked (and its rewards arrive): one day after the stream."""
 WRITE_BASELINES = ("novelty-length", "store-all", "random")
 """The write environment's baselines (``load_write_policy`` labels): ``novelty-length`` is
 ``NoveltyLengthWritePolicy``, the budget-paced novelty/length rule; ``store-all`` is
@@ -76,7 +83,8 @@ class WriteEnvConfig:
     k: int = 10
     """Cut-off of the retrieval reward."""
     storage_cost: float = 0.0
-    """Charged once per stored memory (in units of one question's recall)."""
+    """Charged per memory-day (in units of one question's recall); a rollout's conversation is one day, so each
+    stored memory costs this once."""
     gamma: float = 1.0
     """Discount of a reward by the number of writes between the write and the reward (``join_rewards``)."""
 
@@ -313,10 +321,12 @@ class WriteRollout:
                                 source="used",
                                 value=1.0 / len(evidence),
                                 episode_id=ep.episode_id,
+                                time=QUESTION_TIME,
                             )
                         )
         n_q = max(len(ep.questions), 1)
-        report = join_rewards([*self.decisions, *rewards], gamma=config.gamma, storage_cost=config.storage_cost)
+        stamped = [d.model_copy(update={"time": STREAM_TIME}) for d in self.decisions]
+        report = join_rewards([*stamped, *rewards], gamma=config.gamma, storage_cost_per_day=config.storage_cost)
         by_id = {s.decision.decision_id: s.ret for s in report.samples}
         return WriteOutcome(
             decisions=self.decisions,

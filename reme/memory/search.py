@@ -22,6 +22,7 @@ import numpy as np
 from reme.errors import BadInputError
 from reme.memory.checks import check_limit, check_min_score
 from reme.policy.decision import Decision, Mode
+from reme.policy.explore import explore_rank
 from reme.policy.fusion import linear_fusion
 from reme.policy.rank import RankState
 from reme.policy.rank_features import RANK_FEATURES
@@ -201,22 +202,23 @@ def _ranked(
     query_time: datetime | None,
     dense_hits: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[Decision, builtins.list[SearchHit]]:
-    """A search whose arguments are checked: decide, log, filter, build the hits."""
+    """A search whose arguments are checked: decide (under ``policies.exploration.rank``), filter, build the hits,
+    log the decision with the positions it returned (``extra["returned"]``)."""
     threshold = memory.retrieval.min_score if min_score is None else float(min_score)
     cands, state, memories = rank_state(
         memory, query, memory.retrieval.candidates_for(limit), limit, target, query_vector, query_time, dense_hits
     )
     ranker = policy or memory.rank_policy
-    decision = ranker.decide(state, mode or memory.settings.mode, memory._rng)
-    memory.log_decision(
-        decision, ranker, episode_id=episode_id, group_id=group_id, step=step, target=normalize_target(target)
-    )
+    rule = memory.settings.policies.exploration
+    decision = explore_rank(ranker, state, ranker.decide(state, mode or memory.settings.mode, memory._rng),
+                            rule.rank, rule.seed)  # fmt: skip
     scores = decision.scores if decision.scores is not None else ranker.scores(state)  # asked once
     fused = linear_fusion(
         np.nan_to_num(cands.vector_score, nan=0.0), np.nan_to_num(cands.keyword_score, nan=0.0),
         memory.retrieval.vector_weight,
     )  # fmt: skip
     hits: builtins.list[SearchHit] = []
+    returned: builtins.list[int] = []
     for pos in decision.action:
         node = memories[pos]
         if node is None or fused[pos] < threshold:  # deleted meanwhile, or below ReMe's score floor
@@ -233,6 +235,11 @@ def _ranked(
                 decision_id=decision.decision_id,
             )
         )
+        returned.append(int(pos))
+    decision.extra["returned"] = returned  # what the caller got: the top k the credit rules read
+    memory.log_decision(
+        decision, ranker, episode_id=episode_id, group_id=group_id, step=step, target=normalize_target(target)
+    )
     return decision, hits
 
 

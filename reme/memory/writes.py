@@ -2,7 +2,8 @@
 
 An add validates every item first (``build_node``; bad input leaves the workspace unchanged), then per batch:
 encodes, asks the write policy for one decision per memory (``store``, ``discard``, or ``update`` its nearest
-existing memory), commits what the decisions keep in one transaction, updates the in-memory indexes
+existing memory; with ``policies.exploration.write`` above 0 a discard may be explored into a store,
+``reme.policy.explore``), commits what the decisions keep in one transaction, updates the in-memory indexes
 (``TargetIndexes.after_upsert``), and logs the decisions once their memories are durable.
 
 What a write decision sees is what its policy declares it needs: ``needs_nearest = False`` (ReMe's heuristic, which
@@ -20,7 +21,9 @@ import numpy as np
 from reme.errors import BadInputError, ConflictError, NotFoundError
 from reme.memory.checks import build_node, check_id
 from reme.policy.decision import Decision
+from reme.policy.explore import explore_write
 from reme.policy.registry import ensure_registered
+from reme.policy.trajectory import MemoryEvent
 from reme.schema import MemoryNode, MemoryType
 
 if TYPE_CHECKING:
@@ -121,6 +124,7 @@ def _decide(
 
     policy = policy or memory.write_policy
     mode = memory.settings.mode
+    epsilon, seed = memory.settings.policies.exploration.write, memory.settings.policies.exploration.seed
     nearest: builtins.list[Nearest] = []
     if not state_needs_nearest(policy):
         for node in batch:
@@ -134,7 +138,7 @@ def _decide(
     decisions = []
     for node, (nid, sim, text) in zip(batch, nearest):
         state = make_write_state(node.index_text, nid, sim, text, speaker=str(node.metadata.get("speaker", "")))
-        decision = policy.decide(state, mode, memory._rng)
+        decision = explore_write(policy, state, policy.decide(state, mode, memory._rng), epsilon, seed)
         decision.memory_ids = [nid] if decision.action == "update" and nid else [node.memory_id]
         if decision.action == "discard":
             decision.memory_ids = []
@@ -227,10 +231,14 @@ def update(
 
 
 def delete_many(memory: Memory, memory_ids: Sequence[str]) -> int:
-    """Delete memories that exist; returns how many went."""
+    """Delete memories that exist; returns how many went. The deletion is logged (a ``MemoryEvent``), which ends
+    the storage cost of the writes that stored them."""
     for memory_id in memory_ids:
         check_id("memory_id", memory_id)
     with memory._lock:
+        present = list(memory.records.targets_of(list(memory_ids)))
         gone, generations = memory.records.delete_many(list(memory_ids))
         memory.indexes.after_delete(gone, generations)
+    if gone and present:  # the end of these memories' storage cost (reme.policy.rewards)
+        memory.trajectory.append(MemoryEvent(memory_ids=present))
     return len(gone)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from reme.policy.decision import Decision
 from reme.policy.registry import policy_for_record
 from reme.policy.rewards import join_rewards
-from reme.policy.trajectory import read_records
+from reme.policy.trajectory import RewardEvent, read_records
 
 TOLERANCE = 1e-4
 
@@ -52,7 +52,7 @@ def verify(workspace: str | Path) -> VerifyReport:
             continue
         record = entry.record
         if not isinstance(record, Decision):
-            report.rewards += 1
+            report.rewards += isinstance(record, RewardEvent)
             continue
         if record.logprob is None:
             report.untrainable += 1

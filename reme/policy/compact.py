@@ -50,6 +50,7 @@ from reme.errors import BadInputError
 from reme.messages import parse_message, rule_token_count
 from reme.policy.checkpoint import params_version
 from reme.policy.decision import Decision, DecisionKind, Matrix, Mode, Policy, log_sigmoid
+from reme.policy.explore import GateExploration, gate_behaviour_probability
 
 __all__ = [
     "COMPACT",
@@ -125,6 +126,9 @@ class CompactState:
     """The reserve, in tokens, that kept messages may use (ReMe's ``memory_compact_reserve``)."""
     features: np.ndarray | None = None
     """Optional ``(n, F)`` float32 features for a learned gate (default: ``compact_features``)."""
+    exploration: GateExploration | None = None
+    """The exploration rule this decision is taken under (``reme.policy.explore``), set by the caller from
+    ``policies.exploration.compact``; never part of the record's inputs (a re-score is the policy's alone)."""
 
     def __post_init__(self) -> None:
         n = len(self.tokens)
@@ -284,6 +288,10 @@ class GateWalk:
     forced: list[bool]
     forced_by: list[str | None]
     logprob: float
+    behaviour_logprob: float = 0.0
+    """Under an exploration rule: log of the behaviour probability of the gates taken (``reme.policy.explore``)."""
+    explored: list[int] | None = None
+    """Under an exploration rule: the messages it kept where the policy compacted them."""
 
 
 def keep_flags(state: CompactState, action: Any) -> list[bool]:
@@ -305,11 +313,13 @@ def walk_gates(
     wanted: list[bool] | None = None,
     mode: Mode = "greedy",
     rng: np.random.Generator | None = None,
+    explore: GateExploration | None = None,
 ) -> GateWalk:
     """Take the gates newest first. ``logit_at(i, stopped)`` is the keep-logit of unforced gate ``i``, where
     ``stopped`` says an earlier gate compacted. With ``wanted`` (keep flags of an action) the walk re-scores it
     (``ValueError`` when a forced gate disagrees); without, it chooses greedily (keep when the logit is >= 0) or
-    samples."""
+    samples, and then, under ``explore``, a gate the policy compacts is kept with the rule's probability (the
+    walk records the behaviour log-probability of the gates taken)."""
     n = state.n_messages
     if wanted is None and mode == "sample" and rng is None:
         rng = np.random.default_rng()
@@ -320,6 +330,8 @@ def walk_gates(
     forced = [False] * n
     forced_by: list[str | None] = [None] * n
     total = 0.0
+    behaviour = 0.0
+    flipped: list[int] = []
     stopped = False
     for i in range(n - 1, -1, -1):
         if i in committed:
@@ -345,6 +357,13 @@ def walk_gates(
         else:
             assert rng is not None
             k = bool(rng.random() < math.exp(log_sigmoid(z)))
+        if explore is not None and wanted is None:
+            p_keep = (1.0 if z >= 0.0 else 0.0) if mode == "greedy" else math.exp(log_sigmoid(z))
+            if not k and explore.keeps(i):
+                k = True
+                flipped.append(i)
+            b = gate_behaviour_probability(k, p_keep, explore.epsilon)
+            behaviour += math.log(b) if b > 0 else -math.inf
         total += log_sigmoid(z) if k else log_sigmoid(-z)
         keep[i] = k
         if k:
@@ -352,7 +371,10 @@ def walk_gates(
             used += cost
         else:
             stopped = True
-    return GateWalk(keep=keep, forced=forced, forced_by=forced_by, logprob=min(total, 0.0))
+    return GateWalk(
+        keep=keep, forced=forced, forced_by=forced_by, logprob=min(total, 0.0), behaviour_logprob=min(behaviour, 0.0),
+        explored=None if explore is None or wanted is not None else flipped,
+    )  # fmt: skip
 
 
 def gate_decision(
@@ -360,9 +382,10 @@ def gate_decision(
 ) -> Decision:
     if mode not in ("greedy", "sample"):
         raise ValueError(f"unknown mode {mode!r}: use 'greedy' or 'sample'")
-    walk = walk_gates(state, logit_at, mode=mode, rng=rng)
+    explore = state.exploration if state.exploration is not None and state.exploration.epsilon > 0 else None
+    walk = walk_gates(state, logit_at, mode=mode, rng=rng, explore=explore)
     kept_tokens = sum(t for t, k in zip(state.tokens, walk.keep) if k)
-    return Decision(
+    decision = Decision(
         kind="compact",
         policy=policy.name,
         version=policy.version,
@@ -381,6 +404,9 @@ def gate_decision(
             "params": dict(policy.params),
         },
     )
+    if explore is not None:
+        explore.record(decision, walk.behaviour_logprob, walk.explored or [])
+    return decision
 
 
 def compact_state_from_record(decision: Decision) -> CompactState:

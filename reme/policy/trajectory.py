@@ -1,15 +1,15 @@
 """The trajectory log: every decision and reward of a workspace, appended as JSON lines to rotating segments
 ``WORKSPACE/trajectories/segment-NNNNNN.jsonl``.
 
-Each record is one ``write(2)`` of one line on a file opened with ``O_APPEND``, under an exclusive ``flock`` of
-the segment, so records of concurrent processes never interleave and a record is in the kernel (safe from a
-crash of this process) when ``append`` returns; segments are fsynced when they are rotated out and when the log
-is closed. A writer killed in the middle of a large record (a ``write`` of several pages can stop part-way on
-SIGKILL) leaves a torn last line; the next append, by any process, cuts it off before writing, so a record is
-never glued to a torn one. A segment rotates when it
-passes ``segment_bytes``. Readers need nothing but these files: ``read_records`` yields every record with its
-file and line, and reports unreadable lines (a torn last line after a power loss, a corrupted byte) instead
-of stopping.
+Three record types: ``Decision`` (``type: "decision"``), ``RewardEvent`` (``"reward"``) and ``MemoryEvent``
+(``"memory"``: memories deleted). Each record is one ``write(2)`` of one line on a file opened with ``O_APPEND``,
+under an exclusive ``flock`` of the segment, so records of concurrent processes never interleave and a record is in
+the kernel (safe from a crash of this process) when ``append`` returns; segments are fsynced when they are rotated
+out and when the log is closed. A writer killed in the middle of a large record (a ``write`` of several pages can
+stop part-way on SIGKILL) leaves a torn last line; the next append, by any process, cuts it off before writing, so a
+record is never glued to a torn one. A segment rotates when it passes ``segment_bytes``. Readers need nothing but
+these files: ``read_records`` yields every record with its file and line, and reports unreadable lines (a torn last
+line after a power loss, a corrupted byte) instead of stopping.
 """
 
 from __future__ import annotations
@@ -73,13 +73,35 @@ class RewardEvent(BaseModel):
         return v
 
 
+class MemoryEvent(BaseModel):
+    """Something that happened to stored memories outside a decision (``type: "memory"``): today their deletion
+    (``Memory.delete_many``, ``reme forget``). The credit rules end a memory's storage cost there
+    (``reme.policy.rewards``). An older reme reading a log with these lines reports them as unreadable lines and
+    joins the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["memory"] = "memory"
+    schema_version: int = RECORD_SCHEMA_VERSION
+    event: Literal["deleted"] = "deleted"
+    memory_ids: list[str]
+    """The memories the event concerns."""
+    time: str = Field(default_factory=utc_now)
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Free-form context, as on the other records (``reme forget`` marks a scrubbed record here)."""
+
+
+Record = Decision | RewardEvent | MemoryEvent
+"""Any line of the log."""
+
+
 @dataclass
 class LogLine:
     """One line of the log: the record, or why it could not be read."""
 
     path: Path
     line: int
-    record: Decision | RewardEvent | None
+    record: Record | None
     error: str | None = None
 
 
@@ -107,7 +129,7 @@ class TrajectoryLog:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self._segment = number
 
-    def append(self, record: Decision | RewardEvent) -> None:
+    def append(self, record: Record) -> None:
         """Write one record (a whole line in one system call), after cutting off a torn last record that a
         killed writer left; under an exclusive ``flock`` of the segment, so no live writer is mid-record."""
         if not self.enabled:
@@ -179,7 +201,7 @@ def _flock(fd: int, lock: bool) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX if lock else fcntl.LOCK_UN)
 
 
-def parse_line(text: str) -> Decision | RewardEvent:
+def parse_line(text: str) -> Record:
     """A record from one line of JSON; raises ``ValueError`` naming the problem."""
     try:
         obj = json.loads(text)
@@ -196,6 +218,8 @@ def parse_line(text: str) -> Decision | RewardEvent:
             return Decision.model_validate(obj)
         if kind == "reward":
             return RewardEvent.model_validate(obj)
+        if kind == "memory":
+            return MemoryEvent.model_validate(obj)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"invalid {kind} record: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -28,10 +29,17 @@ from reme.errors import BadInputError
 from reme.messages import resolve_token_counter
 from reme.policy.compact import DEFAULT_COMPACT_RESERVE, CompactState, HeuristicCompactPolicy, apply
 from reme.policy.decision import Decision, Mode
+from reme.policy.explore import GateExploration
 
 from .messages import is_system_prompt, to_compact_dict, validate_messages
 
-__all__ = ["THRESHOLD_FACTOR", "build_compact_state", "calculate_memory_compact_threshold", "check_context"]
+__all__ = [
+    "THRESHOLD_FACTOR",
+    "build_compact_state",
+    "calculate_memory_compact_threshold",
+    "check_context",
+    "compact_exploration",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,7 @@ def check_context(
     rng: np.random.Generator | None = None,
     mode: Mode = "greedy",
     target: str | None = None,
+    exploration: tuple[float, int] = (0.0, 0),
 ) -> tuple[list[Any], list[Any], bool, Decision | None]:
     """``(messages_to_compact, messages_to_keep, is_valid, decision)``: the message objects themselves, each list
     in the original order.
@@ -88,8 +97,9 @@ def check_context(
 
     ``token_counter`` is a callable ``text -> tokens`` or an object with ``count_text`` (default ReMe's rule
     count). ``target`` (when given) is recorded on the decision, so its rewards can be checked against a caller's
-    targets. Malformed messages or arguments raise ``BadInputError``; the ``ReMeLight`` method turns any error
-    into ReMe's ``([], messages, False)``."""
+    targets. ``exploration`` is ``(epsilon, seed)`` of the compact rule (``policies.exploration.compact``;
+    ``reme.policy.explore``): at 0, the policy's split alone. Malformed messages or arguments raise
+    ``BadInputError``; the ``ReMeLight`` method turns any error into ReMe's ``([], messages, False)``."""
     items = validate_messages(messages)
     _check_tokens("memory_compact_threshold", memory_compact_threshold)
     if mode not in ("greedy", "sample"):
@@ -98,6 +108,9 @@ def check_context(
     if not items or state.total_tokens < memory_compact_threshold:
         return [], messages, True, None
     chooser = policy if policy is not None else HeuristicCompactPolicy()
+    epsilon, seed = exploration
+    if epsilon > 0:
+        state = replace(state, exploration=GateExploration(float(epsilon), int(seed), uuid.uuid4().hex))
     decision: Decision = chooser.decide(state, mode=mode, rng=rng)
     if target is not None:
         decision.extra["target"] = target
@@ -116,3 +129,9 @@ def check_context(
     if not valid:
         return [], messages, False, decision
     return [items[i] for i in to_compact], [items[i] for i in to_keep], True, decision
+
+
+def compact_exploration(settings: Any) -> tuple[float, int]:
+    """``(epsilon, seed)`` of a workspace's compact exploration (``policies.exploration``) for ``check_context``."""
+    rule = settings.policies.exploration
+    return float(rule.compact), int(rule.seed)

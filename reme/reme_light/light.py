@@ -297,7 +297,7 @@ class ReMeLight:
     ) -> tuple[list[Any], list[Any], bool]:
         """``(messages_to_compact, messages_to_keep, is_valid)``; ``([], messages, False)`` on error, and (as in ReMe)
         when the threshold does not exceed the reserve. Tokens are counted with ``as_token_counter``."""
-        from .context import check_context
+        from .context import check_context, compact_exploration
         from .messages import prepared_counter
 
         try:
@@ -316,6 +316,7 @@ class ReMeLight:
                 counter,
                 policy=self._compact_policy or HeuristicCompactPolicy(),
                 trajectory=self.memory.trajectory,
+                exploration=compact_exploration(self.memory.settings),
             )
         except Exception as exc:
             log.error("check_context failed: %s", exc)

@@ -62,7 +62,7 @@ async def compact(
     """Compact ``body.messages`` (see the module docstring). ``locked(fn, *args)`` runs ``fn`` off the event loop
     under the workspace's lock; the LLM call runs outside it."""
     from reme.reme_light.compactor import run_compactor
-    from reme.reme_light.context import calculate_memory_compact_threshold, check_context
+    from reme.reme_light.context import calculate_memory_compact_threshold, check_context, compact_exploration
     from reme.reme_light.formatting import format_messages
 
     threshold = body.memory_compact_threshold
@@ -73,7 +73,14 @@ async def compact(
     target = normalize_target(body.target)
     to_compact, _, valid, decision = await locked(
         lambda: check_context(
-            body.messages, threshold, body.memory_compact_reserve, None, policy, memory.trajectory, target=target
+            body.messages,
+            threshold,
+            body.memory_compact_reserve,
+            None,
+            policy,
+            memory.trajectory,
+            target=target,
+            exploration=compact_exploration(memory.settings),
         )
     )
     positions = {id(m): i for i, m in enumerate(body.messages)}

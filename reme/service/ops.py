@@ -92,9 +92,10 @@ class Deleted(BaseModel):
 
 
 class TrajectoryExport(BaseModel):
-    """The most recent records of the trajectory log, oldest first: decision records (``type: "decision"``)
-    and reward records (``type: "reward"``), as in the JSONL segments. ``unreadable`` counts lines that could
-    not be parsed (a torn last line, a corrupted byte); ``reme trajectories verify`` names them."""
+    """The most recent records of the trajectory log, oldest first: decision records (``type: "decision"``), reward
+    records (``type: "reward"``) and memory events (``type: "memory"``: deletions), as in the JSONL segments.
+    ``unreadable`` counts lines that could not be parsed (a torn last line, a corrupted byte); ``reme trajectories
+    verify`` names them."""
 
     records: list[dict[str, Any]]
     unreadable: int = 0

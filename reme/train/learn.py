@@ -5,9 +5,9 @@ For each decision kind in turn (``rank``, ``write``, ``compact``):
 
 1. **join**: the log's decisions and rewards through the credit rules (``reme.policy.rewards.join_rewards``); the
    samples are the kind's trainable decisions with a return (a write always has one; other kinds once rewarded)
-   whose behaviour probability is known: taken in ``sample`` mode or marked explored (``extra["explored"]``), so
-   that an importance weight exists. A greedy decision's action had probability 1, which says nothing about the
-   actions it did not take.
+   whose behaviour probability is known: taken in ``sample`` mode or under exploration (``extra["exploration"]``,
+   ``policies.exploration``), so that an importance weight exists. A greedy decision's action had probability 1,
+   which says nothing about the actions it did not take.
 2. **split by time**: the oldest ``1 - holdout`` share trains, the most recent ``holdout`` share evaluates.
 3. **train** a candidate off-policy from the serving version: the rank head with the decoupled PPO of
    ``reme.train.rank_ppo``; the write and compact policies with the same clipped surrogate (``clipped_surrogate``,
@@ -51,6 +51,7 @@ from pydantic import BaseModel, Field
 
 from reme.errors import BadInputError, WorkspaceError
 from reme.policy.decision import Decision
+from reme.policy.explore import exploration_of
 from reme.policy.rewards import Sample, join_rewards
 from reme.policy.trajectory import read_records
 from reme.schema import utc_now
@@ -91,7 +92,8 @@ class LearnConfig(BaseModel):
     """Two-sided interval; the promotion rule uses its lower end."""
     watch_decisions: int = Field(50, ge=1)
     rollback_margin: float = Field(0.05, ge=0.0)
-    gamma: float = Field(0.9, gt=0.0, le=1.0)
+    gamma: float | None = Field(None, gt=0.0, le=1.0)
+    """Overrides the discount of the workspace's credit rules (``credit`` of its settings) when given."""
     seed: int = 0
 
 
@@ -185,8 +187,20 @@ def read_runs(workspace: str | Path) -> list[KindReport]:
 
 
 def explored(decision: Decision) -> bool:
-    """Whether the decision's action was drawn at random, so its logged probability is a real propensity."""
-    return decision.mode == "sample" or bool(decision.extra.get("explored"))
+    """Whether the decision's behaviour probability is a real propensity: sampled (``mode: sample``), or taken
+    under exploration (``extra["exploration"]``, whose propensity the join puts in ``behaviour_logprob``; every
+    decision taken while its kind's epsilon is above 0 has one, not only those whose action exploration changed)."""
+    return decision.mode == "sample" or exploration_of(decision) is not None
+
+
+def _credit(workspace: Path, gamma: float | None) -> dict[str, Any]:
+    """The workspace's credit parameters (``credit`` of its settings), ``gamma`` overriding the discount."""
+    from reme.settings import load_settings
+
+    credit = load_settings(workspace).credit.model_dump()
+    if gamma is not None:
+        credit["gamma"] = gamma
+    return credit
 
 
 def has_return(sample: Sample) -> bool:
@@ -597,7 +611,7 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
         state = _read_state(root)
         records.extend(e.record for e in read_records(trajectory_dir(root)) if e.record is not None)
         mark = _log_mark(records)
-        joined = join_rewards(records, gamma=config.gamma).samples
+        joined = join_rewards(records, **_credit(root, config.gamma)).samples
         for kind in config.kinds:
             kind_state = state.setdefault(kind, {})
             watched = _watch(root, kind, joined, kind_state, config)
@@ -623,13 +637,15 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
     return rows
 
 
-def reward_over_time(workspace: str | Path, gamma: float = 0.9) -> dict[str, dict[str, list[tuple[int, float]]]]:
+def reward_over_time(
+    workspace: str | Path, gamma: float | None = None
+) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """Per kind, per serving version: ``(position in the log, return)`` of each decision with a return, oldest
     first."""
     records = [e.record for e in read_records(trajectory_dir(workspace)) if e.record is not None]
     position = {getattr(r, "decision_id", ""): i for i, r in enumerate(records)}
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for s in join_rewards(records, gamma=gamma).samples:
+    for s in join_rewards(records, **_credit(Path(workspace), gamma)).samples:
         if not has_return(s):
             continue
         label = f"{s.decision.policy}@{s.decision.version}" if s.decision.version else s.decision.policy
@@ -640,7 +656,7 @@ def reward_over_time(workspace: str | Path, gamma: float = 0.9) -> dict[str, dic
     return out
 
 
-def plot_rewards(workspace: str | Path, path: str | Path, gamma: float = 0.9) -> Path:
+def plot_rewards(workspace: str | Path, path: str | Path, gamma: float | None = None) -> Path:
     """A PNG of the return of rewarded decisions over the log, one panel per kind and one line per version (the
     running mean of 20); the learner's promotions and rollbacks as vertical lines."""
     import matplotlib

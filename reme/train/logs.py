@@ -21,11 +21,13 @@ from reme.datasets.dates import parse_date
 from reme.errors import BadInputError
 from reme.eval.metrics import is_scored, recall_of_hits
 from reme.policy.decision import Decision, Matrix
+from reme.policy.explore import exploration_of
 from reme.policy.rank_features import RANK_FEATURES
 from reme.policy.rewards import join_rewards
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
+from reme.settings import load_settings
 
 
 def record_rank_logs(
@@ -40,12 +42,14 @@ def record_rank_logs(
 ) -> dict[str, int]:
     """Append sampled rank decisions and their evidence rewards to ``workspace``'s log; returns counts."""
     from reme.memory import Memory
-    from reme.settings import WorkspaceSettings
+    from reme.settings import ExplorationSettings, PolicySettings, WorkspaceSettings
+
+    # the turns are stored as the write policy decides, without write exploration: the same dataset and seed
+    # record the same log (what it records is the rank decisions)
+    settings = WorkspaceSettings(mode="sample", policies=PolicySettings(exploration=ExplorationSettings(write=0.0)))
 
     counts = {"conversations": 0, "questions": 0, "decisions": 0, "rewards": 0}
-    with Memory(
-        workspace, encoder=encoder, rank_policy=policy, settings=WorkspaceSettings(mode="sample"), seed=seed
-    ) as mem:
+    with Memory(workspace, encoder=encoder, rank_policy=policy, settings=settings, seed=seed) as mem:
         for episode in episodes:
             target = f"task:{episode.episode_id}"
             ids = {t.turn_id: f"{episode.episode_id}:{i}" for i, t in enumerate(episode.turns)}
@@ -117,15 +121,24 @@ def trajectory_dir(path: str | Path) -> Path:
     raise BadInputError(f"{path} is neither a workspace with a trajectory log nor a trajectory folder")
 
 
-def logged_rank_samples(path: str | Path, gamma: float = 0.9) -> list[LoggedRankSample]:
-    """Sampled (``mode: sample``), trainable rank decisions that received a reward, with their returns."""
-    records = [e.record for e in read_records(trajectory_dir(path)) if e.record is not None]
-    joined = join_rewards(records, gamma=gamma)
+def logged_rank_samples(path: str | Path, gamma: float | None = None) -> list[LoggedRankSample]:
+    """Trainable rank decisions that received a reward, with their returns (the workspace's credit rules,
+    ``credit`` of its settings; ``gamma`` overrides its discount), taken where their behaviour probability is
+    known: sampled (``mode: sample``), or greedy under rank exploration (``extra["exploration"]``, whose mixture
+    propensity is the sample's ``behaviour_logprob``)."""
+    folder = trajectory_dir(path)
+    credit = load_settings(folder.parent).credit.model_dump()
+    if gamma is not None:
+        credit["gamma"] = gamma
+    records = [e.record for e in read_records(folder) if e.record is not None]
+    joined = join_rewards(records, **credit)
     out = []
     for sample in joined.samples:
         d: Decision = sample.decision
-        if d.kind != "rank" or d.mode != "sample" or sample.rewards == 0 or not d.action:
+        if d.kind != "rank" or sample.rewards == 0 or not d.action:
             continue
+        if d.mode != "sample" and exploration_of(d) is None:
+            continue  # a greedy ordering without exploration: its probability is not a propensity
         if d.policy.startswith("llm") or "features" not in d.inputs:
             continue  # an LLM's decision (an answer synthesised from a ranking) has no feature matrix to re-score
         matrix = Matrix.model_validate(d.inputs["features"])

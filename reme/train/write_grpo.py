@@ -50,7 +50,8 @@ class WriteGRPOConfig(WriteEnvConfig):
     at, ``storage_cost`` is charged in the join)."""
 
     storage_cost: float = 0.1
-    """Charged per stored memory in the join (a store that is never used earns ``-storage_cost``)."""
+    """Charged per memory-day in the join; the environment's conversation is one day, so a store that is never
+    used earns ``-storage_cost`` (``reme.envs.write``)."""
     steps: int = 200
     group_size: int = 8
     groups_per_step: int = 2
