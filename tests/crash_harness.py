@@ -524,7 +524,7 @@ def _check_workspace(ws: Path, model: _Model, inflight: dict[str, str | None], s
                     decisions.add(record.decision_id)  # type: ignore[union-attr]
                     if record.kind == "write":  # type: ignore[union-attr]
                         written.update(record.memory_ids)  # type: ignore[union-attr]
-                else:
+                elif record.type == "reward":  # "memory" records (deletions) are not acknowledged operations
                     rewards.add(record.reward_id)  # type: ignore[union-attr]
             for kind, want, have in (
                 ("decision", model.decisions, decisions),
