@@ -56,7 +56,7 @@ from reme.policy.rewards import Sample, join_rewards
 from reme.policy.trajectory import read_records
 from reme.schema import utc_now
 from reme.train.common import clipped_surrogate
-from reme.train.logs import LoggedRankSample, logged_rank_samples, trajectory_dir
+from reme.train.logs import LoggedRankSample, credit_of, rank_samples, trajectory_dir
 
 __all__ = [
     "Estimate", "KindReport", "LearnConfig", "learn", "learn_dir", "learn_in_background", "learner_lock",
@@ -191,16 +191,6 @@ def explored(decision: Decision) -> bool:
     under exploration (``extra["exploration"]``, whose propensity the join puts in ``behaviour_logprob``; every
     decision taken while its kind's epsilon is above 0 has one, not only those whose action exploration changed)."""
     return decision.mode == "sample" or exploration_of(decision) is not None
-
-
-def _credit(workspace: Path, gamma: float | None) -> dict[str, Any]:
-    """The workspace's credit parameters (``credit`` of its settings), ``gamma`` overriding the discount."""
-    from reme.settings import load_settings
-
-    credit = load_settings(workspace).credit.model_dump()
-    if gamma is not None:
-        credit["gamma"] = gamma
-    return credit
 
 
 def has_return(sample: Sample) -> bool:
@@ -375,16 +365,18 @@ def train_single_decisions(
 def _targets_check(
     per_target: dict[str, tuple[Estimate, Estimate]], config: LearnConfig
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    rows, losing = [], []
+    """Each target's verdict (the activation gate's ``TargetVerdict``, as a row) and the targets that lose."""
+    from reme.train.gate import TargetVerdict
+
+    verdicts = []
     for target, (cand, serv) in sorted(per_target.items()):
         judged = cand.n >= config.min_target_decisions
         diff = round(cand.value - serv.value, 4)
-        loses = judged and diff < -config.target_margin
-        rows.append({"target": target, "decisions": cand.n, "judged": judged, "candidate": cand.value,
-                     "serving": serv.value, "difference": diff, "loses": loses})  # fmt: skip
-        if loses:
-            losing.append(target)
-    return rows, losing
+        verdicts.append(
+            TargetVerdict(target=target, decisions=cand.n, judged=judged, candidate=cand.value, serving=serv.value,
+                          difference=diff, loses=judged and diff < -config.target_margin)
+        )  # fmt: skip
+    return [v.model_dump() for v in verdicts], [v.target for v in verdicts if v.loses]
 
 
 def _judge(
@@ -554,7 +546,7 @@ def _log_mark(records: Sequence[Any]) -> str:
 
 
 def _learn_kind(
-    root: Path, kind: Kind, records: Sequence[Any], joined: Sequence[Sample], config: LearnConfig
+    root: Path, kind: Kind, joined: Sequence[Sample], config: LearnConfig
 ) -> tuple[KindReport, dict[str, Any] | None]:
     """Steps 2-5 of the module for one kind: its row, and the watch to keep when it promoted."""
     from reme.policy.registry import load_active, resolve
@@ -563,10 +555,7 @@ def _learn_kind(
     setting = getattr(load_settings(root).policies, kind)
     serving_name = resolve(root, kind, setting)
     serving = load_active(root, kind, setting)
-    rank_rows: list[LoggedRankSample] = []
-    if kind == "rank":
-        position = {getattr(r, "decision_id", ""): i for i, r in enumerate(records)}
-        rank_rows = sorted(logged_rank_samples(root, gamma=config.gamma), key=lambda s: position.get(s.decision_id, 0))
+    rank_rows = rank_samples(joined) if kind == "rank" else []  # the join keeps log order
     usable: Sequence[Any] = rank_rows if kind == "rank" else usable_samples(joined, kind)
     if len(usable) < config.min_samples:
         why = f"{len(usable)} usable decisions (explored or sampled, and rewarded); {config.min_samples} needed"
@@ -611,7 +600,7 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
         state = _read_state(root)
         records.extend(e.record for e in read_records(trajectory_dir(root)) if e.record is not None)
         mark = _log_mark(records)
-        joined = join_rewards(records, **_credit(root, config.gamma)).samples
+        joined = join_rewards(records, **credit_of(root, config.gamma)).samples
         for kind in config.kinds:
             kind_state = state.setdefault(kind, {})
             watched = _watch(root, kind, joined, kind_state, config)
@@ -624,7 +613,7 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
                 emit(KindReport(time=utc_now(), kind=kind, outcome="skipped", why="no new records since the last run"))
                 continue
             try:
-                row, watch = _learn_kind(root, kind, records, joined, config)
+                row, watch = _learn_kind(root, kind, joined, config)
             except Exception as exc:  # a failing kind leaves its serving version alone, and is retried next run
                 emit(KindReport(time=utc_now(), kind=kind, outcome="failed", why=f"{type(exc).__name__}: {exc}"))
                 continue
@@ -645,7 +634,7 @@ def reward_over_time(
     records = [e.record for e in read_records(trajectory_dir(workspace)) if e.record is not None]
     position = {getattr(r, "decision_id", ""): i for i, r in enumerate(records)}
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for s in join_rewards(records, **_credit(Path(workspace), gamma)).samples:
+    for s in join_rewards(records, **credit_of(workspace, gamma)).samples:
         if not has_return(s):
             continue
         label = f"{s.decision.policy}@{s.decision.version}" if s.decision.version else s.decision.policy

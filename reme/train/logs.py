@@ -10,10 +10,11 @@ access to the live store: what ``reme train-policy --from-trajectories`` and ``r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from reme.eval.metrics import is_scored, recall_of_hits
 from reme.policy.decision import Decision, Matrix
 from reme.policy.explore import exploration_of
 from reme.policy.rank_features import RANK_FEATURES
-from reme.policy.rewards import join_rewards
+from reme.policy.rewards import Sample, join_rewards
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
@@ -121,19 +122,31 @@ def trajectory_dir(path: str | Path) -> Path:
     raise BadInputError(f"{path} is neither a workspace with a trajectory log nor a trajectory folder")
 
 
+def credit_of(workspace: str | Path, gamma: float | None = None) -> dict[str, Any]:
+    """The workspace's credit parameters (``credit`` of its settings) as ``join_rewards`` keywords, ``gamma``
+    overriding the discount when given."""
+    credit = load_settings(workspace).credit.model_dump()
+    if gamma is not None:
+        credit["gamma"] = gamma
+    return credit
+
+
 def logged_rank_samples(path: str | Path, gamma: float | None = None) -> list[LoggedRankSample]:
     """Trainable rank decisions that received a reward, with their returns (the workspace's credit rules,
     ``credit`` of its settings; ``gamma`` overrides its discount), taken where their behaviour probability is
-    known: sampled (``mode: sample``), or greedy under rank exploration (``extra["exploration"]``, whose mixture
-    propensity is the sample's ``behaviour_logprob``)."""
+    known (``rank_samples``)."""
     folder = trajectory_dir(path)
-    credit = load_settings(folder.parent).credit.model_dump()
-    if gamma is not None:
-        credit["gamma"] = gamma
     records = [e.record for e in read_records(folder) if e.record is not None]
-    joined = join_rewards(records, **credit)
+    return rank_samples(join_rewards(records, **credit_of(folder.parent, gamma)).samples)
+
+
+def rank_samples(samples: Iterable[Sample]) -> list[LoggedRankSample]:
+    """The joined samples that a rank head can learn from and be evaluated on, in log order: rewarded rank
+    decisions whose behaviour probability is known, sampled (``mode: sample``) or greedy under rank exploration
+    (``extra["exploration"]``, whose mixture propensity is the sample's ``behaviour_logprob``), over this version's
+    ``RANK_FEATURES``."""
     out = []
-    for sample in joined.samples:
+    for sample in samples:
         d: Decision = sample.decision
         if d.kind != "rank" or sample.rewards == 0 or not d.action:
             continue

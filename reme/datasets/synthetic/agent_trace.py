@@ -18,7 +18,7 @@ from typing import Any
 
 from .agent_vocabulary import Destination, agent_vocabulary
 from .conversation import Names
-from .plan import Ask, Fact, Line
+from .plan import Ask, Fact, Line, least_loaded_session
 from .text import MONTHS, WEEKDAYS, cap, locomo_day
 from .vocabulary import vocabulary
 
@@ -132,13 +132,7 @@ class Trace:
 
     def session(self, low: int = 0, high: int | None = None) -> int:
         """The least-loaded session in ``[low, high]`` (clamped), ties broken at random."""
-        last = self.n - 1
-        high = last if high is None else min(high, last)
-        low = max(0, min(low, last))
-        high = max(low, high)
-        candidates = list(range(low, high + 1))
-        least = min(self.load[s] for s in candidates)
-        return self.rng.choice([s for s in candidates if self.load[s] == least])
+        return least_loaded_session(self.rng, self.load, low, high)
 
     def at(self, session: int, minutes: int = 0) -> dt.datetime:
         """A moment ``minutes`` after the start of ``session``."""

@@ -29,6 +29,7 @@ from .agent_trace import SPEAKERS, Trace
 from .agent_travel import flight, new_trip, seat_change, seat_pref_change
 from .distractors import NOT_MENTIONED
 from .plan import Ask, Fact, Line
+from .render import in_turn_order, trap_entry
 from .text import session_stamp
 
 __all__ = ["AGENT_QUESTIONS", "AGENT_TURNS", "build", "plan"]
@@ -205,15 +206,7 @@ def _qa(t: Trace, ids: dict[str, str]) -> list[dict[str, Any]]:
     ]
     with_evidence = [trap for trap in t.traps if trap.keys]
     traps = with_evidence[:1] + [trap for trap in t.traps if not trap.keys]
-    for trap in traps[: rng.randint(3, 4)]:
-        entries.append(
-            {
-                "question": trap.question,
-                "adversarial_answer": trap.answer,
-                "evidence": [ids[k] for k in trap.keys],
-                "category": 5,
-            }
-        )
+    entries += [trap_entry(trap, ids) for trap in traps[: rng.randint(3, 4)]]
     rng.shuffle(entries)
     return entries
 
@@ -223,7 +216,7 @@ def _facts(t: Trace, ids: dict[str, str]) -> list[list[Fact]]:
     by_session: list[list[Fact]] = [[] for _ in range(t.n)]
     for task in t.tasks:
         by_session[task.session].extend(f for f in task.facts if f.key)
-    return [sorted(facts, key=lambda f: int(ids[f.key].split(":")[1])) for facts in by_session]
+    return [in_turn_order(facts, ids) for facts in by_session]
 
 
 def _summary(t: Trace, s: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from .plan import Ask, Beat, Fact, Follow, Line, Persona, Swap
+from .plan import Ask, Beat, Fact, Follow, Line, Persona, Swap, least_loaded_session
 from .text import MONTHS, WEEKDAYS, cap, locomo_day
 from .vocabulary import City, Vocabulary, vocabulary
 
@@ -169,13 +169,7 @@ class Conversation:
 
     def session(self, low: int = 0, high: int | None = None) -> int:
         """The least-loaded session in ``[low, high]`` (clamped), ties broken at random."""
-        last = self.n - 1
-        high = last if high is None else min(high, last)
-        low = max(0, min(low, last))
-        high = max(low, high)
-        candidates = list(range(low, high + 1))
-        least = min(self.load[s] for s in candidates)
-        return self.rng.choice([s for s in candidates if self.load[s] == least])
+        return least_loaded_session(self.rng, self.load, low, high)
 
     def when(self, session: int, kinds: tuple[str, ...] = ("day", "weekend", "week")) -> tuple[str, str]:
         """A relative time expression said in ``session`` and the answer it resolves to."""

@@ -3,11 +3,24 @@ about one thing in one session), questions with their evidence, and the personas
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from .vocabulary import City, Job, Relative
 
-__all__ = ["Ask", "Beat", "Fact", "Follow", "Line", "Persona", "Swap"]
+__all__ = ["Ask", "Beat", "Fact", "Follow", "Line", "Persona", "Swap", "least_loaded_session"]
+
+
+def least_loaded_session(rng: random.Random, load: list[int], low: int = 0, high: int | None = None) -> int:
+    """The session in ``[low, high]`` (clamped to the sessions of ``load``) holding the fewest planned turns, ties
+    broken by ``rng``: where the next fact of a plan goes."""
+    last = len(load) - 1
+    high = last if high is None else min(high, last)
+    low = max(0, min(low, last))
+    high = max(low, high)
+    candidates = list(range(low, high + 1))
+    least = min(load[s] for s in candidates)
+    return rng.choice([s for s in candidates if load[s] == least])
 
 
 @dataclass

@@ -171,17 +171,24 @@ def _qa(c: Conversation, ids: dict[str, str]) -> list[dict[str, Any]]:
     wanted = rng.randint(4, 6) if c.chat else rng.randint(3, 4)
     chosen = rng.sample(with_evidence, min(len(with_evidence), wanted - 1))
     chosen += rng.sample(without, min(len(without), wanted - len(chosen)))
-    for trap in chosen:
-        entries.append(
-            {
-                "question": trap.question,
-                "adversarial_answer": trap.answer,
-                "evidence": [ids[k] for k in trap.keys],
-                "category": 5,
-            }
-        )
+    entries += [trap_entry(trap, ids) for trap in chosen]
     rng.shuffle(entries)
     return entries
+
+
+def trap_entry(trap: Ask, ids: dict[str, str]) -> dict[str, Any]:
+    """A category-5 ``qa`` entry: the question, the answer it tempts (``adversarial_answer``), its evidence."""
+    return {
+        "question": trap.question,
+        "adversarial_answer": trap.answer,
+        "evidence": [ids[k] for k in trap.keys],
+        "category": 5,
+    }
+
+
+def in_turn_order(facts: list[Fact], ids: dict[str, str]) -> list[Fact]:
+    """``facts`` of one session sorted by the turn (``D<session>:<turn>``) each comes from."""
+    return sorted(facts, key=lambda f: int(ids[f.key].split(":")[1]))
 
 
 def _facts_by_session(c: Conversation, ids: dict[str, str]) -> list[list[Fact]]:
@@ -189,7 +196,7 @@ def _facts_by_session(c: Conversation, ids: dict[str, str]) -> list[list[Fact]]:
     by_session: list[list[Fact]] = [[] for _ in range(c.n)]
     for beat in c.beats:
         by_session[beat.session].extend(beat.facts)
-    return [sorted(facts, key=lambda f: int(ids[f.key].split(":")[1])) for facts in by_session]
+    return [in_turn_order(facts, ids) for facts in by_session]
 
 
 def _observations(c: Conversation, ids: dict[str, str], names: list[str]) -> dict[str, Any]:
