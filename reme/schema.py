@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -37,9 +39,36 @@ class MemoryType(StrEnum):
     chunk = "chunk"
 
 
+_CLOCK: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """The current time, timezone-aware: the wall clock, or the clock installed by ``use_clock``."""
+    if _CLOCK is None:
+        return datetime.now(UTC)
+    moment = _CLOCK()
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def utc_now() -> str:
-    """Current UTC time as ISO 8601 with seconds, the format every record uses."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """Current UTC time (``now()``) as ISO 8601 with seconds, the format every record uses."""
+    return now().astimezone(UTC).isoformat(timespec="seconds")
+
+
+@contextmanager
+def use_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Read the time from ``clock`` instead of the wall clock, in this process, until the block ends: every record's
+    ``time`` (decisions, rewards, memories) and the age of a memory at search time. For simulations that replay days
+    in minutes (``benchmarks/simulate_use.py``): the credit rules charge storage per memory-day of these times.
+    Process-wide, not per thread; blocks do not nest."""
+    global _CLOCK
+    if _CLOCK is not None:
+        raise RuntimeError("use_clock: a clock is already installed")
+    _CLOCK = clock
+    try:
+        yield
+    finally:
+        _CLOCK = None
 
 
 def normalize_target(target: str | None) -> str:

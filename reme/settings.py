@@ -7,6 +7,7 @@ Example ``reme.yaml``::
       write: default
       compact: default
       on_failure: error        # or heuristic: fall back, warned and counted, when a learned policy fails
+      write_budget: null       # e.g. 0.3: a paced write policy stores 30% of each target's candidates in use
       target_margin: 0.02      # activation refuses a rank head that loses more than this on any target's slice
       target_min_decisions: 20 # ... of at least this many logged decisions
       style_margin: 0.01       # activation refuses a rank head that loses more than this recall@10 to the
@@ -102,6 +103,12 @@ class PolicySettings(BaseModel):
     style_scale: Literal["small", "full"] = "small"
     """The size of the style suite activation scores on: ``small`` (seconds once its candidates are cached under
     ``WORKSPACE/cache/style-suite/``) or ``full``."""
+    write_budget: float | None = Field(default=None, gt=0, le=1)
+    """The share of a target's incoming candidates that a budget-paced write policy (``mlp-write-paced``,
+    ``heuristic-novelty-length``, ``random-budget``) stores in use, as the offline write environment's ``--budget``:
+    each target's candidates form a live stream (``reme.policy.write.WriteStream.at_rate``) whose budget columns
+    pace the policy. ``None`` (the default) leaves the live budget unlimited: a paced policy then stores nearly
+    everything. ReMe's rule (``heuristic``) stores every new text whatever the budget."""
     exploration: ExplorationSettings = Field(default_factory=ExplorationSettings)
     """Exploration per decision kind (``REME_POLICIES__EXPLORATION__WRITE=0`` in the environment)."""
 

@@ -27,6 +27,7 @@ The same arguments always give the same output (no set iteration or hash order i
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
@@ -154,6 +155,27 @@ def generate_longmemeval_synthetic(
         rng = random.Random(f"{_SALT}/{seed}/question/{index}/{c}/{qa['question']}")
         items.append(_item(index, seed, c, qa, conversations, haystack_sessions, rng, shape == "longmemeval"))
     return items
+
+
+def shape_conversation(item: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """A copy of one ``assistant``-style LoCoMo item (``generate_synthetic(style="assistant")``, any number of
+    sessions) with its turns shaped as LongMemEval's (module docstring: personal context on user turns, long replies
+    echoing them) and its questions in the user's own words: one user's whole timeline in the LongMemEval shape, for
+    simulations that replay it day by day (``benchmarks/simulate_use.py``). Dia ids, evidence, dates and
+    observations are unchanged; the same arguments always give the same item."""
+    out = copy.deepcopy(item)
+    conversation = out["conversation"]
+    n = 1
+    while f"session_{n}" in conversation:
+        turns = conversation[f"session_{n}"]
+        views = [{"role": "user" if t["speaker"] == "user" else "assistant", "content": t["text"]} for t in turns]
+        _shape_turns(_Session(f"s{n}", dt.datetime(2000, 1, 1), views), random.Random(f"{_SALT}/{seed}/timeline/{n}"))
+        for turn, view in zip(turns, views):
+            turn["text"] = view["content"]
+        n += 1
+    for qa in out.get("qa", []):
+        qa["question"] = first_person(qa["question"])
+    return out
 
 
 def write_longmemeval_synthetic(path: str | os.PathLike[str], **kw: Any) -> Path:

@@ -116,6 +116,8 @@ class Memory:
         self._rng = np.random.default_rng(seed)
         self.show_progress = show_progress
         self._lock = threading.RLock()
+        self._write_streams: dict[str, Any] = {}
+        """Per target, the live ``WriteStream`` of ``policies.write_budget`` (``memory.writes``)."""
         self.embedding = embedding or self._stored_embedding_config() or EmbeddingConfig()
         self._given_encoder = encoder
         self.model_id = encoder.model_id if encoder is not None else self.embedding.model_id

@@ -137,14 +137,34 @@ def _decide(
         nearest = _nearest(memory, batch, vectors)
     decisions = []
     for node, (nid, sim, text) in zip(batch, nearest):
-        state = make_write_state(node.index_text, nid, sim, text, speaker=str(node.metadata.get("speaker", "")))
-        decision = explore_write(policy, state, policy.decide(state, mode, memory._rng), epsilon, seed)
+        with memory._lock:  # a live stream is observed, decided and recorded as one step
+            stream = _live_stream(memory, node.memory_target)
+            state = make_write_state(
+                node.index_text, nid, sim, text, speaker=str(node.metadata.get("speaker", "")), stream=stream
+            )
+            decision = explore_write(policy, state, policy.decide(state, mode, memory._rng), epsilon, seed)
+            if stream is not None:
+                stream.record(decision.action)
         decision.memory_ids = [nid] if decision.action == "update" and nid else [node.memory_id]
         if decision.action == "discard":
             decision.memory_ids = []
         decision.extra["target"] = node.memory_target
         decisions.append(decision)
     return decisions
+
+
+def _live_stream(memory: Memory, target: str) -> Any:
+    """The target's live ``WriteStream`` when the workspace sets ``policies.write_budget`` (kept for the life of
+    this ``Memory``; a new process starts its stream afresh), else ``None``."""
+    from reme.policy.write import WriteStream
+
+    rate = memory.settings.policies.write_budget
+    if rate is None:
+        return None
+    stream = memory._write_streams.get(target)
+    if stream is None or stream.rate != rate:
+        stream = memory._write_streams[target] = WriteStream.at_rate(rate)
+    return stream
 
 
 def _nearest(memory: Memory, batch: builtins.list[MemoryNode], vectors: np.ndarray) -> builtins.list[Nearest]:

@@ -226,12 +226,17 @@ class WriteStream:
     REFERENCE_SIZE = 64
     """Earlier candidates a paced policy ranks a new one against (the most recent ones)."""
 
+    LIVE_HORIZON = 64
+    """``at_rate``: candidates over which a live stream pays back storing ahead of (or behind) its rate."""
+
     def __init__(self, budget: int | None = None, expected: int | None = None) -> None:
         for name, value in (("budget", budget), ("expected", expected)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise BadInputError(f"{name} must be an integer >= 0 or None, got {value!r}")
         self.budget = budget
         self.expected = expected
+        self.rate: float | None = None
+        """``at_rate``: the share of an open-ended stream that may be stored."""
         self.seen = 0
         """Candidates observed so far (the current one included once observed)."""
         self.stored = 0
@@ -239,8 +244,20 @@ class WriteStream:
         self._novelties: list[float] = []
         self._recent: list[np.ndarray] = []
 
+    @classmethod
+    def at_rate(cls, rate: float) -> WriteStream:
+        """An open-ended stream (a target's writes in use, ``policies.write_budget``) that may store ``rate`` of its
+        candidates: the total budget is unlimited (``budget_left`` is ``None``) and ``budget_rate`` is ``rate``
+        corrected by what was stored ahead of or behind it, spread over the next ``LIVE_HORIZON`` candidates."""
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 < float(rate) <= 1.0:
+            raise BadInputError(f"rate must be a number in (0, 1], got {rate!r}")
+        stream = cls()
+        stream.rate = float(rate)
+        return stream
+
     def copy(self) -> WriteStream:
         other = WriteStream(self.budget, self.expected)
+        other.rate = self.rate
         other.seen, other.stored = self.seen, self.stored
         other._lengths, other._novelties = list(self._lengths), list(self._novelties)
         other._recent = list(self._recent)
@@ -276,6 +293,9 @@ class WriteStream:
     def budget_rate(self) -> float | None:
         """Stores left over candidates left (the observed current one included), in [0, 1]; ``None`` when the
         budget is unlimited or the stream length unknown."""
+        if self.rate is not None:
+            behind = self.rate * max(self.seen - 1, 0) - self.stored
+            return min(1.0, max(0.0, self.rate + behind / self.LIVE_HORIZON))
         if self.budget is None or self.expected is None:
             return None
         remaining = max(self.expected - self.seen + 1, 1)

@@ -122,6 +122,10 @@ class ReMeLight:
         self._rank_policy = rank_policy
         self._write_policy = write_policy
         self._write_gate = write_gate
+        self._compact_from_settings = compact_policy is None
+        self.last_compact_decision: Decision | None = None
+        """The latest compact decision ``check_context`` / ``pre_reasoning_hook`` took (``None`` before the first):
+        a host that knows how the task went after it can reward it by id (``memory.feedback(v, decision_id=...)``)."""
         self.memory: Any = None
         self.summary_tasks: list[asyncio.Task[str]] = []
         self._started = False
@@ -143,15 +147,28 @@ class ReMeLight:
             rank_policy=self._rank_policy,
             write_policy=self._write_policy,
         )
-        if self._compact_policy is None:
-            from reme.policy.guard import load_guarded
-
-            policies = self.memory.settings.policies
-            self._compact_policy = load_guarded(self.root, "compact", policies.compact, policies.on_failure)
+        if self._compact_from_settings:
+            self._load_compact_policy()
         clean_expired_tool_results(self.root / "tool_result")
         self.memory.sync_markdown()
         self._started = True
         return self
+
+    def _load_compact_policy(self) -> None:
+        from reme.policy.guard import load_guarded
+
+        policies = self.memory.settings.policies
+        self._compact_policy = load_guarded(self.root, "compact", policies.compact, policies.on_failure)
+
+    def reload_policies(self) -> dict[str, str]:
+        """Serve again what ``reme.yaml`` names now (after ``reme learn`` or ``reme policy activate``), for the kinds
+        not passed in code: rank and write (``Memory.reload_policies``) and compact. Returns the versions served."""
+        memory = self._require_started()
+        served = dict(memory.reload_policies())
+        if self._compact_from_settings:
+            self._load_compact_policy()
+            served["compact"] = str(getattr(self._compact_policy, "version", ""))
+        return served
 
     async def close(self) -> bool:
         """Wait for pending summary tasks, then close the store. Returns what ReMe's returns: ``False`` after closing
@@ -309,15 +326,18 @@ class ReMeLight:
                 )  # fmt: skip
                 return [], messages, False
             counter = await prepared_counter(as_token_counter, messages)
-            to_compact, to_keep, valid, _ = check_context(
+            to_compact, to_keep, valid, decision = check_context(
                 messages,
                 memory_compact_threshold,
                 memory_compact_reserve,
                 counter,
                 policy=self._compact_policy or HeuristicCompactPolicy(),
                 trajectory=self.memory.trajectory,
+                target=_FILE_TARGET,
                 exploration=compact_exploration(self.memory.settings),
             )
+            if decision is not None:
+                self.last_compact_decision = decision
         except Exception as exc:
             log.error("check_context failed: %s", exc)
             return [], messages, False

@@ -23,6 +23,7 @@ from reme.policy.rank_features import CONTEXT_NAMES, FEATURE_NAMES, NEIGHBOUR_TE
 from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.keyword import tokenize
 from reme.schema import MemoryNode
+from reme.schema import now as clock_now
 
 
 def _parse_time(value: str) -> datetime | None:
@@ -67,7 +68,7 @@ def build_features(
     if memories is not None:
         if len(memories) != n:
             raise ValueError(f"{len(memories)} memories for {n} candidates")
-        now = query_time or datetime.now(UTC)
+        now = query_time or clock_now()
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
         for i, memory in enumerate(memories):

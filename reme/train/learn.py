@@ -43,6 +43,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +53,7 @@ from pydantic import BaseModel, Field
 from reme.errors import BadInputError, WorkspaceError
 from reme.policy.decision import Decision
 from reme.policy.explore import exploration_of
-from reme.policy.rewards import Sample, join_rewards
+from reme.policy.rewards import Sample, join_rewards, record_time
 from reme.policy.trajectory import read_records
 from reme.schema import utc_now
 from reme.train.common import clipped_surrogate
@@ -92,6 +93,10 @@ class LearnConfig(BaseModel):
     """Two-sided interval; the promotion rule uses its lower end."""
     watch_decisions: int = Field(50, ge=1)
     rollback_margin: float = Field(0.05, ge=0.0)
+    rank_residual_bound: float = Field(2.0, gt=0.0)
+    """When the heuristic serves rank, the candidate is a bounded residual on ReMe's fusion with this bound
+    (``MLPRankPolicy(residual_bound=...)``), starting at the heuristic's ordering exactly: issue 20's robust design,
+    and what "starting from the serving version" means for a rule with no weights."""
     gamma: float | None = Field(None, gt=0.0, le=1.0)
     """Overrides the discount of the workspace's credit rules (``credit`` of its settings) when given."""
     seed: int = 0
@@ -199,9 +204,18 @@ def has_return(sample: Sample) -> bool:
     return sample.rewards > 0 or sample.decision.kind == "write"
 
 
+def from_llm(decision: Decision) -> bool:
+    """A decision an LLM expressed in its text (``reme.llm.decisions``: the ReAct writer, the LLM compactor): its
+    log-probability is over tokens, and ``reme train-policy --decision writer`` trains it, not this learner."""
+    return "token_logprobs" in decision.extra
+
+
 def usable_samples(samples: Sequence[Sample], kind: str) -> list[Sample]:
-    """The kind's samples with a known behaviour probability and a known return, oldest first."""
-    rows = [s for s in samples if s.decision.kind == kind and explored(s.decision) and has_return(s)]
+    """The kind's samples with a known behaviour probability and a known return, oldest first; not an LLM's."""
+    rows = [
+        s for s in samples
+        if s.decision.kind == kind and explored(s.decision) and has_return(s) and not from_llm(s.decision)
+    ]  # fmt: skip
     return sorted(rows, key=lambda s: s.decision.time)
 
 
@@ -443,8 +457,13 @@ def _rank_kind(
     from reme.train.ope import evaluate_offpolicy
     from reme.train.rank_ppo import PPOConfig, train_ppo
 
+    from reme.policy.rank import MLPRankPolicy
+
     train, held = split_by_time(rows, config.holdout)
-    start = copy.deepcopy(serving) if hasattr(serving, "head") else None
+    if hasattr(serving, "head"):
+        start = copy.deepcopy(serving)
+    else:
+        start = MLPRankPolicy(seed=config.seed, residual_bound=config.rank_residual_bound)
     ppo = PPOConfig(steps=config.steps, lr=config.lr, epsilon=config.epsilon, importance_cap=config.importance_cap,
                     seed=config.seed, eval_every=config.steps + 1)  # fmt: skip
     candidate = train_ppo(train, ppo, policy=start).policy
@@ -497,12 +516,25 @@ def _returns_of(samples: Sequence[Sample], kind: str, by: tuple[str, str]) -> li
 
 
 def _watch(
-    workspace: Path, kind: Kind, samples: Sequence[Sample], kind_state: dict[str, Any], config: LearnConfig
+    workspace: Path,
+    kind: Kind,
+    samples: Sequence[Sample],
+    kind_state: dict[str, Any],
+    config: LearnConfig,
+    join_before: Callable[[str], Sequence[Sample]],
+    latest: str,
 ) -> KindReport | None:
     """Judge the latest activation of ``kind`` (the learner's or anyone's, forced ones included) once the version
-    it serves has ``watch_decisions`` rewarded decisions: their mean return against the replaced version's mean
-    return before the activation (or, without such decisions, the learner's estimate of it when the learner
-    promoted). Rolls back when lower by more than ``rollback_margin``. Each activation is judged once."""
+    it serves has ``watch_decisions`` rewarded decisions: their mean return against the replaced version's, at the
+    same age (or, without such decisions, the learner's estimate of it when the learner promoted). Rolls back when
+    lower by more than ``rollback_margin``. Each activation is judged once.
+
+    *The same age*: the new version's decisions were taken in the window from the activation to the log's latest
+    record, and their returns hold only what arrived since (a memory written today has not been searched for yet).
+    The replaced version is measured on its decisions of an equally long window just before the activation, with
+    the returns the log held *at* the activation (``join_before``: the join of the records before it), so both
+    sides have had the same time to be credited. Without that, a new write version always looks worse than the
+    old one, whose memories had months to be used."""
     from reme.policy.registry import activations, rollback
 
     entries = activations(workspace, kind)
@@ -514,10 +546,14 @@ def _watch(
     live = [r for t, r in _returns_of(samples, kind, new) if t >= since]
     if len(live) < config.watch_decisions:
         return None
-    before = [r for t, r in _returns_of(samples, kind, _served_by(workspace, kind, str(entry["previous"])))
-              if t < since]  # fmt: skip
+    start, end = record_time(since), record_time(latest)
+    window_start = since
+    if start is not None and end is not None:
+        window_start = datetime.fromtimestamp(start - max(end - start, 0.0), UTC).isoformat(timespec="seconds")
+    previous = _served_by(workspace, kind, str(entry["previous"]))
+    before = [r for t, r in _returns_of(join_before(since), kind, previous) if window_start <= t < since]
     if before:
-        base, source = float(np.mean(before)), f"its live mean return over {len(before)} decisions"
+        base, source = float(np.mean(before)), f"its mean return at the same age over {len(before)} decisions"
     elif kind_state.get("baseline") is not None:
         base, source = float(kind_state["baseline"]), "the learner's estimate of it"
     else:
@@ -600,10 +636,16 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
         state = _read_state(root)
         records.extend(e.record for e in read_records(trajectory_dir(root)) if e.record is not None)
         mark = _log_mark(records)
-        joined = join_rewards(records, **credit_of(root, config.gamma)).samples
+        credit = credit_of(root, config.gamma)
+        joined = join_rewards(records, **credit).samples
+        latest = max((str(getattr(r, "time", "")) for r in records), default="")
+
+        def join_before(moment: str) -> list[Sample]:
+            return join_rewards([r for r in records if str(getattr(r, "time", "")) < moment], **credit).samples
+
         for kind in config.kinds:
             kind_state = state.setdefault(kind, {})
-            watched = _watch(root, kind, joined, kind_state, config)
+            watched = _watch(root, kind, joined, kind_state, config, join_before, latest)
             if watched is not None:
                 emit(watched)
                 _write_state(root, state)
