@@ -203,6 +203,10 @@ class DayRow:
     questions: int = 0
     rank_hits: int = 0
     rank_hits_heuristic: int = 0
+    rank_reachable: int = 0
+    """Searches whose candidates (before ranking) held an evidence memory: what any ranking could reach."""
+    evidence_stored: int = 0
+    """Searches whose evidence the store held at all: what the writer left reachable."""
     memories: int = 0
     messages_seen: int = 0
     compactions: int = 0
@@ -231,8 +235,8 @@ class Simulation:
         root.mkdir(parents=True, exist_ok=True)
         (root / "reme.yaml").write_text(yaml.safe_dump(arm_settings(arm)), encoding="utf-8")
         self.encoder = encoder
-        self.turns_of: dict[str, set[str]] = {}
-        """memory id -> the dia ids whose text it holds (an update adds the new turn's)."""
+        self.turns_of: dict[str, dict[str, set[str]]] = {u.target: {} for u in users}
+        """Per user, memory id -> the dia id whose text it holds now (an update replaces the older turn's)."""
         self.seen = 0
         self.light: Any = None
 
@@ -255,8 +259,9 @@ class Simulation:
         from reme.policy.rank import HeuristicRankPolicy
 
         decision, hits = self.memory.search_with_decision(question.text, TOP_K, user.target)
+        turns_of = self.turns_of[user.target]
         returned = [h.memory.memory_id for h in hits]
-        found = [m for m in returned if self.turns_of.get(m, set()) & question.evidence]
+        found = [m for m in returned if turns_of.get(m, set()) & question.evidence]
         self.memory.feedback(1.0 if found else 0.0, decision_id=decision.decision_id)
         for memory_id in found:
             self.memory.feedback(1.0, memory_id=memory_id, source="used")
@@ -268,7 +273,9 @@ class Simulation:
         fused = heuristic.scores(state)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] >= 0.1][:TOP_K]
         ids = decision.memory_ids
-        row.rank_hits_heuristic += any(self.turns_of.get(ids[i], set()) & question.evidence for i in order)
+        row.rank_hits_heuristic += any(turns_of.get(ids[i], set()) & question.evidence for i in order)
+        row.rank_reachable += any(turns_of.get(m, set()) & question.evidence for m in ids)
+        row.evidence_stored += any(dias & question.evidence for dias in turns_of.values())  # nothing is deleted
 
     # -------------------------------------------------------------------------------- the talk (write, compact)
     async def talk(self, user: User, day: int, row: DayRow, clock: Clock) -> None:
@@ -286,7 +293,7 @@ class Simulation:
             )  # fmt: skip
             self.seen += 1
             if node is not None:
-                self.turns_of.setdefault(node.memory_id, set()).add(turn.dia_id)
+                self.turns_of[user.target][node.memory_id] = {turn.dia_id}  # an update replaces the older text
             context.append({"role": turn.speaker, "content": turn.text})
             dias.append(turn.dia_id)
             if turn.fact:

@@ -331,3 +331,28 @@ def test_memory_explores_discards_and_the_log_still_verifies(tmp_path):
     for d in explored:
         assert d.logprob == pytest.approx(policy.logprob(policy.state_from_record(d), "store"))
     assert verify(ws).ok
+
+
+def test_a_simulated_clock_stamps_every_record_and_prices_storage_by_its_days(tmp_path) -> None:
+    """``reme.schema.use_clock``: decisions, rewards and memories take the installed clock's time (a simulation
+    replays days in seconds), so the storage cost per memory-day is charged for simulated days; blocks do not nest."""
+    from reme.schema import use_clock, utc_now
+
+    moment = {"now": DAY0}
+    with use_clock(lambda: moment["now"]):
+        assert utc_now() == DAY0.isoformat(timespec="seconds")
+        with pytest.raises(RuntimeError, match="already installed"), use_clock(lambda: DAY0):
+            pass
+        settings = WorkspaceSettings(credit=CreditSettings(storage_cost_per_day=0.01, gamma=1.0))
+        with Memory(tmp_path / "ws", encoder=RandomEncoder(), settings=settings) as mem:
+            node = mem.add("My locker code is 4312", "user:a")
+            assert node is not None and node.time_created == day(0)
+            moment["now"] = DAY0 + timedelta(days=10)
+            decision_taken, hits = mem.search_with_decision("locker code", 3, "user:a")
+            mem.feedback(1.0, decision_id=decision_taken.decision_id)
+    assert utc_now() != day(10)  # the wall clock again
+    records = [e.record for e in read_records(tmp_path / "ws" / "trajectories") if e.record is not None]
+    assert [r.time for r in records] == [day(0), day(10), day(10)]
+    (write,) = [s for s in join_rewards(records, gamma=1.0, storage_cost_per_day=0.01).samples
+                if s.decision.kind == "write"]  # fmt: skip
+    assert write.storage_cost == pytest.approx(0.1) and write.ret == pytest.approx(1.0 - 0.1)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from reme.cli import app
 from reme.errors import BadInputError, WorkspaceError
 from reme.memory import Memory
-from reme.policy.write_mlp import MLPWritePolicy
+from reme.policy.write_mlp import MLPWritePolicy, PacedMLPWritePolicy
 from reme.settings import load_settings
 from reme.train.learn import LearnConfig, learn, learner_lock, read_runs
 
@@ -197,3 +197,57 @@ def test_a_background_learner_promotes_and_the_running_service_serves_it(write_w
     assert writes[-1]["version"] == promoted
     with pytest.raises(BadInputError, match="positive"):
         learn_in_background(ws, 0, reload)
+
+
+def test_the_watcher_compares_returns_at_the_same_age(tmp_path: Path) -> None:
+    """A write version as good as the one it replaced, whose memories are used three days after they are written:
+    four days after the activation its own decisions have had at most four days to earn. Against the replaced
+    version's returns at the same age (a window as long, just before the activation, as the log stood then) it
+    passes; against that version's matured returns it would be rolled back."""
+    from datetime import UTC, datetime, timedelta
+
+    from reme.policy.registry import activate
+    from reme.retrieval.embedding import RandomEncoder
+    from reme.schema import use_clock
+
+    ws = tmp_path / "ws"
+    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    clock = {"now": start}
+    for name, data_hash in (("a", "first"), ("b", "second")):  # the same weights: the same behaviour
+        PacedMLPWritePolicy(seed=0).save(tmp_path / name, training_data_hash=data_hash)
+    pending: list[tuple[datetime, str]] = []
+    with use_clock(lambda: clock["now"]):
+        activate(ws, str(tmp_path / "a"))
+        encoder = RandomEncoder()
+        for day in range(14):
+            if day == 10:
+                activate(ws, str(tmp_path / "b"), note={"forced": True})
+            with Memory(ws, encoder=encoder, seed=day) as mem:
+                for i in range(12):
+                    clock["now"] = start + timedelta(days=day, minutes=10 * i)
+                    for when, memory_id in [p for p in pending if p[0] <= clock["now"]]:
+                        mem.feedback(1.0, memory_id=memory_id, source="used")
+                        pending.remove((when, memory_id))
+                    node = mem.add(f"fact {day}-{i}: my code number {1000 * day + i} is in drawer {i}", "user:x")
+                    if node is not None:
+                        pending.append((clock["now"] + timedelta(days=3), node.memory_id))
+        clock["now"] = start + timedelta(days=14)
+        row = learn(ws, LearnConfig(kinds=["write"], watch_decisions=20, min_samples=10_000, gamma=1.0))[0]
+    assert row.outcome == "watch_passed", row.why
+    assert "at the same age" in row.why
+
+
+def test_an_llms_own_decisions_are_not_this_learners_samples() -> None:
+    """The ReAct writer's and the LLM compactor's decisions (token log-probabilities, kind write / compact) belong to
+    the LLM trainer; ``reme learn`` would otherwise try to read them as a write gate's states and fail."""
+    from reme.llm.decisions import llm_decision
+    from reme.llm.types import ChatResult
+    from reme.policy.decision import Decision
+    from reme.policy.rewards import Sample
+    from reme.train.learn import usable_samples
+
+    said = llm_decision("write", "react-writer", "silent", ChatResult(text="[SILENT]", tokens=["[SILENT]"],
+                                                                       token_logprobs=[-0.1]))  # fmt: skip
+    gate = Decision(kind="write", policy="mlp-write", version="v", mode="sample", action="store", logprob=-0.2)
+    rows = [Sample(decision=d, behaviour_logprob=-0.2, ret=0.0, rewards=0) for d in (said, gate)]
+    assert [s.decision.policy for s in usable_samples(rows, "write")] == ["mlp-write"]

@@ -397,3 +397,47 @@ def test_logprob_torch_is_batched_and_differentiable(mlp):
     with pytest.raises(ValueError):
         mlp.logprob_torch(states[:1], ["delete"])
     assert mlp.logprob_torch([], []).shape == (0,)
+
+
+def test_a_live_stream_at_a_rate_paces_itself() -> None:
+    from reme.policy.write import WriteStream
+
+    stream = WriteStream.at_rate(0.3)
+    assert stream.budget_left() is None and stream.budget_rate() == 0.3
+    for _ in range(10):  # ten stored in a row: ahead of the rate, so the rate it offers falls
+        stream.observe(10, 0.5)
+        stream.record("store")
+    stream.observe(10, 0.5)
+    assert stream.budget_rate() == pytest.approx(0.3 + (0.3 * 10 - 10) / WriteStream.LIVE_HORIZON)
+    for _ in range(60):  # then sixty discarded: behind it, so the rate rises
+        stream.record("discard")
+        stream.observe(10, 0.5)
+    assert stream.budget_rate() > 0.3
+    assert stream.copy().budget_rate() == stream.budget_rate()
+    for bad in (0, 1.5, True, "0.3"):
+        with pytest.raises(BadInputError):
+            WriteStream.at_rate(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("budget", "low", "high"), [(None, 0.9, 1.0), (0.3, 0.2, 0.4)])
+def test_the_live_write_budget_applies_what_a_paced_policy_learned(tmp_path, random_encoder, budget, low, high):
+    """``policies.write_budget``: a budget-paced policy stores about that share of a target's candidates in use;
+    without it, nearly everything (issue 24.3)."""
+    import yaml
+
+    from reme.memory import Memory
+    from reme.policy.registry import activate
+    from reme.policy.write_mlp import PacedMLPWritePolicy
+
+    ws = tmp_path / "ws"
+    Memory(ws, encoder=random_encoder).close()
+    PacedMLPWritePolicy(seed=3).save(tmp_path / "paced")
+    activate(ws, str(tmp_path / "paced"))
+    settings = yaml.safe_load((ws / "reme.yaml").read_text())
+    settings["policies"].update(write_budget=budget, exploration={"write": 0.0})
+    (ws / "reme.yaml").write_text(yaml.safe_dump(settings))
+    with Memory(ws, encoder=random_encoder) as mem:
+        for i in range(200):
+            mem.add(f"note {i}: " + "word " * (1 + i % 17) + f"{i * 7919 % 1000}", "user:pace")
+        stored = mem.count("user:pace")
+    assert low * 200 <= stored <= high * 200, stored

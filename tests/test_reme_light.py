@@ -121,6 +121,10 @@ def test_compact_tool_result_and_check_context(tmp_path, server, random_encoder)
                 long, memory_compact_threshold=500, memory_compact_reserve=400
             )
             assert valid and to_compact + to_keep == long and to_keep == long[len(to_compact) :]
+            # the split is the decision a host can reward by id, scoped to the file memory's target
+            taken = reme.last_compact_decision
+            assert taken is not None and taken.extra["target"] == "file:memory"
+            assert reme.memory.decision(taken.decision_id).kind == "compact"
             assert sum(len(m["content"].encode()) / 3.75 for m in to_keep) <= 400 + len(to_keep)
             assert await reme.check_context("not a list", memory_compact_threshold=10) == ([], "not a list", False)
 
@@ -344,3 +348,23 @@ def test_in_process_backend_records_its_own_logprobs(tmp_path, tiny_model, rando
     assert d.logprob is not None and d.extra["backend"] == "hf"
     assert abs(sum(d.extra["token_logprobs"]) - d.logprob) < 1e-9
     assert verify(tmp_path / "ws").ok
+
+
+def test_reload_policies_serves_what_reme_yaml_names_now_for_compaction_too(tmp_path, random_encoder):
+    """After ``reme learn`` or ``reme policy activate`` changed ``reme.yaml``, a running ReMeLight serves the new
+    compact policy (and rank and write, through ``Memory.reload_policies``) without a restart."""
+    from reme.policy.compact_mlp import RankedMLPCompactPolicy
+    from reme.policy.registry import activate
+
+    async def scenario():
+        async with ReMeLight(working_dir=str(tmp_path / "ws"), encoder=random_encoder) as reme:
+            assert reme._compact_policy.name == "heuristic-tail-reserve"
+            RankedMLPCompactPolicy(seed=0).save(tmp_path / "compact")
+            _, version = activate(tmp_path / "ws", str(tmp_path / "compact"))
+            served = reme.reload_policies()
+            assert served["compact"] == version and reme._compact_policy.version == version
+            long = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " * 40} for i in range(30)]
+            await reme.check_context(long, memory_compact_threshold=500, memory_compact_reserve=400)
+            assert reme.last_compact_decision.version == version
+
+    run(scenario())
