@@ -74,9 +74,9 @@ KINDS = ("write", "rank", "compact")
 START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 TOP_K = 5
 """Results per search: ReMeLight's ``memory_search`` default ``max_results``."""
-MAX_INPUT_LENGTH = 3000
-"""The agent's context window (tokens by ReMe's rule count): threshold ``int(3000 * 0.7 * 0.95) = 1995``."""
-COMPACT_RESERVE = 1000
+MAX_INPUT_LENGTH = 2000
+"""The agent's context window (tokens by ReMe's rule count): threshold ``int(2000 * 0.7 * 0.95) = 1330``."""
+COMPACT_RESERVE = 700
 WRITE_BUDGET = 0.3
 EXPLORATION = {"write": 0.05, "rank": 0.2, "compact": 0.2}
 SUMMARY = "## Summary\n- The user and the assistant talked about the user's plans; the details are in long-term memory."
@@ -379,7 +379,7 @@ class Scale:
 SCALES = {
     "small": Scale(days=6, users=2, delays=(1, 2, 3), rollback_days=4, learn_steps=60, bootstrap=200,
                    watch_decisions=12),
-    "full": Scale(days=30, users=4, delays=(1, 3, 7, 14), rollback_days=6, learn_steps=200, bootstrap=500,
+    "full": Scale(days=30, users=4, delays=(1, 2, 3, 5, 8, 13, 21), rollback_days=6, learn_steps=200, bootstrap=500,
                   watch_decisions=40),
 }  # fmt: skip
 

@@ -90,6 +90,27 @@ def test_write_in_a_rewarded_searchs_top_k_is_credited_and_one_outside_is_not():
     assert returns(records, gamma=0.5) == pytest.approx({"r": 0.8, "w1": 0.0, "w2": 0.8 * 0.5, "w3": 0.0})
 
 
+def test_when_the_host_names_the_memory_it_used_only_that_write_shares_the_searchs_reward():
+    """A search returned m1 and m2 and was rewarded; the host said it used m1 (before or after the search's reward,
+    either order). m2 stood beside the answer without giving it: its write earns nothing from that search. A second
+    search with no ``used`` reward credits its whole top k, as before."""
+    for used_first in (False, True):
+        used = reward("u", 1.0, source="used", memory_id="m1")
+        search_reward = reward("f", 1.0, decision_id="r1")
+        records = [
+            decision("write", "store", ["m1"], "w1"),
+            decision("write", "store", ["m2"], "w2"),
+            decision("write", "store", ["m3"], "w3"),
+            decision("rank", [0, 1], ["m1", "m2"], "r1", returned=[0, 1]),
+            *([used, search_reward] if used_first else [search_reward, used]),
+            decision("rank", [0, 1], ["m2", "m3"], "r2", returned=[0, 1]),
+            reward("g", 0.5, decision_id="r2"),
+        ]
+        got = returns(records, gamma=1.0)
+        # w1: 1 (feedback: the search's reward) + 1 (used: named); w2: only r2's 0.5; w3: r2's 0.5
+        assert got == pytest.approx({"r1": 1.0, "r2": 0.5, "w1": 2.0, "w2": 0.5, "w3": 0.5}), used_first
+
+
 def test_an_unrewarded_search_credits_nothing_and_the_writer_is_the_one_at_search_time():
     records = [
         decision("write", "store", ["m1"], "w1"),

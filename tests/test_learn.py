@@ -65,7 +65,7 @@ def test_the_writer_learns_from_use_and_a_forced_bad_version_is_rolled_back(writ
     ws = write_workspace
     start = serving(ws, "write")
     before = use_for_a_day(ws, 200, seed=1)
-    config = LearnConfig(kinds=["write"], steps=150)
+    config = LearnConfig(kinds=["write"], steps=150, write_maturity_days=0)  # its rewards arrive at once
     (row,) = learn(ws, config)
     assert row.outcome == "promoted", row.why
     assert row.train_samples == 140 and row.holdout_samples == 60
@@ -97,7 +97,7 @@ def test_the_writer_learns_from_use_and_a_forced_bad_version_is_rolled_back(writ
 def test_an_unchanged_log_is_skipped_and_the_report_is_a_table_and_a_png(write_workspace: Path, tmp_path: Path):
     ws = write_workspace
     use_for_a_day(ws, 120, seed=1)
-    config = LearnConfig(kinds=["write", "compact"], steps=20)
+    config = LearnConfig(kinds=["write", "compact"], steps=20, write_maturity_days=0)
     first = learn(ws, config)
     assert [r.kind for r in first] == ["write", "compact"]
     assert first[1].outcome == "skipped" and "0 usable decisions" in first[1].why
@@ -124,10 +124,10 @@ def test_a_failing_decision_leaves_its_serving_version_alone_and_is_retried(writ
     use_for_a_day(ws, 80, seed=1)
     version = serving(ws, "write")
     (ws / "policies" / version / "policy.safetensors").write_bytes(b"not a checkpoint")
-    (row,) = learn(ws, LearnConfig(kinds=["write"], steps=10))
+    (row,) = learn(ws, LearnConfig(kinds=["write"], steps=10, write_maturity_days=0))
     assert row.outcome == "failed" and "does not match its version hash" in row.why, row.why
     assert serving(ws, "write") == version
-    (again,) = learn(ws, LearnConfig(kinds=["write"], steps=10))
+    (again,) = learn(ws, LearnConfig(kinds=["write"], steps=10, write_maturity_days=0))
     assert again.outcome == "failed"  # not "skipped": a failure is retried on the next run
 
 
@@ -181,7 +181,7 @@ def test_a_background_learner_promotes_and_the_running_service_serves_it(write_w
         app_.state.memory.reload_policies()
         done.set()
 
-    _, stop = learn_in_background(ws, 0.1, reload, LearnConfig(kinds=["write"], steps=150))
+    _, stop = learn_in_background(ws, 0.1, reload, LearnConfig(kinds=["write"], steps=150, write_maturity_days=0))
     try:
         assert done.wait(60), "the background learner promoted nothing"
     finally:

@@ -50,6 +50,9 @@ def learn_command(
     holdout: Annotated[float, typer.Option("--holdout", help="Most recent share of the log held back.")] = 0.3,
     min_samples: Annotated[int, typer.Option("--min-samples", help="Skip a decision with fewer usable ones.")] = 40,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    write_maturity_days: Annotated[
+        float, typer.Option("--write-maturity-days", help="Leave out writes younger than this many days.")
+    ] = 7.0,
     report: Annotated[bool, typer.Option("--report", help="Print the past passes instead of learning.")] = False,
     plot: Annotated[
         str | None, typer.Option("--plot", help="With --report: write reward over time per version to this PNG.")
@@ -83,7 +86,8 @@ def learn_command(
     if unknown:
         raise BadInputError(f"unknown decision {', '.join(unknown)}: use {', '.join(KINDS)}")
     config = LearnConfig.model_validate(
-        {"kinds": kinds, "steps": steps, "holdout": holdout, "min_samples": min_samples, "seed": seed}
+        {"kinds": kinds, "steps": steps, "holdout": holdout, "min_samples": min_samples, "seed": seed,
+         "write_maturity_days": write_maturity_days}
     )
     rows = learn(root, config)
     return Reply([r.model_dump() for r in rows], lambda: _table(list(rows), "reme learn"))

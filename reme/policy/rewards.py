@@ -15,7 +15,10 @@ in its order; ``gamma`` (``credit.gamma``, default 0.9) is the discount per step
   floor), or its ranking (``action``) for a record without it. A write is credited once per reward, however many
   of its memories the top k holds; the rewards of several searches that returned its memory (and rewards naming
   the memory) are its repeats, averaged per source below. A memory outside the top k, or a write that only
-  discarded, earns nothing from that search.
+  discarded, earns nothing from that search. When the host says which of the returned memories it used (rewards
+  with source ``used`` naming a memory, credited to the latest search that returned it), only the writes of
+  those memories share that search's rewards: the others were returned and did not help, and a memory that
+  matches many questions without answering them would otherwise earn from every answer it stood beside.
 - **Storage cost per memory-day.** Each ``store`` or ``update`` write is charged
   ``storage_cost_per_day * min(days, storage_horizon_days)`` for each memory it wrote, where ``days`` runs from the
   write's ``time`` to the first of: the next write that stores or updates the same memory (that writer pays from
@@ -139,8 +142,9 @@ def _window_key(decision: Decision) -> tuple[str, str] | None:
 class _Join:
     """The state of one pass over a log (see the module docstring for the rules it applies)."""
 
-    def __init__(self, gamma: float) -> None:
+    def __init__(self, gamma: float, used: dict[str, set[str]] | None = None) -> None:
         self.gamma = gamma
+        self.used = used or {}  # rank decision id -> the memories of its top k a ``used`` reward named
         self.decisions: dict[str, Decision] = {}
         self.write_position: dict[str, int] = {}  # write decision id -> index among write decisions
         self.writes = 0
@@ -178,7 +182,8 @@ class _Join:
                 self.window[key] = d.decision_id
                 self.since[d.decision_id] = 0
         elif d.kind == "rank":
-            writers = [self.writer_of[m] for m in top_k_memories(d) if m in self.writer_of]
+            used = self.used.get(d.decision_id)
+            writers = [self.writer_of[m] for m in top_k_memories(d) if m in self.writer_of and (not used or m in used)]
             self.search_writers[d.decision_id] = list(dict.fromkeys(writers))
         elif d.kind == "write":
             self.write_position[d.decision_id] = self.writes
@@ -228,6 +233,20 @@ class _Join:
         return per_day * days
 
 
+def _used_memories(records: Iterable[Decision | RewardEvent | MemoryEvent]) -> dict[str, set[str]]:
+    """Per search (rank decision id), the memories of its top k that a later ``used`` reward named (each such reward
+    belongs to the latest search before it that returned its memory)."""
+    last_search: dict[str, str] = {}
+    used: dict[str, set[str]] = {}
+    for record in records:
+        if isinstance(record, Decision) and record.kind == "rank":
+            for memory_id in top_k_memories(record):
+                last_search[memory_id] = record.decision_id
+        elif isinstance(record, RewardEvent) and record.source == "used" and record.memory_id in last_search:
+            used.setdefault(last_search[record.memory_id], set()).add(str(record.memory_id))
+    return used
+
+
 def join_rewards(
     records: Iterable[Decision | RewardEvent | MemoryEvent],
     gamma: float = 0.9,
@@ -242,7 +261,8 @@ def join_rewards(
         raise ValueError(f"storage_cost_per_day must be finite and >= 0, got {storage_cost_per_day!r}")
     if not math.isfinite(storage_horizon_days) or storage_horizon_days <= 0:
         raise ValueError(f"storage_horizon_days must be finite and > 0, got {storage_horizon_days!r}")
-    join = _Join(gamma)
+    records = list(records)
+    join = _Join(gamma, _used_memories(records))
     rewards = joined = 0
     unmatched: list[str] = []
     for record in records:

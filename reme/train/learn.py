@@ -53,7 +53,7 @@ from pydantic import BaseModel, Field
 from reme.errors import BadInputError, WorkspaceError
 from reme.policy.decision import Decision
 from reme.policy.explore import exploration_of
-from reme.policy.rewards import Sample, join_rewards, record_time
+from reme.policy.rewards import DAY_SECONDS, Sample, join_rewards, record_time
 from reme.policy.trajectory import read_records
 from reme.schema import utc_now
 from reme.train.common import clipped_surrogate
@@ -93,6 +93,10 @@ class LearnConfig(BaseModel):
     """Two-sided interval; the promotion rule uses its lower end."""
     watch_decisions: int = Field(50, ge=1)
     rollback_margin: float = Field(0.05, ge=0.0)
+    write_maturity_days: float = Field(7.0, ge=0.0)
+    """Writes younger than this (to the log's latest record) are left out of training and estimates: their
+    memories have not had the time to be searched for, so their returns are not yet known (a store then looks
+    like pure storage cost). They count in later runs."""
     rank_residual_bound: float = Field(2.0, gt=0.0)
     """When the heuristic serves rank, the candidate is a bounded residual on ReMe's fusion with this bound
     (``MLPRankPolicy(residual_bound=...)``), starting at the heuristic's ordering exactly: issue 20's robust design,
@@ -515,6 +519,28 @@ def _returns_of(samples: Sequence[Sample], kind: str, by: tuple[str, str]) -> li
             if s.decision.kind == kind and has_return(s) and getattr(s.decision, field) == value]  # fmt: skip
 
 
+def _returns_at_the_same_age(
+    samples: Sequence[Sample],
+    kind: str,
+    previous: tuple[str, str],
+    since: str,
+    live_rows: Sequence[tuple[str, float]],
+    latest: str,
+    join_before: Callable[[str], Sequence[Sample]],
+) -> list[float]:
+    """The replaced version's returns on its last ``len(live_rows)`` decisions before the activation, as the log
+    stood when its youngest one was as old as the new version's youngest is now: the log's records before
+    ``youngest_before + (latest - youngest_new)``."""
+    times = sorted(t for t, _ in _returns_of(samples, kind, previous) if t < since)[-len(live_rows) :]
+    youngest_new, youngest_before, end = (
+        record_time(max(t for t, _ in live_rows)), record_time(times[-1]) if times else None, record_time(latest)
+    )  # fmt: skip
+    if youngest_new is None or youngest_before is None or end is None:
+        return []
+    cutoff = datetime.fromtimestamp(youngest_before + max(end - youngest_new, 0.0), UTC).isoformat(timespec="seconds")
+    return [r for t, r in _returns_of(join_before(cutoff), kind, previous) if times[0] <= t < since]
+
+
 def _watch(
     workspace: Path,
     kind: Kind,
@@ -529,11 +555,11 @@ def _watch(
     same age (or, without such decisions, the learner's estimate of it when the learner promoted). Rolls back when
     lower by more than ``rollback_margin``. Each activation is judged once.
 
-    *The same age*: the new version's decisions were taken in the window from the activation to the log's latest
-    record, and their returns hold only what arrived since (a memory written today has not been searched for yet).
-    The replaced version is measured on its decisions of an equally long window just before the activation, with
-    the returns the log held *at* the activation (``join_before``: the join of the records before it), so both
-    sides have had the same time to be credited. Without that, a new write version always looks worse than the
+    *The same age*: the new version's decisions were taken since the activation, and their returns hold only what
+    arrived since (a memory written today has not been searched for yet). The replaced version is measured on as
+    many of its decisions, its last before the activation, with the returns the log held when they were as old
+    (``join_before``: the join of the records before a time; ``_returns_at_the_same_age``), so both sides have had
+    the same time to be credited. Without that, a new write version always looks worse than the
     old one, whose memories had months to be used."""
     from reme.policy.registry import activations, rollback
 
@@ -543,15 +569,12 @@ def _watch(
     entry = entries[-1]
     since = str(entry["time"])
     new = _served_by(workspace, kind, str(entry.get("serves") or entry["version"]))
-    live = [r for t, r in _returns_of(samples, kind, new) if t >= since]
+    live_rows = [(t, r) for t, r in _returns_of(samples, kind, new) if t >= since]
+    live = [r for _, r in live_rows]
     if len(live) < config.watch_decisions:
         return None
-    start, end = record_time(since), record_time(latest)
-    window_start = since
-    if start is not None and end is not None:
-        window_start = datetime.fromtimestamp(start - max(end - start, 0.0), UTC).isoformat(timespec="seconds")
     previous = _served_by(workspace, kind, str(entry["previous"]))
-    before = [r for t, r in _returns_of(join_before(since), kind, previous) if window_start <= t < since]
+    before = _returns_at_the_same_age(samples, kind, previous, since, live_rows, latest, join_before)
     if before:
         base, source = float(np.mean(before)), f"its mean return at the same age over {len(before)} decisions"
     elif kind_state.get("baseline") is not None:
@@ -581,8 +604,18 @@ def _log_mark(records: Sequence[Any]) -> str:
     return f"{len(records)}:{ident}"
 
 
+def matured(rows: Sequence[Sample], latest: str, days: float) -> list[Sample]:
+    """The samples whose decisions are at least ``days`` older than ``latest`` (all of them when a time is
+    unreadable)."""
+    end = record_time(latest)
+    if end is None or days <= 0:
+        return list(rows)
+    cutoff = datetime.fromtimestamp(end - days * DAY_SECONDS, UTC).isoformat(timespec="seconds")
+    return [s for s in rows if s.decision.time <= cutoff]
+
+
 def _learn_kind(
-    root: Path, kind: Kind, joined: Sequence[Sample], config: LearnConfig
+    root: Path, kind: Kind, joined: Sequence[Sample], config: LearnConfig, latest: str = ""
 ) -> tuple[KindReport, dict[str, Any] | None]:
     """Steps 2-5 of the module for one kind: its row, and the watch to keep when it promoted."""
     from reme.policy.registry import load_active, resolve
@@ -593,13 +626,17 @@ def _learn_kind(
     serving = load_active(root, kind, setting)
     rank_rows = rank_samples(joined) if kind == "rank" else []  # the join keeps log order
     usable: Sequence[Any] = rank_rows if kind == "rank" else usable_samples(joined, kind)
+    if kind == "write":
+        usable = matured(usable, latest, config.write_maturity_days)
     if len(usable) < config.min_samples:
-        why = f"{len(usable)} usable decisions (explored or sampled, and rewarded); {config.min_samples} needed"
+        why = f"{len(usable)} usable decisions (explored or sampled, and rewarded"
+        why += f"; writes at least {config.write_maturity_days:g} days old)" if kind == "write" else ")"
+        why += f"; {config.min_samples} needed"
         return KindReport(time=utc_now(), kind=kind, outcome="skipped", serving=serving_name, why=why), None
     if kind == "rank":
         row, candidate = _rank_kind(root, serving_name, serving, rank_rows, config)
     else:
-        row, candidate = _single_kind(kind, serving_name, serving, usable_samples(joined, kind), config)
+        row, candidate = _single_kind(kind, serving_name, serving, list(usable), config)
     if candidate is None or row.candidate_estimate is None or row.serving_estimate is None:
         return row, None
     from reme.train.gate import ActivationRefusedError
@@ -655,7 +692,7 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
                 emit(KindReport(time=utc_now(), kind=kind, outcome="skipped", why="no new records since the last run"))
                 continue
             try:
-                row, watch = _learn_kind(root, kind, joined, config)
+                row, watch = _learn_kind(root, kind, joined, config, latest)
             except Exception as exc:  # a failing kind leaves its serving version alone, and is retried next run
                 emit(KindReport(time=utc_now(), kind=kind, outcome="failed", why=f"{type(exc).__name__}: {exc}"))
                 continue

@@ -22,7 +22,7 @@ samples is weighted the same way.
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +109,8 @@ def train_ppo(
 
     if not samples:
         raise BadInputError("the trajectory log holds no sampled, rewarded rank decision to learn from")
-    k = len(samples[0].ordering)
+    # one ordering length per batch: the most common one (the first search of a young store returns fewer)
+    k = Counter(len(s.ordering) for s in samples).most_common(1)[0][0]
     samples = [s for s in samples if len(s.ordering) == k]
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
