@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import statistics
 import sys
@@ -153,12 +152,7 @@ def make_users(n_users: int, days: int, seed: int) -> list[User]:
     for u, raw in enumerate(generate_synthetic(n_users, days, 7_000 + seed, "assistant")):
         item = shape_conversation(raw, seed=7_000 + seed)
         conversation = item["conversation"]
-        facts = {
-            dia
-            for notes in item.get("observation", {}).values()
-            for pairs in notes.values()
-            for _, dia in pairs
-        }
+        facts = {dia for notes in item.get("observation", {}).values() for pairs in notes.values() for _, dia in pairs}
         sessions = [
             [Turn(t["dia_id"], t["speaker"], t["text"], t["dia_id"] in facts) for t in conversation[f"session_{n}"]]
             for n in range(1, days + 1)
@@ -328,7 +322,7 @@ class Simulation:
 
         config = LearnConfig(
             steps=self.scale.learn_steps, bootstrap=self.scale.bootstrap, seed=day,
-            watch_decisions=self.scale.watch_decisions,
+            watch_decisions=self.scale.watch_decisions, min_samples=self.scale.min_samples,
         )  # fmt: skip
         rows = learn(self.root, config)
         self.light.reload_policies()
@@ -374,13 +368,14 @@ class Scale:
     learn_steps: int
     bootstrap: int
     watch_decisions: int
+    min_samples: int
 
 
 SCALES = {
     "small": Scale(days=6, users=2, delays=(1, 2, 3), rollback_days=4, learn_steps=60, bootstrap=200,
-                   watch_decisions=12),
+                   watch_decisions=12, min_samples=15),
     "full": Scale(days=30, users=4, delays=(1, 2, 3, 5, 8, 13, 21), rollback_days=6, learn_steps=200, bootstrap=500,
-                  watch_decisions=40),
+                  watch_decisions=40, min_samples=40),
 }  # fmt: skip
 
 
@@ -502,6 +497,28 @@ def plot(results: dict[str, Any], seeds: list[int], path: Path) -> None:
     plt.close(fig)
 
 
+def merge(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """One report from several: their seeds' results side by side (same scale and arms), the verdict and the plot."""
+    parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.merge]
+    first = parts[0]
+    for part in parts[1:]:
+        if part["scale"] != first["scale"] or part["arms"] != first["arms"]:
+            raise SystemExit(f"cannot merge runs of different scales or arms: {part['command']!r}")
+    results = {seed: arms for part in parts for seed, arms in part["results"].items()}
+    seeds = sorted(int(s) for s in results)
+    report = {**first, "command": [p["command"] for p in parts], "seeds": seeds, "results": results,
+              "seconds": [p["seconds"] for p in parts]}  # fmt: skip
+    report["verdict"] = verdict(results, seeds, args.last)
+    report["last_days"] = args.last
+    if args.plot:
+        plot(results, seeds, Path(args.plot))
+    text = json.dumps(report, indent=1)
+    if args.json_path:
+        Path(args.json_path).write_text(text + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if k != "results"}, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
@@ -513,7 +530,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="folder for the workspaces (default: a temporary one)")
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--plot", default=None)
+    parser.add_argument(
+        "--merge", nargs="+", default=None, metavar="JSON",
+        help="combine earlier runs (e.g. one seed each, run in parallel) into one report, verdict and plot",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args, argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     scale = SCALES[args.scale]
     if args.days or args.users:

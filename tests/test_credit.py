@@ -370,6 +370,7 @@ def test_a_simulated_clock_stamps_every_record_and_prices_storage_by_its_days(tm
             assert node is not None and node.time_created == day(0)
             moment["now"] = DAY0 + timedelta(days=10)
             decision_taken, hits = mem.search_with_decision("locker code", 3, "user:a")
+            assert [h.memory.memory_id for h in hits] == [node.memory_id]
             mem.feedback(1.0, decision_id=decision_taken.decision_id)
     assert utc_now() != day(10)  # the wall clock again
     records = [e.record for e in read_records(tmp_path / "ws" / "trajectories") if e.record is not None]

@@ -86,8 +86,14 @@ def learn_command(
     if unknown:
         raise BadInputError(f"unknown decision {', '.join(unknown)}: use {', '.join(KINDS)}")
     config = LearnConfig.model_validate(
-        {"kinds": kinds, "steps": steps, "holdout": holdout, "min_samples": min_samples, "seed": seed,
-         "write_maturity_days": write_maturity_days}
+        {
+            "kinds": kinds,
+            "steps": steps,
+            "holdout": holdout,
+            "min_samples": min_samples,
+            "seed": seed,
+            "write_maturity_days": write_maturity_days,
+        }
     )
     rows = learn(root, config)
     return Reply([r.model_dump() for r in rows], lambda: _table(list(rows), "reme learn"))

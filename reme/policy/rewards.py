@@ -62,7 +62,10 @@ from reme.policy.decision import Decision
 from reme.policy.explore import behaviour_logprob as behaviour_of
 from reme.policy.trajectory import MemoryEvent, RewardEvent
 
-__all__ = ["DAY_SECONDS", "JoinReport", "Sample", "join_rewards", "record_time", "storage_days", "top_k_memories"]
+__all__ = [
+    "DAY_SECONDS", "JoinReport", "Sample", "join_rewards", "record_time", "storage_days", "top_k_memories",
+    "used_memories",
+]  # fmt: skip
 
 DAY_SECONDS = 86_400.0
 PAID_WRITES = ("store", "update")
@@ -233,7 +236,7 @@ class _Join:
         return per_day * days
 
 
-def _used_memories(records: Iterable[Decision | RewardEvent | MemoryEvent]) -> dict[str, set[str]]:
+def used_memories(records: Iterable[Decision | RewardEvent | MemoryEvent]) -> dict[str, set[str]]:
     """Per search (rank decision id), the memories of its top k that a later ``used`` reward named (each such reward
     belongs to the latest search before it that returned its memory)."""
     last_search: dict[str, str] = {}
@@ -262,7 +265,7 @@ def join_rewards(
     if not math.isfinite(storage_horizon_days) or storage_horizon_days <= 0:
         raise ValueError(f"storage_horizon_days must be finite and > 0, got {storage_horizon_days!r}")
     records = list(records)
-    join = _Join(gamma, _used_memories(records))
+    join = _Join(gamma, used_memories(records))
     rewards = joined = 0
     unmatched: list[str] = []
     for record in records:

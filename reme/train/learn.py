@@ -454,14 +454,17 @@ def _single_kind(
 
 
 def _rank_kind(
-    workspace: Path, serving_name: str, serving: Any, rows: list[LoggedRankSample], config: LearnConfig
+    workspace: Path,
+    serving_name: str,
+    serving: Any,
+    rows: list[LoggedRankSample],
+    config: LearnConfig,
 ) -> tuple[KindReport, Any | None]:
-    """Rank: the decoupled PPO of ``rank_ppo`` from the serving head (or ReMe's fusion), the pseudoinverse
-    estimator of ``ope``."""
+    """Rank: the decoupled PPO of ``rank_ppo`` from the serving head (or a bounded residual on ReMe's fusion, which
+    starts at its ordering), the pseudoinverse estimator of ``ope``."""
+    from reme.policy.rank import MLPRankPolicy
     from reme.train.ope import evaluate_offpolicy
     from reme.train.rank_ppo import PPOConfig, train_ppo
-
-    from reme.policy.rank import MLPRankPolicy
 
     train, held = split_by_time(rows, config.holdout)
     if hasattr(serving, "head"):
@@ -513,32 +516,33 @@ def _served_by(workspace: Path, kind: str, setting: str) -> tuple[str, str]:
     return "version", version
 
 
-def _returns_of(samples: Sequence[Sample], kind: str, by: tuple[str, str]) -> list[tuple[str, float]]:
-    field, value = by
+def _returns_of(samples: Sequence[Sample], kind: str, by: tuple[str, str] | None) -> list[tuple[str, float]]:
+    """``(time, return)`` of the kind's decisions with a return, taken by ``by`` (``(field, value)``) or any."""
     return [(s.decision.time, s.ret) for s in samples
-            if s.decision.kind == kind and has_return(s) and getattr(s.decision, field) == value]  # fmt: skip
+            if s.decision.kind == kind and has_return(s) and not from_llm(s.decision)
+            and (by is None or getattr(s.decision, by[0]) == by[1])]  # fmt: skip
 
 
 def _returns_at_the_same_age(
     samples: Sequence[Sample],
     kind: str,
-    previous: tuple[str, str],
     since: str,
     live_rows: Sequence[tuple[str, float]],
     latest: str,
     join_before: Callable[[str], Sequence[Sample]],
 ) -> list[float]:
-    """The replaced version's returns on its last ``len(live_rows)`` decisions before the activation, as the log
-    stood when its youngest one was as old as the new version's youngest is now: the log's records before
-    ``youngest_before + (latest - youngest_new)``."""
-    times = sorted(t for t, _ in _returns_of(samples, kind, previous) if t < since)[-len(live_rows) :]
+    """The returns of the kind's last ``len(live_rows)`` decisions before the activation (the replaced version's,
+    and before it the versions it replaced, when it served only briefly), as the log stood when the youngest of them
+    was as old as the new version's youngest is now: the log's records before ``youngest_before + (latest -
+    youngest_new)``."""
+    times = sorted(t for t, _ in _returns_of(samples, kind, None) if t < since)[-len(live_rows) :]
     youngest_new, youngest_before, end = (
         record_time(max(t for t, _ in live_rows)), record_time(times[-1]) if times else None, record_time(latest)
     )  # fmt: skip
     if youngest_new is None or youngest_before is None or end is None:
         return []
     cutoff = datetime.fromtimestamp(youngest_before + max(end - youngest_new, 0.0), UTC).isoformat(timespec="seconds")
-    return [r for t, r in _returns_of(join_before(cutoff), kind, previous) if times[0] <= t < since]
+    return [r for t, r in _returns_of(join_before(cutoff), kind, None) if times[0] <= t < since]
 
 
 def _watch(
@@ -573,10 +577,9 @@ def _watch(
     live = [r for _, r in live_rows]
     if len(live) < config.watch_decisions:
         return None
-    previous = _served_by(workspace, kind, str(entry["previous"]))
-    before = _returns_at_the_same_age(samples, kind, previous, since, live_rows, latest, join_before)
+    before = _returns_at_the_same_age(samples, kind, since, live_rows, latest, join_before)
     if before:
-        base, source = float(np.mean(before)), f"its mean return at the same age over {len(before)} decisions"
+        base, source = float(np.mean(before)), f"the mean return at the same age of the last {len(before)} before it"
     elif kind_state.get("baseline") is not None:
         base, source = float(kind_state["baseline"]), "the learner's estimate of it"
     else:
@@ -615,7 +618,11 @@ def matured(rows: Sequence[Sample], latest: str, days: float) -> list[Sample]:
 
 
 def _learn_kind(
-    root: Path, kind: Kind, joined: Sequence[Sample], config: LearnConfig, latest: str = ""
+    root: Path,
+    kind: Kind,
+    joined: Sequence[Sample],
+    config: LearnConfig,
+    latest: str = "",
 ) -> tuple[KindReport, dict[str, Any] | None]:
     """Steps 2-5 of the module for one kind: its row, and the watch to keep when it promoted."""
     from reme.policy.registry import load_active, resolve
