@@ -374,7 +374,7 @@ class Scale:
 SCALES = {
     "small": Scale(days=6, users=2, delays=(1, 2, 3), rollback_days=4, learn_steps=60, bootstrap=200,
                    watch_decisions=12, min_samples=15),
-    "full": Scale(days=30, users=4, delays=(1, 2, 3, 5, 8, 13, 21), rollback_days=6, learn_steps=200, bootstrap=500,
+    "full": Scale(days=30, users=8, delays=(1, 2, 3, 5, 8, 13, 21), rollback_days=6, learn_steps=200, bootstrap=500,
                   watch_decisions=40, min_samples=40),
 }  # fmt: skip
 

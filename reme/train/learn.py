@@ -24,8 +24,9 @@ For each decision kind in turn (``rank``, ``write``, ``compact``):
    style gate). Either way, the registry's history and ``learn/runs.jsonl`` record why.
 6. **watch**: every run first judges the latest activation of the kind (the learner's, or anyone's: a version
    served with ``reme policy activate --force`` too), once the version it serves has ``watch_decisions`` rewarded
-   decisions: their mean return against the replaced version's before the activation. When it is lower by more
-   than ``rollback_margin`` the learner rolls back (``registry.rollback``) by itself.
+   decisions: their mean return against that of as many decisions before the activation, at the same age (the
+   returns the log held when those were as old; a write's return grows for weeks as its memory is found). When it
+   is lower by more than ``rollback_margin`` the learner rolls back (``registry.rollback``) by itself.
 
 A run holds ``WORKSPACE/learn/lock`` (a second learner is refused, never interleaved); a kind whose log has not
 changed since the last run is skipped; training is seeded, so a re-run over the same log gives the same candidate.
