@@ -143,8 +143,8 @@ def _decide(
                 node.index_text, nid, sim, text, speaker=str(node.metadata.get("speaker", "")), stream=stream
             )
             decision = explore_write(policy, state, policy.decide(state, mode, memory._rng), epsilon, seed)
-            if stream is not None:
-                stream.record(decision.action)
+            if stream is not None:  # an explored store is exploration's cost, on top of the budget
+                stream.record("discard" if decision.extra.get("explored") else decision.action)
         decision.memory_ids = [nid] if decision.action == "update" and nid else [node.memory_id]
         if decision.action == "discard":
             decision.memory_ids = []

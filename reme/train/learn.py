@@ -98,6 +98,12 @@ class LearnConfig(BaseModel):
     """Writes younger than this (to the log's latest record) are left out of training and estimates: their
     memories have not had the time to be searched for, so their returns are not yet known (a store then looks
     like pure storage cost). They count in later runs."""
+    min_action_samples: int = Field(20, ge=0)
+    """Write: an action with fewer logged samples than this is valued at the worst logged return in the doubly
+    robust estimate (``reward_model``); 0 values it at the mean."""
+    kl_coef: float = Field(0.1, ge=0.0)
+    """Write: weight of ``KL(candidate || start)`` over each training state's actions, so that training reshapes the
+    serving writer's choices rather than moving its mass to actions the log never tried."""
     rank_residual_bound: float = Field(2.0, gt=0.0)
     """When the heuristic serves rank, the candidate is a bounded residual on ReMe's fusion with this bound
     (``MLPRankPolicy(residual_bound=...)``), starting at the heuristic's ordering exactly: issue 20's robust design,
@@ -296,13 +302,23 @@ def _direct_term(policy: Any, state: Any, reward_model: dict[str, float], baseli
     return reward_model.get(_action_key(greedy), baseline)
 
 
-def reward_model(rows: Sequence[Sample]) -> tuple[dict[str, float], float]:
-    """The training slice's mean return per action, and overall."""
+def reward_model(rows: Sequence[Sample], min_action_samples: int = 0) -> tuple[dict[str, float], float]:
+    """The training slice's mean return per action, and the value of any other action: the overall mean, or, with
+    ``min_action_samples``, the worst return the slice holds, and the actions with fewer samples than that count as
+    other actions. That is the pessimistic reward model of the write decision (``LearnConfig.min_action_samples``):
+    an action the log has hardly tried (a writer that never updates) gets the worst value the log has seen, not the
+    average, so a candidate cannot win its estimate by moving to it (measured in benchmarks/simulate_use.py: with
+    the mean, every promoted writer had learned to update where the serving one discarded, overwriting stored
+    evidence)."""
     by_action: dict[str, list[float]] = defaultdict(list)
     for s in rows:
         by_action[_action_key(s.decision.action)].append(s.ret)
-    overall = float(np.mean([s.ret for s in rows])) if rows else 0.0
-    return {a: float(np.mean(v)) for a, v in by_action.items()}, overall
+    if not rows:
+        return {}, 0.0
+    if min_action_samples > 0:
+        worst = float(min(s.ret for s in rows))
+        return {a: float(np.mean(v)) for a, v in by_action.items() if len(v) >= min_action_samples}, worst
+    return {a: float(np.mean(v)) for a, v in by_action.items()}, float(np.mean([s.ret for s in rows]))
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -327,6 +343,18 @@ def _logprobs(policy: Any, states: Sequence[Any], actions: Sequence[Any]) -> Any
     if policy.kind == "write":
         return policy.logprob_torch(list(states), list(actions))
     return torch.stack([policy.logprob_torch(s, a) for s, a in zip(states, actions)])
+
+
+def _write_kl(policy: Any, states: Sequence[Any], reference: Any) -> Any:
+    """Mean over states of ``KL(policy || reference)`` over the allowed write actions (``reference``: log-probs,
+    ``-inf`` where not allowed)."""
+    import torch
+
+    logp = policy.masked_logprobs(*policy.batch_inputs(list(states)))
+    allowed = torch.isfinite(reference) & torch.isfinite(logp)
+    zero = torch.zeros_like(logp)
+    logp, reference = torch.where(allowed, logp, zero), torch.where(allowed, reference, zero)  # no inf in the graph
+    return torch.where(allowed, logp.exp() * (logp - reference), zero).sum(1).mean()
 
 
 def train_single_decisions(
@@ -356,6 +384,10 @@ def train_single_decisions(
         optimizer.step()
         history.append({"step": step + 1, "clone_loss": round(loss.item(), 6)})
     prox = copy.deepcopy(policy)
+    reference = None
+    if policy.kind == "write" and config.kl_coef > 0:
+        with torch.no_grad():
+            reference = policy.masked_logprobs(*policy.batch_inputs(states))
     for step in range(1, config.steps + 1):
         if step % 10 == 1:
             prox.torch_module().load_state_dict(module.state_dict())
@@ -367,6 +399,8 @@ def train_single_decisions(
         logp_new = _logprobs(policy, s_b, a_b)
         adv = torch.as_tensor(adv_all[idx], dtype=torch.float64)
         loss, _ = clipped_surrogate(logp_new - logp_prox, adv, config.epsilon, weight)
+        if reference is not None:
+            loss = loss + config.kl_coef * _write_kl(policy, s_b, reference[idx])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -441,7 +475,7 @@ def _single_kind(
 ) -> tuple[KindReport, Any | None]:
     """Write or compact: train from single logged decisions, estimate by DR."""
     train, held = split_by_time(rows, config.holdout)
-    model, baseline = reward_model(train)
+    model, baseline = reward_model(train, config.min_action_samples if kind == "write" else 0)
     clone = not hasattr(serving, "torch_module")
     candidate, _ = train_single_decisions(_learned_start(kind, serving), train, config, clone)
 
