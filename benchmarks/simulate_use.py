@@ -18,15 +18,17 @@ heuristics, trained on nothing. Each day, for each user:
    ``policies.write_budget``) and appended to the agent's context; before each agent reply the context goes through
    ReMeLight's ``pre_reasoning_hook`` (the compact decision, then ReMeLight's summariser and its background
    ``summary_memory`` writer, both answered by a scripted summariser: no model ships). After a compaction the
-   simulated host checks what the agent still holds verbatim: the reward is the share of the facts said so far in
-   the session (the session's observations, turns known to hold a fact) that the compacted context kept, sent on
-   the compact decision (``ReMeLight.last_compact_decision``, ``source="task"``).
+   simulated host checks what the agent still holds verbatim: the reward is the share of the fact turns in the
+   context it compacted (the session's observations: turns known to hold a fact) that it kept, sent on the compact
+   decision (``ReMeLight.last_compact_decision``, ``source="task"``); a compaction whose context held no fact turn
+   is not rewarded (it could keep nothing that mattered).
 3. **Learning** (the ``learned`` arm only): ``reme learn`` (``reme.train.learn.learn``) for write, rank and compact,
    then ``ReMeLight.reload_policies()``.
 
 Arms (``reme.yaml`` of each workspace): ``heuristic`` (ReMe's rules: store every turn, linear fusion, tail reserve;
 no exploration), ``shipped`` (this reme's defaults at ``write_budget`` 0.3, no exploration), ``learned`` (the
-shipped defaults with exploration on: write 0.05, rank 0.2, compact 0.2, learning after every day). Credit rules:
+shipped defaults with exploration on: write 0.05, rank 0.2, compact 0.2, learning after every day; its rewards
+include what exploring cost). Credit rules:
 the workspace defaults (storage 0.001 per memory-day) with ``gamma`` 1 (the storage cost already prices time).
 
 Reward per day, per decision (each arm's figure; the paired columns hold the store or the context fixed):
@@ -60,6 +62,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -478,19 +481,27 @@ def plot(results: dict[str, Any], seeds: list[int], path: Path) -> None:
             series = [[d["rewards"][kind] for d in results[str(s)][arm]["days"]] for s in seeds]
             days = np.arange(1, len(series[0]) + 1)
             values = np.array([[np.nan if v is None else v for v in row] for row in series], dtype=float)
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a day with no question in any seed
                 mean, low, high = np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
             label = {"learned": "learned in use", "shipped": "shipped defaults", "heuristic": "heuristics"}[arm]
-            if kind != "write" and arm == "shipped":
-                label += " (= heuristic)"
+            if kind == "compact" and arm == "shipped":
+                label += " (= heuristics)"
             ax.plot(days, mean, color=colours[arm], label=label)
             ax.fill_between(days, low, high, color=colours[arm], alpha=0.15)
+        if kind != "write":  # the heuristic on the learned arm's own searches / contexts
+            series = [[d["rewards"][f"{kind}_heuristic"] for d in results[str(s)]["learned"]["days"]] for s in seeds]
+            values = np.array([[np.nan if v is None else v for v in row] for row in series], dtype=float)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ax.plot(np.arange(1, values.shape[1] + 1), np.nanmean(values, 0), color="black", linestyle=":",
+                        label="heuristic on the learned arm's inputs")  # fmt: skip
+        ax.legend(loc="lower right", fontsize=7)
         ax.set_title({"write": "write: recall - storage cost, per question", "rank": "rank: searches rewarded",
                       "compact": "compact: share of facts kept verbatim"}[kind])  # fmt: skip
         ax.set_xlabel("simulated day")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"reward per day (mean and range of {len(seeds)} seeds)")
-    axes[0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
