@@ -236,6 +236,36 @@ def test_off_policy_path_record_train_evaluate(tmp_path, minilm):
     )
 
 
+def test_off_policy_estimate_of_a_greedy_ranker_under_exploration_is_its_logged_mean(tmp_path, minilm):
+    """Searches served greedily with rank exploration (20% sampled from the policy): the pseudoinverse estimator
+    takes that mixture as the logging distribution and values a policy as it would serve (greedy, exploring the
+    same share), so the logger's own estimate is its logged mean."""
+    from reme.memory import Memory
+    from reme.policy.rank import HeuristicRankPolicy
+    from reme.settings import ExplorationSettings, PolicySettings, WorkspaceSettings
+    from reme.train.logs import logged_rank_samples
+    from reme.train.ope import evaluate_offpolicy
+
+    data = tmp_path / "synth.json"
+    write_synthetic(data, n_conversations=2, sessions=4, seed=7)
+    episodes, _ = load_dataset(data)
+    settings = WorkspaceSettings(policies=PolicySettings(rank="heuristic", exploration=ExplorationSettings(rank=0.2)))
+    ws = tmp_path / "ws"
+    with Memory(ws, encoder=minilm, settings=settings) as mem:
+        for episode in episodes:
+            target = f"user:{episode.episode_id}"
+            nodes = mem.add_many([{"content": t.text, "metadata": {"turn": t.turn_id}} for t in episode.turns], target)
+            turn_of = {n.memory_id: n.metadata["turn"] for n in nodes}
+            for q in [q for q in episode.questions if q.evidence] * 3:
+                decision, hits = mem.search_with_decision(q.question, 5, target)
+                found = any(turn_of.get(h.memory.memory_id) in q.evidence for h in hits)
+                mem.feedback(1.0 if found else 0.0, decision_id=decision.decision_id)
+    samples = logged_rank_samples(ws)
+    assert len(samples) > 60 and {s.epsilon for s in samples} == {0.2}
+    same = evaluate_offpolicy(samples, HeuristicRankPolicy(), workspace=ws, bootstrap=50)
+    assert same["estimate"] == pytest.approx(same["behaviour_return"], abs=0.05), same
+
+
 def test_follow_publishes_a_new_version_per_round_of_new_records(tmp_path):
     from reme.train.follow import follow
     from reme.train.logs import LoggedRankSample

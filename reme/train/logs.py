@@ -110,6 +110,9 @@ class LoggedRankSample:
     """The behaviour policy's name, version and parameters (to rebuild it for off-policy evaluation)."""
     target: str = ""
     """The target searched (training weighs targets equally; the activation gate scores each one's slice)."""
+    epsilon: float = 1.0
+    """The share of searches the behaviour sampled from its Plackett-Luce distribution: 1 in ``mode: sample``, the
+    rank exploration's epsilon for a greedy search under exploration (it took its greedy ordering otherwise)."""
 
 
 def trajectory_dir(path: str | Path) -> Path:
@@ -140,6 +143,13 @@ def logged_rank_samples(path: str | Path, gamma: float | None = None) -> list[Lo
     return rank_samples(join_rewards(records, **credit_of(folder.parent, gamma)).samples)
 
 
+def _sampled_share(decision: Decision) -> float:
+    """``LoggedRankSample.epsilon``: the rank exploration's epsilon when the search ran under it (an explored search
+    is recorded in sample mode, but its logger was the mixture), else 1 (``mode: sample``)."""
+    rule = exploration_of(decision)
+    return 1.0 if rule is None else float(rule.epsilon)
+
+
 def rank_samples(samples: Iterable[Sample]) -> list[LoggedRankSample]:
     """The joined samples that a rank head can learn from and be evaluated on, in log order: rewarded rank
     decisions whose behaviour probability is known, sampled (``mode: sample``) or greedy under rank exploration
@@ -167,6 +177,7 @@ def rank_samples(samples: Iterable[Sample]) -> list[LoggedRankSample]:
                 sample.ret,
                 (d.policy, d.version, dict(d.extra.get("params", {}))),
                 str(d.extra.get("target", "")),
+                _sampled_share(d),
             )
         )
     return out

@@ -14,7 +14,10 @@ Then E_pi[R] = phi . p_pi with p_pi = E_pi[x], and since E_mu[R x] = Gamma_mu ph
 is unbiased whenever p_pi lies in the span of Gamma_mu (every candidate pi may place, mu may place too).
 Gamma_mu and p_pi are computed per question by Monte Carlo from the two Plackett-Luce policies (Gumbel-top-k,
 seeded). It needs the behaviour policy itself, rebuilt from the records (a heuristic from its parameters, a
-learned head from the registry), and a return that is additive over the top-k set.
+learned head from the registry), and a return that is additive over the top-k set. A greedy search under rank
+exploration (``LoggedRankSample.epsilon`` below 1) was logged by the mixture of the greedy top k ``g`` and, for an
+epsilon share, a Plackett-Luce draw: ``Gamma_mu = (1 - eps) g g^T + eps Gamma_PL``; the candidate is then valued as
+it would serve under the same exploration, ``p_pi = (1 - eps) top_k(pi) + eps E_PL[x]``.
 
 **Self-normalised importance sampling (SNIS) over whole orderings**, reported as a diagnostic:
 ``w_i = pi(o_i) / mu(o_i)``, ``V = sum(w R) / sum(w)``, ``ESS = sum(w)^2 / sum(w^2)``. Over orderings of ten
@@ -48,6 +51,13 @@ def _inclusion(scores: np.ndarray, k: int, m: int, rng: np.random.Generator) -> 
     x = np.zeros((m, len(scores)))
     np.put_along_axis(x, top, 1.0, axis=1)
     return x
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """0/1 vector of the candidates the greedy ordering places in its top k."""
+    out = np.zeros(len(scores))
+    out[np.argsort(-scores, kind="stable")[: min(k, int(np.isfinite(scores).sum()))]] = 1.0
+    return out
 
 
 def _bootstrap(per_question: list[np.ndarray], rng: np.random.Generator, rounds: int) -> tuple[float, float]:
@@ -123,9 +133,18 @@ def evaluate_offpolicy(
         mu = cache[key]
         state = RankState(group[0].features, len(group[0].ordering))
         k = len(group[0].ordering)
-        x_mu = _inclusion(mu.scores(state) / _temperature(mu), k, monte_carlo, rng)
+        behaviour_scores = mu.scores(state) / _temperature(mu)
+        x_mu = _inclusion(behaviour_scores, k, monte_carlo, rng)
         gamma = x_mu.T @ x_mu / monte_carlo
-        p_pi = _inclusion(candidate.scores(state) / _temperature(candidate), k, monte_carlo, rng).mean(axis=0)
+        candidate_scores = candidate.scores(state) / _temperature(candidate)
+        p_pi = _inclusion(candidate_scores, k, monte_carlo, rng).mean(axis=0)
+        epsilon = group[0].epsilon
+        if epsilon < 1.0:
+            # greedy under exploration: the logger took its greedy top k but for the epsilon share it sampled, and
+            # the candidate is valued as it would serve, the same way
+            greedy = _top_k(behaviour_scores, k)
+            gamma = (1.0 - epsilon) * np.outer(greedy, greedy) + epsilon * gamma
+            p_pi = (1.0 - epsilon) * _top_k(candidate_scores, k) + epsilon * p_pi
         z = np.linalg.lstsq(gamma, p_pi, rcond=1e-6)[0]
         x = np.zeros((len(group), len(state.features)))
         for row, s in enumerate(group):
