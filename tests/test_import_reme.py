@@ -112,6 +112,10 @@ def test_bad_record_leaves_workspace_unchanged(tmp_path, random_encoder):
     (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(BadInputError, match=r"bad\.json\[2\]"):
         import_reme(tmp_path / "bad.json", ws, encoder=random_encoder)
+    # a file of one's own memories, not a ReMe dump: the error says which command reads it (issue 24.10)
+    (tmp_path / "mine.jsonl").write_text(json.dumps({"text": "I live in Lisbon"}) + "\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"mine\.jsonl:1: no memory content.*reme add --file"):
+        import_reme(tmp_path / "mine.jsonl", ws, encoder=random_encoder)
     unknown = [{**RECORDS[0], "metadata": {**RECORDS[0]["metadata"], "memory_type": "gossip"}}]
     (tmp_path / "bad.jsonl").write_text("\n".join(json.dumps(r) for r in unknown), encoding="utf-8")
     with pytest.raises(BadInputError, match=r"bad\.jsonl:1.*gossip"):

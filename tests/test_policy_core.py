@@ -253,3 +253,15 @@ def test_discarded_memories_are_not_written_and_search_always_names_its_decision
         assert hits == [] and decision.kind == "rank" and decision.action == []
     r = runner.invoke(app, ["search", "nothing here", "-w", str(tmp_path), "--json", "-"])
     assert r.exit_code == 0 and json.loads(r.stdout)["decision_id"] is not None
+
+
+def test_activating_a_path_that_does_not_exist_says_so(tmp_path):
+    """Issue 24.10: a checkpoint path with a typo is a bad argument (exit 2) naming the path, not a registry miss."""
+    ws = tmp_path / "ws"
+    with Memory(ws, encoder=RandomEncoder(8)):
+        pass
+    for source in ("/no/such/ckpt", "./runs/rank", "~/ckpt"):
+        r = runner.invoke(app, ["policy", "activate", source, "-w", str(ws)])
+        assert r.exit_code == 2 and f"no checkpoint folder at {source}" in r.stderr, r.output
+    r = runner.invoke(app, ["policy", "activate", "0123456789abcdef", "-w", str(ws)])
+    assert r.exit_code == 1 and "not in the registry" in r.stderr  # a version name is still looked up

@@ -155,7 +155,10 @@ def record_to_item(record: Any, where: str) -> dict[str, Any] | None:
 
     content = fields.get("content")
     if not isinstance(content, str) or not content.strip():
-        raise BadInputError(f"{where}: no memory content")
+        raise BadInputError(
+            f"{where}: no memory content: `reme import --from reme` reads ReMe 0.3.1.x dumps (MemoryNode or VectorNode"
+            " records with a `content`); to add memories of your own from a file, use `reme add --file`"
+        )
     memory_type = str(fields.get("memory_type") or "personal").lower()
     if memory_type == "chunk":
         return None

@@ -309,6 +309,7 @@ def activate(workspace: str | Path, source: str, note: dict[str, Any] | None = N
         serves = setting
         entry = {"source": "directory", "from": str(Path(source).resolve())}
     else:
+        _refuse_missing_path(source)
         policy = load_version(workspace, source)
         kind, setting = policy.kind, policy.version
         serves = setting
@@ -321,6 +322,16 @@ def activate(workspace: str | Path, source: str, note: dict[str, Any] | None = N
     return kind, serves
 
 
+def _refuse_missing_path(source: str) -> None:
+    """A source written as a path (it has a separator, or starts with ``.`` or ``~``) that is no folder: say so
+    (``BadInputError``) rather than look it up as a registry version."""
+    if "/" in source or os.sep in source or source.startswith((".", "~")):
+        raise BadInputError(
+            f"no checkpoint folder at {source}: the path does not exist or is not a folder "
+            "(a registry version is a name such as 7b537f2709ec2c4d: `reme policy list`)"
+        )
+
+
 def load_source(workspace: str | Path, source: str) -> Any:
     """The policy ``activate(workspace, source)`` would serve: a checkpoint directory, a registry version,
     ``KIND:heuristic`` or ``KIND:default`` (nothing is registered)."""
@@ -330,6 +341,7 @@ def load_source(workspace: str | Path, source: str) -> Any:
         return shipped_policy(_check_kind(source.split(":", 1)[0]))[1]
     if Path(source).is_dir():
         return load_checkpoint_dir(source)
+    _refuse_missing_path(source)
     return load_version(workspace, source)
 
 
