@@ -118,3 +118,13 @@ def test_bad_search_never_creates_a_workspace(tmp_path):
     for args in (("search", ""), ("search", "q", "--limit", "0"), ("search", "q", "--target", "nobody")):
         assert _run("-w", str(ws), *args).exit_code == 2
     assert not ws.exists()
+
+
+def test_a_read_on_a_missing_workspace_is_an_error_and_creates_nothing(tmp_path):
+    """Issue 24.8: `reme -w nonexistent_ws search hello` used to print "no results", exit 0 and create the folder."""
+    missing = tmp_path / "nonexistent_ws"
+    for command in (["search", "hello"], ["list"], ["delete", "ff506fda0a941915"], ["feedback", "--decision", "x",
+                    "--value", "1"]):  # fmt: skip
+        r = runner.invoke(app, ["-w", str(missing), *command])
+        assert r.exit_code == 2 and "is not a reme workspace" in r.stderr, (command, r.output)
+        assert not missing.exists()

@@ -134,7 +134,7 @@ def search(
     normalize_target(target)
     if not 1 <= limit <= 1000:
         raise BadInputError(f"--limit must be in [1, 1000], got {limit}")
-    with open_memory(ctx, workspace) as mem:
+    with open_memory(ctx, workspace, create=False) as mem:
         decision, hits = mem.search_with_decision(query, limit=limit, target=target, min_score=min_score)
     rows = [
         {
@@ -176,7 +176,7 @@ def list_memories(
     json_out: JsonOpt = None,
 ) -> Reply:
     """List memories (of one target, or all)."""
-    with open_memory(ctx, workspace) as mem:
+    with open_memory(ctx, workspace, create=False) as mem:
         nodes = mem.list(target=target, limit=limit)
 
     def show() -> None:
@@ -200,7 +200,7 @@ def delete(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Delete one memory by id."""
-    with open_memory(ctx, workspace) as mem:
+    with open_memory(ctx, workspace, create=False) as mem:
         mem.delete(memory_id)
     print(f"deleted {memory_id}")
 
@@ -223,7 +223,7 @@ def forget(
     if bool(memory_ids) == (target is not None):
         raise BadInputError("give --memory ID (one or more) or --target T")
     existing_workspace(ctx, workspace)
-    with open_memory(ctx, workspace) as mem:
+    with open_memory(ctx, workspace, create=False) as mem:
         report = forget_memories(mem, memory_ids=memory_ids or (), target=target)
     counts = report.model_dump()
     return Reply(counts, lambda: print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())))
@@ -257,7 +257,7 @@ def feedback(
         raise BadInputError("give exactly one of --decision, --memory")
     if not math.isfinite(value):
         raise BadInputError(f"--value must be a finite number, got {value}")
-    with open_memory(ctx, workspace) as mem:
+    with open_memory(ctx, workspace, create=False) as mem:
         event = mem.feedback(value, decision_id=decision, memory_id=memory)
     return Reply(event.model_dump(), lambda: print(event.reward_id))
 

@@ -31,12 +31,17 @@ def existing_workspace(ctx: typer.Context, workspace: str | None) -> Path:
     """The chosen workspace, which must exist already (commands that only read it never create one)."""
     root = Path(workspace_path(ctx, workspace))
     if not (root / "reme.db").is_file():
-        raise BadInputError(f"{root} is not a reme workspace (no reme.db)")
+        raise BadInputError(
+            f"{root} is not a reme workspace (no reme.db): check --workspace or $REME_WORKSPACE "
+            "(`reme add` creates a workspace)"
+        )
     return root
 
 
-def open_memory(ctx: typer.Context, workspace: str | None) -> Any:
-    """The chosen workspace as a ``Memory`` (created when missing), progress bars on."""
+def open_memory(ctx: typer.Context, workspace: str | None, create: bool = True) -> Any:
+    """The chosen workspace as a ``Memory``, progress bars on: created when missing for a command that writes
+    (``create``), else it must exist (a mistyped ``-w`` on a read is an error, not a new empty workspace)."""
     from reme.memory import Memory
 
-    return Memory(workspace_path(ctx, workspace), show_progress=True)
+    root = workspace_path(ctx, workspace) if create else str(existing_workspace(ctx, workspace))
+    return Memory(root, show_progress=True)
