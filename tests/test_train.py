@@ -309,3 +309,23 @@ def test_one_seed_gives_one_checkpoint(tmp_path):
         tmp_path / "c"
     )
     assert c != a
+
+
+def test_feedback_under_the_defaults_says_why_it_cannot_be_trained_on(tmp_path, random_encoder):
+    """Issue 24.1: greedy searches with rank exploration off give a learner nothing: `trajectories stats` counts
+    what is learnable and why not, and `train-policy --from-trajectories` says how to make the log trainable."""
+    from reme.memory import Memory
+
+    ws = tmp_path / "ws"
+    with Memory(ws, encoder=random_encoder) as mem:
+        mem.add("Alice lives in Lisbon", "user:alice")
+        decision, _ = mem.search_with_decision("Where does Alice live?", 3, "user:alice")
+        mem.feedback(1.0, decision_id=decision.decision_id)
+        mem.search_with_decision("Alice's city", 3, "user:alice")
+    r = runner.invoke(app, ["trajectories", "stats", "-w", str(ws), "--json", "-"])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["learnable"]["rank"] == {"greedy, exploration off": 2}
+    out = tmp_path / "ppo"
+    r = runner.invoke(app, ["train-policy", "--from-trajectories", str(ws), "--out", str(out), "--device", "cpu"])
+    assert r.exit_code == 2
+    assert "2 greedy, exploration off" in r.stderr and "policies.exploration.rank" in r.stderr, r.stderr

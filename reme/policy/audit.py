@@ -108,4 +108,33 @@ def stats(workspace: str | Path) -> dict[str, Any]:
         "rewards": joined.rewards,
         "rewards_joined": joined.rewards_joined,
         "untrainable": joined.untrainable,
+        "learnable": learnable(records, joined.samples),
     }
+
+
+NOT_EXPLORED = "greedy, exploration off"
+"""``learnable``'s reason for a decision taken greedily with its kind's epsilon at 0 (its action had probability 1)."""
+
+
+def learnable(records: list[Any], samples: list[Any]) -> dict[str, dict[str, int]]:
+    """Per kind, how many decisions an off-policy learner (``reme learn``, ``train-policy --from-trajectories``)
+    can use, and why the others cannot: ``usable`` (a real propensity and a return), ``greedy, exploration off``
+    (set ``mode: sample`` or ``policies.exploration.KIND`` above 0), ``no reward yet``, ``no log-probability``
+    (an LLM answer without token log-probabilities)."""
+    from reme.policy.explore import exploration_of
+
+    returned = {s.decision.decision_id for s in samples if s.rewards > 0 or s.decision.kind == "write"}
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in records:
+        if not isinstance(d, Decision):
+            continue
+        if d.logprob is None or not d.trainable:
+            reason = "no log-probability"
+        elif d.mode != "sample" and exploration_of(d) is None:
+            reason = NOT_EXPLORED
+        elif d.decision_id not in returned:
+            reason = "no reward yet"
+        else:
+            reason = "usable"
+        out[d.kind][reason] += 1
+    return {kind: dict(counts) for kind, counts in out.items()}

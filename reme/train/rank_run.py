@@ -17,7 +17,7 @@ from reme.policy.rank import HeuristicRankPolicy, RankState
 from reme.progress import progress_bar
 from reme.schema import Episode
 from reme.train.common import BestCheckpoint, resolve_device, step_row, write_run
-from reme.train.logs import LoggedRankSample, logged_rank_samples
+from reme.train.logs import LoggedRankSample, logged_rank_samples, trajectory_dir
 from reme.train.rank_data import RankExample, TrainResult, build_examples, data_hash, evaluate_scores
 from reme.train.rank_grpo import GRPOConfig, policy_scores, train_grpo
 from reme.train.rank_ppo import PPOConfig, train_ppo
@@ -117,7 +117,19 @@ def train_rank_policy(
     steps = steps or DEFAULT_STEPS[algo]
     logged = logged_rank_samples(from_trajectories) if from_trajectories is not None else []
     if from_trajectories is not None and not logged:
-        raise BadInputError(f"{from_trajectories}: no sampled, rewarded rank decision in the log")
+        from reme.policy.audit import NOT_EXPLORED, stats
+
+        counts = stats(trajectory_dir(from_trajectories).parent).get("learnable", {}).get("rank", {})
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items())) or "no rank decision at all"
+        raise BadInputError(
+            f"{from_trajectories}: no sampled, rewarded rank decision in the log ({why})"
+            + (
+                "; a greedy search says nothing about the orderings it did not take: set `mode: sample` or "
+                "`policies.exploration.rank: 0.1` in reme.yaml (docs/policies.md)"
+                if counts.get(NOT_EXPLORED)
+                else ""
+            )
+        )
     train = [] if logged else build_examples(train_episodes, text_format=text_format, show_progress=show_progress)
     styles = dict(val_styles) if val_styles else ({"validation": list(val_episodes)} if val_episodes else {})
     groups = {
