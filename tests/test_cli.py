@@ -128,3 +128,10 @@ def test_a_read_on_a_missing_workspace_is_an_error_and_creates_nothing(tmp_path)
         r = runner.invoke(app, ["-w", str(missing), *command])
         assert r.exit_code == 2 and "is not a reme workspace" in r.stderr, (command, r.output)
         assert not missing.exists()
+
+
+def test_datasets_synth_rejects_a_workspace_after_the_subcommand(tmp_path):
+    """cli.md says so (issue 24.11): the generator writes --out and uses no workspace."""
+    r = runner.invoke(app, ["datasets", "synth", "--out", str(tmp_path / "s.json"), "-w", str(tmp_path / "ws")])
+    assert r.exit_code == 2 and "uses no workspace" in r.stderr
+    assert not (tmp_path / "s.json").exists() and not (tmp_path / "ws").exists()

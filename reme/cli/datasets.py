@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from reme.cli import json_command, stderr
-from reme.cli.options import WorkspaceOpt
 from reme.errors import BadInputError, ReMeError
 
 datasets_app: typer.Typer = typer.Typer(help="Generate and inspect datasets.", no_args_is_help=True)
@@ -60,12 +59,14 @@ def datasets_synth(
     fmt: Annotated[
         str, typer.Option("--format", help="locomo (default) or longmemeval (official LongMemEval JSON).")
     ] = "locomo",
-    workspace: WorkspaceOpt = None,
+    workspace: Annotated[str | None, typer.Option("--workspace", "-w", hidden=True)] = None,
 ) -> None:
     """Write synthetic conversations with questions and evidence ids (LoCoMo format, or LongMemEval's)."""
     from reme.datasets import generate_longmemeval_synthetic, load_dataset
     from reme.datasets.synthetic import STYLES, write_synthetic
 
+    if workspace is not None:
+        raise BadInputError("datasets synth uses no workspace: it writes --out only (drop --workspace)")
     if conversations < 1 or sessions < 1:
         raise BadInputError("--conversations and --sessions must be at least 1")
     if style not in STYLES:
