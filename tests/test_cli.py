@@ -135,3 +135,24 @@ def test_datasets_synth_rejects_a_workspace_after_the_subcommand(tmp_path):
     r = runner.invoke(app, ["datasets", "synth", "--out", str(tmp_path / "s.json"), "-w", str(tmp_path / "ws")])
     assert r.exit_code == 2 and "uses no workspace" in r.stderr
     assert not (tmp_path / "s.json").exists() and not (tmp_path / "ws").exists()
+
+
+def test_evaluating_some_conversations_warns_only_about_those(tmp_path):
+    """Issue 24.11: `eval --conversations A` printed the loader's warnings about every other conversation too."""
+    import contextlib
+    import io
+
+    from reme.cli.datasets import select_episodes
+    from reme.datasets.synthetic import write_synthetic
+
+    path = write_synthetic(tmp_path / "two.json", n_conversations=2, sessions=2, seed=3)
+    data = json.loads(path.read_text())
+    data[1]["qa"][0]["evidence"] = ["D:oops"]  # a malformed id in the second conversation only
+    path.write_text(json.dumps(data))
+    first, second = data[0]["sample_id"], data[1]["sample_id"]
+    for chosen, warned in ((first, False), (second, True)):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            episodes = select_episodes(str(path), "auto", chosen, None)
+        assert [e.episode_id for e in episodes] == [chosen]
+        assert ("malformed evidence id" in err.getvalue()) is warned, err.getvalue()

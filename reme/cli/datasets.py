@@ -25,16 +25,20 @@ def select_episodes(dataset: str, fmt: str, conversations: str | None, exclude: 
     from reme.datasets import load_dataset
 
     episodes, report = load_dataset(dataset, format=fmt)
-    for warning in report.warnings[:20]:
-        stderr(f"warning: {warning}")
-    if len(report.warnings) > 20:
-        stderr(f"warning: ... and {len(report.warnings) - 20} more")
     wanted = id_list(conversations)
     unwanted = id_list(exclude)
-    missing = (wanted | unwanted) - {e.episode_id for e in episodes}
+    every = {e.episode_id for e in episodes}
+    missing = (wanted | unwanted) - every
     if missing:
         raise BadInputError(f"unknown conversation id(s): {', '.join(sorted(missing))}")
     episodes = [e for e in episodes if (not wanted or e.episode_id in wanted) and e.episode_id not in unwanted]
+    kept = {e.episode_id for e in episodes}
+    # a warning about a conversation left out is not this command's (the loader's warnings start with its id)
+    warnings = [w for w in report.warnings if w.split(" ", 1)[0].rstrip(":") not in every - kept]
+    for warning in warnings[:20]:
+        stderr(f"warning: {warning}")
+    if len(warnings) > 20:
+        stderr(f"warning: ... and {len(warnings) - 20} more")
     if not episodes:
         raise BadInputError("no conversations left to evaluate")
     return episodes
