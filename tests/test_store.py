@@ -255,3 +255,20 @@ def test_threads_adding_and_searching_one_memory(tmp_path, random_encoder):
         assert mem.count("user:w0") == 80
         hits = mem.search("worker 3 note 39", 1, target="user:w1", min_score=0.0)
         assert hits[0].memory.content == "worker 3 note 39"
+
+
+def test_re_adding_a_memory_keeps_what_the_new_write_does_not_say(tmp_path):
+    """Issue 24.9: the same text again without a time kept the memory but blanked its time; now its time, creation
+    time and unsaid metadata stay, and what the new write says wins."""
+    from reme.memory import Memory
+    from reme.retrieval.embedding import RandomEncoder
+
+    with Memory(tmp_path / "ws", encoder=RandomEncoder(16)) as mem:
+        first = mem.add("Alice moved to Lisbon", "user:alice", message_time="2024-05-08", metadata={"source": "chat"})
+        again = mem.add("Alice moved to Lisbon", "user:alice", metadata={"seen": 2})
+        assert first is not None and again is not None and again.memory_id == first.memory_id
+        (stored,) = mem.list(target="user:alice")
+        assert stored.message_time == "2024-05-08" and stored.time_created == first.time_created
+        assert stored.metadata == {"source": "chat", "seen": 2}
+        mem.add("Alice moved to Lisbon", "user:alice", message_time="2024-06-01")
+        assert mem.list(target="user:alice")[0].message_time == "2024-06-01"

@@ -188,9 +188,21 @@ def _nearest(memory: Memory, batch: builtins.list[MemoryNode], vectors: np.ndarr
 
 
 def _apply_write(memory: Memory, node: MemoryNode, decision: Decision) -> MemoryNode:
-    """The record a write decision produces: the node itself, or the superseded memory with new content."""
+    """The record a write decision produces: the node itself, or the superseded memory with new content. Writing a
+    memory that exists already (the same text again) keeps what the new write does not say: its time, its creation
+    time and the metadata keys it does not set (re-adding a fact without ``--time`` used to blank its time)."""
     if decision.action != "update" or not decision.memory_ids or decision.memory_ids[0] == node.memory_id:
-        return node
+        try:
+            same = memory.records.get(node.memory_id)
+        except NotFoundError:
+            return node
+        return node.model_copy(
+            update={
+                "message_time": node.message_time or same.message_time,
+                "time_created": same.time_created,
+                "metadata": {**same.metadata, **node.metadata},
+            }
+        )
     old = memory.records.get(decision.memory_ids[0])
     fields = old.model_dump()
     fields.update(content=node.content, when_to_use=node.when_to_use, message_time=node.message_time)
