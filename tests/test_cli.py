@@ -156,3 +156,22 @@ def test_evaluating_some_conversations_warns_only_about_those(tmp_path):
             episodes = select_episodes(str(path), "auto", chosen, None)
         assert [e.episode_id for e in episodes] == [chosen]
         assert ("malformed evidence id" in err.getvalue()) is warned, err.getvalue()
+
+
+def test_update_changes_a_memory_in_place(tmp_path):
+    """Issue 24.15: `reme update MEMORY_ID` beside the service's PATCH and MCP's update_memory."""
+    ws = str(tmp_path / "ws")
+    r = runner.invoke(app, ["-w", ws, "add", "Alice lives in Lisbon", "-t", "user:alice", "--json", "-"])
+    assert r.exit_code == 0, r.output
+    memory_id = json.loads(r.stdout)[0]["memory_id"]
+    r = runner.invoke(app, ["-w", ws, "update", memory_id, "--content", "Alice lives in Berlin", "--time",
+                            "2025-02-01", "--metadata", '{"source": "chat"}', "--json", "-"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    node = json.loads(r.stdout)
+    assert node["memory_id"] == memory_id and node["content"] == "Alice lives in Berlin"
+    assert node["message_time"].startswith("2025-02-01") and node["metadata"]["source"] == "chat"
+    r = runner.invoke(app, ["-w", ws, "search", "Where does Alice live?", "-t", "user:alice", "--json", "-"])
+    assert json.loads(r.stdout)["results"][0]["content"] == "Alice lives in Berlin"
+    assert runner.invoke(app, ["-w", ws, "update", memory_id]).exit_code == 2  # nothing to change
+    assert runner.invoke(app, ["-w", ws, "update", "ffffffffffffffff", "--content", "x"]).exit_code == 2
+    assert runner.invoke(app, ["-w", ws, "update", memory_id, "--metadata", "[1]"]).exit_code == 2

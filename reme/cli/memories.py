@@ -194,6 +194,38 @@ def list_memories(
 
 @commands.command()
 @json_command
+def update(
+    ctx: typer.Context,
+    memory_id: Annotated[str, typer.Argument(help="The id to change.")],
+    content: Annotated[str | None, typer.Option("--content", help="The new text (re-encoded).")] = None,
+    time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO 8601).")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Move it to this target.")] = None,
+    metadata: Annotated[
+        str | None, typer.Option("--metadata", help='A JSON object merged into its metadata: \'{"source": "chat"}\'.')
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> Reply:
+    """Change fields of one memory; it keeps its id (the HTTP PATCH and MCP update_memory of the service)."""
+    extra: dict[str, Any] | None = None
+    if metadata is not None:
+        try:
+            extra = json.loads(metadata)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"--metadata is not JSON: {exc.msg}") from None
+        if not isinstance(extra, dict):
+            raise BadInputError("--metadata must be a JSON object")
+    if content is None and time is None and target is None and extra is None:
+        raise BadInputError("nothing to change: give --content, --time, --target or --metadata")
+    with open_memory(ctx, workspace, create=False) as mem:
+        if extra is not None:
+            extra = {**mem.get(memory_id).metadata, **extra}
+        node = mem.update(memory_id, content, target=target, message_time=time, metadata=extra)
+    return Reply(node.model_dump(), lambda: print(f"updated {node.memory_id}"))
+
+
+@commands.command()
+@json_command
 def delete(
     ctx: typer.Context,
     memory_id: Annotated[str, typer.Argument(help="The id to delete.")],
