@@ -268,7 +268,8 @@ class Simulation:
         heuristic = HeuristicRankPolicy()
         state = heuristic.state_from_record(decision)
         fused = heuristic.scores(state)
-        order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] >= 0.1][:TOP_K]
+        floor = self.memory.retrieval.min_score
+        order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] >= floor][:TOP_K]
         ids = decision.memory_ids
         row.rank_hits_heuristic += any(turns_of.get(ids[i], set()) & question.evidence for i in order)
         row.rank_reachable += any(turns_of.get(m, set()) & question.evidence for m in ids)

@@ -31,9 +31,7 @@ Example::
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +40,8 @@ from agentscope.middleware import MiddlewareBase  # type: ignore[import-not-foun
 
 from reme.memory import Memory
 from reme.policy.compact import CompactState, apply
-from reme.policy.explore import GateExploration
 from reme.policy.trajectory import RewardEvent
-from reme.reme_light.context import compact_exploration
+from reme.reme_light.context import compact_exploration, explore_gates
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +107,7 @@ class ReMeCompactMiddleware(MiddlewareBase):  # type: ignore[misc, unused-ignore
             return
         budget = int(config.reserve_ratio * size)
         state = CompactState.from_messages(as_compact_dicts(context), budget=budget)
-        epsilon, seed = compact_exploration(self.memory.settings)
-        if epsilon > 0:  # the workspace's compact exploration (reme.policy.explore)
-            state = replace(state, exploration=GateExploration(epsilon, seed, uuid.uuid4().hex))
+        state = explore_gates(state, compact_exploration(self.memory.settings))  # the workspace's exploration
         decision = self.policy.decide(state, self.mode, self._rng)
         self.memory.log_decision(decision, self.policy, integration="agentscope2", agent=getattr(agent, "name", ""))
         self.pending.append(decision.decision_id)

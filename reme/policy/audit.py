@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from reme.policy.decision import Decision
 from reme.policy.registry import policy_for_record
-from reme.policy.rewards import join_rewards
+from reme.policy.rewards import has_propensity, has_return, join_rewards
 from reme.policy.trajectory import RewardEvent, read_records
 
 TOLERANCE = 1e-4
@@ -121,16 +121,14 @@ def learnable(records: list[Any], samples: list[Any]) -> dict[str, dict[str, int
     can use, and why the others cannot: ``usable`` (a real propensity and a return), ``greedy, exploration off``
     (set ``mode: sample`` or ``policies.exploration.KIND`` above 0), ``no reward yet``, ``no log-probability``
     (an LLM answer without token log-probabilities)."""
-    from reme.policy.explore import exploration_of
-
-    returned = {s.decision.decision_id for s in samples if s.rewards > 0 or s.decision.kind == "write"}
+    returned = {s.decision.decision_id for s in samples if has_return(s)}
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for d in records:
         if not isinstance(d, Decision):
             continue
         if d.logprob is None or not d.trainable:
             reason = "no log-probability"
-        elif d.mode != "sample" and exploration_of(d) is None:
+        elif not has_propensity(d):
             reason = NOT_EXPLORED
         elif d.decision_id not in returned:
             reason = "no reward yet"

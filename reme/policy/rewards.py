@@ -60,11 +60,12 @@ from pydantic import BaseModel
 
 from reme.policy.decision import Decision
 from reme.policy.explore import behaviour_logprob as behaviour_of
+from reme.policy.explore import exploration_of
 from reme.policy.trajectory import MemoryEvent, RewardEvent
 
 __all__ = [
-    "DAY_SECONDS", "JoinReport", "Sample", "join_rewards", "record_time", "storage_days", "top_k_memories",
-    "used_memories",
+    "DAY_SECONDS", "JoinReport", "Sample", "from_llm", "has_propensity", "has_return", "join_rewards", "record_time",
+    "storage_days", "top_k_memories", "used_memories",
 ]  # fmt: skip
 
 DAY_SECONDS = 86_400.0
@@ -93,6 +94,27 @@ class JoinReport(BaseModel):
     """Reward events credited to at least one decision."""
     untrainable: int
     unmatched_reward_ids: list[str]
+
+
+def has_propensity(decision: Decision) -> bool:
+    """Whether the decision's behaviour probability is a real propensity: sampled (``mode: sample``), or taken
+    under exploration (``extra["exploration"]``, whose propensity the join puts in ``behaviour_logprob``; every
+    decision taken while its kind's epsilon is above 0 has one, not only those whose action exploration changed).
+    A greedy decision without exploration had probability 1, which says nothing about the actions it did not take."""
+    return decision.mode == "sample" or exploration_of(decision) is not None
+
+
+def has_return(sample: Sample) -> bool:
+    """A write always has a return (a memory nobody used earned nothing and paid its storage; a discard earns 0);
+    a decision of another kind once a reward arrived."""
+    return sample.rewards > 0 or sample.decision.kind == "write"
+
+
+def from_llm(decision: Decision) -> bool:
+    """A decision an LLM expressed in its text (``reme.llm.decisions``: the ReAct writer, the LLM compactor): its
+    log-probability is over tokens, and ``reme train-policy --decision writer`` trains it, not the off-policy
+    learners of the gates."""
+    return "token_logprobs" in decision.extra
 
 
 def record_time(text: str) -> float | None:

@@ -39,6 +39,7 @@ __all__ = [
     "calculate_memory_compact_threshold",
     "check_context",
     "compact_exploration",
+    "explore_gates",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,7 @@ def check_context(
     if not items or state.total_tokens < memory_compact_threshold:
         return [], messages, True, None
     chooser = policy if policy is not None else HeuristicCompactPolicy()
-    epsilon, seed = exploration
-    if epsilon > 0:
-        state = replace(state, exploration=GateExploration(float(epsilon), int(seed), uuid.uuid4().hex))
+    state = explore_gates(state, exploration)
     decision: Decision = chooser.decide(state, mode=mode, rng=rng)
     if target is not None:
         decision.extra["target"] = target
@@ -129,6 +128,15 @@ def check_context(
     if not valid:
         return [], messages, False, decision
     return [items[i] for i in to_compact], [items[i] for i in to_keep], True, decision
+
+
+def explore_gates(state: CompactState, exploration: tuple[float, int]) -> CompactState:
+    """``state`` with the compact exploration rule attached when its epsilon is above 0 (``reme.policy.explore``;
+    a fresh draw key per decision), else ``state`` itself."""
+    epsilon, seed = exploration
+    if epsilon <= 0:
+        return state
+    return replace(state, exploration=GateExploration(float(epsilon), int(seed), uuid.uuid4().hex))
 
 
 def compact_exploration(settings: Any) -> tuple[float, int]:

@@ -53,9 +53,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from reme.errors import BadInputError, WorkspaceError
-from reme.policy.decision import Decision
-from reme.policy.explore import exploration_of
-from reme.policy.rewards import DAY_SECONDS, Sample, join_rewards, record_time
+from reme.policy.rewards import (
+    DAY_SECONDS,
+    Sample,
+    from_llm,
+    has_propensity,
+    has_return,
+    join_rewards,
+    record_time,
+)  # fmt: skip
 from reme.policy.trajectory import read_records
 from reme.schema import utc_now
 from reme.train.common import clipped_surrogate
@@ -203,30 +209,11 @@ def read_runs(workspace: str | Path) -> list[KindReport]:
 # ----------------------------------------------------------------------------------------------- samples
 
 
-def explored(decision: Decision) -> bool:
-    """Whether the decision's behaviour probability is a real propensity: sampled (``mode: sample``), or taken
-    under exploration (``extra["exploration"]``, whose propensity the join puts in ``behaviour_logprob``; every
-    decision taken while its kind's epsilon is above 0 has one, not only those whose action exploration changed)."""
-    return decision.mode == "sample" or exploration_of(decision) is not None
-
-
-def has_return(sample: Sample) -> bool:
-    """A write always has a return (a memory nobody used earned nothing and paid its storage; a discard earns 0);
-    a decision of another kind once a reward arrived."""
-    return sample.rewards > 0 or sample.decision.kind == "write"
-
-
-def from_llm(decision: Decision) -> bool:
-    """A decision an LLM expressed in its text (``reme.llm.decisions``: the ReAct writer, the LLM compactor): its
-    log-probability is over tokens, and ``reme train-policy --decision writer`` trains it, not this learner."""
-    return "token_logprobs" in decision.extra
-
-
 def usable_samples(samples: Sequence[Sample], kind: str) -> list[Sample]:
     """The kind's samples with a known behaviour probability and a known return, oldest first; not an LLM's."""
     rows = [
         s for s in samples
-        if s.decision.kind == kind and explored(s.decision) and has_return(s) and not from_llm(s.decision)
+        if s.decision.kind == kind and has_propensity(s.decision) and has_return(s) and not from_llm(s.decision)
     ]  # fmt: skip
     return sorted(rows, key=lambda s: s.decision.time)
 

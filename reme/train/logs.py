@@ -24,7 +24,7 @@ from reme.eval.metrics import is_scored, recall_of_hits
 from reme.policy.decision import Decision, Matrix
 from reme.policy.explore import exploration_of
 from reme.policy.rank_features import RANK_FEATURES
-from reme.policy.rewards import Sample, join_rewards
+from reme.policy.rewards import Sample, has_propensity, join_rewards
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
@@ -160,7 +160,7 @@ def rank_samples(samples: Iterable[Sample]) -> list[LoggedRankSample]:
         d: Decision = sample.decision
         if d.kind != "rank" or sample.rewards == 0 or not d.action:
             continue
-        if d.mode != "sample" and exploration_of(d) is None:
+        if not has_propensity(d):
             continue  # a greedy ordering without exploration: its probability is not a propensity
         if d.policy.startswith("llm") or "features" not in d.inputs:
             continue  # an LLM's decision (an answer synthesised from a ranking) has no feature matrix to re-score
