@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -138,8 +137,7 @@ def _decide(
         nearest = _nearest(memory, batch, vectors)
     decisions = []
     for node, (nid, sim, text) in zip(batch, nearest):
-        budgeted = memory.settings.policies.write_budget is not None
-        with memory._lock if budgeted else nullcontext():  # a live stream is observed, decided, recorded as one step
+        with memory._lock:  # a live stream is observed, decided and recorded as one step
             stream = _live_stream(memory, node.memory_target)
             state = make_write_state(
                 node.index_text, nid, sim, text, speaker=str(node.metadata.get("speaker", "")), stream=stream
