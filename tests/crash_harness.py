@@ -199,10 +199,13 @@ def child_main(spec: dict[str, Any]) -> None:
     from reme.retrieval.embedding import RandomEncoder
 
     index_cache.PERSIST_MIN = 4  # every rebuild and close saves indexes: their crash windows are reachable
+    # torch is imported before the clock starts, in every group: opening a workspace loads the shipped
+    # learned write head, and a second of import would otherwise eat the timer group's whole kill window
+    # (0 to 1.2 s) before the first write.
+    import torch  # noqa: F401
+
     checkpoints = spec["group"] == "checkpoint"
     if checkpoints:
-        import torch  # noqa: F401  (imported before the clock starts: it takes seconds)
-
         from reme.policy.rank import MLPRankPolicy
         from reme.policy.registry import activate
     ws = Path(spec["workspace"])

@@ -20,7 +20,7 @@ from reme.memory import Memory
 from reme.retrieval.embedding import RandomEncoder
 
 DEFAULT_TRIALS = {"timer": 10, "io": 12, "torn": 8, "checkpoint": 5}
-"""Trials per group in CI (the checkpoint group's children import torch: about 2.5 s each)."""
+"""Trials per group in CI (every child imports torch before its clock starts: about 1 s each)."""
 LONG_TRIALS = 200
 
 
