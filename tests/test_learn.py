@@ -72,7 +72,8 @@ def test_the_writer_learns_from_use_and_a_forced_bad_version_is_rolled_back(writ
     # the serving version evaluated on its own decisions: the weights are 1 but for the 5% write exploration that
     # mixed into the behaviour (policies.exploration.write), so the effective sample size is nearly all of them
     assert 0.95 * 60 <= row.serving_estimate.ess <= 60 and row.serving_estimate.method == "dr"
-    assert row.candidate_estimate.low > row.serving_estimate.value
+    assert row.difference.low > 0 and row.difference.method == "paired dr"
+    assert row.difference.value == pytest.approx(row.candidate_estimate.value - row.serving_estimate.value, abs=2e-4)
     learned = serving(ws, "write")
     assert learned == row.candidate and learned != start
     history = [json.loads(line) for line in (ws / "policies" / "history.jsonl").read_text().splitlines()]
@@ -151,7 +152,10 @@ def test_rank_learns_from_its_own_sampled_rankings(tmp_path: Path, minilm) -> No
     assert cand.method == serv.method == "pseudoinverse"
     assert cand.low <= cand.value <= cand.high and serv.low <= serv.value <= serv.high
     # the rule, whichever way it went
-    assert (row.outcome == "promoted") == (cand.low > serv.value and not any(t["loses"] for t in row.targets))
+    diff = row.difference
+    assert diff.method == "paired pseudoinverse" and diff.low <= diff.value <= diff.high
+    assert diff.value == pytest.approx(cand.value - serv.value, abs=2e-4)  # the same terms, subtracted
+    assert (row.outcome == "promoted") == (diff.low > 0 and not any(t["loses"] for t in row.targets))
     assert np.isfinite([cand.value, serv.value]).all()
     if row.outcome == "kept":  # nothing was activated
         history = ws / "policies" / "history.jsonl"
@@ -251,3 +255,28 @@ def test_an_llms_own_decisions_are_not_this_learners_samples() -> None:
     gate = Decision(kind="write", policy="mlp-write", version="v", mode="sample", action="store", logprob=-0.2)
     rows = [Sample(decision=d, behaviour_logprob=-0.2, ret=0.0, rewards=0) for d in (said, gate)]
     assert [s.decision.policy for s in usable_samples(rows, "write")] == ["mlp-write"]
+
+
+def test_a_paired_difference_cancels_the_noise_two_versions_share() -> None:
+    """Known answer: both versions' terms carry the same large noise and the candidate earns 0.2 more on a quarter
+    of the decisions. Each value alone is known to about +-0.14; their paired difference is 0.05 and clears 0."""
+    from reme.train.learn import Estimate, LearnConfig, paired_difference
+
+    shared = np.random.default_rng(0).normal(0.5, 1.0, 200)
+    gain = np.where(np.arange(200) % 4 == 0, 0.2, 0.0)
+
+    def estimate(terms: np.ndarray) -> Estimate:
+        return Estimate(method="dr", value=float(terms.mean()), low=0.0, high=0.0, n=len(terms),
+                        units=[[float(t)] for t in terms])  # fmt: skip
+
+    config = LearnConfig(bootstrap=500)
+    diff = paired_difference(estimate(shared + gain), estimate(shared), config)
+    assert diff.value == pytest.approx(0.05, abs=1e-4) and diff.method == "paired dr"
+    assert 0 < diff.low < 0.05 < diff.high < 0.1
+    assert paired_difference(estimate(shared), estimate(shared), config).model_dump(
+        include={"value", "low", "high"}
+    ) == {"value": 0.0, "low": 0.0, "high": 0.0}
+    # the units are not written with the runs
+    assert "units" not in estimate(shared).model_dump()
+    with pytest.raises(ValueError, match="same decisions"):
+        paired_difference(estimate(shared[:10]), estimate(shared), config)

@@ -30,6 +30,9 @@ def _table(rows: list[object], title: str) -> None:
                 f"serving {serv.value:.4f} [{serv.low:.4f}, {serv.high:.4f}]\n"
                 f"candidate {cand.value:.4f} [{cand.low:.4f}, {cand.high:.4f}] ({cand.method})"
             )
+            diff = getattr(row, "difference", None)
+            if diff is not None:
+                estimates += f"\ncandidate - serving {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}] (paired)"
         samples = f"{getattr(row, 'train_samples', 0)} / {getattr(row, 'holdout_samples', 0)}"
         when = str(getattr(row, "time", ""))[5:16].replace("T", " ")
         table.add_row(

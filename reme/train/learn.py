@@ -17,7 +17,11 @@ For each decision kind in turn (``rank``, ``write``, ``compact``):
    self-normalised importance sampling (SNIPS) and doubly robust (DR, with the training slice's mean return per
    action as the reward model); for rank, the pseudoinverse estimator of ``reme.train.ope`` (importance weights
    over whole orderings degenerate). Each with a percentile bootstrap interval.
-5. **promote** the candidate only when the lower bound of its estimate beats the serving version's estimate, and
+5. **promote** the candidate only when its paired lower bound beats the serving version's estimate: the serving
+   estimate plus the lower end of the interval of *candidate minus serving*, computed term by term on the same
+   held-back decisions (``paired_difference``; for rank with the same Monte Carlo draws for both). Where the two
+   versions act alike their terms cancel, so this bound is far tighter than the candidate's own interval (which the
+   runs still report), and it is a proper bound on the gain: the rule reads ``difference.low > 0``. And
    on no target's own slice (``extra["target"]``, at least ``min_target_decisions`` decisions) it loses by more
    than ``target_margin``: no tenant's rewards can buy a version that hurts another. A rank head also passes the
    activation gates of ``reme policy activate`` (``gated_activate``: the per-target gate on the whole log and the
@@ -66,6 +70,7 @@ from reme.policy.trajectory import read_records
 from reme.schema import utc_now
 from reme.train.common import clipped_surrogate
 from reme.train.logs import LoggedRankSample, credit_of, rank_samples, trajectory_dir
+from reme.train.ope import bootstrap_interval
 
 __all__ = [
     "Estimate", "KindReport", "LearnConfig", "learn", "learn_dir", "learn_in_background", "learner_lock",
@@ -130,6 +135,9 @@ class Estimate(BaseModel):
     n: int
     snips: float | None = None
     ess: float | None = None
+    units: list[list[float]] = Field(default_factory=list, exclude=True, repr=False)
+    """The estimate's terms, one list per resampling unit (a decision; for rank, a question's samples): what a
+    paired difference with another version's estimate on the same slice subtracts (not written to the runs)."""
 
 
 class KindReport(BaseModel):
@@ -145,6 +153,8 @@ class KindReport(BaseModel):
     holdout_samples: int = 0
     serving_estimate: Estimate | None = None
     candidate_estimate: Estimate | None = None
+    difference: Estimate | None = None
+    """Candidate minus serving, paired on the held-back slice's decisions: what the promotion rule reads."""
     targets: list[dict[str, Any]] = Field(default_factory=list)
     log_records: int = 0
     """How many records the log held when the row was written (where the plot marks it)."""
@@ -227,12 +237,22 @@ def split_by_time(rows: Sequence[Any], holdout: float) -> tuple[list[Any], list[
 # ----------------------------------------------------------------------------------------------- estimates
 
 
-def _bootstrap(values: np.ndarray, rng: np.random.Generator, rounds: int, confidence: float) -> tuple[float, float]:
-    """Percentile interval of the mean of ``values`` (one term per decision), resampling decisions."""
-    n = len(values)
-    means = values[rng.integers(0, n, (rounds, n))].mean(axis=1)
-    tail = (1.0 - confidence) / 2.0
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+def paired_difference(candidate: Estimate, serving: Estimate, config: LearnConfig) -> Estimate:
+    """Candidate minus serving on the same held-back decisions, term by term, with its bootstrap interval (whole
+    units resampled together). Where the two versions act alike their terms are alike and cancel, so the difference
+    is known far more tightly than either value: in benchmarks/simulate_use.py a rank candidate's own lower bound
+    sat a median 0.49 below its estimate (last ten simulated days, on a reward in [0, 1])."""
+    if len(candidate.units) != len(serving.units):
+        raise ValueError("a paired difference needs both estimates on the same decisions")
+    units = [np.asarray(c) - np.asarray(s) for c, s in zip(candidate.units, serving.units, strict=True)]
+    low, high = bootstrap_interval(units, np.random.default_rng(config.seed), config.bootstrap, config.confidence)
+    return Estimate(
+        method=f"paired {candidate.method}",
+        value=round(float(np.concatenate(units).mean()), 4),
+        low=round(low, 4),
+        high=round(high, 4),
+        n=candidate.n,
+    )
 
 
 def _action_key(action: Any) -> str:
@@ -267,7 +287,9 @@ def single_decision_estimate(
     w = np.exp(np.clip(np.asarray(log_w, dtype=np.float64), -50.0, 50.0))
     r = np.asarray(rets, dtype=np.float64)
     terms = np.asarray(direct, dtype=np.float64) + w * (r - np.asarray(q_logged, dtype=np.float64))
-    low, high = _bootstrap(terms, rng, config.bootstrap, config.confidence)
+    low, high = bootstrap_interval(
+        [terms[i : i + 1] for i in range(len(terms))], rng, config.bootstrap, config.confidence
+    )
     return Estimate(
         method="dr",
         value=round(float(terms.mean()), 4),
@@ -276,6 +298,7 @@ def single_decision_estimate(
         n=len(rows),
         snips=round(float((w * r).sum() / w.sum()), 4) if w.sum() > 0 else None,
         ess=round(float(w.sum() ** 2 / (w**2).sum()), 1) if w.sum() > 0 else 0.0,
+        units=[[float(t)] for t in terms],
     )
 
 
@@ -441,15 +464,17 @@ def _judge(
         {t: (estimate(candidate, r), estimate(serving, r)) for t, r in by_target.items()} if len(by_target) > 1 else {}
     )
     targets, losing = _targets_check(per_target, config)
+    difference = paired_difference(cand_est, serv_est, config)
     report = KindReport(
         time=utc_now(), kind=kind, outcome="kept", why="", serving=serving_name, candidate=candidate.version,
         train_samples=train_size, holdout_samples=len(held), serving_estimate=serv_est, candidate_estimate=cand_est,
-        targets=targets,
+        difference=difference, targets=targets,
     )  # fmt: skip
-    if cand_est.low <= serv_est.value:
+    if difference.low <= 0.0:
         report.why = (
-            f"the candidate's lower bound {cand_est.low:.4f} does not beat the serving version's estimate "
-            f"{serv_est.value:.4f}"
+            f"the candidate's paired lower bound {serv_est.value + difference.low:.4f} (serving estimate plus the "
+            f"lower end {difference.low:+.4f} of candidate minus serving) does not beat the serving version's "
+            f"estimate {serv_est.value:.4f}"
         )
         return report, None
     if losing:
@@ -500,10 +525,12 @@ def _rank_kind(
     candidate.refresh_version()
 
     def estimate(policy: Any, sample_rows: list[LoggedRankSample]) -> Estimate:
-        out = evaluate_offpolicy(sample_rows, policy, workspace=workspace, bootstrap=config.bootstrap, seed=config.seed)
+        out = evaluate_offpolicy(
+            sample_rows, policy, workspace=workspace, bootstrap=config.bootstrap, seed=config.seed, terms=True
+        )  # the same seed for every policy: common random numbers, so the paired difference cancels them
         return Estimate(method=str(out["method"]), value=float(out["estimate"]), low=float(out.get("ci_low", 0.0)),
                         high=float(out.get("ci_high", 0.0)), n=len(sample_rows), snips=out["snis"]["estimate"],
-                        ess=out.get("ess"))  # fmt: skip
+                        ess=out.get("ess"), units=[t.tolist() for t in out["terms"]])  # fmt: skip
 
     def target_of(sample: LoggedRankSample) -> str:
         return sample.target
@@ -673,7 +700,7 @@ def _learn_kind(
         row, candidate = _rank_kind(root, serving_name, serving, rank_rows, config)
     else:
         row, candidate = _single_kind(kind, serving_name, serving, list(usable), config)
-    if candidate is None or row.candidate_estimate is None or row.serving_estimate is None:
+    if candidate is None or row.difference is None or row.serving_estimate is None:
         return row, None
     from reme.train.gate import ActivationRefusedError
 
@@ -684,8 +711,9 @@ def _learn_kind(
         return row, None
     row.outcome = "promoted"
     row.why = (
-        f"lower bound {row.candidate_estimate.low:.4f} > serving estimate {row.serving_estimate.value:.4f}; "
-        f"no target loses more than {config.target_margin}"
+        f"paired lower bound {row.serving_estimate.value + row.difference.low:.4f} > serving estimate "
+        f"{row.serving_estimate.value:.4f} (candidate minus serving {row.difference.value:+.4f}, "
+        f"[{row.difference.low:+.4f}, {row.difference.high:+.4f}]); no target loses more than {config.target_margin}"
     )
     return row, {"version": version, "since": utc_now(), "baseline": row.serving_estimate.value}
 

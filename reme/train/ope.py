@@ -60,13 +60,17 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _bootstrap(per_question: list[np.ndarray], rng: np.random.Generator, rounds: int) -> tuple[float, float]:
-    stats = []
-    for _ in range(rounds):
-        rows = rng.integers(0, len(per_question), len(per_question))
-        stats.append(float(np.mean(np.concatenate([per_question[r] for r in rows]))))
-    low, high = np.percentile(stats, [2.5, 97.5])
-    return float(low), float(high)
+def bootstrap_interval(
+    units: Sequence[np.ndarray], rng: np.random.Generator, rounds: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of the mean of the concatenated ``units`` (one array of terms per question or decision),
+    resampling whole units: the one bootstrap of the estimates here and of ``reme learn``."""
+    sums = np.asarray([float(np.sum(u)) for u in units])
+    sizes = np.asarray([len(u) for u in units], dtype=np.float64)
+    rows = rng.integers(0, len(units), (rounds, len(units)))
+    means = sums[rows].sum(axis=1) / sizes[rows].sum(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 def behaviour_policy(sample: LoggedRankSample, workspace: str | Path) -> Any:
@@ -89,9 +93,11 @@ def evaluate_offpolicy(
     monte_carlo: int = 4000,
     bootstrap: int = 1000,
     seed: int = 0,
+    terms: bool = False,
 ) -> dict[str, Any]:
     """Estimate ``candidate``'s expected return on the logged decisions (PI when ``workspace`` is given to
-    rebuild the behaviour policy, else SNIS only)."""
+    rebuild the behaviour policy, else SNIS only). ``terms``: also return the PI terms per question (arrays, under
+    ``"terms"``), for a paired comparison of two policies evaluated from the same ``seed``."""
     if not samples:
         raise BadInputError("the log holds no sampled, rewarded rank decision to evaluate on")
     rng = np.random.default_rng(seed)
@@ -122,11 +128,36 @@ def evaluate_offpolicy(
     if workspace is None:
         result.update(method="snis", estimate=snis["estimate"], ess=snis["ess"])
         return result
-    # --- pseudoinverse estimator, per question
+    per_question, weights = pseudoinverse_terms(list(groups.values()), candidate, workspace, monte_carlo, rng)
+    all_w = np.concatenate(weights)
+    low, high = bootstrap_interval(per_question, rng, bootstrap)
+    result.update(
+        method="pseudoinverse",
+        estimate=round(float(np.mean(np.concatenate(per_question))), 4),
+        ci_low=round(low, 4),
+        ci_high=round(high, 4),
+        ess=round(float(np.abs(all_w).sum() ** 2 / (all_w**2).sum()), 1),
+    )
+    if terms:
+        result["terms"] = per_question
+    return result
+
+
+def pseudoinverse_terms(
+    groups: Sequence[Sequence[LoggedRankSample]],
+    candidate: Any,
+    workspace: str | Path,
+    monte_carlo: int,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per question (a group of samples of one state): the pseudoinverse terms ``R_i x_i^T Gamma_mu^+ p_pi`` and
+    the weights ``x_i^T Gamma_mu^+ p_pi``. The random draws depend only on the questions, never on ``candidate``:
+    two policies evaluated from the same seed get the same Gumbel noise (common random numbers), so their terms
+    subtract into a paired difference whose Monte Carlo error mostly cancels (``reme learn``'s promotion rule)."""
     cache: dict[tuple[str, str], Any] = {}
     per_question: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    for group in groups.values():
+    for group in groups:
         key = group[0].behaviour[:2]
         if key not in cache:
             cache[key] = behaviour_policy(group[0], workspace)
@@ -152,16 +183,7 @@ def evaluate_offpolicy(
         w_pi = x @ z
         weights.append(w_pi)
         per_question.append(np.asarray([s.ret for s in group]) * w_pi)
-    all_w = np.concatenate(weights)
-    low, high = _bootstrap(per_question, rng, bootstrap)
-    result.update(
-        method="pseudoinverse",
-        estimate=round(float(np.mean(np.concatenate(per_question))), 4),
-        ci_low=round(low, 4),
-        ci_high=round(high, 4),
-        ess=round(float(np.abs(all_w).sum() ** 2 / (all_w**2).sum()), 1),
-    )
-    return result
+    return per_question, weights
 
 
 def _temperature(policy: Any) -> float:
