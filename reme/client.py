@@ -104,6 +104,7 @@ class ReMeClient:
             SearchHit(
                 memory=MemoryNode.model_validate(r["memory"]),
                 score=r["score"],
+                policy_score=r.get("policy_score"),
                 vector_score=r["vector_score"],
                 keyword_score=r["keyword_score"],
                 rank=r["rank"],

@@ -181,7 +181,13 @@ class SearchHit(BaseModel):
 
     memory: MemoryNode
     score: float
-    """The ranking policy's score (for the heuristic: the fused 0.7 * vector + 0.3 * keyword score)."""
+    """ReMe's fused relevance ``0.7 * vector + 0.3 * keyword`` (``retrieval.vector_weight``), at most 1 (below 0
+    only for a negative cosine), whatever policy ranked the hits: the one scale that ``min_score`` thresholds, so a
+    host's threshold keeps its meaning when a learned ranker is activated. The order is ``rank``'s: under a learned
+    ranker ``score`` need not fall with it."""
+    policy_score: float | None = None
+    """The ranking policy's own score for this memory, which ordered the hits (the heuristic's is ``score``; a learned
+    head's is an unbounded logit, comparable only within one search)."""
     vector_score: float | None = None
     keyword_score: float | None = None
     rank: int

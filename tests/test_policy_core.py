@@ -33,7 +33,8 @@ def test_heuristic_policy_search_equals_the_core_ranker(tmp_path, minilm):
             order, scores = rank(FusionRanker(), cands, 7)
             by_seq = mem.records.get_by_seqs(cands.ids[order].tolist())
             assert [h.memory.memory_id for h in hits] == [by_seq[int(s)].memory_id for s in cands.ids[order]]
-            np.testing.assert_allclose([h.score for h in hits], scores, atol=1e-9)
+            np.testing.assert_allclose([h.policy_score for h in hits], scores, atol=1e-9)
+            np.testing.assert_allclose([h.score for h in hits], scores, atol=1e-9)  # the heuristic's is the fused
 
 
 class _CountingRanker(MLPRankPolicy):
@@ -56,7 +57,13 @@ def test_a_search_asks_its_policy_once_and_keeps_the_scores_out_of_the_log(tmp_p
         decision, hits = mem.search_with_decision("topic 3", limit=5, min_score=-1.0, policy=policy)
         assert _CountingRanker.calls == 1 and len(hits) == 5
         assert decision.scores is not None
-        np.testing.assert_allclose([h.score for h in hits], decision.scores[list(decision.action)[:5]])
+        np.testing.assert_allclose([h.policy_score for h in hits], decision.scores[list(decision.action)[:5]])
+        # score keeps ReMe's one scale under a learned head: the fused relevance, in [0, 1], that min_score reads
+        fused = [0.7 * (h.vector_score or 0.0) + 0.3 * (h.keyword_score or 0.0) for h in hits]
+        np.testing.assert_allclose([h.score for h in hits], fused, atol=1e-6)
+        assert all(h.score <= 1.0 for h in hits)
+        assert [h.score for h in hits] != [h.policy_score for h in hits]
+        assert [h.rank for h in hits] == list(range(5))  # the order is the head's
     lines = [e.record for e in read_records(tmp_path / "trajectories")]
     logged = [r for r in lines if isinstance(r, Decision) and r.decision_id == decision.decision_id]
     assert len(logged) == 1 and logged[0].scores is None and "scores" not in logged[0].model_dump()

@@ -48,6 +48,8 @@ def test_every_endpoint_with_auth(served):
     found = alice.post("/v1/search", json={"query": "Where does Alice live?", "target": "user:alice", "min_score": -1})
     body = found.json()
     assert found.status_code == 200 and body["decision_id"] and body["results"][0]["memory_id"] == mid
+    top = body["results"][0]  # the shipped ranker is ReMe's fusion: its own score is the fused score
+    assert top["policy_score"] == pytest.approx(top["score"]) and top["score"] <= 1.0
     assert alice.post("/v1/search", json={"query": "jazz", "target": "user:bob"}).status_code == 403
     reward = admin.post("/v1/feedback", json={"decision_id": body["decision_id"], "value": 1.0})
     assert reward.status_code == 200 and reward.json()["decision_id"] == body["decision_id"]

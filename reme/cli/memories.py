@@ -141,6 +141,7 @@ def search(
             "memory_id": h.memory.memory_id,
             "content": h.memory.content,
             "score": round(h.score, 6),
+            "policy_score": None if h.policy_score is None else round(h.policy_score, 6),
             "vector_score": h.vector_score,
             "keyword_score": h.keyword_score,
             "target": h.memory.memory_target,

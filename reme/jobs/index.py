@@ -137,14 +137,20 @@ async def search_step(
     decision, hits = await asyncio.to_thread(store.search, query, asked, policy)
     if wanted:
         hits = [h for h in hits if matches_filter(h.memory.metadata, wanted)][:limit]
+
+    def shown(hit: Any) -> float:
+        """ReMe's own value while its heuristic ranks (the RRF or fused score, as ReMe shows and thresholds it);
+        under a learned head the fused score, never the head's logit (``SearchHit.score``)."""
+        return float(hit.policy_score) if heuristic and hit.policy_score is not None else float(hit.score)
+
     if min_score > 0:
-        hits = [h for h in hits if h.score >= min_score]
+        hits = [h for h in hits if shown(h) >= min_score]
     hybrid = any(h.vector_score is not None for h in hits) and any(h.keyword_score is not None for h in hits)
     results, paths = [], []
     for hit in hits:
         meta = hit.memory.metadata
         path = str(meta.get("path", ""))
-        scores: dict[str, float] = {"score": float(hit.score)}
+        scores: dict[str, float] = {"score": shown(hit)}
         if hit.vector_score is not None:
             scores["vector"] = float(hit.vector_score)
         if hit.keyword_score is not None:

@@ -5,9 +5,9 @@ decision), drop the hits under ReMe's fused-score floor, fetch the records.
 The keyword options of ``Memory.search`` / ``search_with_decision`` / ``search_many`` are declared once, in the
 ``TypedDict``s below; ``search`` here is the one implementation behind all three.
 
-Two different scores are in play, each computed once per search: the *policy's* scores order the hits (and are
-``SearchHit.score``); ReMe's *fused score* ``w * cosine + (1 - w) * bm25_norm`` (``reme.policy.fusion``) is what
-``min_score`` applies to, whatever the policy.
+Two different scores are in play, each computed once per search: the *policy's* scores order the hits
+(``SearchHit.policy_score``); ReMe's *fused score* ``w * cosine + (1 - w) * bm25_norm`` (``reme.policy.fusion``) is
+``SearchHit.score`` and what ``min_score`` applies to, whatever the policy: one documented scale (at most 1).
 """
 
 from __future__ import annotations
@@ -228,7 +228,8 @@ def _ranked(
         hits.append(
             SearchHit(
                 memory=node,
-                score=float(scores[pos]),
+                score=float(fused[pos]),
+                policy_score=float(scores[pos]),
                 vector_score=None if np.isnan(vec) else vec,
                 keyword_score=None if np.isnan(kw) else kw,
                 rank=len(hits),

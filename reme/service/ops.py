@@ -57,12 +57,14 @@ class AddResult(BaseModel):
 
 
 class SearchHitOut(BaseModel):
-    """One search result: the memory's id and text, the ranking policy's ``score``, the dense and keyword
-    similarities it was ranked from (null when that side did not retrieve it), and its 0-based ``rank``."""
+    """One search result: the memory's id and text, its ``score`` (ReMe's fused relevance, at most 1, the scale of
+    ``min_score`` whatever policy ranked), the ranking policy's own ``policy_score`` (which set the order), the dense
+    and keyword similarities (null when that side did not retrieve it), and its 0-based ``rank``."""
 
     memory_id: str
     content: str
     score: float
+    policy_score: float | None = None
     vector_score: float | None = None
     keyword_score: float | None = None
     rank: int
@@ -126,6 +128,7 @@ def search_memory(
             memory_id=h.memory.memory_id,
             content=h.memory.content,
             score=h.score,
+            policy_score=h.policy_score,
             vector_score=h.vector_score,
             keyword_score=h.keyword_score,
             rank=h.rank,
