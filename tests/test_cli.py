@@ -175,3 +175,39 @@ def test_update_changes_a_memory_in_place(tmp_path):
     assert runner.invoke(app, ["-w", ws, "update", memory_id]).exit_code == 2  # nothing to change
     assert runner.invoke(app, ["-w", ws, "update", "ffffffffffffffff", "--content", "x"]).exit_code == 2
     assert runner.invoke(app, ["-w", ws, "update", memory_id, "--metadata", "[1]"]).exit_code == 2
+
+
+def test_progress_is_written_as_rate_limited_lines_when_stderr_is_not_a_terminal() -> None:
+    """Under ``> log 2>&1`` a long job still says how far it got: a line every ``interval`` seconds and one at the
+    end, with the count, the share, the time and the time left; short work writes nothing."""
+    import io
+
+    from reme.progress import progress_bar
+
+    now = [0.0]
+    out = io.StringIO()
+    with progress_bar("train rank", 100, interval=10.0, stream=out, clock=lambda: now[0]) as advance:
+        for step in range(100):
+            now[0] = step * 0.5  # one step per half second: a line every 20 steps
+            advance(1, status=f"val {step / 100:.2f}" if step % 10 == 0 else None)
+        now[0] = 50.0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "train rank: 21/100 (21%), 10 s, about 38 s left, val 0.20"
+    assert lines[1] == "train rank: 41/100 (41%), 20 s, about 29 s left, val 0.40"
+    assert len(lines) == 5 and lines[-1] == "train rank: 100/100 (100%), 50 s, val 0.90"
+    # short work writes nothing
+    out = io.StringIO()
+    with progress_bar("adding memories", 5, stream=out, clock=lambda: 0.0) as advance:
+        advance(5)
+    assert out.getvalue() == ""
+    # a failure still leaves where it stopped
+    out = io.StringIO()
+    clock = iter([0.0, 4.0, 12.0, 13.0])
+    with pytest.raises(RuntimeError), progress_bar("index", 10, stream=out, clock=lambda: next(clock)) as advance:
+        advance(3)
+        advance(1)
+        raise RuntimeError("disk full")
+    assert out.getvalue().splitlines() == [
+        "index: 4/10 (40%), 12 s, about 18 s left",
+        "index: 4/10 (40%), 13 s, about 20 s left",
+    ]
