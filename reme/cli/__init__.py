@@ -27,6 +27,7 @@ import typer
 from reme import __project_version__, __version__
 from reme.cli.options import WorkspaceOpt
 from reme.errors import BadInputError, NotFoundError, ReMeError
+from reme.threads import configure_process_threads
 
 app = typer.Typer(
     name="reme",
@@ -119,12 +120,23 @@ def main_callback(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does (stderr).")] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            max=1024,
+            help="Threads for torch, FAISS and BLAS (default: $REME_THREADS, else your OMP_NUM_THREADS, else half "
+            "the cores, at most 8).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Long-term memory for LLM agents, with learned memory decisions."""
     ctx.obj = {"workspace": workspace}
+    configure_process_threads(threads)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
@@ -153,6 +165,11 @@ def main() -> None:
     ``reme.job_cli``, everything else to this project's commands."""
     from reme.job_cli import is_job_command, run
 
+    try:
+        configure_process_threads()  # before anything loads torch or FAISS (reme.threads)
+    except BadInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if is_job_command(sys.argv[1:]):
         raise SystemExit(run(sys.argv[1:]))
     app()

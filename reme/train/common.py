@@ -191,7 +191,11 @@ def write_run(
     """Write a run's ``metrics.json`` and its ``curves.png`` (``plot_curves``) into ``out``; returns ``metrics``.
 
     ``metrics`` holds ``steps`` (``step_row`` rows), ``validation`` (``[{"step", "results": {label: {metric:
-    value}}}]``), ``val_conversations``, ``seconds`` and optionally ``best_step``."""
+    value}}}]``), ``val_conversations``, ``seconds`` and optionally ``best_step``; ``threads`` is added, the torch
+    thread count the run had (its figures can depend on it, ``reme.threads``)."""
+    from reme.threads import threads_in_use
+
+    metrics.setdefault("threads", threads_in_use())
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     plot_curves(metrics, out / "curves.png", title, learned, validation_keys)
     return metrics
