@@ -95,10 +95,17 @@ class ReMeClient:
         self._call("DELETE", f"/v1/memories/{memory_id}")
 
     def search(
-        self, query: str, limit: int = 5, target: str | None = None, *, min_score: float | None = None
+        self,
+        query: str,
+        limit: int = 5,
+        target: str | None = None,
+        *,
+        min_score: float | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> builtins.list[SearchHit]:
-        """Ranked hits; each carries the ranking decision's id (for ``feedback``)."""
-        body = {"query": query, "limit": limit, "target": target, "min_score": min_score}
+        """Ranked hits; each carries the ranking decision's id (for ``feedback``). ``filters``: only memories whose
+        metadata matches (``{key: value}`` or ``{key: [values]}``)."""
+        body = {"query": query, "limit": limit, "target": target, "min_score": min_score, "filters": filters}
         out = self._call("POST", "/v1/search", json=body).json()
         return [
             SearchHit(

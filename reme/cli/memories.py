@@ -73,6 +73,28 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
     return items
 
 
+def _pairs(option: str, pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` options as a dict; a value that reads as a JSON number or boolean is one (``year=2024``,
+    ``done=true``), any other is a string. A key given twice collects its values in a list."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"{option} takes KEY=VALUE, got {pair!r}")
+        try:
+            value: Any = json.loads(raw)
+            if not isinstance(value, int | float | bool):
+                value = raw
+        except ValueError:
+            value = raw
+        key = key.strip()
+        if key in out:
+            out[key] = [*(out[key] if isinstance(out[key], list) else [out[key]]), value]
+        else:
+            out[key] = value
+    return out
+
+
 @commands.command()
 @json_command
 def add(
@@ -80,6 +102,10 @@ def add(
     text: Annotated[str | None, typer.Argument(help="The memory text.")] = None,
     target: TargetOpt = None,
     time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO 8601).")] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option("--meta", metavar="KEY=VALUE", help="Metadata of the memory (repeatable): --meta session=s1."),
+    ] = None,
     file: Annotated[
         str | None, typer.Option("--file", "-f", help="JSONL: one {text, target?, time?, metadata?} per line.")
     ] = None,
@@ -97,7 +123,7 @@ def add(
             item.setdefault("target", target)
             items.append(item)
     else:
-        items = [{"text": text, "target": target, "time": time}]
+        items = [{"text": text, "target": target, "time": time, "metadata": _pairs("--meta", meta)}]
     from reme.memory import build_node
 
     for item in items:  # validate everything before the workspace is touched
@@ -124,18 +150,30 @@ def search(
     limit: Annotated[int, typer.Option("--limit", "-k", help="How many results.")] = 5,
     target: TargetOpt = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help="Drop results below (default 0.1).")] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            metavar="KEY=VALUE",
+            help="Only memories whose metadata KEY is VALUE (repeatable; the same KEY twice: either value).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = None,
 ) -> Reply:
     """Hybrid search (FAISS + BM25, ranked by the current ranking policy) in one target."""
+    from reme.memory.checks import check_filters
     from reme.schema import check_text, normalize_target
 
     check_text(query, "query")  # bad input is refused before the workspace is opened (or created)
     normalize_target(target)
+    wanted = check_filters(_pairs("--filter", filters))
     if not 1 <= limit <= 1000:
         raise BadInputError(f"--limit must be in [1, 1000], got {limit}")
     with open_memory(ctx, workspace, create=False) as mem:
-        decision, hits = mem.search_with_decision(query, limit=limit, target=target, min_score=min_score)
+        decision, hits = mem.search_with_decision(
+            query, limit=limit, target=target, min_score=min_score, filters=wanted
+        )
     rows = [
         {
             "memory_id": h.memory.memory_id,

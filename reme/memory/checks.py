@@ -21,6 +21,7 @@ from reme.schema import MemoryNode, check_text, json_problem, make_memory_id, no
 __all__ = [
     "MAX_LIMIT",
     "build_node",
+    "check_filters",
     "check_id",
     "check_limit",
     "check_metadata",
@@ -124,6 +125,31 @@ def check_limit(limit: Any) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadInputError(f"limit must be an integer in [1, {MAX_LIMIT}], got {limit!r}")
     return limit
+
+
+FilterValue = str | int | float | bool
+
+
+def check_filters(filters: Any) -> dict[str, list[FilterValue]] | None:
+    """A search's metadata filter: ``{key: value}`` or ``{key: [value, ...]}`` (a memory passes when its metadata's
+    ``key`` equals the value, or one of the list; every key must pass). ``None`` or ``{}``: no filter. Returned with
+    every value as a list."""
+    if filters is None:
+        return None
+    if not isinstance(filters, Mapping):
+        raise BadInputError(f"filters must be an object of metadata key -> value(s), got {type(filters).__name__}")
+    out: dict[str, list[FilterValue]] = {}
+    for key, value in filters.items():
+        if not isinstance(key, str) or not key.strip() or any(c in key for c in '"\\') or not key.isprintable():
+            raise BadInputError(f"filter key {key!r}: a non-empty metadata key without quotes or backslashes")
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        if not values:
+            raise BadInputError(f"filter {key!r}: an empty list matches nothing; leave the key out instead")
+        for v in values:
+            if not isinstance(v, str | int | float | bool) or (isinstance(v, float) and not math.isfinite(v)):
+                raise BadInputError(f"filter {key!r}: values are strings, numbers or booleans, got {v!r}")
+        out[key] = values
+    return out or None
 
 
 def check_min_score(min_score: Any) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 
 from reme.errors import BadInputError
-from reme.memory.checks import check_limit, check_min_score
+from reme.memory.checks import check_filters, check_limit, check_min_score
 from reme.policy.decision import Decision, Mode
 from reme.policy.explore import explore_rank
 from reme.policy.fusion import linear_fusion
@@ -47,6 +47,10 @@ class RankOptions(TypedDict, total=False):
     """The rank policy (default the workspace's); a learned one is registered so that its decisions stay replayable."""
     mode: Mode | None
     """``greedy`` or ``sample`` (default the workspace's setting)."""
+    filters: dict[str, Any] | None
+    """Metadata filter, ``{key: value}`` or ``{key: [values]}`` (``checks.check_filters``): only memories whose
+    metadata matches are candidates. Both sides are then searched exactly over the matching memories, so a narrow
+    filter still finds its best matches (not the few that survive a wider search)."""
 
 
 class SearchOptions(RankOptions, total=False):
@@ -76,9 +80,11 @@ def candidates(
     target: str | None = None,
     query_vector: np.ndarray | None = None,
     dense_hits: tuple[np.ndarray, np.ndarray] | None = None,
+    allowed: np.ndarray | None = None,
 ) -> CandidateSet:
     """FAISS and BM25 candidates of a checked ``query`` (``n`` from each side) in one target, merged, with both
-    exact scores for every candidate and the neighbour features."""
+    exact scores for every candidate and the neighbour features. ``allowed``: the store keys a metadata filter
+    keeps; each side is then an exact search over those alone."""
     target = normalize_target(target)
     if query_vector is None:
         query_vector = memory.encode_queries([query])
@@ -89,12 +95,15 @@ def candidates(
             raise BadInputError(f"query vector has {query_vector.shape[1]} dims, the index {index.dense.dim}")
         bm25 = index.bm25
         assert bm25 is not None  # index_for always returns a complete index
-        if dense_hits is not None:
+        bm25_all = bm25.score_all(query)
+        if allowed is not None:
+            dense_scores, dense_ids, kw_ids, kw_scores = _filtered_sides(index, allowed, query_vector, bm25_all, n)
+        elif dense_hits is not None:
             dense_scores, dense_ids = dense_hits[0][None, :n], dense_hits[1][None, :n]
         else:
             dense_scores, dense_ids = index.dense.search(query_vector, n)
-        bm25_all = bm25.score_all(query)
-        kw_ids, kw_scores = bm25.search(query, n, scores=bm25_all)
+        if allowed is None:
+            kw_ids, kw_scores = bm25.search(query, n, scores=bm25_all)
         cands = CandidateSet.merge(query, dense_ids[0], dense_scores[0], kw_ids, kw_scores)
         # both exact scores for every candidate: cosine of keyword-only ones, BM25 of dense-only ones
         vec = np.full(len(cands), np.nan, dtype=np.float32)
@@ -105,6 +114,22 @@ def candidates(
         cands.fill(vec, raw)
         cands.context = _neighbour_context(cands, index, bm25_all, query_vector[0])
     return cands
+
+
+def _filtered_sides(
+    index: TargetIndex, allowed: np.ndarray, query_vector: np.ndarray, bm25_all: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' top ``n`` among the ``allowed`` store keys, exactly: cosines of their stored vectors, and their
+    BM25 scores (positive only), best first with ties in store order, as the unfiltered sides give them."""
+    assert index.bm25 is not None
+    position = index.bm25.position
+    keys = np.asarray([k for k in allowed.tolist() if k in position], dtype=np.int64)  # indexed (not deleted since)
+    cosine = index.dense.vectors(keys) @ query_vector[0] if len(keys) else np.zeros(0, dtype=np.float32)
+    top = np.lexsort((keys, -cosine))[:n]
+    raw = bm25_all[[position[int(k)] for k in keys]] if len(keys) else np.zeros(0, dtype=np.float32)
+    hit = np.flatnonzero(raw > 0)
+    best = hit[np.lexsort((keys[hit], -raw[hit]))][:n]
+    return cosine[top][None, :].astype(np.float32), keys[top][None, :], keys[best], raw[best].astype(np.float32)
 
 
 def _neighbour_context(cands: CandidateSet, index: TargetIndex, bm25_all: np.ndarray, qvec: np.ndarray) -> np.ndarray:
@@ -133,10 +158,11 @@ def rank_state(
     query_vector: np.ndarray | None = None,
     query_time: datetime | None = None,
     dense_hits: tuple[np.ndarray, np.ndarray] | None = None,
+    allowed: np.ndarray | None = None,
 ) -> tuple[CandidateSet, RankState, builtins.list[MemoryNode | None]]:
     """Candidates of a checked query and the ranking policy's view of them (``RANK_FEATURES`` per candidate), with
-    the candidates' records (``None`` for one deleted meanwhile)."""
-    cands = candidates(memory, query, n, target, query_vector, dense_hits)
+    the candidates' records (``None`` for one deleted meanwhile); ``allowed`` as in ``candidates``."""
+    cands = candidates(memory, query, n, target, query_vector, dense_hits, allowed)
     wanted = {int(i) + o for i in cands.ids for o in (-1, 0, 1)}
     nodes = memory.records.get_by_seqs(sorted(wanted))
     memories = [nodes.get(int(i)) for i in cands.ids]
@@ -170,14 +196,16 @@ def search(
     step: int | None = None,
     query_time: datetime | None = None,
     dense_hits: tuple[np.ndarray, np.ndarray] | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> tuple[Decision, builtins.list[SearchHit]]:
     """The ranking decision of one search and its hits (see ``Memory.search_with_decision``)."""
     check_limit(limit)
     query = check_text(query, "query")
     _check_ranking(memory, min_score, policy)
+    wanted = check_filters(filters)
     return _ranked(
         memory, query, limit, target, min_score, policy, query_vector, mode, episode_id, group_id, step, query_time,
-        dense_hits,
+        None if wanted else dense_hits, wanted,
     )  # fmt: skip
 
 
@@ -201,13 +229,16 @@ def _ranked(
     step: int | None,
     query_time: datetime | None,
     dense_hits: tuple[np.ndarray, np.ndarray] | None,
+    filters: dict[str, builtins.list[Any]] | None = None,
 ) -> tuple[Decision, builtins.list[SearchHit]]:
     """A search whose arguments are checked: decide (under ``policies.exploration.rank``), filter, build the hits,
-    log the decision with the positions it returned (``extra["returned"]``)."""
+    log the decision with the positions it returned (``extra["returned"]``) and its metadata filter."""
     threshold = memory.retrieval.min_score if min_score is None else float(min_score)
+    allowed = memory.records.seqs_matching(normalize_target(target), filters) if filters else None
     cands, state, memories = rank_state(
-        memory, query, memory.retrieval.candidates_for(limit), limit, target, query_vector, query_time, dense_hits
-    )
+        memory, query, memory.retrieval.candidates_for(limit), limit, target, query_vector, query_time, dense_hits,
+        allowed,
+    )  # fmt: skip
     ranker = policy or memory.rank_policy
     rule = memory.settings.policies.exploration
     decision = explore_rank(ranker, state, ranker.decide(state, mode or memory.settings.mode, memory._rng),
@@ -238,6 +269,8 @@ def _ranked(
         )
         returned.append(int(pos))
     decision.extra["returned"] = returned  # what the caller got: the top k the credit rules read
+    if filters:
+        decision.extra["filters"] = filters
     memory.log_decision(
         decision, ranker, episode_id=episode_id, group_id=group_id, step=step, target=normalize_target(target)
     )
@@ -254,6 +287,7 @@ def search_many(
     min_score: float | None = None,
     policy: Any | None = None,
     mode: Mode | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> builtins.list[builtins.list[SearchHit]]:
     """The hits of each query (see ``Memory.search_many``): one batched encode and one batched dense search, then
     the per-query ranking of ``search``."""
@@ -265,6 +299,13 @@ def search_many(
         raise BadInputError(f"{len(checked)} queries but {vectors.shape[0]} query vectors")
     check_limit(limit)
     _check_ranking(memory, min_score, policy)
+    wanted = check_filters(filters)
+    if wanted:  # each query searches the matching memories exactly: no shared dense search to batch
+        return [
+            _ranked(memory, q, limit, target, min_score, policy, vectors[i : i + 1], mode, None, None, None, None,
+                    None, wanted)[1]
+            for i, q in enumerate(checked)
+        ]  # fmt: skip
     n = memory.retrieval.candidates_for(limit)
     with memory._lock:
         index = memory.index_for(normalize_target(target))

@@ -33,7 +33,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError
 from reme.schema import normalize_target
@@ -87,10 +87,16 @@ class MemoryPatch(BaseModel):
 
 
 class SearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused (422), never ignored
+
     query: str
     limit: int = Field(default=5, ge=1, le=ops.MAX_LIMIT)
     target: str | None = None
     min_score: float | None = None
+    filters: dict[str, Any] | None = Field(
+        default=None,
+        description="Only memories whose metadata matches: {key: value} or {key: [values]}, every key must match.",
+    )
 
 
 class FeedbackIn(BaseModel):
@@ -307,7 +313,9 @@ def _memory_routes(app: FastAPI, access: Access) -> None:
     @app.post("/v1/search")
     def search(body: SearchIn, scope: list[str] | None = Depends(access.allowed)) -> dict[str, Any]:
         target = check(scope, body.target)
-        found = run(ops.search_memory, mem, body.query, body.limit, target, min_score=body.min_score)
+        found = run(
+            ops.search_memory, mem, body.query, body.limit, target, min_score=body.min_score, filters=body.filters
+        )
         return dict(found.model_dump(exclude={"target"}))
 
     @app.post("/v1/feedback")

@@ -125,12 +125,18 @@ def memory_tools(server: Any, mem: Any, runner: ToolRunner) -> None:
         min_score: Annotated[
             float | None, Field(description="Drop results whose fused similarity is below this (default 0.1).")
         ] = None,
+        filters: Annotated[
+            dict[str, Any] | None,
+            Field(description="Only memories whose metadata matches: {key: value} or {key: [values]}."),
+        ] = None,
     ) -> ops.SearchResult:
         """Search the memories of one target (hybrid dense + keyword retrieval, ranked by the learned rank policy).
         Returns a decision_id (pass it to feedback once you know whether the results helped) and the results,
         best first, each with memory_id, content, score and rank."""
 
-        return await runner.call(lambda: ops.search_memory(mem, query, limit, target, min_score=min_score))
+        return await runner.call(
+            lambda: ops.search_memory(mem, query, limit, target, min_score=min_score, filters=filters)
+        )
 
     @server.tool(annotations=_annotations(readOnlyHint=True))
     async def get_memory(memory_id: Annotated[str, Field(description="The memory's id.")]) -> MemoryNode:

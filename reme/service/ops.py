@@ -118,11 +118,18 @@ def add_memory(
 
 
 def search_memory(
-    memory: Memory, query: str, limit: int, target: str | None, *, min_score: float | None = None
+    memory: Memory,
+    query: str,
+    limit: int,
+    target: str | None,
+    *,
+    min_score: float | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> SearchResult:
-    """Search one target; the ranking decision is logged and named by the result's ``decision_id``."""
+    """Search one target (only memories whose metadata matches ``filters``, when given); the ranking decision is
+    logged and named by the result's ``decision_id``."""
     name = normalize_target(target)
-    decision, hits = memory.search_with_decision(query, limit, name, min_score=min_score)
+    decision, hits = memory.search_with_decision(query, limit, name, min_score=min_score, filters=filters)
     results = [
         SearchHitOut(
             memory_id=h.memory.memory_id,

@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -350,6 +350,17 @@ class RecordStore:
             sql += " LIMIT ?"
             args.append(int(limit))
         return [_row_to_node(r) for r in self._read(sql, args)]
+
+    def seqs_matching(self, target: str, filters: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Store keys of the target's memories whose metadata passes ``filters`` (``key -> allowed values``, every
+        key must hold one of its values; checked by ``reme.memory.checks.check_filters``), in store order."""
+        sql = "SELECT seq FROM memories WHERE memory_target = ?"
+        args: list[Any] = [target]
+        for key, values in filters.items():
+            sql += f" AND json_extract(metadata, ?) IN ({','.join('?' * len(values))})"
+            args += [f'$."{key}"', *values]
+        rows = self._read(sql + " ORDER BY seq", args)
+        return np.asarray([int(r[0]) for r in rows], dtype=np.int64)
 
     def id_map(self, target: str) -> dict[int, str]:
         """Store key -> ``memory_id`` for one target."""
