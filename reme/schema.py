@@ -24,7 +24,7 @@ DEFAULT_TARGET = "default"
 MAX_CONTENT_CHARS = 1_000_000
 """Largest memory text accepted (characters). Longer texts belong in a file, chunked."""
 
-_TARGET_RE = re.compile(r"^(default|(user|task|tool|file):[^\x00-\x1f]{1,256})$")
+_TARGET_RE = re.compile(r"^(default|(user|agent|task|tool|file):[^\x00-\x1f]{1,256})$")
 
 
 class MemoryType(StrEnum):
@@ -72,7 +72,9 @@ def use_clock(clock: Callable[[], datetime]) -> Iterator[None]:
 
 
 def normalize_target(target: str | None) -> str:
-    """Validate a memory target: ``default``, ``user:NAME``, ``task:NAME``, ``tool:NAME`` or ``file:NAME``.
+    """Validate a memory target: ``default``, ``user:NAME``, ``agent:NAME``, ``task:NAME``, ``tool:NAME`` or
+    ``file:NAME``. Sessions are not targets: a memory's ``session_id`` metadata, searched with
+    ``filters={"session_id": ...}`` (one session) or without (all of the target's sessions).
 
     >>> normalize_target("user:alice")
     'user:alice'
@@ -81,7 +83,8 @@ def normalize_target(target: str | None) -> str:
         return DEFAULT_TARGET
     if not isinstance(target, str) or not _TARGET_RE.match(target):
         raise BadInputError(
-            f"invalid target {target!r}: use 'default', 'user:NAME', 'task:NAME', 'tool:NAME' or 'file:NAME'"
+            f"invalid target {target!r}: use 'default', 'user:NAME', 'agent:NAME', 'task:NAME', 'tool:NAME' or "
+            "'file:NAME'"
         )
     return target
 

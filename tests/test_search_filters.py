@@ -123,3 +123,20 @@ def test_filters_over_http_and_the_client(tmp_path, random_encoder):
             assert [h.memory.content for h in hits] == ["Bo plays chess on Sundays"]
     finally:
         memory.close()
+
+
+def test_agent_scope_and_sessions_as_a_slice_of_the_user(tmp_path, random_encoder):
+    """``agent:NAME`` is a target beside ``user:NAME``; a session is its memories' ``session_id``: one search covers
+    every session of the user, a filter one of them (issue 24.13)."""
+    with Memory(tmp_path / "ws", encoder=random_encoder, settings=STORE_ALL) as mem:
+        mem.add("Prefers terse plans", "agent:planner")
+        for session, text in (("s1", "Cleo booked a flight to Oslo"), ("s2", "Cleo booked a hotel in Oslo")):
+            mem.add(text, "user:cleo", metadata={"session_id": session})
+        assert [n.content for n in mem.list("agent:planner")] == ["Prefers terse plans"]
+        everything = mem.search("Cleo booked Oslo", limit=5, target="user:cleo", min_score=-1.0)
+        assert {h.memory.metadata["session_id"] for h in everything} == {"s1", "s2"}
+        one = mem.search("Cleo booked Oslo", target="user:cleo", min_score=-1.0, filters={"session_id": "s2"})
+        assert [h.memory.content for h in one] == ["Cleo booked a hotel in Oslo"]
+        assert mem.search("terse", target="user:cleo", min_score=-1.0, filters={"session_id": "s9"}) == []
+        with pytest.raises(BadInputError, match="agent:NAME"):
+            mem.add("x", "session:s1")

@@ -17,7 +17,10 @@ WorkspaceOpt = Annotated[
 ]
 JsonOpt = Annotated[str | None, typer.Option("--json", help="Write JSON to this path ('-' for stdout only).")]
 TargetOpt = Annotated[
-    str | None, typer.Option("--target", "-t", help="Memory target: default, user:NAME, task:NAME or tool:NAME.")
+    str | None,
+    typer.Option(
+        "--target", "-t", help="Memory target: default, user:NAME, agent:NAME, task:NAME, tool:NAME or file:NAME."
+    ),
 ]
 
 

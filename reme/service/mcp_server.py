@@ -41,10 +41,10 @@ SERVER_NAME = "reme"
 DEFAULT_PORT = 8001
 
 INSTRUCTIONS = """\
-Long-term memory. Memories belong to a target: 'default', 'user:NAME', 'task:NAME', 'tool:NAME' or 'file:NAME'
-(left out: 'default'). Call search_memory before answering from memory; it returns a decision_id. Afterwards call
-feedback with that decision_id and a value (1 when the results helped, 0 or -1 when they did not): the ranking
-policy is trained on these rewards. Store durable facts with add_memory.\
+Long-term memory. Memories belong to a target: 'default', 'user:NAME', 'agent:NAME', 'task:NAME', 'tool:NAME' or
+'file:NAME' (left out: 'default'). Call search_memory before answering from memory; it returns a decision_id.
+Afterwards call feedback with that decision_id and a value (1 when the results helped, 0 or -1 when they did not):
+the ranking policy is trained on these rewards. Store durable facts with add_memory.\
 """
 
 

@@ -104,7 +104,11 @@ def memory_tools(server: Any, mem: Any, runner: ToolRunner) -> None:
     async def add_memory(
         content: Annotated[str, Field(description="The text to remember.")],
         target: Annotated[
-            str | None, Field(description="'default' (when left out), 'user:NAME', 'task:NAME' or 'tool:NAME'.")
+            str | None,
+            Field(
+                description="'default' (when left out), 'user:NAME', 'agent:NAME', 'task:NAME', 'tool:NAME' or "
+                "'file:NAME'."
+            ),
         ] = None,
         time: Annotated[
             str | None, Field(description="When it happened or was said, ISO 8601 (e.g. 2024-05-08T13:56:00).")
