@@ -20,19 +20,20 @@ REME_API_VERSION = "0.4.1.11"
 __version__ = REME_API_VERSION
 
 __all__ = [
-    "REME_API_VERSION", "Application", "EmbeddingConfig", "Memory", "MemoryNode", "ReMe", "Response", "RetrievalConfig",
-    "SearchHit", "__project_version__", "__version__",
+    "REME_API_VERSION", "Application", "AsyncMemory", "EmbeddingConfig", "Memory", "MemoryNode", "ReMe", "Response",
+    "RetrievalConfig", "SearchHit", "__project_version__", "__version__",
 ]  # fmt: skip
 
 if TYPE_CHECKING:
     from reme.application import Application, Response
     from reme.config import EmbeddingConfig, RetrievalConfig
-    from reme.memory import Memory
+    from reme.memory import AsyncMemory, Memory
     from reme.schema import MemoryNode, SearchHit
     from reme.vector import ReMe
 
 _LAZY = {
     "Memory": "reme.memory",
+    "AsyncMemory": "reme.memory",
     "MemoryNode": "reme.schema",
     "SearchHit": "reme.schema",
     "EmbeddingConfig": "reme.config",
