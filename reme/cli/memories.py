@@ -337,17 +337,25 @@ def feedback(
 @json_command
 def import_data(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="A ReMeLight working directory, or a vector-store dump (JSON / JSONL).")],
-    source: Annotated[str, typer.Option("--from", help="What the data comes from: reme (ReMe 0.3.x).")] = "reme",
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="reme: a ReMeLight working directory or a vector-store dump; mem0: an export (JSON / JSONL)."
+        ),
+    ],
+    source: Annotated[
+        str, typer.Option("--from", help="What the data comes from: reme (ReMe 0.3.x) or mem0 (get_all()'s export).")
+    ] = "reme",
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = None,
 ) -> Reply:
-    """Move ReMe 0.3.x data into a workspace: memory files, dialogs and tool results of a ReMeLight working
-    directory, or the memories of a vector-store dump. Everything is validated before anything is written."""
-    if source != "reme":
-        raise BadInputError(f"--from {source!r}: only 'reme' (ReMe 0.3.x) is supported")
-    from reme.importers import import_reme
+    """Move ReMe 0.3.x data (memory files, dialogs and tool results of a ReMeLight working directory, or the
+    memories of a vector-store dump) or a mem0 export into a workspace. Everything is validated before anything is
+    written."""
+    if source not in ("reme", "mem0"):
+        raise BadInputError(f"--from {source!r}: use 'reme' (ReMe 0.3.x) or 'mem0'")
+    from reme.importers import import_mem0, import_reme
 
     root = workspace_path(ctx, workspace)
-    counts = import_reme(path, root)
+    counts = (import_mem0 if source == "mem0" else import_reme)(path, root)
     return Reply(counts, lambda: print(", ".join(f"{k}: {v}" for k, v in counts.items())))

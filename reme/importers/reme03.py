@@ -322,7 +322,7 @@ def _write_file(dest: Path, data: bytes) -> None:
 
 # ------------------------------------------------------------------------------------------------ entry point
 @contextlib.contextmanager
-def _opened(workspace: str | Path | Memory, encoder: Encoder | None) -> Iterator[Memory]:
+def opened_memory(workspace: str | Path | Memory, encoder: Encoder | None) -> Iterator[Memory]:
     from reme.memory import Memory
 
     if isinstance(workspace, Memory):
@@ -363,7 +363,7 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
         items, counts["skipped"] = _plan_dumps(files)
         if not items:
             return counts
-        with _opened(workspace, encoder) as memory:
+        with opened_memory(workspace, encoder) as memory:
             # ids from another store
             written = memory.add_many(items, foreign_ids="new_id", policy=explicit_write_policy())
             counts["memories"] = len(written)
@@ -372,7 +372,7 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
     dest_root = workspace.workspace.root if isinstance(workspace, Memory) else Path(workspace).expanduser()
     writes, copied = _plan_copies(source, dest_root)
     counts.update(copied)
-    with _opened(workspace, encoder) as memory:
+    with opened_memory(workspace, encoder) as memory:
         for dest, data in writes:
             _write_file(dest, data)
         counts["memories"] = memory.sync_markdown(write_policy=explicit_write_policy())["chunks_added"]
