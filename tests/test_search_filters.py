@@ -140,3 +140,28 @@ def test_agent_scope_and_sessions_as_a_slice_of_the_user(tmp_path, random_encode
         assert mem.search("terse", target="user:cleo", min_score=-1.0, filters={"session_id": "s9"}) == []
         with pytest.raises(BadInputError, match="agent:NAME"):
             mem.add("x", "session:s1")
+
+
+def test_embedding_and_retrieval_settings_live_in_reme_yaml(tmp_path, random_encoder, monkeypatch):
+    """Issue 24.17: reme.yaml holds the encoder and the retrieval settings beside the policies; the environment
+    overrides the file, an argument overrides both, and a misspelt key is an error naming it."""
+    from reme.config import RetrievalConfig
+    from reme.errors import WorkspaceError
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "reme.yaml").write_text(
+        "embedding:\n  batch_size: 8\nretrieval:\n  min_score: 0.4\n  vector_weight: 0.5\n", encoding="utf-8"
+    )
+    with Memory(ws, encoder=random_encoder) as mem:
+        assert mem.embedding.batch_size == 8
+        assert (mem.retrieval.min_score, mem.retrieval.vector_weight) == (0.4, 0.5)
+    monkeypatch.setenv("REME_RETRIEVAL__MIN_SCORE", "0.25")
+    with Memory(ws, encoder=random_encoder) as mem:
+        assert mem.retrieval.min_score == 0.25
+    with Memory(ws, encoder=random_encoder, retrieval=RetrievalConfig(min_score=0.0)) as mem:
+        assert mem.retrieval.min_score == 0.0
+    monkeypatch.delenv("REME_RETRIEVAL__MIN_SCORE")
+    (ws / "reme.yaml").write_text("retrieval:\n  min_scor: 0.4\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match=r"retrieval\.min_scor"):
+        Memory(ws, encoder=random_encoder)

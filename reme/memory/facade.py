@@ -64,9 +64,11 @@ class Memory:
 
     Args:
         workspace: the workspace directory (created if missing).
-        embedding: the encoder config. ``None`` reuses the workspace's stored config (or the offline default,
-            all-MiniLM-L6-v2, for a new workspace). A config with another model re-encodes the stored memories.
-        retrieval: candidate counts, fusion weight, ``min_score``, index thresholds.
+        embedding: the encoder config. ``None``: ``reme.yaml``'s ``embedding``, else the workspace's stored config
+            (or the offline default, all-MiniLM-L6-v2, for a new workspace). A config with another model re-encodes
+            the stored memories.
+        retrieval: candidate counts, fusion weight, ``min_score``, index thresholds (default ``reme.yaml``'s
+            ``retrieval``).
         encoder: an already-built encoder (overrides ``embedding``; tests and benchmarks use this).
         rank_policy: the ranking policy; default the one ``reme.yaml`` names (``default``: the shipped default;
             ``heuristic``: ReMe's fusion).
@@ -95,8 +97,8 @@ class Memory:
         self.workspace = Workspace(workspace)
         self.workspace.check_database()
         self.records = RecordStore(self.workspace.db_path)
-        self.retrieval = retrieval or RetrievalConfig()
         self.settings = settings or load_settings(self.workspace.root)
+        self.retrieval = retrieval or self.settings.retrieval
         policies = self.settings.policies
         self._from_settings = {"rank": rank_policy is None, "write": write_policy is None}
         self.rank_policy = rank_policy or load_guarded(self.workspace.root, "rank", policies.rank, policies.on_failure)
@@ -118,7 +120,7 @@ class Memory:
         self._lock = threading.RLock()
         self._write_streams: dict[str, Any] = {}
         """Per target, the live ``WriteStream`` of ``policies.write_budget`` (``memory.writes``)."""
-        self.embedding = embedding or self._stored_embedding_config() or EmbeddingConfig()
+        self.embedding = embedding or self.settings.embedding or self._stored_embedding_config() or EmbeddingConfig()
         self._given_encoder = encoder
         self.model_id = encoder.model_id if encoder is not None else self.embedding.model_id
         self.indexes = TargetIndexes(self.records, self.workspace.index_dir, self.retrieval, self.model_id, self._lock)
