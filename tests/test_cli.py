@@ -244,3 +244,37 @@ def test_thread_count_precedence_and_bad_values(monkeypatch: pytest.MonkeyPatch)
     assert done.returncode == 2 and "REME_THREADS must be a whole number" in done.stderr
     r = runner.invoke(app, ["--threads", "0", "trajectories", "stats"])
     assert r.exit_code == 2 and "--threads" in r.output
+
+
+def test_help_names_what_each_option_takes_and_its_examples_are_valid() -> None:
+    """Issue 24.11: no ``<bool>`` / ``<str>`` in any command's --help (flags show nothing, values a name), and every
+    option an epilog's example uses exists on its command."""
+    import re
+
+    import click
+    import typer.main
+
+    root = typer.main.get_command(app)
+
+    def walk(group: click.Command, path: list[str]):
+        yield path, group
+        for name, sub in getattr(group, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    examples = 0
+    for path, command in walk(root, []):
+        r = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert r.exit_code == 0, (path, r.output)
+        assert "<bool>" not in r.output and "<str>" not in r.output, (path, r.output)
+        for example in (command.epilog or "").removeprefix("Examples:").split("|"):
+            words = example.split()
+            if not words:
+                continue
+            assert words[0] == "reme" and words[1 : 1 + len(path)] == path, (path, example)
+            known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | {
+                o for p in root.params for o in p.opts
+            }
+            unknown = [w for w in words if re.match(r"^--?[a-z]", w) and w not in known and w != "-"]
+            assert not unknown, (path, example, unknown)
+            examples += 1
+    assert examples >= 10

@@ -109,6 +109,38 @@ def json_command(command: Callable[P, Reply | None]) -> Callable[P, None]:
     return run
 
 
+CLICK_TYPE_NAMES = {"<str>": "TEXT", "<int>": "INTEGER", "<float>": "FLOAT", "<list[str]>": "TEXT ...",
+                    "<list[int]>": "INTEGER ...", "<list[float]>": "FLOAT ..."}  # fmt: skip
+"""How an option without a metavar shows what it takes (click's names; ``...``: repeatable)."""
+
+
+def _hide_flag_types() -> None:
+    """``--help`` shows ``<bool>`` beside every on/off flag (``--help`` included) and ``<str>`` beside every named
+    argument in this typer; a flag takes no value and an argument's name (``QUERY``) already says what it takes,
+    so neither shows a type. Options that take a value show their metavar (``DIR``, ``PATH``, ``TARGET``, ...)."""
+    from typer.core import TyperArgument, TyperOption
+
+    option_type = TyperOption.display_type_rich
+    if getattr(option_type, "_reme_flags_hidden", False):
+        return
+
+    def option_display(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag:
+            return None
+        shown = option_type(self, ctx)
+        return CLICK_TYPE_NAMES.get(shown, shown) if shown is not None else None
+
+    def argument_display(self: TyperArgument, ctx: Any) -> str | None:
+        return None
+
+    option_display._reme_flags_hidden = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = option_display  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign,assignment]
+
+
+_hide_flag_types()
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"reme {__project_version__} (ReMe API {__version__})")

@@ -42,7 +42,10 @@ def _table(rows: list[object], title: str) -> None:
     Console().print(table)
 
 
-@commands.command("learn")
+@commands.command(
+    "learn",
+    epilog="Examples: reme learn -w ws  |  reme learn -w ws --decision rank  |  reme learn -w ws --report --plot r.png",
+)
 @json_command
 def learn_command(
     ctx: typer.Context,

@@ -95,19 +95,23 @@ def _pairs(option: str, pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-@commands.command()
+@commands.command(
+    epilog="Examples: reme add 'Alice moved to Lisbon.' -t user:alice --time 2024-05-08 --meta session_id=s1  |  "
+    "reme add --file memories.jsonl"
+)
 @json_command
 def add(
     ctx: typer.Context,
-    text: Annotated[str | None, typer.Argument(help="The memory text.")] = None,
+    text: Annotated[str | None, typer.Argument(metavar="TEXT", help="The memory text.")] = None,
     target: TargetOpt = None,
-    time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO 8601).")] = None,
+    time: Annotated[str | None, typer.Option("--time", metavar="ISO8601", help="When it happened (ISO 8601).")] = None,
     meta: Annotated[
         list[str] | None,
         typer.Option("--meta", metavar="KEY=VALUE", help="Metadata of the memory (repeatable): --meta session=s1."),
     ] = None,
     file: Annotated[
-        str | None, typer.Option("--file", "-f", help="JSONL: one {text, target?, time?, metadata?} per line.")
+        str | None,
+        typer.Option("--file", "-f", metavar="JSONL", help="JSONL: one {text, target?, time?, metadata?} per line."),
     ] = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = None,
@@ -142,14 +146,19 @@ def add(
     return Reply([n.model_dump() for n in nodes], show)
 
 
-@commands.command()
+@commands.command(
+    epilog="Examples: reme search 'Where does Alice live?' -t user:alice  |  reme search lamps -k 10 --json - "
+    "--filter session_id=s1"
+)
 @json_command
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="What to look for.")],
-    limit: Annotated[int, typer.Option("--limit", "-k", help="How many results.")] = 5,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
+    limit: Annotated[int, typer.Option("--limit", "-k", metavar="K", help="How many results.")] = 5,
     target: TargetOpt = None,
-    min_score: Annotated[float | None, typer.Option("--min-score", help="Drop results below (default 0.1).")] = None,
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", metavar="SCORE", help="Drop results below (default 0.1).")
+    ] = None,
     filters: Annotated[
         list[str] | None,
         typer.Option(
@@ -237,7 +246,7 @@ def update(
     ctx: typer.Context,
     memory_id: Annotated[str, typer.Argument(help="The id to change.")],
     content: Annotated[str | None, typer.Option("--content", help="The new text (re-encoded).")] = None,
-    time: Annotated[str | None, typer.Option("--time", help="When it happened (ISO 8601).")] = None,
+    time: Annotated[str | None, typer.Option("--time", metavar="ISO8601", help="When it happened (ISO 8601).")] = None,
     target: Annotated[str | None, typer.Option("--target", "-t", help="Move it to this target.")] = None,
     metadata: Annotated[
         str | None, typer.Option("--metadata", help='A JSON object merged into its metadata: \'{"source": "chat"}\'.')
@@ -309,7 +318,9 @@ def sync(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in stats.items()))
 
 
-@commands.command()
+@commands.command(
+    epilog="Examples: reme feedback --decision DECISION_ID --value 1  |  reme feedback --memory MEMORY_ID --value -1"
+)
 @json_command
 def feedback(
     ctx: typer.Context,
@@ -333,7 +344,9 @@ def feedback(
     return Reply(event.model_dump(), lambda: print(event.reward_id))
 
 
-@commands.command("import")
+@commands.command(
+    "import", epilog="Examples: reme import --from reme ~/.reme  |  reme import --from mem0 mem0_export.json"
+)
 @json_command
 def import_data(
     ctx: typer.Context,

@@ -13,13 +13,19 @@ from reme.errors import BadInputError
 DEFAULT_WORKSPACE = ".reme"
 
 WorkspaceOpt = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="Workspace directory (default $REME_WORKSPACE or .reme).")
+    str | None,
+    typer.Option("--workspace", "-w", metavar="DIR", help="Workspace directory (default $REME_WORKSPACE or .reme)."),
 ]
-JsonOpt = Annotated[str | None, typer.Option("--json", help="Write JSON to this path ('-' for stdout only).")]
+JsonOpt = Annotated[
+    str | None, typer.Option("--json", metavar="PATH", help="Write JSON to this path ('-' for stdout only).")
+]
 TargetOpt = Annotated[
     str | None,
     typer.Option(
-        "--target", "-t", help="Memory target: default, user:NAME, agent:NAME, task:NAME, tool:NAME or file:NAME."
+        "--target",
+        "-t",
+        metavar="TARGET",
+        help="Memory target: default, user:NAME, agent:NAME, task:NAME, tool:NAME or file:NAME.",
     ),
 ]
 

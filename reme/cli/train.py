@@ -109,7 +109,12 @@ def _train_areal(
             raise ReMeError(f"the AReaL run exited with status {code}")
 
 
-@commands.command("train-policy")
+@commands.command(
+    "train-policy",
+    epilog="Examples: reme train-policy --decision rank --dataset synthetic.json --val-fraction 0.25 "
+    "--out ckpt/rank  |  reme train-policy --decision write --budget 0.3 --dataset synthetic.json --out ckpt/write  |  "
+    "reme train-policy --from-trajectories ws --out ckpt/ppo",
+)
 @json_command
 def train_policy_command(
     ctx: typer.Context,
