@@ -278,3 +278,21 @@ def test_help_names_what_each_option_takes_and_its_examples_are_valid() -> None:
             assert not unknown, (path, example, unknown)
             examples += 1
     assert examples >= 10
+
+
+def test_evaluation_tables_keep_metric_names_whole_at_80_columns() -> None:
+    """Issue 24.11: ``eval compaction``'s table cut ``kept_token_fraction`` at 80 columns."""
+    from rich.console import Console
+
+    from reme.cli.evaluate import results_table
+
+    metrics = {"evidence_reachable": 0.81, "kept_token_fraction": 0.2, "budget_unmet": 0.0, "reward": 0.61,
+               "compactions": 3.0, "summary_tokens": 120.0, "fact_recall_in_context": 0.5}  # fmt: skip
+    results = {"heuristic": metrics, "default(compact-mlp-0123abcd)": metrics, "store-all": metrics}
+    payload = {"format": "locomo", "queries": 40, "budget": 0.2, "results": results}
+    console = Console(width=80, record=True)
+    console.print(results_table(payload, "plain"))
+    text = console.export_text()
+    assert all(line and len(line) <= 80 for line in text.splitlines() if line.strip())
+    for metric in metrics:
+        assert any(line.lstrip("│ ").startswith(metric + " ") for line in text.splitlines()), (metric, text)

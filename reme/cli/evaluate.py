@@ -25,21 +25,31 @@ ExcludeOpt = Annotated[str | None, typer.Option("--exclude-conversations", help=
 TextFormatOpt = Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")]
 
 
+def results_table(payload: dict[str, Any], text_format: str) -> Any:
+    """The table of an evaluation payload: a row per metric and a column per policy, so that a metric's name
+    (``kept_token_fraction``) is never cut at 80 columns, whatever the number of metrics."""
+    from rich.table import Table
+
+    metrics = list(next(iter(payload["results"].values())))
+    title = f"{payload['format']}: {payload['queries']} queries ({text_format})"
+    if "budget" in payload:
+        title += f", budget {payload['budget']}"
+    table = Table(title=title)
+    table.add_column("metric", no_wrap=True)
+    for label in payload["results"]:
+        table.add_column(label, justify="right", overflow="fold")
+    for metric in metrics:
+        table.add_row(metric, *(f"{values[metric]:.3f}" for values in payload["results"].values()))
+    return table
+
+
 def _results_reply(payload: dict[str, Any], text_format: str) -> Reply:
-    """An evaluation payload (``results[label][metric]``): the JSON itself, or a table."""
+    """An evaluation payload (``results[label][metric]``): the JSON itself, or ``results_table``."""
 
     def show() -> None:
         from rich.console import Console
-        from rich.table import Table
 
-        metrics = list(next(iter(payload["results"].values())))
-        title = f"{payload['format']}: {payload['queries']} queries ({text_format})"
-        if "budget" in payload:
-            title += f", budget {payload['budget']}"
-        table = Table("policy", *metrics, title=title)
-        for label, values in payload["results"].items():
-            table.add_row(label, *(f"{values[m]:.3f}" for m in metrics))
-        Console().print(table)
+        Console().print(results_table(payload, text_format))
 
     return Reply(payload, show)
 
