@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reme.errors import BadInputError
-from reme.importers.reme03 import opened_memory, read_dump
+from reme.importers.reme03 import read_dump, write_imported
 
 if TYPE_CHECKING:
     from reme.memory import Memory
@@ -105,8 +105,6 @@ def import_mem0(path: str | Path, workspace: str | Path | Memory, *, encoder: En
     """Import a mem0 export (see the module) into ``workspace`` (a directory, or an open ``Memory``); ``encoder``
     overrides the workspace's (tests). Returns ``memories`` written and ``skipped`` (the same text twice in one
     target: one memory)."""
-    from reme.vector import explicit_write_policy
-
     source = Path(path).expanduser()
     if not source.is_file():
         raise BadInputError(f"{source} is not a file (a mem0 export: get_all()'s JSON, a list, or JSON Lines)")
@@ -118,10 +116,4 @@ def import_mem0(path: str | Path, workspace: str | Path | Memory, *, encoder: En
         if key not in seen:
             seen.add(key)
             unique.append(item)
-    counts = {"memories": 0, "skipped": len(items) - len(unique)}
-    if not unique:
-        return counts
-    with opened_memory(workspace, encoder) as memory:
-        written = memory.add_many(unique, foreign_ids="new_id", policy=explicit_write_policy())
-        counts["memories"] = len(written)
-    return counts
+    return {"memories": write_imported(unique, workspace, encoder), "skipped": len(items) - len(unique)}

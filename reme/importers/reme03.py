@@ -335,6 +335,17 @@ def opened_memory(workspace: str | Path | Memory, encoder: Encoder | None) -> It
         memory.close()
 
 
+def write_imported(items: list[dict[str, Any]], workspace: str | Path | Memory, encoder: Encoder | None) -> int:
+    """Write checked import items through ReMe's add (always stored, each write decision logged); an id taken
+    from another store that another target holds here gets the id of its text instead. Returns how many."""
+    from reme.vector import explicit_write_policy
+
+    if not items:
+        return 0
+    with opened_memory(workspace, encoder) as memory:
+        return len(memory.add_many(items, foreign_ids="new_id", policy=explicit_write_policy()))
+
+
 def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: Encoder | None = None) -> dict[str, int]:
     """Import ReMe 0.3.x data (a ``dump_memory`` file, or a ReMeLight working directory; see the module
     docstring) into ``workspace`` (a directory, or an open ``Memory``). ``encoder`` overrides the workspace's
@@ -361,12 +372,7 @@ def import_reme(path: str | Path, workspace: str | Path | Memory, *, encoder: En
                     f"({', '.join(LIGHT_FILES)}) nor a folder of dump files"
                 )
         items, counts["skipped"] = _plan_dumps(files)
-        if not items:
-            return counts
-        with opened_memory(workspace, encoder) as memory:
-            # ids from another store
-            written = memory.add_many(items, foreign_ids="new_id", policy=explicit_write_policy())
-            counts["memories"] = len(written)
+        counts["memories"] = write_imported(items, workspace, encoder)
         return counts
 
     dest_root = workspace.workspace.root if isinstance(workspace, Memory) else Path(workspace).expanduser()
