@@ -68,3 +68,32 @@ def test_the_readme_commands_run_as_written(tmp_path):
         if command.endswith('add "Alice moved to Lisbon in May." --target user:alice --time 2024-05-08'):
             ids["MEMORY_ID"] = done.stdout.strip()
     assert ran >= 10 and {"DECISION_ID", "MEMORY_ID"} <= set(ids)
+
+
+def test_every_cli_md_synopsis_names_options_its_command_has():
+    """docs/cli.md's synopses (``reme add TEXT [--target T] ...``) name commands and options that exist: a renamed or
+    removed option fails here instead of in a reader's shell. (Its runnable examples are the README's, above.)"""
+    import typer.main
+
+    from reme.cli import app
+
+    root = typer.main.get_command(app)
+    text = (README.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    text = text.split("## ReMe 0.4's form")[0]  # that section's `reme start` / `reme <job> k=v` is job_cli's grammar
+    synopses = [
+        line.strip()
+        for _, block in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S)
+        for line in block.splitlines()
+        if line.strip().startswith("reme ")
+    ]
+    assert len(synopses) >= 25
+    global_options = {o for p in root.params for o in p.opts}
+    for synopsis in synopses:
+        words = synopsis.split()[1:]
+        command = root
+        while words and words[0] in getattr(command, "commands", {}):
+            command = command.commands[words.pop(0)]
+        assert command is not root, synopsis
+        known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | global_options
+        named = {m for w in words for m in re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", w)}
+        assert named <= known, (synopsis, sorted(named - known))
