@@ -441,3 +441,26 @@ def test_the_live_write_budget_applies_what_a_paced_policy_learned(tmp_path, ran
             mem.add(f"note {i}: " + "word " * (1 + i % 17) + f"{i * 7919 % 1000}", "user:pace")
         stored = mem.count("user:pace")
     assert low * 200 <= stored <= high * 200, stored
+
+
+def test_a_superseding_update_keeps_the_older_text_as_history(tmp_path, minilm):
+    """Issue 24.9: an ``update`` write decision replaces the memory it supersedes in place (a search returns the
+    newer fact, once) and keeps the older text, its time and when it was written in ``metadata["history"]``."""
+    from reme.memory import Memory
+
+    writer = HeuristicWritePolicy(duplicate_threshold=0.5)  # near duplicates update their nearest memory
+    with Memory(tmp_path / "ws", encoder=minilm, write_policy=writer) as mem:
+        first = mem.add("Alice lives in Lisbon.", "user:alice", message_time="2024-05-08")
+        newer = mem.add("Alice now lives in Berlin.", "user:alice", message_time="2025-02-01")
+        assert newer is not None and newer.memory_id == first.memory_id
+        assert newer.content == "Alice now lives in Berlin." and newer.message_time == "2025-02-01"
+        (past,) = newer.metadata["history"]
+        assert (past["content"], past["message_time"]) == ("Alice lives in Lisbon.", "2024-05-08")
+        hits = mem.search("Where does Alice live?", target="user:alice", min_score=0.0)
+        assert [h.memory.content for h in hits] == ["Alice now lives in Berlin."]
+        again = mem.add("Alice now lives in Berlin.", "user:alice")  # the same text again: no new history entry
+        assert len(again.metadata["history"]) == 1
+        third = mem.add("Alice now lives in Berlin with Bob.", "user:alice")
+        assert [h["content"] for h in third.metadata["history"]] == [
+            "Alice lives in Lisbon.", "Alice now lives in Berlin."
+        ]  # fmt: skip

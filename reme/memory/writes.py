@@ -187,8 +187,17 @@ def _nearest(memory: Memory, batch: builtins.list[MemoryNode], vectors: np.ndarr
     return out
 
 
+HISTORY_KEY = "history"
+"""Metadata key of a memory's superseded versions (``{content, message_time, time_modified}``, newest last): an
+``update`` write decision replaces the text it supersedes and keeps the old one here, so the newer fact is what
+searches return and the older one is not lost."""
+MAX_HISTORY = 20
+"""The most superseded versions one memory keeps (the oldest are dropped)."""
+
+
 def _apply_write(memory: Memory, node: MemoryNode, decision: Decision) -> MemoryNode:
-    """The record a write decision produces: the node itself, or the superseded memory with new content. Writing a
+    """The record a write decision produces: the node itself, or the superseded memory with new content (the old
+    text moves to its ``metadata["history"]``). Writing a
     memory that exists already (the same text again) keeps what the new write does not say: its time, its creation
     time and the metadata keys it does not set (re-adding a fact without ``--time`` used to blank its time)."""
     if decision.action != "update" or not decision.memory_ids or decision.memory_ids[0] == node.memory_id:
@@ -207,6 +216,10 @@ def _apply_write(memory: Memory, node: MemoryNode, decision: Decision) -> Memory
     fields = old.model_dump()
     fields.update(content=node.content, when_to_use=node.when_to_use, message_time=node.message_time)
     fields["metadata"] = {**old.metadata, **node.metadata}
+    if old.content != node.content:  # the superseded text is kept as the memory's history, newest last
+        past = list(old.metadata.get(HISTORY_KEY) or [])[-(MAX_HISTORY - 1) :]
+        fields["metadata"][HISTORY_KEY] = [*past, {"content": old.content, "message_time": old.message_time,
+                                                   "time_modified": old.time_modified}]  # fmt: skip
     return build_node(fields)
 
 

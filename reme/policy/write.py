@@ -448,6 +448,8 @@ class HeuristicWritePolicy(WritePolicyBase):
             raise BadInputError(f"duplicate_threshold must be a cosine in [-1, 1], got {duplicate_threshold!r}")
         self.temperature = t
         self.duplicate_threshold = d
+        # below the exact-duplicate cosine, a near duplicate is a different text: only a similarity search finds it
+        self.needs_nearest = d < DUPLICATE_COSINE
         self._version = params_version(
             self.name,
             {"temperature": t, "duplicate_threshold": d, "feature_spec": list(WRITE_FEATURES)},
