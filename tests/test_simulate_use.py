@@ -79,3 +79,27 @@ def test_a_bad_version_served_by_force_is_rolled_back_by_the_watcher(report: tup
     assert rollback["serving_after"] == rollback["served_before"] != rollback["bad_version"]
     judged = [r for d in rollback["days"] for r in d["learn"] if r["outcome"] == "rolled_back"]
     assert len(judged) == 1 and "fell below the replaced version's" in judged[0]["why"]
+
+
+def test_the_rank_estimate_is_checked_against_the_truth_of_the_simulated_searches(report: tuple[dict, Path]) -> None:
+    """benchmarks/rank_ope_truth.py matches every logged search of the learned arm to its question: the truth it
+    rebuilds gives back the rewards the log holds, and the estimate of the logging policy itself is its return."""
+    _, work = report
+    out = work / "truth.json"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(ROOT / "benchmarks" / "rank_ope_truth.py"), "--workspace",
+               str(work / "ws" / "seed0-learned"), "--seed", "0", "--scale", "small", "--steps", "20",
+               "--temperatures", "0.05", "--json", str(out)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["held_searches"] >= 5 and data["train_searches"] > data["held_searches"]
+    assert data["truth"]["agrees_with_the_log"] >= 0.95
+    assert abs(data["as_logged"]["heuristic"]["value"] - data["as_logged"]["logged_return"]) < 0.05
+    truth = data["truth"]
+    assert truth["difference"] == pytest.approx(truth["candidate"] - truth["heuristic"], abs=1e-3)
+    assert [row["temperature"] for row in data["relogged"]] == [0.05]
+    # a wrong seed rebuilds other questions: the benchmark refuses instead of scoring against a wrong truth
+    wrong = subprocess.run([*command[:5], "1", *command[6:]], capture_output=True, text=True, env=env, timeout=600,
+                           cwd=ROOT)  # fmt: skip
+    assert wrong.returncode != 0 and "seed" in wrong.stderr

@@ -1,0 +1,207 @@
+"""Is ``reme learn``'s rank estimate right? The off-policy estimates of a rank candidate against the truth, on the log
+of a simulated workspace (issue 21).
+
+``benchmarks/simulate_use.py --work DIR`` leaves each arm's workspace under ``DIR``; its simulated users are
+rebuilt here from the same seed, so every logged search is matched to its question and every candidate memory to
+whether it holds an evidence turn (its ``dia_id`` metadata): the truth that the live log never has. On the log's
+split by time (``reme learn``'s: the oldest 70 % trains, the newest 30 % is held back), a candidate is trained as
+``reme learn`` trains it (the decoupled PPO of ``reme.train.rank_ppo`` on a bounded residual of ReMe's fusion) and
+reported three ways:
+
+1. **truth**: the share of the held-back searches whose top ``k`` under each policy's greedy ordering holds an
+   evidence memory (the simulation's reward), the candidate against the heuristic on the same candidates;
+2. **as logged**: the pseudoinverse estimate ``reme learn`` promotes on, each policy's and the paired difference
+   with its interval (``reme.train.learn.paired_difference``), from the log as the simulation wrote it (rank
+   exploration: epsilon 0.2, the heuristic's own Plackett-Luce at its temperature 0.05);
+3. **re-logged**: the held-back searches logged again from the truth under rank exploration drawn at wider
+   temperatures (``--temperatures``), and the same paired estimate, beside the truth's difference and what an
+   explored search costs against the greedy one. Only the searches the heuristic logged take part (the rollback
+   days' forced bad head logged the others).
+
+    python benchmarks/simulate_use.py --seeds 0 --work /tmp/sim --json /tmp/sim.json
+    python benchmarks/rank_ope_truth.py --workspace /tmp/sim/seed0-learned --seed 0 \\
+        --json benchmarks/results/rank-ope-truth.json
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from simulate_use import SCALES, START, TOP_K, due_questions, make_users
+
+
+def samples_with_truth(workspace: Path, seed: int, scale: str) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """The workspace's rank samples (``reme.train.logs.rank_samples``) of ``TOP_K`` results, and per decision id the
+    0/1 vector of which candidates hold an evidence turn of the question searched."""
+    from reme.policy.rewards import join_rewards
+    from reme.policy.trajectory import read_records
+    from reme.train.logs import credit_of, rank_samples
+
+    records = [e.record for e in read_records(workspace / "trajectories") if e.record is not None]
+    with sqlite3.connect(workspace / "reme.db") as db:
+        dia = {m: json.loads(meta).get("dia_id") for m, meta in db.execute("select memory_id, metadata from memories")}
+    shape = SCALES[scale]
+    users = make_users(shape.users, shape.days, seed)
+    by_day: dict[int, list[Any]] = collections.defaultdict(list)
+    for record in records:
+        if getattr(record, "kind", None) == "rank":
+            by_day[(dt.datetime.fromisoformat(record.time) - START).days].append(record)
+    truth: dict[str, np.ndarray] = {}
+    for day, searches in sorted(by_day.items()):
+        due = due_questions(users, day, shape.delays)  # the order the simulation asks them in
+        if len(due) != len(searches):
+            raise SystemExit(f"day {day}: {len(searches)} searches logged, {len(due)} questions due: another seed?")
+        for (user, question), record in zip(due, searches, strict=True):
+            if record.extra.get("target") != user.target:
+                raise SystemExit(f"day {day}: the log's searches do not follow the simulation's questions")
+            truth[record.decision_id] = np.asarray([dia.get(m) in question.evidence for m in record.memory_ids])
+    samples = rank_samples(join_rewards(records, **credit_of(workspace)).samples)
+    return [s for s in samples if s.decision_id in truth and len(s.ordering) == TOP_K], truth
+
+
+def greedy_hits(policy: Any, rows: list[Any], truth: dict[str, np.ndarray]) -> np.ndarray:
+    from reme.policy.rank import RankState
+
+    out = []
+    for s in rows:
+        order = np.argsort(-policy.scores(RankState(s.features, TOP_K)), kind="stable")[:TOP_K]
+        out.append(float(truth[s.decision_id][order].any()))
+    return np.asarray(out)
+
+
+def _inclusion(scores: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
+    top = np.argpartition(-(scores[None, :] + gumbel), TOP_K - 1, axis=1)[:, :TOP_K]
+    x = np.zeros(gumbel.shape)
+    np.put_along_axis(x, top, 1.0, axis=1)
+    return x
+
+
+def relogged_difference(
+    candidate: Any, rows: list[Any], truth: dict[str, np.ndarray], temperature: float, epsilon: float, seed: int
+) -> dict[str, float]:
+    """Log each search once more under epsilon-greedy rank exploration whose draws are Plackett-Luce over
+    ``fused / temperature``, reward it from the truth, and estimate candidate minus heuristic by the pseudoinverse
+    (``reme.train.ope``'s maths, the candidate valued as it would serve under the same exploration)."""
+    from reme.policy.rank import HeuristicRankPolicy, RankState
+    from reme.train.ope import _top_k, bootstrap_interval
+
+    heuristic, rng, m = HeuristicRankPolicy(), np.random.default_rng(seed), 2000
+    diffs, true_diffs, costs = [], [], []
+    for s in rows:
+        state = RankState(s.features, TOP_K)
+        fused, relevant = heuristic.scores(state), truth[s.decision_id]
+        greedy = _top_k(fused, TOP_K)
+        explored = rng.random() < epsilon
+        shown = _inclusion(fused / temperature, rng.gumbel(size=(1, len(fused))))[0] if explored else greedy
+        reward = float((shown * relevant).sum() > 0)
+        gumbel = rng.gumbel(size=(m, len(fused)))
+        draws = _inclusion(fused / temperature, gumbel)
+        gamma = (1 - epsilon) * np.outer(greedy, greedy) + epsilon * draws.T @ draws / m
+        cand = candidate.scores(state)
+        # the candidate explores the same way, at the same temperature relative to its anchor (0.05)
+        p_cand = (1 - epsilon) * _top_k(cand, TOP_K) + epsilon * _inclusion(cand * 0.05 / temperature, gumbel).mean(0)
+        p_heur = (1 - epsilon) * greedy + epsilon * draws.mean(0)
+        weights = [shown @ np.linalg.lstsq(gamma, p, rcond=1e-6)[0] for p in (p_cand, p_heur)]
+        diffs.append(reward * (weights[0] - weights[1]))
+        true_diffs.append(float(relevant[_top_k(cand, TOP_K) > 0].any()) - float(relevant[greedy > 0].any()))
+        costs.append(float((draws @ relevant > 0).mean()) - float(relevant[greedy > 0].any()))
+    low, high = bootstrap_interval([np.asarray([d]) for d in diffs], rng, 500, 0.9)
+    return {
+        "temperature": temperature,
+        "epsilon": epsilon,
+        "estimate": round(float(np.mean(diffs)), 4),
+        "low": round(low, 4),
+        "high": round(high, 4),
+        "truth": round(float(np.mean(true_diffs)), 4),
+        "explored_search_cost": round(float(np.mean(costs)), 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workspace", required=True, help="a learned arm's workspace of simulate_use.py --work")
+    parser.add_argument("--seed", type=int, required=True, help="the simulation seed that wrote it")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
+    parser.add_argument("--steps", type=int, default=200, help="PPO steps (reme learn's default)")
+    parser.add_argument("--temperatures", default="0.05,0.15,0.3")
+    parser.add_argument("--json", dest="json_path", default=None)
+    args = parser.parse_args(argv)
+    from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
+    from reme.threads import configure_process_threads
+    from reme.train.learn import Estimate, LearnConfig, paired_difference, split_by_time
+    from reme.train.ope import evaluate_offpolicy
+    from reme.train.rank_ppo import PPOConfig, train_ppo
+
+    configure_process_threads(None)
+    started = time.perf_counter()
+    workspace = Path(args.workspace)
+    rows, truth = samples_with_truth(workspace, args.seed, args.scale)
+    # the searches the heuristic logged: the rollback days' forced bad head logged the others
+    rows = [s for s in rows if s.behaviour[0].startswith("heuristic")]
+    train, held = split_by_time(rows, LearnConfig().holdout)
+    config = LearnConfig(steps=args.steps)
+    start = MLPRankPolicy(seed=0, residual_bound=config.rank_residual_bound)
+    ppo = PPOConfig(steps=args.steps, lr=config.lr, epsilon=config.epsilon, importance_cap=config.importance_cap,
+                    eval_every=args.steps + 1)  # fmt: skip
+    candidate = train_ppo(train, ppo, policy=start).policy
+    heuristic = HeuristicRankPolicy()
+    true_cand, true_heur = greedy_hits(candidate, held, truth), greedy_hits(heuristic, held, truth)
+    # the share of held-back searches whose logged reward the truth gives back (an update can replace a turn's text)
+    agreement = float(np.mean([truth[s.decision_id][s.ordering].any() == (s.ret > 0) for s in held]))
+
+    def estimate(policy: Any) -> Estimate:
+        out = evaluate_offpolicy(held, policy, workspace=workspace, bootstrap=500, seed=0, terms=True)
+        return Estimate(method="pseudoinverse", value=out["estimate"], low=out["ci_low"], high=out["ci_high"],
+                        n=len(held), units=[t.tolist() for t in out["terms"]])  # fmt: skip
+
+    cand_est, heur_est = estimate(candidate), estimate(heuristic)
+    difference = paired_difference(cand_est, heur_est, config)
+    report = {
+        "benchmark": "rank_ope_truth",
+        "command": "python benchmarks/rank_ope_truth.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "train_searches": len(train),
+        "held_searches": len(held),
+        "truth": {
+            "heuristic": round(float(true_heur.mean()), 4),
+            "candidate": round(float(true_cand.mean()), 4),
+            "difference": round(float((true_cand - true_heur).mean()), 4),
+            "searches_where_they_differ": int((true_cand != true_heur).sum()),
+            "agrees_with_the_log": round(agreement, 4),
+        },
+        "as_logged": {
+            "logged_return": round(float(np.mean([s.ret for s in held])), 4),
+            "heuristic": heur_est.model_dump(exclude={"units"}),
+            "candidate": cand_est.model_dump(exclude={"units"}),
+            "difference": difference.model_dump(exclude={"units"}),
+        },
+        "relogged": [
+            relogged_difference(candidate, held, truth, float(t), 0.2, seed=5)
+            for t in args.temperatures.split(",")
+            if t.strip()
+        ],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    text = json.dumps(report, indent=1)
+    if args.json_path:
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
