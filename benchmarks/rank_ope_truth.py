@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import datetime as dt
 import json
 import sqlite3
@@ -83,13 +84,6 @@ def greedy_hits(policy: Any, rows: list[Any], truth: dict[str, np.ndarray]) -> n
     return np.asarray(out)
 
 
-def _inclusion(scores: np.ndarray, gumbel: np.ndarray) -> np.ndarray:
-    top = np.argpartition(-(scores[None, :] + gumbel), TOP_K - 1, axis=1)[:, :TOP_K]
-    x = np.zeros(gumbel.shape)
-    np.put_along_axis(x, top, 1.0, axis=1)
-    return x
-
-
 def relogged_difference(
     candidate: Any, rows: list[Any], truth: dict[str, np.ndarray], temperature: float, epsilon: float, seed: int
 ) -> dict[str, float]:
@@ -97,7 +91,7 @@ def relogged_difference(
     ``fused / temperature``, reward it from the truth, and estimate candidate minus heuristic by the pseudoinverse
     (``reme.train.ope``'s maths, the candidate valued as it would serve under the same exploration)."""
     from reme.policy.rank import HeuristicRankPolicy, RankState
-    from reme.train.ope import _top_k, bootstrap_interval
+    from reme.train.ope import _inclusion, _top_k, bootstrap_interval
 
     heuristic, rng, m = HeuristicRankPolicy(), np.random.default_rng(seed), 2000
     diffs, true_diffs, costs = [], [], []
@@ -106,14 +100,16 @@ def relogged_difference(
         fused, relevant = heuristic.scores(state), truth[s.decision_id]
         greedy = _top_k(fused, TOP_K)
         explored = rng.random() < epsilon
-        shown = _inclusion(fused / temperature, rng.gumbel(size=(1, len(fused))))[0] if explored else greedy
+        shown = _inclusion(fused / temperature, TOP_K, 1, rng)[0] if explored else greedy
         reward = float((shown * relevant).sum() > 0)
-        gumbel = rng.gumbel(size=(m, len(fused)))
-        draws = _inclusion(fused / temperature, gumbel)
+        same_draws = copy.deepcopy(rng)  # the candidate's Gumbel draws are the heuristic's: common random numbers
+        draws = _inclusion(fused / temperature, TOP_K, m, rng)
         gamma = (1 - epsilon) * np.outer(greedy, greedy) + epsilon * draws.T @ draws / m
         cand = candidate.scores(state)
-        # the candidate explores the same way, at the same temperature relative to its anchor (0.05)
-        p_cand = (1 - epsilon) * _top_k(cand, TOP_K) + epsilon * _inclusion(cand * 0.05 / temperature, gumbel).mean(0)
+        # the candidate explores the same way, at the same temperature relative to its anchor
+        relative = float(candidate.params["anchor_temperature"]) / temperature
+        cand_draws = _inclusion(cand * relative, TOP_K, m, same_draws)
+        p_cand = (1 - epsilon) * _top_k(cand, TOP_K) + epsilon * cand_draws.mean(0)
         p_heur = (1 - epsilon) * greedy + epsilon * draws.mean(0)
         weights = [shown @ np.linalg.lstsq(gamma, p, rcond=1e-6)[0] for p in (p_cand, p_heur)]
         diffs.append(reward * (weights[0] - weights[1]))
