@@ -45,9 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from simulate_use import SCALES, START, TOP_K, due_questions, make_users
 
 
-def samples_with_truth(workspace: Path, seed: int, scale: str) -> tuple[list[Any], dict[str, np.ndarray]]:
-    """The workspace's rank samples (``reme.train.logs.rank_samples``) of ``TOP_K`` results, and per decision id the
-    0/1 vector of which candidates hold an evidence turn of the question searched."""
+def samples_with_truth(
+    workspace: Path, seed: int, scale: str
+) -> tuple[list[Any], dict[str, np.ndarray], dict[str, int]]:
+    """The workspace's rank samples (``reme.train.logs.rank_samples``) of ``TOP_K`` results, per decision id the 0/1
+    vector of which candidates hold an evidence turn of the question searched, and per decision id its day."""
     from reme.policy.rewards import join_rewards
     from reme.policy.trajectory import read_records
     from reme.train.logs import credit_of, rank_samples
@@ -62,6 +64,7 @@ def samples_with_truth(workspace: Path, seed: int, scale: str) -> tuple[list[Any
         if getattr(record, "kind", None) == "rank":
             by_day[(dt.datetime.fromisoformat(record.time) - START).days].append(record)
     truth: dict[str, np.ndarray] = {}
+    day_of: dict[str, int] = {}
     for day, searches in sorted(by_day.items()):
         due = due_questions(users, day, shape.delays)  # the order the simulation asks them in
         if len(due) != len(searches):
@@ -70,8 +73,9 @@ def samples_with_truth(workspace: Path, seed: int, scale: str) -> tuple[list[Any
             if record.extra.get("target") != user.target:
                 raise SystemExit(f"day {day}: the log's searches do not follow the simulation's questions")
             truth[record.decision_id] = np.asarray([dia.get(m) in question.evidence for m in record.memory_ids])
+            day_of[record.decision_id] = day
     samples = rank_samples(join_rewards(records, **credit_of(workspace)).samples)
-    return [s for s in samples if s.decision_id in truth and len(s.ordering) == TOP_K], truth
+    return [s for s in samples if s.decision_id in truth and len(s.ordering) == TOP_K], truth, day_of
 
 
 def greedy_hits(policy: Any, rows: list[Any], truth: dict[str, np.ndarray]) -> np.ndarray:
@@ -82,6 +86,16 @@ def greedy_hits(policy: Any, rows: list[Any], truth: dict[str, np.ndarray]) -> n
         order = np.argsort(-policy.scores(RankState(s.features, TOP_K)), kind="stable")[:TOP_K]
         out.append(float(truth[s.decision_id][order].any()))
     return np.asarray(out)
+
+
+def ceiling_last_days(
+    rows: list[Any], truth: dict[str, np.ndarray], day_of: dict[str, int], scale: str, last: int
+) -> float:
+    """The share of the last ``last`` simulated days' searches whose candidates hold an evidence memory: the most a
+    re-ranker can score on the days ``simulate_use.py``'s verdict averages."""
+    first = SCALES[scale].days - last
+    late = [s for s in rows if day_of[s.decision_id] >= first]
+    return round(float(np.mean([truth[s.decision_id].any() for s in late])), 4) if late else float("nan")
 
 
 def relogged_difference(
@@ -134,18 +148,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--steps", type=int, default=200, help="PPO steps (reme learn's default)")
     parser.add_argument("--temperatures", default="0.05,0.15,0.3")
+    parser.add_argument("--last", type=int, default=5, help="days simulate_use.py's verdict averages")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args(argv)
     from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
     from reme.threads import configure_process_threads
     from reme.train.learn import Estimate, LearnConfig, paired_difference, split_by_time
     from reme.train.ope import evaluate_offpolicy
+    from reme.train.rank_data import RankExample
     from reme.train.rank_ppo import PPOConfig, train_ppo
+    from reme.train.rank_supervised import SupervisedConfig, train_supervised
 
     configure_process_threads(None)
     started = time.perf_counter()
     workspace = Path(args.workspace)
-    rows, truth = samples_with_truth(workspace, args.seed, args.scale)
+    rows, truth, day_of = samples_with_truth(workspace, args.seed, args.scale)
     # the searches the heuristic logged: the rollback days' forced bad head logged the others
     rows = [s for s in rows if s.behaviour[0].startswith("heuristic")]
     train, held = split_by_time(rows, LearnConfig().holdout)
@@ -155,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                     eval_every=args.steps + 1)  # fmt: skip
     candidate = train_ppo(train, ppo, policy=start).policy
     heuristic = HeuristicRankPolicy()
+    # what the same head reaches when it learns from every candidate's true label, not from the log's rewards
+    labelled = [RankExample(s.decision_id, s.decision_id, s.features, truth[s.decision_id],
+                            int(truth[s.decision_id].sum())) for s in train]  # fmt: skip
+    oracle = train_supervised(labelled, SupervisedConfig(steps=args.steps, seed=0)).policy
     true_cand, true_heur = greedy_hits(candidate, held, truth), greedy_hits(heuristic, held, truth)
     # the share of held-back searches whose logged reward the truth gives back (an update can replace a turn's text)
     agreement = float(np.mean([truth[s.decision_id][s.ordering].any() == (s.ret > 0) for s in held]))
@@ -177,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             "difference": round(float((true_cand - true_heur).mean()), 4),
             "searches_where_they_differ": int((true_cand != true_heur).sum()),
             "agrees_with_the_log": round(agreement, 4),
+            # the best any re-ranker reaches on these candidates: an evidence memory anywhere among them
+            "head_from_true_labels": round(float(greedy_hits(oracle, held, truth).mean()), 4),
+            "ceiling": round(float(np.mean([truth[s.decision_id].any() for s in held])), 4),
+            "ceiling_last_days": ceiling_last_days(rows, truth, day_of, args.scale, args.last),
         },
         "as_logged": {
             "logged_return": round(float(np.mean([s.ret for s in held])), 4),

@@ -17,6 +17,8 @@ Example ``reme.yaml``::
         write: 0.05            # a candidate the policy would discard is stored with this probability
         compact: 0.0           # a message the policy would compact is kept verbatim with this probability
         rank: 0.0              # a greedy search samples its ordering from the policy with this probability
+        canary: 0.5            # while reme learn tries a rank canary: the share of the searches where its
+                               # ordering differs from the serving one that it answers
         seed: 0                # the draws hash (seed, decision id): reproducible from the log
     credit:                    # the credit rules of reme.policy.rewards
       gamma: 0.9
@@ -70,6 +72,11 @@ class ExplorationSettings(BaseModel):
     """A ``greedy`` search samples its ordering from the policy's Plackett-Luce distribution instead with this
     probability. Off by default: ``mode: sample`` already samples every search (where this setting changes
     nothing), and a greedy serving workspace keeps its order."""
+    canary: float = Field(default=0.5, ge=0, le=1)
+    """While ``reme learn`` tries a rank canary (a candidate that does not serve, ``reme.policy.registry``), the
+    share of the searches where the canary's top k differs from the serving version's that the canary answers; the
+    others are answered as usual. Searches where the two agree are not touched, so what this costs is bounded by
+    how often they differ and by how much worse the canary is there (``reme learn`` ends a canary that loses)."""
     seed: int = 0
     """The draws are ``blake2b(seed, decision id, gate)``: no global random state, and each draw can be recomputed
     from the log."""

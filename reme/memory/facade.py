@@ -107,6 +107,7 @@ class Memory:
         )
         for policy in (self.rank_policy, self.write_policy):
             ensure_registered(self.workspace.root, policy)
+        self.rank_canary = self._load_rank_canary()
         self.trajectory = TrajectoryLog(
             self.workspace.trajectory_dir, self.settings.trajectories.enabled, self.settings.trajectories.segment_bytes
         )
@@ -418,7 +419,21 @@ class Memory:
                 policy = load_guarded(self.workspace.root, kind, getattr(policies, kind), policies.on_failure)
                 setattr(self, f"{kind}_policy", policy)
                 served[kind] = str(getattr(policy, "version", ""))
+            self.rank_canary = self._load_rank_canary()
         return served
+
+    def _load_rank_canary(self) -> Any | None:
+        """The rank canary ``reme learn`` is trying (``reme.policy.registry.set_canary``), when rank serves from
+        ``reme.yaml``; one that cannot load is left out with a warning (it never serves alone, so searches go on)."""
+        if not self._from_settings["rank"]:
+            return None
+        from reme.policy.registry import load_canary
+
+        try:
+            return load_canary(self.workspace.root, "rank")
+        except (ReMeError, OSError, ValueError) as exc:
+            log.warning("the rank canary cannot load, searches go on without it: %s", exc)
+            return None
 
     # --------------------------------------------------------------------------------- decisions, rewards
     def log_decision(self, decision: Decision, policy: Any = None, **fields: Any) -> Decision:

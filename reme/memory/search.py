@@ -241,8 +241,9 @@ def _ranked(
     )  # fmt: skip
     ranker = policy or memory.rank_policy
     rule = memory.settings.policies.exploration
+    canary = memory.rank_canary if policy is None else None  # a policy given to this search is compared with none
     decision = explore_rank(ranker, state, ranker.decide(state, mode or memory.settings.mode, memory._rng),
-                            rule.rank, rule.seed)  # fmt: skip
+                            rule.rank, rule.seed, canary, rule.canary)  # fmt: skip
     scores = decision.scores if decision.scores is not None else ranker.scores(state)  # asked once
     fused = linear_fusion(
         np.nan_to_num(cands.vector_score, nan=0.0), np.nan_to_num(cands.keyword_score, nan=0.0),

@@ -19,6 +19,12 @@ under the decision's mode (``sample``: ``pi(a | s)``; ``greedy``: 1 for the gree
 - **rank**: a ``greedy`` search samples its ordering from the policy's Plackett-Luce distribution instead, with
   probability ``epsilon``: ``b(a) = (1 - epsilon) * [a is the greedy ordering] + epsilon * pi(a | s)``. A
   ``sample``-mode search already samples every ordering from ``pi``, so the rule changes nothing there.
+- **rank canary**: while ``reme learn`` tries a canary (``reme.policy.registry.set_canary``), a greedy search whose
+  top k under the canary differs from the serving policy's takes the canary's ordering with probability
+  ``canary_share`` and the serving one otherwise (the epsilon rule does not draw there): ``b(canary ordering) =
+  canary_share``, ``b(greedy) = 1 - canary_share``. The record names the canary and which answered, so the two
+  are compared on the searches where they differ, on-policy, with the assignment at random. ``Decision.logprob``
+  stays the serving policy's ``log pi`` of the ordering shown, as everywhere.
 
 ``epsilon = 0`` leaves every decision exactly as the policy took it, with no exploration record. Above 0, every
 decision of the kind records ``extra["exploration"]`` (an ``Exploration``: epsilon, seed, whether the rule changed
@@ -70,6 +76,10 @@ class Exploration(BaseModel):
     """log of the probability of the action taken under the mixture of the policy and the rule."""
     gates: list[int] = Field(default_factory=list)
     """compact: the messages (indices, message order) that the rule kept where the policy compacted them."""
+    canary: str | None = None
+    """rank: the canary version this search was drawn between (its top k differed from the serving one)."""
+    canary_served: bool = False
+    """rank: the canary's ordering answered the search (else the serving policy's, with the canary drawn against)."""
 
 
 def draw(seed: int, decision_id: str, gate: int = 0) -> float:
@@ -159,11 +169,36 @@ def rank_behaviour_probability(is_greedy: bool, logprob: float, epsilon: float) 
     return (1.0 - epsilon) * (1.0 if is_greedy else 0.0) + epsilon * math.exp(logprob)
 
 
-def explore_rank(policy: Any, state: Any, decision: Decision, epsilon: float, seed: int) -> Decision:
-    """The rank decision after the epsilon rule: with probability ``epsilon`` a greedy decision is replaced by an
-    ordering sampled from the policy (a generator seeded from the draw's hash, so it is reproducible), under the
-    same decision id. ``decision`` itself in ``sample`` mode, when ``epsilon`` is 0, or without a log-probability."""
-    if epsilon <= 0 or decision.mode != "greedy" or decision.logprob is None:
+def explore_rank(
+    policy: Any,
+    state: Any,
+    decision: Decision,
+    epsilon: float,
+    seed: int,
+    canary: Any | None = None,
+    canary_share: float = 0.5,
+) -> Decision:
+    """The rank decision after the exploration rules: where a ``canary`` is given and its greedy top k differs from
+    ``decision``'s, the canary rule (module docstring); otherwise, with probability ``epsilon`` a greedy decision is
+    replaced by an ordering sampled from the policy (a generator seeded from the draw's hash, so it is
+    reproducible), under the same decision id. ``decision`` itself in ``sample`` mode, without a log-probability,
+    or when neither rule applies."""
+    if decision.mode != "greedy" or decision.logprob is None:
+        return decision
+    if canary is not None and canary_share > 0:
+        shown = canary.decide(state, "greedy").action
+        if list(shown) != list(decision.action):
+            served = draw(seed, decision.decision_id, gate=1) < canary_share
+            taken = decision
+            if served:
+                taken = decision.model_copy(deep=True)
+                taken.action = list(shown)
+                taken.logprob = float(policy.logprob(state, taken.action))
+            b = canary_share if served else 1.0 - canary_share
+            rule = Exploration(epsilon=epsilon, seed=seed, explored=served, behaviour_logprob=min(_log(b), 0.0),
+                               canary=str(canary.version), canary_served=served)  # fmt: skip
+            return _record(taken, rule)
+    if epsilon <= 0:
         return decision
     taken = decision
     if draw(seed, decision.decision_id) < epsilon:

@@ -8,6 +8,11 @@ setting per kind lives in ``reme.yaml`` (``policies: {rank: default | heuristic 
 (the default setting) serves the shipped default of this reme version (``reme.policy.shipped``), a checkpoint
 registered here on first use like any other version, or the heuristic when the manifest ships none. A missing or
 corrupt checkpoint is an error when it is loaded, never a silent fallback to the heuristic.
+
+A kind may also have a **canary**: a registered version that does not serve, but that rank exploration shows to a
+share of the searches where its ordering differs from the serving one (``reme.policy.explore``), so that ``reme
+learn`` can compare the two on live rewards. ``policies/canary.json`` names it per kind (``set_canary``,
+``clear_canary``); its history entries have ``"event": "canary"``.
 """
 
 from __future__ import annotations
@@ -365,10 +370,62 @@ def rollback(workspace: str | Path, kind: str) -> str:
 
 
 def activations(workspace: str | Path, kind: str) -> list[dict[str, Any]]:
-    """The history entries that changed what serves ``kind`` (activations and rollbacks, not registrations), oldest
-    first."""
+    """The history entries that changed what serves ``kind`` (activations and rollbacks, not registrations or
+    canaries), oldest first."""
     _check_kind(kind)
-    return [e for e in _history(workspace) if e.get("kind") == kind and e.get("event") != "register"]
+    return [e for e in _history(workspace) if e.get("kind") == kind and e.get("event") not in ("register", "canary")]
+
+
+def _canary_file(workspace: str | Path) -> Path:
+    return registry_dir(workspace) / "canary.json"
+
+
+def _canaries(workspace: str | Path) -> dict[str, dict[str, str]]:
+    path = _canary_file(workspace)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and "version" in v for v in data.values()):
+        raise WorkspaceError(f"{path} must map decision kinds to {{version, since}}")
+    return {str(k): {"version": str(v["version"]), "since": str(v.get("since", ""))} for k, v in data.items()}
+
+
+def set_canary(workspace: str | Path, source: str | Path, note: dict[str, Any] | None = None) -> tuple[str, str]:
+    """Copy a checkpoint directory into the registry and make it its kind's canary from now (replacing any other);
+    returns ``(kind, version)``. It does not serve: exploration shows it to some searches."""
+    policy, _ = _copy_in(workspace, source)
+    kind = _check_kind(policy.kind)
+    canaries = _canaries(workspace)
+    since = utc_now()
+    canaries[kind] = {"version": policy.version, "since": since}
+    write_atomic(_canary_file(workspace), json.dumps(canaries, sort_keys=True).encode("utf-8"))
+    _log(workspace, {"time": since, "kind": kind, "version": policy.version, "event": "canary", "started": True,
+                     "from": str(source), **({"note": note} if note else {})})  # fmt: skip
+    return kind, policy.version
+
+
+def canary_of(workspace: str | Path, kind: str) -> tuple[str, str] | None:
+    """``(version, since)`` of ``kind``'s canary, if one is set."""
+    entry = _canaries(workspace).get(_check_kind(kind))
+    return None if entry is None else (entry["version"], entry["since"])
+
+
+def load_canary(workspace: str | Path, kind: str) -> Any | None:
+    """``kind``'s canary policy, if one is set."""
+    found = canary_of(workspace, kind)
+    return None if found is None else load_version(workspace, found[0])
+
+
+def clear_canary(workspace: str | Path, kind: str, why: str = "") -> str | None:
+    """End ``kind``'s canary (promoted or refused, ``why`` says); returns the version it was."""
+    canaries = _canaries(workspace)
+    entry = canaries.pop(_check_kind(kind), None)
+    version = None if entry is None else entry["version"]
+    if version is not None:
+        write_atomic(_canary_file(workspace), json.dumps(canaries, sort_keys=True).encode("utf-8"))
+        _log(workspace, {"time": utc_now(), "kind": kind, "version": version, "event": "canary", "started": False,
+                         "why": why})  # fmt: skip
+    return version
 
 
 def _history(workspace: str | Path) -> list[dict[str, Any]]:

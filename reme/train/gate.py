@@ -141,12 +141,15 @@ def gated_activate(
     force: bool = False,
     style_files: Sequence[str | Path] = (),
     encoder: Encoder | None = None,
+    target_report: GateReport | None = None,
 ) -> tuple[str, str, GateReport | None, StyleReport | None]:
     """``registry.activate`` behind the per-target gate and the style gate (learned rank heads only: heuristics
     need no gate, other kinds have no estimate yet). Raises ``ActivationRefusedError`` naming the losing targets
     and styles, with their figures, unless ``force``; the history entry records both reports and ``forced``.
     ``style_files`` are extra evaluation styles; ``encoder`` builds missing style candidates (default: the default
-    embedder, loaded only on a cache miss). Returns ``(kind, version, target report, style report)``."""
+    embedder, loaded only on a cache miss). ``target_report``: per-target verdicts the caller measured on live
+    traffic (``reme learn``'s canary), used instead of the off-policy ones. Returns ``(kind, version, target report,
+    style report)``."""
     from reme.policy.registry import activate, load_active, load_source
     from reme.settings import load_settings
 
@@ -156,7 +159,9 @@ def gated_activate(
         return kind, version, None, None
     policies = load_settings(workspace).policies
     serving = load_active(workspace, "rank", policies.rank)
-    report = target_gate(workspace, candidate, serving, policies.target_margin, policies.target_min_decisions)
+    report = target_report or target_gate(
+        workspace, candidate, serving, policies.target_margin, policies.target_min_decisions
+    )
     styles = style_report(
         candidate,
         scale=policies.style_scale,

@@ -69,7 +69,7 @@ from reme.policy.rewards import (
 from reme.policy.trajectory import read_records
 from reme.schema import utc_now
 from reme.train.common import clipped_surrogate
-from reme.train.logs import LoggedRankSample, credit_of, rank_samples, trajectory_dir
+from reme.train.logs import LoggedRankSample, UsedRanking, credit_of, rank_samples, trajectory_dir, used_rankings
 from reme.train.ope import bootstrap_interval
 
 __all__ = [
@@ -120,6 +120,16 @@ class LearnConfig(BaseModel):
     """When the heuristic serves rank, the candidate is a bounded residual on ReMe's fusion with this bound
     (``MLPRankPolicy(residual_bound=...)``), starting at the heuristic's ordering exactly: issue 20's robust design,
     and what "starting from the serving version" means for a rule with no weights."""
+    used_residual_bounds: list[float] = Field(default_factory=lambda: [2.0, 1.0, 0.5, 0.25])
+    """Rank from ``used`` rewards while a rule serves: the residual bounds tried, largest first; the first head that
+    passes the style gate is the one tried as a canary (a larger bound learns more of this workspace's traffic and
+    risks more on other styles: on ``benchmarks/simulate_use.py``'s log, a bound of 2 gained 0.18 there and lost
+    0.05 recall@10 on the agent-trace style)."""
+    canary_min_searches: int = Field(20, ge=2)
+    """Rank canary: rewarded searches drawn between the canary and the serving version (the ones where their top k
+    differ), at least a quarter of them on each side, before the canary is judged."""
+    canary_max_searches: int = Field(400, ge=2)
+    """Rank canary: after this many drawn searches without a verdict, the canary ends undecided."""
     gamma: float | None = Field(None, gt=0.0, le=1.0)
     """Overrides the discount of the workspace's credit rules (``credit`` of its settings) when given."""
     seed: int = 0
@@ -145,7 +155,8 @@ class KindReport(BaseModel):
 
     time: str
     kind: Kind
-    outcome: Literal["promoted", "kept", "skipped", "failed", "rolled_back", "watch_passed"]
+    outcome: Literal["promoted", "kept", "skipped", "failed", "rolled_back", "watch_passed", "canary"]
+    """``canary``: a rank candidate the log cannot judge is tried on live searches (started, or still running)."""
     why: str
     serving: str = ""
     candidate: str | None = None
@@ -538,6 +549,171 @@ def _rank_kind(
     return _judge("rank", serving_name, serving, candidate, held, len(train), estimate, target_of, config)
 
 
+# ---------------------------------------------------------------------------------------------- the rank canary
+def train_from_used(serving: Any, rows: Sequence[UsedRanking], config: LearnConfig, bound: float = 2.0) -> Any:
+    """A rank candidate from the ``used`` rewards on shown memories: the listwise cross-entropy of
+    ``reme.train.rank_supervised`` with the used memories of each search as its target, over the memories it showed,
+    from the serving head (or, when a rule serves, a residual bounded by ``bound`` on ReMe's fusion that starts at its
+    ordering). It learns which of what was shown proved useful; the whole-ordering PPO learns from one reward per
+    search, which says nothing about the memories the serving policy never showed (benchmarks/rank_ope_truth.py)."""
+    from reme.policy.rank import MLPRankPolicy
+    from reme.train.rank_data import RankExample
+    from reme.train.rank_supervised import SupervisedConfig, train_supervised
+
+    start = (
+        copy.deepcopy(serving) if hasattr(serving, "head") else MLPRankPolicy(seed=config.seed, residual_bound=bound)
+    )
+    examples = [RankExample(r.decision_id, r.decision_id, r.features, r.used, int(r.used.sum())) for r in rows]
+    supervised = SupervisedConfig(steps=config.steps, lr=config.lr, seed=config.seed, eval_every=config.steps + 1)
+    candidate = train_supervised(examples, supervised, policy=start).policy
+    candidate.refresh_version()
+    return candidate
+
+
+def _canary_draw(sample: Sample, version: str) -> bool | None:
+    """Whether the canary ``version`` answered this search (``None``: the search was not drawn between them)."""
+    from reme.policy.explore import exploration_of
+
+    found = exploration_of(sample.decision)
+    return found.canary_served if found is not None and found.canary == version else None
+
+
+def canary_difference(rows: Sequence[tuple[bool, float]], share: float, config: LearnConfig) -> Estimate:
+    """Canary minus serving on the searches drawn between them (``(canary answered, return)``): the inverse
+    propensity estimate ``mean_i r_i ([canary_i] / share - [serving_i] / (1 - share))``, with its percentile
+    bootstrap over searches; ``snips`` is the difference of the two sides' means."""
+    terms = np.asarray([r * (1.0 / share if c else -1.0 / (1.0 - share)) for c, r in rows], dtype=np.float64)
+    low, high = bootstrap_interval(
+        [terms[i : i + 1] for i in range(len(terms))], np.random.default_rng(config.seed), config.bootstrap,
+        config.confidence,
+    )  # fmt: skip
+    ours = [r for c, r in rows if c]
+    theirs = [r for c, r in rows if not c]
+    return Estimate(
+        method="canary ips",
+        value=round(float(terms.mean()), 4),
+        low=round(low, 4),
+        high=round(high, 4),
+        n=len(rows),
+        snips=round(float(np.mean(ours) - np.mean(theirs)), 4) if ours and theirs else None,
+    )
+
+
+def _judge_canary(
+    root: Path, serving_name: str, joined: Sequence[Sample], version: str, since: str, config: LearnConfig
+) -> tuple[KindReport, dict[str, Any] | None]:
+    """The running canary against the serving version on the searches drawn between them since it began: promote
+    it (through the style gate, with per-target verdicts from the same draws) when the lower bound of the
+    difference is above 0, end it when the upper bound is below 0 or after ``canary_max_searches``, else wait."""
+    from reme.policy.registry import clear_canary
+    from reme.settings import load_settings
+    from reme.train.gate import ActivationRefusedError, GateReport, TargetVerdict, gated_activate
+
+    share = load_settings(root).policies.exploration.canary
+    since_rows = [s for s in joined if s.decision.kind == "rank" and s.decision.time >= since and s.rewards > 0]
+    drawn = [(s, c) for s in since_rows if (c := _canary_draw(s, version)) is not None]
+    row = KindReport(time=utc_now(), kind="rank", outcome="canary", serving=serving_name, candidate=version, why="",
+                     holdout_samples=len(drawn))  # fmt: skip
+    sides = sum(c for _, c in drawn), sum(not c for _, c in drawn)
+    if len(drawn) < config.canary_min_searches or min(sides) < config.canary_min_searches // 4 or not 0 < share < 1:
+        row.why = (
+            f"canary {version}: {sides[0]} searches answered by it, {sides[1]} by the serving version where they "
+            f"differ (of {len(since_rows)} rewarded searches since {since}); {config.canary_min_searches} needed"
+        )
+        return row, None
+    differ = len(drawn) / max(len(since_rows), 1)
+    on_drawn = canary_difference([(c, s.ret) for s, c in drawn], share, config)
+    # the gain over all searches: where the two agree the difference is 0
+    row.difference = Estimate(method="canary ips, all searches", value=round(on_drawn.value * differ, 4),
+                              low=round(on_drawn.low * differ, 4), high=round(on_drawn.high * differ, 4),
+                              n=len(since_rows), snips=on_drawn.snips)  # fmt: skip
+    agree = [s.ret for s in since_rows if _canary_draw(s, version) is None]
+    serving_value = float(np.mean([r for c, r in ((c, s.ret) for s, c in drawn) if not c] or [0.0]))
+    serving_value = (float(np.mean(agree)) if agree else serving_value) * (1 - differ) + serving_value * differ
+    row.serving_estimate = Estimate(method="on-policy", value=round(serving_value, 4), low=0.0, high=0.0,
+                                    n=len(since_rows))  # fmt: skip
+    row.candidate_estimate = Estimate(method="on-policy + canary ips", value=round(serving_value + row.difference.value,
+                                      4), low=0.0, high=0.0, n=len(since_rows))  # fmt: skip
+    by_target: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    for s, c in drawn:
+        by_target[str(s.decision.extra.get("target", ""))].append((c, s.ret))
+    verdicts = []
+    for target, pairs in sorted(by_target.items()):
+        judged = len(pairs) >= config.min_target_decisions and 0 < sum(c for c, _ in pairs) < len(pairs)
+        diff = canary_difference(pairs, share, config).value if judged else None
+        verdicts.append(TargetVerdict(target=target, decisions=len(pairs), judged=judged, difference=diff,
+                                      loses=diff is not None and diff < -config.target_margin))  # fmt: skip
+    row.targets = [v.model_dump() for v in verdicts]
+    losing = [v.target for v in verdicts if v.loses]
+    what = f"canary {version} minus serving where they differ {on_drawn.value:+.4f} [{on_drawn.low:+.4f}, "
+    what += f"{on_drawn.high:+.4f}] over {len(drawn)} searches ({sides[0]} answered by it; they differ on "
+    what += f"{differ:.0%} of {len(since_rows)})"
+    if on_drawn.high < 0 or losing or (len(drawn) >= config.canary_max_searches and on_drawn.low <= 0):
+        clear_canary(root, "rank", why=what)
+        row.outcome = "kept"
+        row.why = what + (f"; it loses on {', '.join(losing)}" if losing else "") + ": the canary ends"
+        return row, None
+    if on_drawn.low <= 0:
+        row.why = what + ": the canary goes on"
+        return row, None
+    report = GateReport(candidate_version=version, serving_version=serving_name, margin=config.target_margin,
+                        min_decisions=config.min_target_decisions, targets=verdicts)  # fmt: skip
+    try:
+        gated_activate(root, version, target_report=report)
+    except ActivationRefusedError as exc:
+        clear_canary(root, "rank", why=f"{what}; the activation gates refuse it")
+        row.outcome = "kept"
+        row.why = f"{what}, but the activation gates refuse it: {exc}"
+        return row, None
+    clear_canary(root, "rank", why=f"{what}; promoted")
+    row.outcome = "promoted"
+    row.why = what + ": promoted"
+    return row, {"version": version, "since": utc_now(), "baseline": serving_value}
+
+
+def _start_canary(
+    root: Path, serving: Any, used: Sequence[UsedRanking], row: KindReport, config: LearnConfig
+) -> KindReport:
+    """Train rank candidates from the ``used`` rewards (the serving head's, or one per ``used_residual_bounds``
+    while a rule serves) and make the first that passes the style gate the canary: a head that loses on another
+    style would never be promoted, so it is shown to no one."""
+    from reme.eval.styles import style_report
+    from reme.policy.registry import set_canary
+    from reme.settings import load_settings
+    from reme.train.gate import style_cache_dir
+
+    policies = load_settings(root).policies
+    if not 0 < policies.exploration.canary < 1:
+        row.why += "; no canary (policies.exploration.canary is not between 0 and 1)"
+        return row
+    refused = []
+    bounds: list[float | None] = [None] if hasattr(serving, "head") else list(config.used_residual_bounds)
+    for bound in bounds:
+        candidate = train_from_used(serving, used, config, bound or 0.0)
+        styles = style_report(candidate, scale=policies.style_scale, margin=policies.style_margin,
+                              cache_dir=style_cache_dir(root))  # fmt: skip
+        if styles.passed:
+            break
+        names = ", ".join(f"{s.style} {s.difference:+.3f}" for s in styles.failing)
+        refused.append(f"{'the serving head' if bound is None else f'bound {bound:g}'} ({names})")
+    else:
+        row.why += f"; not tried as a canary: loses more than {policies.style_margin} recall@10 on " + "; ".join(
+            refused
+        )
+        return row
+    folder = learn_dir(root) / "candidates" / f"rank-{candidate.version}"
+    candidate.save(folder)
+    _, row.candidate = set_canary(root, str(folder), note={"source_detail": "reme learn", "bound": bound})
+    row.outcome = "canary"
+    where = (
+        "" if bound is None else f" (residual bound {bound:g}{'; refused: ' + '; '.join(refused) if refused else ''})"
+    )
+    row.why += (
+        f"; tried as a canary{where} on {policies.exploration.canary:.0%} of the searches where its top k differs"
+    )
+    return row
+
+
 def _promote(workspace: Path, kind: Kind, candidate: Any, report: KindReport) -> str:
     """Save the candidate under ``learn/candidates/`` and serve it (a rank head through the activation gates)."""
     from reme.policy.registry import activate
@@ -679,14 +855,28 @@ def _learn_kind(
     joined: Sequence[Sample],
     config: LearnConfig,
     latest: str = "",
+    records: Sequence[Any] = (),
 ) -> tuple[KindReport, dict[str, Any] | None]:
-    """Steps 2-5 of the module for one kind: its row, and the watch to keep when it promoted."""
+    """Steps 2-5 of the module for one kind: its row, and the watch to keep when it promoted. ``records``: the log
+    (the rank learner reads its ``used`` rewards)."""
     from reme.policy.registry import load_active, resolve
     from reme.settings import load_settings
 
     setting = getattr(load_settings(root).policies, kind)
     serving_name = resolve(root, kind, setting)
     serving = load_active(root, kind, setting)
+    if kind == "rank":
+        from reme.policy.registry import canary_of
+
+        running = canary_of(root, "rank")
+        if running is not None:
+            return _judge_canary(root, serving_name, joined, *running, config)
+        used = used_rankings(records)
+        if len(used) >= config.min_samples:
+            row = KindReport(time=utc_now(), kind="rank", outcome="kept", serving=serving_name, train_samples=len(used),
+                             why=f"trained on the used memories of {len(used)} searches; the log cannot judge it "
+                                 "(it shows memories the serving version did not)")  # fmt: skip
+            return _start_canary(root, serving, used, row, config), None
     rank_rows = rank_samples(joined) if kind == "rank" else []  # the join keeps log order
     usable: Sequence[Any] = rank_rows if kind == "rank" else usable_samples(joined, kind)
     if kind == "write":
@@ -756,7 +946,7 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
                 emit(KindReport(time=utc_now(), kind=kind, outcome="skipped", why="no new records since the last run"))
                 continue
             try:
-                row, watch = _learn_kind(root, kind, joined, config, latest)
+                row, watch = _learn_kind(root, kind, joined, config, latest, records)
             except Exception as exc:  # a failing kind leaves its serving version alone, and is retried next run
                 emit(KindReport(time=utc_now(), kind=kind, outcome="failed", why=f"{type(exc).__name__}: {exc}"))
                 continue

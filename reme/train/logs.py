@@ -24,7 +24,7 @@ from reme.eval.metrics import is_scored, recall_of_hits
 from reme.policy.decision import Decision, Matrix
 from reme.policy.explore import exploration_of
 from reme.policy.rank_features import RANK_FEATURES
-from reme.policy.rewards import Sample, has_propensity, join_rewards
+from reme.policy.rewards import Sample, has_propensity, join_rewards, used_memories
 from reme.policy.trajectory import read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
@@ -162,6 +162,9 @@ def rank_samples(samples: Iterable[Sample]) -> list[LoggedRankSample]:
             continue
         if not has_propensity(d):
             continue  # a greedy ordering without exploration: its probability is not a propensity
+        found = exploration_of(d)
+        if found is not None and found.canary is not None:
+            continue  # drawn between the serving policy and a canary: compared on-policy (reme learn), not re-weighted
         if d.policy.startswith("llm") or "features" not in d.inputs:
             continue  # an LLM's decision (an answer synthesised from a ranking) has no feature matrix to re-score
         matrix = Matrix.model_validate(d.inputs["features"])
@@ -180,4 +183,38 @@ def rank_samples(samples: Iterable[Sample]) -> list[LoggedRankSample]:
                 _sampled_share(d),
             )
         )
+    return out
+
+
+@dataclass
+class UsedRanking:
+    """One search whose shown memories a later ``used`` reward labelled: the candidates it showed, best first, as
+    their feature rows, and which of them were used."""
+
+    decision_id: str
+    time: str
+    target: str
+    features: np.ndarray
+    """``(k, F)``: the shown candidates' rows of the search's feature matrix, in the order shown."""
+    used: np.ndarray
+    """``(k,)`` bool."""
+
+
+def used_rankings(records: Sequence[Any]) -> list[UsedRanking]:
+    """The log's searches (any mode, explored or not) that showed at least one memory a later ``used`` reward named
+    (``reme.policy.rewards.used_memories``), in log order. A label on a shown memory needs no propensity: it says
+    which of what was shown was useful, whatever chose to show it."""
+    used = used_memories(records)
+    out = []
+    for d in records:
+        if not isinstance(d, Decision) or d.kind != "rank" or d.decision_id not in used or "features" not in d.inputs:
+            continue
+        matrix = Matrix.model_validate(d.inputs["features"])
+        if tuple(matrix.names) != RANK_FEATURES:
+            continue
+        shown = [p for p in d.extra.get("returned", d.action) if isinstance(p, int) and 0 <= p < len(d.memory_ids)]
+        labels = np.asarray([d.memory_ids[p] in used[d.decision_id] for p in shown], dtype=bool)
+        if shown and labels.any():
+            rows = matrix.array()[shown]
+            out.append(UsedRanking(d.decision_id, d.time, str(d.extra.get("target", "")), rows, labels))
     return out

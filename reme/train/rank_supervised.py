@@ -40,7 +40,9 @@ def train_supervised(
     config: SupervisedConfig,
     validate: Callable[[MLPRankPolicy], dict[str, Any]] | None = None,
     progress: Callable[[int, dict[str, float]], None] | None = None,
+    policy: MLPRankPolicy | None = None,
 ) -> TrainResult:
+    """``policy``: the head to train (e.g. a bounded residual on ReMe's fusion); default a new one of ``config``."""
     import torch
 
     torch.manual_seed(config.seed)
@@ -48,7 +50,7 @@ def train_supervised(
     usable = [ex for ex in train if ex.relevant.any()]
     if not usable:
         raise BadInputError("no training question has an evidence turn among its candidates")
-    policy = MLPRankPolicy(hidden=config.hidden, seed=config.seed, init=config.init)
+    policy = policy or MLPRankPolicy(hidden=config.hidden, seed=config.seed, init=config.init)
     head = policy.head.to(config.device)
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     result = TrainResult(policy)
