@@ -510,16 +510,27 @@ def plot(results: dict[str, Any], seeds: list[int], path: Path) -> None:
 
 
 def merge(args: argparse.Namespace, argv: list[str] | None) -> int:
-    """One report from several: their seeds' results side by side (same scale and arms), the verdict and the plot."""
+    """One report from several: their seeds' results side by side (same scale), the verdict and the plot. A later
+    part's arm replaces an earlier part's for the same seed (e.g. ``--arms learned`` re-run after a learner change:
+    the other arms neither explore nor learn, so they are unchanged); the verdict needs every arm for every seed."""
     parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.merge]
     first = parts[0]
     for part in parts[1:]:
-        if part["scale"] != first["scale"] or part["arms"] != first["arms"]:
-            raise SystemExit(f"cannot merge runs of different scales or arms: {part['command']!r}")
-    results = {seed: arms for part in parts for seed, arms in part["results"].items()}
+        if part["scale"] != first["scale"]:
+            raise SystemExit(f"cannot merge runs of different scales: {part['command']!r}")
+    results: dict[str, dict[str, Any]] = {}
+    source: dict[str, dict[str, str]] = {}
+    for part in parts:
+        command = part["command"] if isinstance(part["command"], str) else " + ".join(part["command"])
+        for seed, arms in part["results"].items():
+            results.setdefault(seed, {}).update(arms)
+            source.setdefault(seed, {}).update({arm: command for arm in arms})
     seeds = sorted(int(s) for s in results)
-    report = {**first, "command": [p["command"] for p in parts], "seeds": seeds, "results": results,
-              "seconds": [p["seconds"] for p in parts]}  # fmt: skip
+    missing = [f"seed {s} {a}" for s in seeds for a in ARMS if a not in results[str(s)]]
+    if missing:
+        raise SystemExit(f"the merged runs lack {', '.join(missing)}")
+    report = {**first, "command": [p["command"] for p in parts], "seeds": seeds, "arms": list(ARMS),
+              "results": results, "arm_sources": source, "seconds": [p["seconds"] for p in parts]}  # fmt: skip
     report["verdict"] = verdict(results, seeds, args.last)
     report["last_days"] = args.last
     if args.plot:

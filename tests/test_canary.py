@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from reme.memory import Memory
+from reme.policy.audit import verify
 from reme.policy.decision import Decision
 from reme.policy.explore import draw, exploration_of, explore_rank
 from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy, RankState
@@ -61,7 +62,7 @@ def test_a_search_under_a_canary_logs_the_draw_and_the_registry_keeps_it_apart(t
             mem.add(f"note {i} about {TOPICS[i % len(TOPICS)]}", target="user:ann")
     MLPRankPolicy(seed=3).save(tmp_path / "head")
     kind, version = set_canary(ws, str(tmp_path / "head"))
-    assert kind == "rank" and canary_of(ws, "rank")[0] == version
+    assert kind == "rank" and canary_of(ws, "rank").version == version
     assert load_canary(ws, "rank").version == version
     assert activations(ws, "rank") == []  # a canary does not serve
     with Memory(ws, encoder=random_encoder) as mem:
@@ -69,9 +70,12 @@ def test_a_search_under_a_canary_logs_the_draw_and_the_registry_keeps_it_apart(t
         rules = [exploration_of(mem.search_with_decision(f"what about {t}?", 5, "user:ann")[0]) for t in TOPICS * 3]
         drawn = [r for r in rules if r is not None]
         assert drawn and all(r.canary == version for r in drawn)
+        assert any(r.canary_served for r in drawn) and not all(r.canary_served for r in drawn)
         # a policy given to one search is compared with no canary
         decision, _ = mem.search_with_decision("hiking?", 5, "user:ann", policy=HeuristicRankPolicy())
         assert exploration_of(decision) is None
+    report = verify(ws)  # the canary's orderings carry the serving policy's log-probability of them
+    assert report.problems == [] and report.checked >= len(TOPICS) * 3
     assert clear_canary(ws, "rank", why="test") == version and canary_of(ws, "rank") is None
     with Memory(ws, encoder=random_encoder) as mem:
         assert mem.rank_canary is None
@@ -79,7 +83,7 @@ def test_a_search_under_a_canary_logs_the_draw_and_the_registry_keeps_it_apart(t
 
 def drawn_sample(i: int, served: bool, ret: float, version: str, target: str = "user:ann") -> Sample:
     d = Decision(kind="rank", policy="heuristic", version="h", mode="greedy", action=[0, 1], logprob=-0.1,
-                 decision_id=f"d{i}", time=f"2026-01-02T00:{i // 60:02d}:{i % 60:02d}+00:00")  # fmt: skip
+                 decision_id=f"d{i}", time=f"2099-01-02T00:{i // 60:02d}:{i % 60:02d}+00:00")  # fmt: skip
     rule = {"epsilon": 0.0, "seed": 0, "explored": served, "canary": version, "canary_served": served,
             "behaviour_logprob": math.log(0.5)}  # fmt: skip
     d.extra.update(target=target, exploration=rule)
@@ -88,7 +92,7 @@ def drawn_sample(i: int, served: bool, ret: float, version: str, target: str = "
 
 def agreeing_sample(i: int, ret: float) -> Sample:
     d = Decision(kind="rank", policy="heuristic", version="h", mode="greedy", action=[0, 1], logprob=-0.1,
-                 decision_id=f"a{i}", time=f"2026-01-02T01:{i // 60:02d}:{i % 60:02d}+00:00")  # fmt: skip
+                 decision_id=f"a{i}", time=f"2099-01-02T01:{i // 60:02d}:{i % 60:02d}+00:00")  # fmt: skip
     return Sample(decision=d, behaviour_logprob=-0.1, ret=ret, rewards=1)
 
 
@@ -115,12 +119,12 @@ def test_the_judge_waits_ends_a_losing_canary_and_promotes_a_winning_one(canary_
     ws, version = canary_ws
     config = LearnConfig(bootstrap=300, canary_min_searches=20, min_target_decisions=1000)
     few = [drawn_sample(i, i % 2 == 0, 1.0, version) for i in range(10)]
-    row, watch = _judge_canary(ws, "heuristic", few, version, "2026-01-01T00:00:00+00:00", config)
+    row, watch = _judge_canary(ws, "heuristic", few, canary_of(ws, "rank"), config)
     assert row.outcome == "canary" and watch is None and "20 needed" in row.why
     assert canary_of(ws, "rank") is not None
 
     losing = [drawn_sample(i, i % 2 == 0, 0.0 if i % 2 == 0 else 1.0, version) for i in range(40)]
-    row, watch = _judge_canary(ws, "heuristic", losing, version, "2026-01-01T00:00:00+00:00", config)
+    row, watch = _judge_canary(ws, "heuristic", losing, canary_of(ws, "rank"), config)
     assert row.outcome == "kept" and watch is None and "the canary ends" in row.why
     assert row.difference.high < 0 and canary_of(ws, "rank") is None and activations(ws, "rank") == []
 
@@ -132,14 +136,18 @@ def test_a_winning_canary_is_promoted_through_the_style_gate(canary_ws) -> None:
     rng = np.random.default_rng(0)
     rows = [drawn_sample(i, i % 2 == 0, float(rng.random() < (0.9 if i % 2 == 0 else 0.2)), version) for i in range(40)]
     rows += [agreeing_sample(i, 0.5) for i in range(60)]
-    row, watch = _judge_canary(ws, "heuristic", rows, version, "2026-01-01T00:00:00+00:00", config)
+    row, watch = _judge_canary(ws, "heuristic", rows, canary_of(ws, "rank"), config)
     assert row.outcome == "promoted", row.why
     assert row.difference.low > 0 and row.difference.n == 100
     assert row.difference.value == pytest.approx(canary_difference(
         [(s.decision.extra["exploration"]["canary_served"], s.ret) for s in rows[:40]], 0.5, config
     ).value * 0.4, abs=1e-3)  # fmt: skip
     assert watch is not None and watch["version"] == version
-    assert canary_of(ws, "rank") is None and activations(ws, "rank")[-1]["version"] == version
+    assert activations(ws, "rank")[-1]["version"] == version
+    # the replaced rule is held back on the same share, to watch the promotion on the same kind of searches
+    held = canary_of(ws, "rank")
+    assert held.holdback and held.setting == "heuristic" and held.version == HeuristicRankPolicy().version
+    assert load_canary(ws, "rank").params == HeuristicRankPolicy().params
 
 
 def test_a_target_the_canary_hurts_ends_it(canary_ws) -> None:
@@ -147,9 +155,40 @@ def test_a_target_the_canary_hurts_ends_it(canary_ws) -> None:
     config = LearnConfig(bootstrap=300, canary_min_searches=20, min_target_decisions=10, target_margin=0.02)
     rows = [drawn_sample(i, i % 2 == 0, 1.0 if i % 2 == 0 else 0.0, version, "user:ann") for i in range(40)]
     rows += [drawn_sample(100 + i, i % 2 == 0, 0.0 if i % 2 == 0 else 0.5, version, "user:bob") for i in range(20)]
-    row, _ = _judge_canary(ws, "heuristic", rows, version, "2026-01-01T00:00:00+00:00", config)
+    row, _ = _judge_canary(ws, "heuristic", rows, canary_of(ws, "rank"), config)
     assert row.outcome == "kept" and "user:bob" in row.why and canary_of(ws, "rank") is None
     assert {t["target"]: t["loses"] for t in row.targets} == {"user:ann": False, "user:bob": True}
+
+
+def promoted(ws: Path, version: str) -> str:
+    """Serve the canary ``version`` through a winning judgement; returns the holdback's version."""
+    config = LearnConfig(bootstrap=300, canary_min_searches=20, min_target_decisions=1000)
+    rows = [drawn_sample(i, i % 2 == 0, 1.0 if i % 2 == 0 else 0.0, version) for i in range(40)]
+    row, _ = _judge_canary(ws, "heuristic", rows, canary_of(ws, "rank"), config)
+    assert row.outcome == "promoted", row.why
+    return canary_of(ws, "rank").version
+
+
+@pytest.mark.parametrize("holdback_wins", [True, False])
+def test_the_holdback_rolls_a_promotion_back_or_lets_it_stand(canary_ws, holdback_wins: bool) -> None:
+    from reme.train.learn import _watch
+
+    ws, version = canary_ws
+    held = promoted(ws, version)
+    config = LearnConfig(bootstrap=300, canary_min_searches=20, min_target_decisions=1000, watch_decisions=1)
+    # while the holdback runs, the before/after watcher leaves the promotion to it
+    assert _watch(ws, "rank", [], {}, config, lambda moment: [], "") is None
+    later = [drawn_sample(500 + i, i % 2 == 0, float((i % 2 == 0) == holdback_wins), held) for i in range(40)]
+    row, watch = _judge_canary(ws, version, later, canary_of(ws, "rank"), config)
+    assert watch is None and canary_of(ws, "rank") is None
+    if holdback_wins:
+        # back to what reme.yaml named before: "default", whose shipped rank default is the heuristic
+        assert row.outcome == "rolled_back" and "serving default again" in row.why, row.why
+        assert row.difference.high < 0
+        assert activations(ws, "rank")[-1]["rollback"] is True and activations(ws, "rank")[-1]["version"] == "default"
+    else:
+        assert row.outcome == "watch_passed" and "the holdback ends" in row.why, row.why
+        assert row.difference.low > 0 and activations(ws, "rank")[-1]["version"] == version
 
 
 @pytest.fixture
@@ -175,7 +214,7 @@ def test_used_memories_train_a_candidate_that_starts_a_canary(used_ws: Path) -> 
     assert row.train_samples == 30 and "used memories of 30 searches" in row.why, row.why
     assert row.outcome == "canary", row.why
     assert "residual bound 0.02; refused: bound 2 (agent -" in row.why
-    version = canary_of(used_ws, "rank")[0]
+    version = canary_of(used_ws, "rank").version
     assert version == row.candidate and (used_ws / "policies" / version).is_dir()
     assert activations(used_ws, "rank") == []  # tried, not served
     (again,) = learn(used_ws, config)

@@ -248,3 +248,29 @@ def test_empty_dense_index_takes_the_dimension_of_its_first_vectors():
     index.add(np.arange(3), vectors)
     scores, ids = index.search(vectors[:1], 2)
     assert index.dim == 8 and ids[0, 0] == 0 and scores[0, 0] == 1.0
+
+
+def test_the_settings_vector_weight_weights_the_rules_ordering_as_well_as_its_score(tmp_path):
+    """``retrieval.vector_weight`` in reme.yaml is ReMe's fusion weight: of the score shown and of the order."""
+    import yaml
+
+    from reme.memory import Memory
+    from reme.policy.audit import verify
+    from reme.policy.rank import HeuristicRankPolicy
+
+    ws = tmp_path / "ws"
+    Memory(ws, encoder=RandomEncoder(16)).close()
+    (ws / "reme.yaml").write_text(yaml.safe_dump({"retrieval": {"vector_weight": 1.0}}), encoding="utf-8")
+    with Memory(ws, encoder=RandomEncoder(16)) as mem:
+        assert isinstance(mem.rank_policy, HeuristicRankPolicy) and mem.rank_policy.params["vector_weight"] == 1.0
+        for i in range(30):
+            mem.add(f"alpha beta note {i}" if i % 3 else f"gamma delta {i}", "user:a")
+        decision, hits = mem.search_with_decision("alpha gamma", 10, "user:a", min_score=-1.0)
+        cosines = [h.vector_score if h.vector_score is not None else -1.0 for h in hits]
+        assert cosines == sorted(cosines, reverse=True)  # cosine alone orders them
+        assert all(h.score == pytest.approx(c) for h, c in zip(hits, cosines) if h.vector_score is not None)
+        assert decision.extra["params"]["vector_weight"] == 1.0  # the log says which rule took it
+        assert mem.reload_policies()["rank"] == str(mem.rank_policy.version)
+        assert mem.rank_policy.params["vector_weight"] == 1.0
+    report = verify(ws)  # re-scored by the rule with the weight each decision recorded
+    assert report.problems == [] and report.checked >= 1

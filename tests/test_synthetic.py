@@ -42,14 +42,14 @@ def default_items(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 
 
 def test_deterministic_per_seed() -> None:
-    assert (*STYLES, "agent") == ALL_STYLES
+    assert (*STYLES, "agent", "chat-zh") == ALL_STYLES
     for style in ALL_STYLES:
         assert generate_synthetic(n_conversations=2, seed=7, style=style) == generate_synthetic(
             n_conversations=2, seed=7, style=style
         )
 
 
-@pytest.mark.parametrize("style", ["chat", "agent"])
+@pytest.mark.parametrize("style", ["chat", "agent", "chat-zh"])
 def test_deterministic_across_processes(style: str) -> None:
     """Hash randomization (PYTHONHASHSEED) must not change the output."""
     code = (
@@ -399,4 +399,40 @@ def test_agent_style_on_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8")) == generate_synthetic(1, sessions=3, seed=0, style="agent")
     bad = CliRunner().invoke(app, ["datasets", "synth", "--out", str(out), "--style", "email"])
-    assert bad.exit_code != 0 and "chat, assistant or agent" in bad.output
+    assert bad.exit_code != 0 and "chat, assistant, agent or chat-zh" in bad.output
+
+
+# The Chinese style (issue 24.16)
+@pytest.fixture(scope="module")
+def zh_items() -> list[dict[str, Any]]:
+    return generate_synthetic(n_conversations=6, sessions=8, seed=0, style="chat-zh")
+
+
+def test_chat_zh_loads_and_its_questions_need_their_evidence(tmp_path: Path, zh_items: list[dict[str, Any]]) -> None:
+    path = tmp_path / "zh.json"
+    path.write_text(json.dumps(zh_items, ensure_ascii=False), encoding="utf-8")
+    episodes, report = load_locomo(path)
+    assert report.warnings == [] and len(episodes) == 6
+    categories: Counter[str] = Counter()
+    for episode in episodes:
+        text = {t.turn_id: t.text for t in episode.turns}
+        assert len({t.speaker for t in episode.turns}) == 2
+        assert all(re.search(r"[\u4e00-\u9fff]", t.text) for t in episode.turns)  # Chinese, every turn
+        for q in episode.questions:
+            categories[q.category] += 1
+            assert q.evidence and all(e in text for e in q.evidence)
+            if q.category == "4":  # the answer is said in its evidence, not in the question
+                assert any(q.answer in text[e] for e in q.evidence), (q.question, q.answer)
+                assert q.answer not in q.question
+    # every LoCoMo category but 3 (open-domain inference), measured on seed 0
+    assert set(categories) == {"1", "2", "4", "5"} and categories["4"] >= 30 and categories["1"] >= 15, categories
+
+
+def test_chat_zh_has_distractors_from_the_same_words(zh_items: list[dict[str, Any]]) -> None:
+    """People around each persona say the same kinds of facts (a pet of the same kind, a move, a workplace)."""
+    episodes, _ = parse_locomo(zh_items)
+    for episode in episodes:
+        evidence = {e for q in episode.questions for e in q.evidence}
+        relations = ("我同事", "我姐姐", "我邻居", "我表弟", "我大学同学", "我室友")
+        others = [t.text for t in episode.turns if t.turn_id not in evidence and t.text.startswith(relations)]
+        assert len(others) >= 4  # two per persona

@@ -57,7 +57,8 @@ def datasets_synth(
         str,
         typer.Option(
             "--style",
-            help="chat (LoCoMo-like), assistant (LongMemEval-like) or agent (agent traces with tool results).",
+            help="chat (LoCoMo-like), assistant (LongMemEval-like), agent (agent traces with tool results) or "
+            "chat-zh (two friends chatting in Chinese).",
         ),
     ] = "chat",
     fmt: Annotated[

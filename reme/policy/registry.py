@@ -11,8 +11,9 @@ corrupt checkpoint is an error when it is loaded, never a silent fallback to the
 
 A kind may also have a **canary**: a registered version that does not serve, but that rank exploration shows to a
 share of the searches where its ordering differs from the serving one (``reme.policy.explore``), so that ``reme
-learn`` can compare the two on live rewards. ``policies/canary.json`` names it per kind (``set_canary``,
-``clear_canary``); its history entries have ``"event": "canary"``.
+learn`` can compare the two on live rewards; after a promotion, the replaced version is kept the same way as a
+*holdback*, so that the promotion is watched on the same searches too. ``policies/canary.json`` names it per kind
+(``set_canary``, ``set_holdback``, ``clear_canary``); its history entries have ``"event": "canary"``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reme.atomic import fsync_dir, fsync_tree, temp_name, whole_dir, write_atomic
 from reme.errors import BadInputError, WorkspaceError
@@ -380,14 +381,38 @@ def _canary_file(workspace: str | Path) -> Path:
     return registry_dir(workspace) / "canary.json"
 
 
-def _canaries(workspace: str | Path) -> dict[str, dict[str, str]]:
+class Canary(NamedTuple):
+    """A kind's canary: the version shown to a share of the searches, since when, and whether it is a *holdback*
+    (the version a promotion replaced, kept on that share so that the promotion is judged on the same searches);
+    ``setting`` is how ``reme.yaml`` would name it (a registry version, or ``heuristic``)."""
+
+    version: str
+    since: str
+    holdback: bool = False
+    setting: str = ""
+
+
+def _canaries(workspace: str | Path) -> dict[str, Canary]:
     path = _canary_file(workspace)
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8") or "{}")
     if not isinstance(data, dict) or not all(isinstance(v, dict) and "version" in v for v in data.values()):
         raise WorkspaceError(f"{path} must map decision kinds to {{version, since}}")
-    return {str(k): {"version": str(v["version"]), "since": str(v.get("since", ""))} for k, v in data.items()}
+    return {
+        str(k): Canary(
+            str(v["version"]),
+            str(v.get("since", "")),
+            bool(v.get("holdback", False)),
+            str(v.get("setting") or v["version"]),
+        )
+        for k, v in data.items()
+    }
+
+
+def _write_canaries(workspace: str | Path, canaries: dict[str, Canary]) -> None:
+    data = {k: c._asdict() for k, c in canaries.items()}
+    write_atomic(_canary_file(workspace), json.dumps(data, sort_keys=True).encode("utf-8"))
 
 
 def set_canary(workspace: str | Path, source: str | Path, note: dict[str, Any] | None = None) -> tuple[str, str]:
@@ -397,32 +422,46 @@ def set_canary(workspace: str | Path, source: str | Path, note: dict[str, Any] |
     kind = _check_kind(policy.kind)
     canaries = _canaries(workspace)
     since = utc_now()
-    canaries[kind] = {"version": policy.version, "since": since}
-    write_atomic(_canary_file(workspace), json.dumps(canaries, sort_keys=True).encode("utf-8"))
+    canaries[kind] = Canary(policy.version, since, False, policy.version)
+    _write_canaries(workspace, canaries)
     _log(workspace, {"time": since, "kind": kind, "version": policy.version, "event": "canary", "started": True,
                      "from": str(source), **({"note": note} if note else {})})  # fmt: skip
     return kind, policy.version
 
 
-def canary_of(workspace: str | Path, kind: str) -> tuple[str, str] | None:
-    """``(version, since)`` of ``kind``'s canary, if one is set."""
-    entry = _canaries(workspace).get(_check_kind(kind))
-    return None if entry is None else (entry["version"], entry["since"])
+def set_holdback(workspace: str | Path, kind: str, setting: str) -> str:
+    """Make ``setting`` (the version a promotion just replaced: a registry version or ``heuristic``) ``kind``'s canary
+    as a holdback; returns its version."""
+    policy = heuristic_for(_check_kind(kind)) if setting == HEURISTIC else load_version(workspace, setting)
+    canaries = _canaries(workspace)
+    since = utc_now()
+    canaries[kind] = Canary(str(policy.version), since, True, setting)
+    _write_canaries(workspace, canaries)
+    _log(workspace, {"time": since, "kind": kind, "version": str(policy.version), "event": "canary", "started": True,
+                     "holdback": True, "from": setting})  # fmt: skip
+    return str(policy.version)
+
+
+def canary_of(workspace: str | Path, kind: str) -> Canary | None:
+    """``kind``'s canary, if one is set."""
+    return _canaries(workspace).get(_check_kind(kind))
 
 
 def load_canary(workspace: str | Path, kind: str) -> Any | None:
     """``kind``'s canary policy, if one is set."""
     found = canary_of(workspace, kind)
-    return None if found is None else load_version(workspace, found[0])
+    if found is None:
+        return None
+    return heuristic_for(kind) if found.setting == HEURISTIC else load_version(workspace, found.version)
 
 
 def clear_canary(workspace: str | Path, kind: str, why: str = "") -> str | None:
     """End ``kind``'s canary (promoted or refused, ``why`` says); returns the version it was."""
     canaries = _canaries(workspace)
     entry = canaries.pop(_check_kind(kind), None)
-    version = None if entry is None else entry["version"]
+    version = None if entry is None else entry.version
     if version is not None:
-        write_atomic(_canary_file(workspace), json.dumps(canaries, sort_keys=True).encode("utf-8"))
+        _write_canaries(workspace, canaries)
         _log(workspace, {"time": utc_now(), "kind": kind, "version": version, "event": "canary", "started": False,
                          "why": why})  # fmt: skip
     return version

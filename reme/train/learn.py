@@ -600,43 +600,54 @@ def canary_difference(rows: Sequence[tuple[bool, float]], share: float, config: 
 
 
 def _judge_canary(
-    root: Path, serving_name: str, joined: Sequence[Sample], version: str, since: str, config: LearnConfig
+    root: Path, serving_name: str, joined: Sequence[Sample], canary: Any, config: LearnConfig
 ) -> tuple[KindReport, dict[str, Any] | None]:
-    """The running canary against the serving version on the searches drawn between them since it began: promote
-    it (through the style gate, with per-target verdicts from the same draws) when the lower bound of the
-    difference is above 0, end it when the upper bound is below 0 or after ``canary_max_searches``, else wait."""
-    from reme.policy.registry import clear_canary
+    """The running canary (``registry.Canary``) against the serving version on the searches drawn between them since
+    it began (inverse-propensity difference, canary minus serving, and the same per target).
+
+    A candidate canary is promoted (through the style gate, with these per-target verdicts) when the lower bound is
+    above 0, the replaced version then held back on the same share; it ends when the upper bound is below 0, a
+    target loses more than ``target_margin``, or after ``canary_max_searches`` undecided. A holdback watches the
+    promotion: the promoted version is rolled back when the holdback is better with confidence (the upper bound of
+    promoted minus holdback below 0), when that difference over all searches is below ``-rollback_margin``, or
+    when it loses a target; the holdback ends when the promoted version is better with confidence or after
+    ``canary_max_searches``. Else the canary goes on."""
+    from reme.policy.registry import clear_canary, rollback, set_holdback
     from reme.settings import load_settings
     from reme.train.gate import ActivationRefusedError, GateReport, TargetVerdict, gated_activate
 
+    version, since, holdback = canary.version, canary.since, canary.holdback
     share = load_settings(root).policies.exploration.canary
     since_rows = [s for s in joined if s.decision.kind == "rank" and s.decision.time >= since and s.rewards > 0]
     drawn = [(s, c) for s in since_rows if (c := _canary_draw(s, version)) is not None]
+    name = "holdback" if holdback else "canary"
     row = KindReport(time=utc_now(), kind="rank", outcome="canary", serving=serving_name, candidate=version, why="",
                      holdout_samples=len(drawn))  # fmt: skip
     sides = sum(c for _, c in drawn), sum(not c for _, c in drawn)
     if len(drawn) < config.canary_min_searches or min(sides) < config.canary_min_searches // 4 or not 0 < share < 1:
         row.why = (
-            f"canary {version}: {sides[0]} searches answered by it, {sides[1]} by the serving version where they "
+            f"{name} {version}: {sides[0]} searches answered by it, {sides[1]} by the serving version where they "
             f"differ (of {len(since_rows)} rewarded searches since {since}); {config.canary_min_searches} needed"
         )
         return row, None
     differ = len(drawn) / max(len(since_rows), 1)
-    on_drawn = canary_difference([(c, s.ret) for s, c in drawn], share, config)
+    sign = -1.0 if holdback else 1.0  # a holdback is judged the other way: the serving version is the newcomer
+    on_drawn = canary_difference([(c, sign * s.ret) for s, c in drawn], share, config)
+    low, high = (on_drawn.low, on_drawn.high)
     # the gain over all searches: where the two agree the difference is 0
-    row.difference = Estimate(method="canary ips, all searches", value=round(on_drawn.value * differ, 4),
-                              low=round(on_drawn.low * differ, 4), high=round(on_drawn.high * differ, 4),
-                              n=len(since_rows), snips=on_drawn.snips)  # fmt: skip
+    row.difference = Estimate(method=f"{name} ips, all searches", value=round(on_drawn.value * differ, 4),
+                              low=round(low * differ, 4), high=round(high * differ, 4), n=len(since_rows),
+                              snips=on_drawn.snips)  # fmt: skip
     agree = [s.ret for s in since_rows if _canary_draw(s, version) is None]
-    serving_value = float(np.mean([r for c, r in ((c, s.ret) for s, c in drawn) if not c] or [0.0]))
+    serving_value = float(np.mean([s.ret for s, c in drawn if not c] or [0.0]))
     serving_value = (float(np.mean(agree)) if agree else serving_value) * (1 - differ) + serving_value * differ
     row.serving_estimate = Estimate(method="on-policy", value=round(serving_value, 4), low=0.0, high=0.0,
                                     n=len(since_rows))  # fmt: skip
-    row.candidate_estimate = Estimate(method="on-policy + canary ips", value=round(serving_value + row.difference.value,
-                                      4), low=0.0, high=0.0, n=len(since_rows))  # fmt: skip
+    row.candidate_estimate = Estimate(method=f"on-policy + {name} ips", value=round(serving_value + sign *
+                                      row.difference.value, 4), low=0.0, high=0.0, n=len(since_rows))  # fmt: skip
     by_target: dict[str, list[tuple[bool, float]]] = defaultdict(list)
     for s, c in drawn:
-        by_target[str(s.decision.extra.get("target", ""))].append((c, s.ret))
+        by_target[str(s.decision.extra.get("target", ""))].append((c, sign * s.ret))
     verdicts = []
     for target, pairs in sorted(by_target.items()):
         judged = len(pairs) >= config.min_target_decisions and 0 < sum(c for c, _ in pairs) < len(pairs)
@@ -645,15 +656,28 @@ def _judge_canary(
                                       loses=diff is not None and diff < -config.target_margin))  # fmt: skip
     row.targets = [v.model_dump() for v in verdicts]
     losing = [v.target for v in verdicts if v.loses]
-    what = f"canary {version} minus serving where they differ {on_drawn.value:+.4f} [{on_drawn.low:+.4f}, "
-    what += f"{on_drawn.high:+.4f}] over {len(drawn)} searches ({sides[0]} answered by it; they differ on "
-    what += f"{differ:.0%} of {len(since_rows)})"
-    if on_drawn.high < 0 or losing or (len(drawn) >= config.canary_max_searches and on_drawn.low <= 0):
+    what = f"serving {serving_name} minus holdback {version}" if holdback else f"canary {version} minus serving"
+    what += f" where they differ {on_drawn.value:+.4f} [{low:+.4f}, {high:+.4f}] over {len(drawn)} searches "
+    what += f"({sides[0]} answered by the {name}; they differ on {differ:.0%} of {len(since_rows)})"
+    if holdback:
+        if high < 0 or row.difference.value < -config.rollback_margin or losing:
+            previous = rollback(root, "rank")
+            clear_canary(root, "rank", why=f"{what}; rolled back")
+            row.outcome = "rolled_back"
+            row.why = what + (f"; it loses on {', '.join(losing)}" if losing else "") + f": serving {previous} again"
+        elif low > 0 or len(drawn) >= config.canary_max_searches:
+            clear_canary(root, "rank", why=what)
+            row.outcome = "watch_passed"
+            row.why = what + ": the holdback ends"
+        else:
+            row.why = what + ": the holdback goes on"
+        return row, None
+    if high < 0 or losing or (len(drawn) >= config.canary_max_searches and low <= 0):
         clear_canary(root, "rank", why=what)
         row.outcome = "kept"
         row.why = what + (f"; it loses on {', '.join(losing)}" if losing else "") + ": the canary ends"
         return row, None
-    if on_drawn.low <= 0:
+    if low <= 0:
         row.why = what + ": the canary goes on"
         return row, None
     report = GateReport(candidate_version=version, serving_version=serving_name, margin=config.target_margin,
@@ -666,9 +690,10 @@ def _judge_canary(
         row.why = f"{what}, but the activation gates refuse it: {exc}"
         return row, None
     clear_canary(root, "rank", why=f"{what}; promoted")
+    held = set_holdback(root, "rank", serving_name)
     row.outcome = "promoted"
-    row.why = what + ": promoted"
-    return row, {"version": version, "since": utc_now(), "baseline": serving_value}
+    row.why = what + f": promoted, {serving_name} held back on the same share to watch it"
+    return row, {"version": version, "since": utc_now(), "baseline": serving_value, "holdback": held}
 
 
 def _start_canary(
@@ -801,6 +826,14 @@ def _watch(
         return None
     entry = entries[-1]
     since = str(entry["time"])
+    if kind == "rank":
+        from reme.policy.registry import canary_of, clear_canary
+
+        held = canary_of(workspace, kind)
+        if held is not None and held.holdback:
+            if held.since >= since:
+                return None  # the holdback judges this activation on the same searches (``_judge_canary``)
+            clear_canary(workspace, kind, why="a later activation replaced the version it watched")
     new = _served_by(workspace, kind, str(entry.get("serves") or entry["version"]))
     live_rows = [(t, r) for t, r in _returns_of(samples, kind, new) if t >= since]
     live = [r for _, r in live_rows]
@@ -870,7 +903,7 @@ def _learn_kind(
 
         running = canary_of(root, "rank")
         if running is not None:
-            return _judge_canary(root, serving_name, joined, *running, config)
+            return _judge_canary(root, serving_name, joined, running, config)
         used = used_rankings(records)
         if len(used) >= config.min_samples:
             row = KindReport(time=utc_now(), kind="rank", outcome="kept", serving=serving_name, train_samples=len(used),

@@ -16,6 +16,7 @@ from reme.errors import BadInputError
 
 from . import life_stories  # noqa: F401  (registers the life stories; event_stories registers with its import below)
 from .agent_traces import build as build_agent
+from .chinese import build as build_chinese
 from .conversation import Conversation
 from .distractors import distractor, never_said, resolve_swaps
 from .event_stories import EVENT_STORIES
@@ -25,9 +26,10 @@ from .render import render
 
 __all__ = ["STYLES", "build", "generate_synthetic", "plan", "write_synthetic"]
 
-STYLES = ("chat", "assistant", "agent")
+STYLES = ("chat", "assistant", "agent", "chat-zh")
 """``chat``: two friends talking; ``assistant``: a user asking an assistant for help (long replies); ``agent``: a
-user giving an agent tasks, with the agent's tool calls and the tools' results as turns (``agent_traces``)."""
+user giving an agent tasks, with the agent's tool calls and the tools' results as turns (``agent_traces``);
+``chat-zh``: two friends talking in Chinese (``chinese``)."""
 
 
 def generate_synthetic(
@@ -64,6 +66,8 @@ def build(rng: random.Random, sample_id: str, sessions: int, style: str) -> dict
     """One conversation of ``sessions`` sessions drawn from ``rng``, planned and rendered as a LoCoMo item."""
     if style == "agent":
         return build_agent(rng, sample_id, sessions)
+    if style == "chat-zh":
+        return build_chinese(rng, sample_id, sessions)
     conversation = Conversation(rng, sample_id, sessions, style)
     plan(conversation)
     return render(conversation)
