@@ -29,3 +29,8 @@ class DatasetError(BadInputError):
 
 class WorkspaceError(ReMeError):
     """A workspace is corrupt, locked by an incompatible version, or cannot be opened."""
+
+
+class StoreUnavailableError(WorkspaceError):
+    """The memory database cannot be reached (PostgreSQL mode); nothing acknowledged was lost. The service answers
+    503 with this message, and the next request tries the database again."""

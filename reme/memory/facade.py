@@ -51,7 +51,7 @@ from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.embedding import Encoder, build_encoder
 from reme.schema import MemoryNode, MemoryType, SearchHit, check_text, make_memory_id, normalize_target
 from reme.settings import WorkspaceSettings, load_settings
-from reme.store.records import RecordStore
+from reme.store.open import open_records
 from reme.store.workspace import Workspace
 
 log = logging.getLogger("reme.memory")
@@ -95,9 +95,8 @@ class Memory:
         seed: int | None = None,
     ):
         self.workspace = Workspace(workspace)
-        self.workspace.check_database()
-        self.records = RecordStore(self.workspace.db_path)
         self.settings = settings or load_settings(self.workspace.root)
+        self.records = open_records(self.workspace, self.settings.store)
         self.retrieval = retrieval or self.settings.retrieval
         policies = self.settings.policies
         self._from_settings = {"rank": rank_policy is None, "write": write_policy is None}

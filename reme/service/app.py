@@ -35,7 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError
+from reme.errors import BadInputError, ConflictError, NotFoundError, ReMeError, StoreUnavailableError
 from reme.schema import normalize_target
 
 from . import ops
@@ -120,14 +120,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     421: {"model": ErrorOut, "description": "Host not served (a server without tokens serves only loopback names)"},
     422: {"model": ErrorOut, "description": "Invalid request"},
     429: {"model": ErrorOut, "description": "Too many requests for this token"},
-    503: {"model": ErrorOut, "description": "The operation needs an LLM and the server has none"},
+    503: {
+        "model": ErrorOut,
+        "description": "The operation needs an LLM and the server has none, or the database is down",
+    },
 }
 
 
 @contextmanager
 def http_errors() -> Iterator[None]:
-    """The library's errors as HTTP statuses: 404 not found, 409 an id in use, 422 bad input, 503 no LLM, 500 any
-    other."""
+    """The library's errors as HTTP statuses: 404 not found, 409 an id in use, 422 bad input, 503 no LLM or the
+    database unreachable, 500 any other."""
     try:
         yield
     except NotFoundError as exc:
@@ -136,7 +139,7 @@ def http_errors() -> Iterator[None]:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except BadInputError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    except LLMUnavailableError as exc:
+    except (LLMUnavailableError, StoreUnavailableError) as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from None
     except ReMeError as exc:
         raise HTTPException(status_code=500, detail=str(exc)) from None
