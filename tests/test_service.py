@@ -53,6 +53,9 @@ def test_every_endpoint_with_auth(served):
     assert alice.post("/v1/search", json={"query": "jazz", "target": "user:bob"}).status_code == 403
     reward = admin.post("/v1/feedback", json={"decision_id": body["decision_id"], "value": 1.0})
     assert reward.status_code == 200 and reward.json()["decision_id"] == body["decision_id"]
+    # a scoped token rewards the decisions of its own targets (the reward path of a multi-tenant host, issue 22.4)
+    own = alice.post("/v1/feedback", json={"decision_id": body["decision_id"], "value": 0.5})
+    assert own.status_code == 200 and own.json()["decision_id"] == body["decision_id"]
     assert alice.post("/v1/feedback", json={"memory_id": mid, "value": 0.5}).status_code == 200
     assert alice.post("/v1/feedback", json={"value": 1.0}).status_code == 422
     export = admin.get("/v1/trajectories")

@@ -175,3 +175,41 @@ def test_the_database_going_away_is_a_clear_error_and_the_store_recovers_by_itse
             assert mem.add("Bo keeps the map in the car", "user:ann") is not None  # and writes go on
     finally:
         server.cleanup()
+
+
+def test_migrate_moves_a_workspace_to_postgres_and_back(tmp_path: Path, postgres_url: str, random_encoder) -> None:
+    from typer.testing import CliRunner
+
+    from reme.cli import app
+    from reme.memory import Memory
+    from reme.policy.audit import verify
+    from reme.settings import load_settings
+
+    ws = tmp_path / "ws"
+    with Memory(ws, encoder=random_encoder) as mem:
+        ids = [mem.add(f, "user:ann").memory_id for f in FACTS]
+        decision, before = mem.search_with_decision("where are the keys?", 5, "user:ann", min_score=-1.0)
+        mem.feedback(1.0, decision_id=decision.decision_id)
+    schema = os.environ["REME_TEST_SCHEMA"]
+    runner = CliRunner()
+    moved = runner.invoke(app, ["migrate", "--from", str(ws), "--to", postgres_url, "--schema", schema, "--use"])
+    assert moved.exit_code == 0, moved.output
+    assert f"copied {len(FACTS)} memories" in moved.output
+    assert load_settings(ws).store.url == postgres_url and load_settings(ws).store.schema_name == schema
+    with Memory(ws, encoder=random_encoder) as mem:  # the same workspace, now on PostgreSQL
+        assert type(mem.records).__name__ == "PostgresRecordStore" and mem.count("user:ann") == len(FACTS)
+        after = mem.search("where are the keys?", limit=5, target="user:ann", min_score=-1.0)
+        assert [(h.memory.memory_id, round(h.score, 5)) for h in after] == [
+            (h.memory.memory_id, round(h.score, 5)) for h in before
+        ]  # the same ids (the id key moved with them) and scores
+        assert mem.get(ids[0]).content == FACTS[0]
+    assert verify(ws).problems == []
+    again = runner.invoke(app, ["migrate", "--from", str(ws), "--to", postgres_url, "--schema", schema])
+    assert again.exit_code != 0 and "already holds" in again.output  # never onto a store with memories
+    back = tmp_path / "back"
+    returned = runner.invoke(app, ["migrate", "--from", postgres_url, "--schema", schema, "--to", str(back)])
+    assert returned.exit_code == 0, returned.output
+    with Memory(back, encoder=random_encoder) as mem:
+        assert type(mem.records).__name__ == "RecordStore" and sorted(
+            n.memory_id for n in mem.list("user:ann")
+        ) == sorted(ids)

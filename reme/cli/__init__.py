@@ -178,13 +178,14 @@ def main_callback(
 
 # The table of commands, in the order `reme --help` lists them. The command modules import the helpers above, so
 # they are imported once those exist.
-from reme.cli import bench, datasets, doctor, evaluate, learn, memories, policy, serve, train, trajectories  # noqa: E402
+from reme.cli import bench, datasets, doctor, evaluate, learn, memories, policy, serve, store, train, trajectories  # noqa: E402
 
 app.add_typer(memories.commands)
 app.add_typer(train.commands)
 app.add_typer(learn.commands)
 app.add_typer(serve.commands)
 app.add_typer(doctor.commands)
+app.add_typer(store.commands)
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(trajectories.trajectories_app, name="trajectories")
 app.add_typer(policy.policy_app, name="policy")

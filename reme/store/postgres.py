@@ -404,6 +404,11 @@ class PostgresRecordStore:
             last = int(rows[-1][0])
             yield [(int(r[0]), str(r[1])) for r in rows]
 
+    def vector_models(self, seqs: Sequence[int]) -> dict[int, str]:
+        """``seq -> vector_model``: the id of the model that made each row's vector."""
+        rows = self._read("SELECT seq, vector_model FROM {s}.memories WHERE seq = ANY(%s)", ([int(s) for s in seqs],))
+        return {int(a): str(b) for a, b in rows}
+
     def count_stale(self, model_id: str) -> int:
         rows = self._read("SELECT COUNT(*) FROM {s}.memories WHERE vector_model != %s OR vector IS NULL", (model_id,))
         return int(rows[0][0])

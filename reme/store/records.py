@@ -427,6 +427,17 @@ class RecordStore:
             last = int(rows[-1][0])
             yield [(int(r[0]), str(r[1])) for r in rows]
 
+    def vector_models(self, seqs: Sequence[int]) -> dict[int, str]:
+        """``seq -> vector_model``: the id of the model that made each row's vector."""
+        out: dict[int, str] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = [int(s) for s in seqs[start : start + 500]]
+            rows = self._read(
+                f"SELECT seq, vector_model FROM memories WHERE seq IN ({','.join('?' * len(chunk))})", chunk
+            )
+            out.update((int(a), str(b)) for a, b in rows)
+        return out
+
     def count_stale(self, model_id: str) -> int:
         return int(
             self._read("SELECT COUNT(*) FROM memories WHERE vector_model != ? OR vector IS NULL", (model_id,))[0][0]

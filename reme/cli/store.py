@@ -1,0 +1,102 @@
+"""``reme migrate``: a workspace's records between its SQLite file and PostgreSQL (``reme.store.migrate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reme.cli import Reply, json_command
+from reme.cli.options import JsonOpt
+from reme.errors import BadInputError
+
+commands: typer.Typer = typer.Typer()
+
+
+def _is_url(place: str) -> bool:
+    return place.startswith(("postgresql://", "postgres://"))
+
+
+def _open(place: str, schema: str, must_exist: bool) -> Any:
+    from reme.store.postgres import PostgresRecordStore
+    from reme.store.records import RecordStore
+    from reme.store.workspace import Workspace
+
+    if _is_url(place):
+        return PostgresRecordStore(place, schema)
+    workspace = Workspace(place) if not must_exist or Path(place).is_dir() else None
+    if workspace is None or (must_exist and not workspace.db_path.is_file()):
+        raise BadInputError(f"no reme workspace at {place} (give a workspace folder or a postgresql:// URL)")
+    workspace.check_database()
+    return RecordStore(workspace.db_path)
+
+
+@commands.command(
+    epilog="Examples: reme migrate --from ws --to postgresql://reme@db/memory --use  |  "
+    "reme migrate --from postgresql://reme@db/memory --to ws --use"
+)
+@json_command
+def migrate(
+    source: Annotated[str, typer.Option("--from", help="A workspace folder or a postgresql:// URL.")],
+    dest: Annotated[str, typer.Option("--to", help="A workspace folder or a postgresql:// URL (empty).")],
+    schema: Annotated[str, typer.Option("--schema", help="The PostgreSQL schema of the workspace's tables.")] = "reme",
+    use: Annotated[
+        bool, typer.Option("--use", help="Point the workspace's reme.yaml at the destination (writes store.url).")
+    ] = False,
+    json_out: JsonOpt = None,
+) -> Reply:
+    """Copy every memory, vector and the store's meta (id key, embedding model) from one store to an empty one. The
+    workspace folder keeps its trajectory log and registry; with --use its reme.yaml then names the new store."""
+    from reme.progress import progress_bar
+    from reme.store.migrate import copy_records
+
+    if _is_url(source) == _is_url(dest):
+        raise BadInputError("migrate between a workspace folder and a postgresql:// URL (one of each)")
+    src, dst = _open(source, schema, True), _open(dest, schema, False)
+    try:
+        with progress_bar("copying memories", total=src.count(), enabled=True) as advance:
+            seen = [0]
+
+            def step(done: int, total: int) -> None:
+                advance(done - seen[0])
+                seen[0] = done
+
+            copied = copy_records(src, dst, progress=step)
+    finally:
+        src.close()
+        dst.close()
+    folder = dest if _is_url(source) else source
+    if use:
+        _point(Path(folder), None if _is_url(source) else dest, schema)
+    out = {"copied": copied, "from": _shown(source), "to": _shown(dest), "workspace_uses_it": use}
+
+    def show() -> None:
+        print(f"copied {copied} memories from {_shown(source)} to {_shown(dest)}")
+        if not use:
+            print(f"the workspace {folder} still reads its old store: rerun with --use, or set REME_STORE_URL")
+
+    return Reply(out, show)
+
+
+def _shown(place: str) -> str:
+    from reme.store.postgres import _redacted
+
+    return _redacted(place) if _is_url(place) else place
+
+
+def _point(workspace: Path, url: str | None, schema: str) -> None:
+    """Write (or, for ``None``, remove) ``store`` in the workspace's reme.yaml."""
+    import yaml
+
+    from reme.atomic import write_atomic
+    from reme.settings import SETTINGS_FILE, WorkspaceSettings
+
+    path = workspace / SETTINGS_FILE
+    data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    if url is None:
+        data.pop("store", None)
+    else:
+        data["store"] = {"url": url, "schema": schema}
+    WorkspaceSettings(**data)  # refuse to write a file that would not load
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False).encode("utf-8"))
