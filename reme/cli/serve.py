@@ -84,6 +84,12 @@ def serve(
         bool, typer.Option("--learn", help="Run `reme learn` in the background and serve what it promotes.")
     ] = False,
     learn_every: Annotated[float, typer.Option("--learn-every", help="Seconds between learning passes.")] = 600.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", help="Worker processes on one port, each with its own caches (restarted if one dies)."
+        ),
+    ] = 1,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
@@ -95,6 +101,13 @@ def serve(
     from reme.service.server import run_server
 
     _check_limits(request_timeout, max_connections, max_per_client, rate_limit)
+    if workers < 1:
+        raise BadInputError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and learn:
+        raise BadInputError(
+            "--learn runs with one worker: with --workers, run `reme learn` beside the service (e.g. from cron) and "
+            "restart or signal the workers to serve what it promotes"
+        )
 
     tokens = load_tokens(token_file) if token_file else None
     try:
@@ -105,6 +118,15 @@ def serve(
         raise BadInputError(f"refusing to serve on {host} without --token-file: only loopback runs without auth")
     llm = _service_llm(llm_base_url, llm_model)
     root = workspace_path(ctx, workspace)
+    if workers > 1:
+        from reme.service.server import run_workers
+
+        def build() -> Any:  # in each worker process: its own Memory, caches and database connections
+            return create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+
+        run_workers(build, host, port, workers, request_timeout=request_timeout, max_connections=max_connections,
+                    max_per_client=max_per_client)  # fmt: skip
+        return
     app_ = create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
     if learn:
         from reme.train.learn import learn_in_background

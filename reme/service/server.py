@@ -28,6 +28,7 @@ __all__ = [
     "guarded_protocol",
     "raise_open_files",
     "run_server",
+    "run_workers",
 ]
 
 log = logging.getLogger(__name__)
@@ -145,3 +146,85 @@ def run_server(
         log.warning("open-files limit %d: serving at most %d connections", limit, cap)
     protocol = guarded_protocol(request_timeout, cap, max_per_client)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http=protocol, timeout_keep_alive=5)
+
+
+def run_workers(
+    build_app: Any,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_per_client: int = DEFAULT_MAX_PER_CLIENT,
+    log_level: str = "info",
+    restart_delay: float = 1.0,
+) -> None:
+    """Serve with ``workers`` processes on one listening socket, until stopped: the parent binds ``host:port``,
+    forks the workers (each calls ``build_app()`` itself, so each has its own ``Memory``, caches and connection pool)
+    and restarts one that dies (after ``restart_delay`` seconds); SIGINT or SIGTERM stops them all. The kernel
+    spreads connections over the workers. The limits are per worker."""
+    import multiprocessing
+    import signal
+    import socket
+    import time
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    context = multiprocessing.get_context("fork")
+
+    def start(index: int) -> Any:
+        process = context.Process(
+            target=_worker, args=(build_app, sock, request_timeout, max_connections, max_per_client, log_level),
+            name=f"reme-worker-{index}", daemon=False,
+        )  # fmt: skip
+        process.start()
+        return process
+
+    running = {i: start(i) for i in range(workers)}
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info("serving on %s:%d with %d workers", host, port, workers)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for index, process in list(running.items()):
+                if not process.is_alive() and not stopping:
+                    log.warning("worker %d (pid %s) exited with %s: starting another", index, process.pid,
+                                process.exitcode)  # fmt: skip
+                    time.sleep(restart_delay)
+                    running[index] = start(index)
+    finally:
+        for process in running.values():
+            if process.is_alive():
+                process.terminate()
+        for process in running.values():
+            process.join(timeout=15)
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _worker(
+    build_app: Any, sock: Any, request_timeout: float, max_connections: int, max_per_client: int, log_level: str
+) -> None:
+    """One worker process: its own app on the shared socket."""
+    import signal
+
+    import uvicorn
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    limit = raise_open_files()
+    cap = max(1, min(max_connections, limit - 64))
+    protocol = guarded_protocol(request_timeout, cap, max_per_client)
+    config = uvicorn.Config(build_app(), log_level=log_level, http=protocol, timeout_keep_alive=5)
+    uvicorn.Server(config).run(sockets=[sock])
