@@ -160,6 +160,18 @@ def test_a_target_the_canary_hurts_ends_it(canary_ws) -> None:
     assert {t["target"]: t["loses"] for t in row.targets} == {"user:ann": False, "user:bob": True}
 
 
+def test_a_target_whose_slice_is_only_noise_does_not_end_a_canary(canary_ws) -> None:
+    ws, version = canary_ws
+    config = LearnConfig(bootstrap=300, canary_min_searches=20, min_target_decisions=10, target_margin=0.02)
+    # user:cy: 20 drawn searches, the canary one success behind (point estimate -0.1), its interval across 0
+    rows = [drawn_sample(i, i % 2 == 0, float(i % 4 == 0 or i % 4 == 1), version, "user:cy") for i in range(20)]
+    rows[0].ret = 0.0
+    row, _ = _judge_canary(ws, "heuristic", rows, canary_of(ws, "rank"), config)
+    (verdict,) = row.targets
+    assert verdict["judged"] and verdict["difference"] < -0.02 and not verdict["loses"]
+    assert row.outcome == "canary" and "goes on" in row.why and canary_of(ws, "rank") is not None
+
+
 def promoted(ws: Path, version: str) -> str:
     """Serve the canary ``version`` through a winning judgement; returns the holdback's version."""
     config = LearnConfig(bootstrap=300, canary_min_searches=20, min_target_decisions=1000)
