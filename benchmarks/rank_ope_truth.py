@@ -88,6 +88,42 @@ def greedy_hits(policy: Any, rows: list[Any], truth: dict[str, np.ndarray]) -> n
     return np.asarray(out)
 
 
+def true_heur_of(held: list[Any], truth: dict[str, np.ndarray]) -> float:
+    from reme.policy.rank import HeuristicRankPolicy
+
+    return float(greedy_hits(HeuristicRankPolicy(), held, truth).mean())
+
+
+def used_label_heads(
+    workspace: Path, held: list[Any], truth: dict[str, np.ndarray], heuristic: float, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """What ``reme learn``'s canary candidates would be at this log: heads trained on the ``used`` rewards of the
+    searches before the held-back slice (``reme.train.learn.train_from_used``), one per residual bound, each with
+    its true gain on the held-back searches and the style gate's verdict (``reme.eval.styles``, small scale)."""
+    from reme.eval.styles import style_report
+    from reme.policy.rank import HeuristicRankPolicy
+    from reme.policy.trajectory import read_records
+    from reme.train.learn import LearnConfig, train_from_used
+    from reme.train.logs import trajectory_dir, used_rankings
+
+    records = [e.record for e in read_records(trajectory_dir(workspace)) if e.record is not None]
+    held_ids = {s.decision_id for s in held}
+    first_held = min(str(r.time) for r in records if getattr(r, "decision_id", None) in held_ids)
+    used = [u for u in used_rankings(records) if u.time < first_held]
+    out = []
+    for bound in LearnConfig().used_residual_bounds:
+        head = train_from_used(HeuristicRankPolicy(), used, LearnConfig(steps=args.steps), bound)
+        styles = style_report(head, scale="small", margin=0.01, cache_dir=args.style_cache)
+        out.append({
+            "bound": bound,
+            "train_searches": len(used),
+            "truth_difference": round(float(greedy_hits(head, held, truth).mean()) - heuristic, 4),
+            "style_gate_passes": styles.passed,
+            "styles_lost": {v.style: round(v.difference, 4) for v in styles.failing},
+        })  # fmt: skip
+    return out
+
+
 def ceiling_last_days(
     rows: list[Any], truth: dict[str, np.ndarray], day_of: dict[str, int], scale: str, last: int
 ) -> float:
@@ -149,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=200, help="PPO steps (reme learn's default)")
     parser.add_argument("--temperatures", default="0.05,0.15,0.3")
     parser.add_argument("--last", type=int, default=5, help="days simulate_use.py's verdict averages")
+    parser.add_argument("--style-cache", default=None, help="the style suite's candidates (built there once)")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args(argv)
     from reme.policy.rank import HeuristicRankPolicy, MLPRankPolicy
@@ -176,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     labelled = [RankExample(s.decision_id, s.decision_id, s.features, truth[s.decision_id],
                             int(truth[s.decision_id].sum())) for s in train]  # fmt: skip
     oracle = train_supervised(labelled, SupervisedConfig(steps=args.steps, seed=0)).policy
+    used_heads = used_label_heads(workspace, held, truth, true_heur_of(held, truth), args)
     true_cand, true_heur = greedy_hits(candidate, held, truth), greedy_hits(heuristic, held, truth)
     # the share of held-back searches whose logged reward the truth gives back (an update can replace a turn's text)
     agreement = float(np.mean([truth[s.decision_id][s.ordering].any() == (s.ret > 0) for s in held]))
@@ -209,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             "candidate": cand_est.model_dump(exclude={"units"}),
             "difference": difference.model_dump(exclude={"units"}),
         },
+        "used_label_heads": used_heads,
         "relogged": [
             relogged_difference(candidate, held, truth, float(t), 0.2, seed=5)
             for t in args.temperatures.split(",")

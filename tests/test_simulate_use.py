@@ -81,7 +81,9 @@ def test_a_bad_version_served_by_force_is_rolled_back_by_the_watcher(report: tup
     assert len(judged) == 1 and "fell below the replaced version's" in judged[0]["why"]
 
 
-def test_the_rank_estimate_is_checked_against_the_truth_of_the_simulated_searches(report: tuple[dict, Path]) -> None:
+def test_the_rank_estimate_is_checked_against_the_truth_of_the_simulated_searches(
+    report: tuple[dict, Path], style_suite: Path
+) -> None:
     """benchmarks/rank_ope_truth.py matches every logged search of the learned arm to its question: the truth it
     rebuilds gives back the rewards the log holds, and the estimate of the logging policy itself is its return."""
     _, work = report
@@ -89,7 +91,7 @@ def test_the_rank_estimate_is_checked_against_the_truth_of_the_simulated_searche
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, str(ROOT / "benchmarks" / "rank_ope_truth.py"), "--workspace",
                str(work / "ws" / "seed0-learned"), "--seed", "0", "--scale", "small", "--steps", "20",
-               "--temperatures", "0.05", "--json", str(out)]  # fmt: skip
+               "--temperatures", "0.05", "--style-cache", str(style_suite), "--json", str(out)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -98,6 +100,10 @@ def test_the_rank_estimate_is_checked_against_the_truth_of_the_simulated_searche
     assert abs(data["as_logged"]["heuristic"]["value"] - data["as_logged"]["logged_return"]) < 0.05
     truth = data["truth"]
     assert truth["difference"] == pytest.approx(truth["candidate"] - truth["heuristic"], abs=1e-3)
+    assert truth["heuristic"] <= truth["ceiling"] and truth["head_from_true_labels"] <= truth["ceiling"]
+    heads = data["used_label_heads"]  # the canary's candidates at each residual bound, with the style gate's verdict
+    assert [h["bound"] for h in heads] == [2.0, 1.0, 0.5, 0.25]
+    assert all(isinstance(h["style_gate_passes"], bool) and h["train_searches"] > 0 for h in heads)
     assert [row["temperature"] for row in data["relogged"]] == [0.05]
     # a wrong seed rebuilds other questions: the benchmark refuses instead of scoring against a wrong truth
     wrong = subprocess.run([*command[:5], "1", *command[6:]], capture_output=True, text=True, env=env, timeout=600,
