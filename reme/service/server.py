@@ -140,12 +140,17 @@ def run_server(
     limit, leaving room for the workspace's own files)."""
     import uvicorn
 
+    protocol = _capped_protocol(request_timeout, max_connections, max_per_client)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http=protocol, timeout_keep_alive=5)
+
+
+def _capped_protocol(request_timeout: float, max_connections: int, max_per_client: int) -> type:
+    """``guarded_protocol`` with ``max_connections`` lowered to fit the open-files limit (raised first)."""
     limit = raise_open_files()
     cap = max(1, min(max_connections, limit - 64))
     if cap < max_connections:
         log.warning("open-files limit %d: serving at most %d connections", limit, cap)
-    protocol = guarded_protocol(request_timeout, cap, max_per_client)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http=protocol, timeout_keep_alive=5)
+    return guarded_protocol(request_timeout, cap, max_per_client)
 
 
 def run_workers(
@@ -223,8 +228,6 @@ def _worker(
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    limit = raise_open_files()
-    cap = max(1, min(max_connections, limit - 64))
-    protocol = guarded_protocol(request_timeout, cap, max_per_client)
+    protocol = _capped_protocol(request_timeout, max_connections, max_per_client)
     config = uvicorn.Config(build_app(), log_level=log_level, http=protocol, timeout_keep_alive=5)
     uvicorn.Server(config).run(sockets=[sock])

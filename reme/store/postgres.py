@@ -33,13 +33,9 @@ import numpy as np
 
 from reme.errors import ConflictError, NotFoundError, StoreUnavailableError, WorkspaceError
 from reme.schema import MemoryNode
+from reme.store.records import _COLUMNS, _node_values, _row_to_node
 
 __all__ = ["MIGRATIONS", "PostgresRecordStore"]
-
-_COLUMNS = (
-    "memory_id, memory_type, memory_target, when_to_use, content, message_time, ref_memory_id, author, score, "
-    "metadata, time_created, time_modified"
-)
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -70,23 +66,6 @@ MIGRATIONS: tuple[str, ...] = (
 Append, never edit: a database applies only the ones it has not."""
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-def _row_to_node(row: Sequence[Any]) -> MemoryNode:
-    metadata = row[9] if isinstance(row[9], dict) else json.loads(row[9])
-    return MemoryNode(
-        memory_id=row[0], memory_type=row[1], memory_target=row[2], when_to_use=row[3], content=row[4],
-        message_time=row[5], ref_memory_id=row[6], author=row[7], score=row[8], metadata=metadata,
-        time_created=row[10], time_modified=row[11],
-    )  # fmt: skip
-
-
-def _node_values(node: MemoryNode) -> tuple[Any, ...]:
-    return (
-        node.memory_id, node.memory_type, node.memory_target, node.when_to_use, node.content, node.message_time,
-        node.ref_memory_id, node.author, float(node.score),
-        json.dumps(node.metadata, ensure_ascii=False, allow_nan=False), node.time_created, node.time_modified,
-    )  # fmt: skip
 
 
 def _vector(values: Any) -> np.ndarray:

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS targets (target TEXT PRIMARY KEY, generation INTEGER 
 
 
 def _row_to_node(row: Sequence[Any]) -> MemoryNode:
+    """A ``_COLUMNS`` row as a node (``metadata`` as JSON text, or already parsed: PostgreSQL's JSONB)."""
     return MemoryNode(
         memory_id=row[0],
         memory_type=row[1],
@@ -64,7 +65,7 @@ def _row_to_node(row: Sequence[Any]) -> MemoryNode:
         ref_memory_id=row[6],
         author=row[7],
         score=row[8],
-        metadata=json.loads(row[9]),
+        metadata=row[9] if isinstance(row[9], dict) else json.loads(row[9]),
         time_created=row[10],
         time_modified=row[11],
     )
