@@ -391,12 +391,21 @@ def bad_rank_head(path: Path, seed: int) -> Path:
     return path
 
 
-async def run_arm(root: Path, arm: str, seed: int, scale: Scale, encoder: Any, progress: Any) -> dict[str, Any]:
+async def run_arm(
+    root: Path, arm: str, seed: int, scale: Scale, encoder: Any, progress: Any, style_cache: Path | None = None
+) -> dict[str, Any]:
+    import shutil
+
     from reme.schema import use_clock
 
     users = make_users(scale.users, scale.days, seed)
     clock = Clock()
     sim = Simulation(root / f"seed{seed}-{arm}", arm, users, encoder, scale, seed)
+    if style_cache is not None:  # the style gate's candidates, built once elsewhere: the same files it would build
+        target = sim.root / "cache" / "style-suite"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in Path(style_cache).glob("*.npz"):
+            shutil.copy2(path, target / path.name)
     days: list[dict[str, Any]] = []
     rollback: dict[str, Any] | None = None
     storage_cost = 0.001
@@ -554,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--plot", default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch/FAISS threads (default: reme.threads')")
+    parser.add_argument("--style-cache", default=None, help="a folder of the style gate's built candidates to reuse")
     parser.add_argument(
         "--merge", nargs="+", default=None, metavar="JSON",
         help="combine earlier runs (e.g. one seed each, run in parallel) into one report, verdict and plot",
@@ -587,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in seeds:
             results[str(seed)] = {}
             for arm in arms:
-                results[str(seed)][arm] = asyncio.run(run_arm(work, arm, seed, scale, encoder, progress))
+                cache = Path(args.style_cache) if args.style_cache else None
+                results[str(seed)][arm] = asyncio.run(run_arm(work, arm, seed, scale, encoder, progress, cache))
     report: dict[str, Any] = {
         "benchmark": "simulate_use",
         "command": "python benchmarks/simulate_use.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -494,7 +494,10 @@ def _check_workspace(ws: Path, model: _Model, inflight: dict[str, str | None], s
                     ids, _ = index.bm25.search(token, 1)
                     if len(ids) != 1 or int(ids[0]) != seq:
                         problem("index", f"{target}: BM25 does not find memory {seq} by its token {token}")
-            check = sqlite3.connect(ws / "reme.db").execute("PRAGMA integrity_check").fetchone()[0]
+            on_sqlite = not (ws / "reme.yaml").is_file() or "postgresql" not in (ws / "reme.yaml").read_text()
+            check = (
+                sqlite3.connect(ws / "reme.db").execute("PRAGMA integrity_check").fetchone()[0] if on_sqlite else "ok"
+            )
             if check != "ok":
                 problem("index", f"reme.db integrity_check: {check}")
             cache = EmbeddingCache(ws / "embedding_cache" / "embeddings.db")
@@ -655,9 +658,12 @@ def run_trial(ws: Path, model: _Model, group: str, seed: int, trial: int, stats:
     _check_workspace(ws, model, inflight, stats)
 
 
-def run_group(group: str, trials: int, seed: int, root: Path, chain: int = 10) -> GroupStats:
+def run_group(
+    group: str, trials: int, seed: int, root: Path, chain: int = 10, store: dict[str, str] | None = None
+) -> GroupStats:
     """``trials`` crash trials of one group; the workspace is kept across ``chain`` consecutive trials (each
-    child recovers from the previous kill) and then started afresh."""
+    child recovers from the previous kill) and then started afresh. ``store``: ``reme.yaml``'s ``store`` settings of
+    each workspace (PostgreSQL; one schema per workspace, suffixed with its number)."""
     if group not in GROUPS:
         raise ValueError(f"unknown crash point group {group!r}: one of {GROUPS}")
     stats = GroupStats(group)
@@ -670,6 +676,12 @@ def run_group(group: str, trials: int, seed: int, root: Path, chain: int = 10) -
         if trial % chain == 0:
             ws = root / f"ws-{group}-{trial // chain}"
             model = _Model()
+            if store is not None:
+                import yaml
+
+                ws.mkdir(parents=True, exist_ok=True)
+                own = {**store, "schema": f"{store['schema']}_{trial // chain}"}
+                (ws / "reme.yaml").write_text(yaml.safe_dump({"store": own}), encoding="utf-8")
         run_trial(ws, model, group, seed, trial, stats, scratch)
     stats.wall_s = time.monotonic() - started
     return stats

@@ -178,8 +178,11 @@ class ConcurrencyStats:
         return self.lost_updates + self.resurrected + self.missing + self.phantom + self.index + self.log + self.errors
 
 
-def run_concurrent(root: Path, processes: int, threads: int, ops: int, seed: int) -> ConcurrencyStats:
-    """Start ``processes`` workers of ``threads`` threads, ``ops`` operations each, on one new workspace."""
+def run_concurrent(
+    root: Path, processes: int, threads: int, ops: int, seed: int, store: dict[str, str] | None = None
+) -> ConcurrencyStats:
+    """Start ``processes`` workers of ``threads`` threads, ``ops`` operations each, on one new workspace (its
+    records in PostgreSQL when ``store`` gives ``reme.yaml``'s ``store`` settings)."""
     import numpy as np
 
     from reme.memory import Memory
@@ -190,6 +193,11 @@ def run_concurrent(root: Path, processes: int, threads: int, ops: int, seed: int
     shared_count, owners = _layout(workers)
     words = [f"word{i}" for i in range(60)]
     ws = root / "ws"
+    if store is not None:
+        import yaml
+
+        ws.mkdir(parents=True)
+        (ws / "reme.yaml").write_text(yaml.safe_dump({"store": store}), encoding="utf-8")
     with Memory(ws, encoder=RandomEncoder(DIM)) as mem:
         shared = [mem.add(f"shared memory {m} word{m}", TARGETS[m % 3]) for m in range(shared_count)]
         doomed = [mem.add(f"doomed memory {d} word{d}", TARGETS[d % 3]) for d in range(2 * workers)]
@@ -271,7 +279,8 @@ def run_concurrent(root: Path, processes: int, threads: int, ops: int, seed: int
             if not np.allclose(mem.records.vector(mid)[0], RandomEncoder(DIM).encode([node.index_text])[0], atol=1e-6):
                 stats.index += 1
                 stats.problems.append(f"{mid}: vector is not the vector of its text")
-        check = mem.records._read("PRAGMA integrity_check")[0][0]
+        # SQLite's own check of its file (PostgreSQL keeps no file of the workspace's to check)
+        check = mem.records._read("PRAGMA integrity_check")[0][0] if store is None else "ok"
         if check != "ok":
             stats.index += 1
             stats.problems.append(f"integrity_check: {check}")
@@ -294,12 +303,19 @@ def _size(request: pytest.FixtureRequest) -> tuple[int, int, int]:
     return 3, 2, 100
 
 
-def test_concurrent_writers_and_searchers_lose_nothing(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_concurrent_writers_and_searchers_lose_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
     processes, threads, ops = _size(request)
     seed = int(request.config.getoption("--crash-seed"))
-    stats = run_concurrent(tmp_path, processes, threads, ops, seed)
+    store = None
+    if backend == "postgres":
+        pytest.importorskip("psycopg")
+        store = {"url": request.getfixturevalue("postgres_url"), "schema": os.environ["REME_TEST_SCHEMA"]}
+    stats = run_concurrent(tmp_path, processes, threads, ops, seed, store)
     print(
-        f"\nconcurrency: {processes} processes x {threads} threads, {stats.ops} operations, "
+        f"\nconcurrency ({backend}): {processes} processes x {threads} threads, {stats.ops} operations, "
         f"{stats.anomalies} anomalies (lost updates {stats.lost_updates}, resurrected {stats.resurrected}, "
         f"missing {stats.missing}, phantom {stats.phantom}, index {stats.index} of {stats.index_checks} online "
         f"checks + final, log {stats.log}, errors {stats.errors}); {stats.wall_s:.1f} s"

@@ -41,6 +41,18 @@ def test_no_acknowledged_write_is_lost_after_sigkill(group: str, tmp_path: Path,
         assert stats.torn_tails > 0  # torn records were left, found, skipped, and cut off by the next writer
 
 
+def test_no_acknowledged_write_is_lost_after_sigkill_on_postgres(tmp_path: Path, request: pytest.FixtureRequest):
+    """The timer group (a SIGKILL at a random moment of a writing child) with the records in PostgreSQL: an
+    acknowledged write is a committed transaction, found by the next child and by the checks."""
+    pytest.importorskip("psycopg")
+    trials = request.config.getoption("--crash-trials") or (LONG_TRIALS if request.config.getoption("--long") else 6)
+    store = {"url": request.getfixturevalue("postgres_url"), "schema": os.environ["REME_TEST_SCHEMA"]}
+    stats = run_group("timer", trials, int(request.config.getoption("--crash-seed")), tmp_path, store=store)
+    print("\n" + stats.row())
+    assert stats.anomalies == 0, "\n".join(stats.problems[:20])
+    assert stats.writes_acked > trials
+
+
 # ------------------------------------------------------------------------------------ recovery paths
 
 

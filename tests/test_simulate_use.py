@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+def report(tmp_path_factory: pytest.TempPathFactory, style_suite: Path) -> tuple[dict, Path]:
     work = tmp_path_factory.mktemp("simulate")
     out = work / "report.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, str(ROOT / "benchmarks" / "simulate_use.py"), "--scale", "small", "--seeds", "0",
-               "--work", str(work / "ws"), "--json", str(out), "--plot", str(work / "figure.png")]  # fmt: skip
+               "--work", str(work / "ws"), "--json", str(out), "--plot", str(work / "figure.png"),
+               "--style-cache", str(style_suite)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["benchmark"] == "simulate_use"  # stdout is the JSON summary
