@@ -23,15 +23,35 @@ from reme.retrieval.embedding import RandomEncoder
 
 SECRET = "sk-test-SECRET-7f3a9c1e5b"
 
+BACKENDS = ["sqlite", "postgres"]
+"""Every isolation test of the records runs on both stores; in PostgreSQL two workspaces share one database, each
+in its own schema (issue 22)."""
 
-def test_every_service_read_path_is_per_target(tmp_path):
+
+def _workspace(path: Path, backend: str, request: pytest.FixtureRequest, name: str = "") -> Path:
+    """``path``, its records in PostgreSQL (schema ``<test schema><name>``) for the ``postgres`` backend."""
+    if backend == "postgres":
+        import os
+
+        import yaml
+
+        pytest.importorskip("psycopg")
+        url = request.getfixturevalue("postgres_url")
+        path.mkdir(parents=True, exist_ok=True)
+        store = {"url": url, "schema": os.environ["REME_TEST_SCHEMA"] + name}
+        (path / "reme.yaml").write_text(yaml.safe_dump({"store": store}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_service_read_path_is_per_target(tmp_path, backend, request):
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
     from loopback import serve
 
     from reme.service import create_app
 
-    memory = Memory(tmp_path / "ws", encoder=RandomEncoder(16))
+    memory = Memory(_workspace(tmp_path / "ws", backend, request), encoder=RandomEncoder(16))
     bob = memory.add("Bob's door code is 4417.", "user:bob")
     bob_task = memory.add("Bob's deploy runbook: restart the API last.", "task:bob-ops")
     assert bob is not None and bob_task is not None
@@ -78,9 +98,10 @@ def test_every_service_read_path_is_per_target(tmp_path):
         memory.close()
 
 
-def test_search_never_crosses_targets_or_workspaces(tmp_path):
-    one = Memory(tmp_path / "one", encoder=RandomEncoder(16))
-    two = Memory(tmp_path / "two", encoder=RandomEncoder(16))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_never_crosses_targets_or_workspaces(tmp_path, backend, request):
+    one = Memory(_workspace(tmp_path / "one", backend, request, "_one"), encoder=RandomEncoder(16))
+    two = Memory(_workspace(tmp_path / "two", backend, request, "_two"), encoder=RandomEncoder(16))
     for i in range(30):
         one.add(f"alice fact {i} about lisbon", "user:alice")
         one.add(f"bob fact {i} about lisbon", "user:bob")
