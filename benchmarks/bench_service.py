@@ -183,13 +183,14 @@ def serve_and_load(
         server.terminate()
         server.wait(timeout=60)
     from reme.memory import Memory
+    from reme.settings import StoreSettings, load_settings
 
-    if store_url:
-        os.environ["REME_STORE_URL"] = store_url
-    reopened = Memory(workspace)
+    settings = load_settings(workspace)
+    if store_url:  # what the server read from REME_STORE_URL
+        settings = settings.model_copy(update={"store": StoreSettings(url=store_url)})
+    reopened = Memory(workspace, settings=settings)
     present_disk = {n.memory_id for t in TARGETS for n in reopened.list(t)}
     reopened.close()
-    os.environ.pop("REME_STORE_URL", None)
     lat = {op: [x for r in results.values() for x in r["latency"][op]] for op in mix}
     errors = [e for r in results.values() for e in r["errors"]]
     requests = sum(r["requests"] for r in results.values())

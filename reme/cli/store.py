@@ -19,15 +19,16 @@ def _is_url(place: str) -> bool:
 
 
 def _open(place: str, schema: str, must_exist: bool) -> Any:
+    """The record store at ``place``: a PostgreSQL schema, or a workspace's SQLite file (the source must hold one)."""
     from reme.store.postgres import PostgresRecordStore
     from reme.store.records import RecordStore
     from reme.store.workspace import Workspace
 
     if _is_url(place):
         return PostgresRecordStore(place, schema)
-    workspace = Workspace(place) if not must_exist or Path(place).is_dir() else None
-    if workspace is None or (must_exist and not workspace.db_path.is_file()):
+    if must_exist and not (Path(place) / "reme.db").is_file():
         raise BadInputError(f"no reme workspace at {place} (give a workspace folder or a postgresql:// URL)")
+    workspace = Workspace(place)
     workspace.check_database()
     return RecordStore(workspace.db_path)
 
@@ -80,9 +81,9 @@ def migrate(
 
 
 def _shown(place: str) -> str:
-    from reme.store.postgres import _redacted
+    from reme.store.postgres import redacted
 
-    return _redacted(place) if _is_url(place) else place
+    return redacted(place) if _is_url(place) else place
 
 
 def _point(workspace: Path, url: str | None, schema: str) -> None:

@@ -43,7 +43,7 @@ from reme.memory.search import DecisionSearchOptions, RankOptions, SearchOptions
 from reme.policy.decision import Decision
 from reme.policy.decision_index import DecisionIndex, DecisionRef
 from reme.policy.guard import load_guarded
-from reme.policy.rank import RankState
+from reme.policy.rank import RankState, with_fusion_weight
 from reme.policy.registry import ensure_registered
 from reme.policy.trajectory import RewardEvent, TrajectoryLog
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
@@ -100,8 +100,8 @@ class Memory:
         self.retrieval = retrieval or self.settings.retrieval
         policies = self.settings.policies
         self._from_settings = {"rank": rank_policy is None, "write": write_policy is None}
-        self.rank_policy = rank_policy or self._fusion_weighted(
-            load_guarded(self.workspace.root, "rank", policies.rank, policies.on_failure)
+        self.rank_policy = rank_policy or with_fusion_weight(
+            load_guarded(self.workspace.root, "rank", policies.rank, policies.on_failure), self.retrieval.vector_weight
         )
         self.write_policy = write_policy or load_guarded(
             self.workspace.root, "write", policies.write, policies.on_failure
@@ -418,21 +418,11 @@ class Memory:
                 if not self._from_settings[kind]:
                     continue
                 policy = load_guarded(self.workspace.root, kind, getattr(policies, kind), policies.on_failure)
-                policy = self._fusion_weighted(policy) if kind == "rank" else policy
+                policy = with_fusion_weight(policy, self.retrieval.vector_weight) if kind == "rank" else policy
                 setattr(self, f"{kind}_policy", policy)
                 served[kind] = str(getattr(policy, "version", ""))
             self.rank_canary = self._load_rank_canary()
         return served
-
-    def _fusion_weighted(self, policy: Any) -> Any:
-        """ReMe's fusion rule with ``retrieval.vector_weight`` (``reme.yaml``): the weight of the fused score shown is
-        the weight of the ordering (a rule named by the settings; a learned head keeps its own)."""
-        from reme.policy.rank import HeuristicRankPolicy
-
-        weight = self.retrieval.vector_weight
-        if type(policy) is HeuristicRankPolicy and policy.params["vector_weight"] != weight:
-            return HeuristicRankPolicy(weight, float(policy.params["temperature"]), str(policy.params["missing"]))
-        return policy
 
     def _load_rank_canary(self) -> Any | None:
         """The rank canary ``reme learn`` is trying (``reme.policy.registry.set_canary``), when rank serves from

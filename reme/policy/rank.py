@@ -133,6 +133,15 @@ class HeuristicRankPolicy(_FusionRule):
         )
 
 
+def with_fusion_weight(policy: Any, vector_weight: float) -> Any:
+    """``policy`` with ReMe's fusion at ``vector_weight`` (``retrieval.vector_weight``) when it is that rule, so that
+    the weight of the score shown is the weight of the order; any other policy (a learned head) unchanged."""
+    if type(policy) is HeuristicRankPolicy and policy.params["vector_weight"] != vector_weight:
+        params = policy.params
+        return HeuristicRankPolicy(vector_weight, float(params["temperature"]), str(params["missing"]))
+    return policy
+
+
 def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
     """1-based rank of each present candidate by descending score (ties keep candidate order); 0 where absent."""
     order = sorted((i for i in range(len(scores)) if present[i]), key=lambda i: (-scores[i], i))

@@ -89,25 +89,21 @@ class PostgresRecordStore:
         self._psycopg = psycopg
         self.url = url
         self.schema = schema
-        self.path = f"{_redacted(url)} (schema {schema})"
+        self.path = f"{redacted(url)} (schema {schema})"
         """What error messages name (the password left out)."""
         self._lock_key = int.from_bytes(hashlib.blake2b(schema.encode(), digest_size=8).digest(), "big", signed=True)
         self._local = threading.local()
-        self._setup_done = False
-
-        def configure(conn: Any) -> None:
-            if self._setup_done:
-                register_vector(conn)
-
+        try:  # the migrations first, on a connection of their own: the pool's adapter needs the vector type
+            with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
+                self._migrate(conn)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"cannot reach the memory database {self.path}: {exc}") from None
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=timeout, open=False,
-                                    configure=configure, kwargs={"autocommit": True})  # fmt: skip
+                                    configure=register_vector, kwargs={"autocommit": True})  # fmt: skip
         try:
             self._pool.open(wait=True, timeout=timeout)
         except Exception as exc:
             raise StoreUnavailableError(f"cannot reach the memory database {self.path}: {exc}") from None
-        self._migrate()
-        self._setup_done = True
-        self._pool.check()  # connections opened before the extension existed get the adapter on their next use
         version = self.get_meta("format_version")
         if version is None:
             with self.transaction():
@@ -118,19 +114,10 @@ class PostgresRecordStore:
 
     # ---------------------------------------------------------------------------------------- connections
     @contextmanager
-    def _conn(self) -> Iterator[Any]:
-        """The thread's transaction connection when one is open, else one from the pool (autocommit)."""
-        held = getattr(self._local, "conn", None)
-        if held is not None:
-            yield held
-            return
+    def _checkout(self) -> Iterator[Any]:
+        """A connection from the pool (autocommit); the database being unreachable is ``StoreUnavailableError``."""
         try:
             with self._pool.connection() as conn:
-                if self._setup_done and not getattr(conn, "_reme_vector", False):
-                    from pgvector.psycopg import register_vector
-
-                    register_vector(conn)
-                    conn._reme_vector = True
                 yield conn
         except self._psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"the memory database {self.path} is unavailable: {exc}") from None
@@ -139,6 +126,16 @@ class PostgresRecordStore:
                 raise StoreUnavailableError(f"the memory database {self.path} is unavailable: {exc}") from None
             raise
 
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        """The thread's transaction connection when one is open, else one from the pool."""
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self._checkout() as conn:
+            yield conn
+
     def _q(self, sql: str) -> str:
         return sql.replace("{s}", self.schema)
 
@@ -146,8 +143,8 @@ class PostgresRecordStore:
         with self._conn() as conn:
             return list(conn.execute(self._q(sql), args).fetchall())
 
-    def _migrate(self) -> None:
-        with self._pool.connection() as conn, conn.transaction():
+    def _migrate(self, conn: Any) -> None:
+        with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
             conn.execute(
@@ -201,22 +198,13 @@ class PostgresRecordStore:
         if getattr(self._local, "conn", None) is not None:
             yield
             return
-        try:
-            with self._pool.connection() as conn:
-                if not getattr(conn, "_reme_vector", False):
-                    from pgvector.psycopg import register_vector
-
-                    register_vector(conn)
-                    conn._reme_vector = True
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-                    self._local.conn = conn
-                    try:
-                        yield
-                    finally:
-                        self._local.conn = None
-        except self._psycopg.OperationalError as exc:
-            raise StoreUnavailableError(f"the memory database {self.path} is unavailable: {exc}") from None
+        with self._checkout() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
 
     _transaction = transaction
 
@@ -396,6 +384,6 @@ class PostgresRecordStore:
         self._pool.close()
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """``url`` without its password."""
     return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)

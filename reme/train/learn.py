@@ -899,11 +899,15 @@ def _learn_kind(
     from reme.policy.registry import load_active, resolve
     from reme.settings import load_settings
 
-    setting = getattr(load_settings(root).policies, kind)
+    settings = load_settings(root)
+    setting = getattr(settings.policies, kind)
     serving_name = resolve(root, kind, setting)
     serving = load_active(root, kind, setting)
     if kind == "rank":
+        from reme.policy.rank import with_fusion_weight
         from reme.policy.registry import canary_of
+
+        serving = with_fusion_weight(serving, settings.retrieval.vector_weight)  # as a Memory of this workspace serves
 
         running = canary_of(root, "rank")
         if running is not None:
