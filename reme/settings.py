@@ -151,6 +151,16 @@ class StoreSettings(BaseModel):
     """The PostgreSQL schema of this workspace's tables (several workspaces can share one database)."""
     pool_size: int = Field(default=8, ge=1, le=256)
     """Connections per process."""
+    dense: Literal["local", "pgvector"] = "local"
+    """Where the dense candidates come from in PostgreSQL mode: ``local``, each worker's FAISS index built from the
+    rows (as in SQLite mode); ``pgvector``, the database itself (exact ``<=>`` over the target's rows, or pgvector's
+    HNSW index for a target of at least ``hnsw_min_rows`` once ``reme hnsw`` built it), so that no worker holds the
+    vectors. Ignored for the SQLite file."""
+    hnsw_min_rows: int = Field(default=20_000, ge=0)
+    """With ``dense: pgvector``, a target with at least this many memories is searched through the HNSW index (when it
+    exists; exact below, and exact when it does not). docs/store.md has the measurement behind the default."""
+    ef_search: int = Field(default=100, ge=1, le=1000)
+    """pgvector's ``hnsw.ef_search``: candidates the HNSW search keeps (recall versus time; docs/store.md)."""
 
     model_config = {"populate_by_name": True}
 

@@ -39,12 +39,23 @@ def workspace_path(ctx: typer.Context, local: str | None) -> str:
 def existing_workspace(ctx: typer.Context, workspace: str | None) -> Path:
     """The chosen workspace, which must exist already (commands that only read it never create one)."""
     root = Path(workspace_path(ctx, workspace))
-    if not (root / "reme.db").is_file():
+    if not (root / "reme.db").is_file() and not _names_a_database(root):
         raise BadInputError(
             f"{root} is not a reme workspace (no reme.db): check --workspace or $REME_WORKSPACE "
             "(`reme add` creates a workspace)"
         )
     return root
+
+
+def _names_a_database(root: Path) -> bool:
+    """Whether the workspace's records live in PostgreSQL (its ``reme.yaml``'s ``store.url``, or
+    ``$REME_STORE_URL``): such a workspace has no ``reme.db``."""
+    if not root.is_dir():
+        return False
+    from reme.settings import load_settings
+    from reme.store.open import store_url
+
+    return store_url(load_settings(root).store) is not None
 
 
 def open_memory(ctx: typer.Context, workspace: str | None, create: bool = True) -> Any:

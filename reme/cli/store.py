@@ -1,4 +1,5 @@
-"""``reme migrate``: a workspace's records between its SQLite file and PostgreSQL (``reme.store.migrate``)."""
+"""``reme migrate``: a workspace's records between its SQLite file and PostgreSQL (``reme.store.migrate``);
+``reme hnsw``: pgvector's HNSW index over a PostgreSQL workspace (``reme.store.pgvector_search``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from reme.cli import Reply, json_command
-from reme.cli.options import JsonOpt
+from reme.cli.options import JsonOpt, WorkspaceOpt, existing_workspace
 from reme.errors import BadInputError
 
 commands: typer.Typer = typer.Typer()
@@ -101,3 +102,58 @@ def _point(workspace: Path, url: str | None, schema: str) -> None:
         data["store"] = {"url": url, "schema": schema}
     WorkspaceSettings(**data)  # refuse to write a file that would not load
     write_atomic(path, yaml.safe_dump(data, sort_keys=False).encode("utf-8"))
+
+
+@commands.command(
+    "hnsw",
+    epilog="Examples: reme hnsw -w ws  |  reme hnsw -w ws --m 24 --ef-construction 100  |  reme hnsw -w ws --drop",
+)
+@json_command
+def hnsw(
+    ctx: typer.Context,
+    m: Annotated[int, typer.Option("--m", min=2, max=100, help="HNSW links per node (pgvector's m).")] = 16,
+    ef_construction: Annotated[
+        int, typer.Option("--ef-construction", min=4, max=1000, help="Candidates kept while building.")
+    ] = 64,
+    drop: Annotated[bool, typer.Option("--drop", help="Drop the index instead (searches become exact).")] = False,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = None,
+) -> Reply:
+    """Build pgvector's HNSW index over a PostgreSQL workspace's vectors (store.dense: pgvector then searches targets
+    of at least store.hnsw_min_rows memories through it). Writers are not blocked while it builds."""
+    import time
+
+    from reme.settings import load_settings
+    from reme.store.open import open_records, store_url
+    from reme.store.workspace import Workspace
+
+    root = existing_workspace(ctx, workspace)
+    settings = load_settings(root).store
+    if store_url(settings) is None:
+        raise BadInputError(f"{root} keeps its memories in its SQLite file: HNSW needs store.url (reme migrate)")
+    records = open_records(Workspace(root), settings)
+    try:
+        dims = records.vector_dims()
+        if not dims:
+            raise BadInputError(f"{records.path} holds no vectors yet: add memories first")
+        started = time.perf_counter()
+        names = []
+        for dim in dims:
+            if drop:
+                records.drop_hnsw(dim)
+            else:
+                names.append(records.build_hnsw(dim, m=m, ef_construction=ef_construction))
+        seconds = round(time.perf_counter() - started, 2)
+        rows = records.count()
+    finally:
+        records.close()
+    out = {"dropped" if drop else "built": dims, "indexes": names, "rows": rows, "seconds": seconds,
+           "dense": settings.dense}  # fmt: skip
+
+    def show() -> None:
+        verb = "dropped" if drop else f"built ({', '.join(names)})"
+        print(f"HNSW {verb} over {rows} memories in {seconds} s")
+        if settings.dense != "pgvector" and not drop:
+            print("searches still use each worker's FAISS: set store.dense: pgvector in reme.yaml to use it")
+
+    return Reply(out, show)

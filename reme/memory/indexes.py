@@ -1,11 +1,12 @@
 """The index lifecycle of a workspace: one in-memory FAISS + BM25 index per target, kept in step with the records.
 
-The records in SQLite are the truth; a target's index is a cache valid for the target's *generation* (a counter
-the database bumps on every write to the target). ``TargetIndexes.index_for`` returns the in-memory index when
-current, else the saved copy under ``index/`` when current, else rebuilds it from the records (and saves it when
+The records (SQLite or PostgreSQL) are the truth; a target's index is a cache valid for the target's *generation*
+(a counter the database bumps on every write to the target). ``TargetIndexes.index_for`` returns the in-memory index
+when current, else the saved copy under ``index/`` when current, else rebuilds it from the records (and saves it when
 large). This process's own writes update the index incrementally (``after_upsert`` / ``after_delete``); a write
 by another process moves the generation past it, and the next use rebuilds. ``save`` writes the large indexes
-that changed since they were saved (at close).
+that changed since they were saved (at close). With ``store.dense: pgvector`` the dense side is the database's own
+(``reme.store.pgvector_search``): the index then holds BM25 and a handle, never the vectors.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class TargetIndexes:
 
         cfg = self.retrieval
         backend = self.backend
+        records: Any = self.records
+        in_database = getattr(records, "dense", "local") == "pgvector"  # PostgreSQL serves the dense side
         with self.lock:
             current = self.records.generation(target)
             index = self._indexes.get(target)
@@ -96,7 +99,7 @@ class TargetIndexes:
                 needs_ivf = index.dense.kind == "flat" and len(index.dense) > cfg.ann_threshold
                 if index.bm25 is not None and not needs_ivf:
                     return index
-            elif backend.name == "faiss-cpu" and not rebuild:
+            elif backend.name == "faiss-cpu" and not rebuild and not in_database:
                 loaded = load_index(
                     self.index_dir, target, current, self.model_id,
                     cfg.ann_threshold, cfg.ivf_nprobe, cfg.bm25_k1, cfg.bm25_b,
@@ -105,7 +108,10 @@ class TargetIndexes:
                     index = TargetIndex(current, loaded[0], loaded[1], saved_generation=current)
                     self._indexes[target] = index
                     return index
-            generation, ids, texts, vectors = self.records.index_rows(target)
+            if in_database:
+                generation, ids, texts, dim = records.keyword_rows(target)
+            else:
+                generation, ids, texts, vectors = self.records.index_rows(target)
             bm25 = BM25Index(ids, texts, cfg.bm25_k1, cfg.bm25_b)
             if index is not None and index.generation == generation:
                 # only the keyword side is behind this process's own writes (or the target outgrew exact search)
@@ -115,11 +121,15 @@ class TargetIndexes:
                 return index
             if index is not None:
                 log.info("index of %s is stale (generation %d -> %d): rebuilding", target, index.generation, generation)
-            dense = build_dense(backend, ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
+            if in_database:
+                dense = records.dense_index(target, len(ids), dim)
+            else:
+                dense = build_dense(backend, ids, vectors, cfg.ann_threshold, cfg.ivf_nprobe)
             index = TargetIndex(generation, dense, bm25)
             self._indexes[target] = index
             if (
-                backend.name == "faiss-cpu"
+                dense.kind in ("flat", "ivf")
+                and backend.name == "faiss-cpu"
                 and len(ids) >= PERSIST_MIN
                 and save_index(self.index_dir, target, generation, self.model_id, dense, bm25)
             ):

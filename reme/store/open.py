@@ -24,6 +24,9 @@ def open_records(workspace: Workspace, settings: StoreSettings) -> Any:
     if url:
         from reme.store.postgres import PostgresRecordStore
 
-        return PostgresRecordStore(url, settings.schema_name, pool_size=settings.pool_size)
+        return PostgresRecordStore(
+            url, settings.schema_name, pool_size=settings.pool_size, dense=settings.dense,
+            hnsw_min_rows=settings.hnsw_min_rows, ef_search=settings.ef_search,
+        )  # fmt: skip
     workspace.check_database()
     return RecordStore(workspace.db_path)

@@ -77,7 +77,17 @@ def _vector(values: Any) -> np.ndarray:
 class PostgresRecordStore:
     """CRUD over memory rows in PostgreSQL; thread-safe, and safe across processes and hosts on one database."""
 
-    def __init__(self, url: str, schema: str = "reme", *, pool_size: int = 8, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str = "reme",
+        *,
+        pool_size: int = 8,
+        timeout: float = 10.0,
+        dense: str = "local",
+        hnsw_min_rows: int = 20_000,
+        ef_search: int = 100,
+    ) -> None:
         try:
             import psycopg
             from pgvector.psycopg import register_vector
@@ -86,8 +96,14 @@ class PostgresRecordStore:
             raise WorkspaceError("the PostgreSQL store needs its packages: pip install 'reme[postgres]'") from None
         if not _SCHEMA_NAME.fullmatch(schema):
             raise WorkspaceError(f"store.schema must be a lower-case SQL name, got {schema!r}")
+        if dense not in ("local", "pgvector"):
+            raise WorkspaceError(f"store.dense must be 'local' or 'pgvector', got {dense!r}")
         self._psycopg = psycopg
         self.url = url
+        self.dense = dense
+        """``pgvector``: searches take their dense candidates from the database (``dense_index``)."""
+        self.hnsw_min_rows = hnsw_min_rows
+        self.ef_search = ef_search
         self.schema = schema
         self.path = f"{redacted(url)} (schema {schema})"
         """What error messages name (the password left out)."""
@@ -333,30 +349,77 @@ class PostgresRecordStore:
             return int(self._read("SELECT COUNT(*) FROM {s}.memories")[0][0])
         return int(self._read("SELECT COUNT(*) FROM {s}.memories WHERE memory_target = %s", (target,))[0][0])
 
+    def _snapshot(self, target: str, sql: str) -> tuple[int, list[Any]]:
+        """The target's generation and the rows of ``sql`` (one ``%s``: the target) in one snapshot."""
+        if getattr(self._local, "conn", None) is not None:  # inside a write transaction: already one snapshot
+            return self.generation(target), self._read(sql, (target,))
+        with self._conn() as conn:
+            conn.autocommit = False
+            try:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                row = conn.execute(
+                    self._q("SELECT generation FROM {s}.targets WHERE target = %s"), (target,)
+                ).fetchone()
+                rows = conn.execute(self._q(sql), (target,)).fetchall()
+                conn.commit()
+            finally:
+                conn.autocommit = True
+        return (0 if row is None else int(row[0])), rows
+
     def index_rows(self, target: str) -> tuple[int, np.ndarray, list[str], np.ndarray]:
         """``(generation, keys, index texts, vectors)`` of one target, read in one snapshot."""
-        sql = (
+        generation, rows = self._snapshot(
+            target,
             "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END, vector FROM {s}.memories "
-            "WHERE memory_target = %s ORDER BY seq"
+            "WHERE memory_target = %s ORDER BY seq",
         )
-        if getattr(self._local, "conn", None) is not None:  # inside a write transaction: already one snapshot
-            generation, rows = self.generation(target), self._read(sql, (target,))
-        else:
-            with self._conn() as conn:
-                conn.autocommit = False
-                try:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    got = conn.execute(self._q("SELECT generation FROM {s}.targets WHERE target = %s"), (target,))
-                    row = got.fetchone()
-                    generation = 0 if row is None else int(row[0])
-                    rows = conn.execute(self._q(sql), (target,)).fetchall()
-                    conn.commit()
-                finally:
-                    conn.autocommit = True
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         texts = [r[1] for r in rows]
         vectors = np.stack([_vector(r[2]) for r in rows]) if rows else np.zeros((0, 0), dtype=np.float32)
         return generation, ids, texts, vectors
+
+    def keyword_rows(self, target: str) -> tuple[int, np.ndarray, list[str], int]:
+        """``(generation, keys, index texts, dimension)`` of one target, read in one snapshot without the vectors
+        (``store.dense: pgvector``: the worker keeps BM25, the database the vectors)."""
+        generation, rows = self._snapshot(
+            target,
+            "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END, "
+            "COALESCE(vector_dims(vector), 0) FROM {s}.memories WHERE memory_target = %s ORDER BY seq",
+        )
+        dim = max((int(r[2]) for r in rows), default=0)
+        return generation, np.asarray([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows], dim
+
+    def dense_index(self, target: str, count: int, dim: int) -> Any:
+        """The target's dense side in the database (``reme.store.pgvector_search.PgVectorIndex``)."""
+        from reme.store.pgvector_search import PgVectorIndex
+
+        return PgVectorIndex(self, target, count, dim, self.hnsw_min_rows, self.ef_search)
+
+    def vector_dims(self) -> list[int]:
+        """The dimensions of the stored vectors (one per embedding model the rows were made with)."""
+        rows = self._read("SELECT DISTINCT vector_dims(vector) FROM {s}.memories WHERE vector IS NOT NULL ORDER BY 1")
+        return [int(r[0]) for r in rows]
+
+    def build_hnsw(self, dim: int, m: int = 16, ef_construction: int = 64) -> str:
+        """Build pgvector's HNSW index (cosine) over this schema's ``dim``-dimensional vectors, without blocking
+        writers (``CREATE INDEX CONCURRENTLY``); a no-op when it exists. Returns its name."""
+        from reme.store.pgvector_search import HNSW_NAME
+
+        name = HNSW_NAME.format(dim=int(dim))
+        with self._checkout() as conn:
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {self.schema}.memories USING hnsw "
+                f"((vector::vector({int(dim)})) vector_cosine_ops) WITH (m = {int(m)}, ef_construction = "
+                f"{int(ef_construction)}) WHERE vector_dims(vector) = {int(dim)}"
+            )
+        return name
+
+    def drop_hnsw(self, dim: int) -> None:
+        """Drop the HNSW index of ``dim``-dimensional vectors, if any (searches fall back to exact)."""
+        from reme.store.pgvector_search import HNSW_NAME
+
+        with self._checkout() as conn:
+            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {self.schema}.{HNSW_NAME.format(dim=int(dim))}")
 
     def stale_vectors(self, model_id: str, batch: int = 1000) -> Iterator[list[tuple[int, str]]]:
         last = 0
