@@ -47,20 +47,20 @@ def _fill(memory: Memory, episodes: list[Any], vectors: dict[str, np.ndarray]) -
     started = time.perf_counter()
     for i, episode in enumerate(episodes):
         items = [{"content": t.render("dated"), "metadata": {"turn_id": t.turn_id}} for t in episode.turns]
-        memory.add_many(items, f"conv:{i}", vectors=np.stack([vectors[f"{t.turn_id}@{i}"] for t in episode.turns]))
+        memory.add_many(items, f"user:conv{i}", vectors=np.stack([vectors[f"{t.turn_id}@{i}"] for t in episode.turns]))
     return time.perf_counter() - started
 
 
 def _measure(memory: Memory, episodes: list[Any], qvecs: dict[tuple[int, int], np.ndarray]) -> dict[str, Any]:
     recalls, seconds, dense_top = [], [], {}
     for i, episode in enumerate(episodes):
-        dense = memory.index_for(f"conv:{i}").dense
+        dense = memory.index_for(f"user:conv{i}").dense
         for j, question in enumerate(episode.questions):
             if not is_scored(question, "locomo"):
                 continue
             qv = qvecs[(i, j)]
             started = time.perf_counter()
-            hits = memory.search(question.question, LIMIT, f"conv:{i}", query_vector=qv, min_score=-1)
+            hits = memory.search(question.question, LIMIT, f"user:conv{i}", query_vector=qv, min_score=-1)
             seconds.append(time.perf_counter() - started)
             ranked = [h.memory.metadata["turn_id"] for h in hits]
             recalls.append(recall_at(ranked, set(question.evidence), LIMIT))
@@ -122,7 +122,7 @@ def main() -> None:
             memory = Memory(_workspace(ws, url, "parity_vec", dense="pgvector", hnsw_min_rows=0, ef_search=ef),
                             encoder=encoder, write_policy=write)  # fmt: skip
             try:
-                assert memory.index_for("conv:0").dense.plan == "hnsw"
+                assert memory.index_for("user:conv0").dense.plan == "hnsw"
                 got = _measure(memory, episodes, qvecs)
                 overlap = [len(got["_dense_top"][k] & exact_top[k]) / max(1, len(exact_top[k])) for k in exact_top]
                 got["dense_recall@10_vs_exact"] = round(float(np.mean(overlap)), 4)

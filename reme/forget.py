@@ -180,10 +180,18 @@ def forget(memory: Any, *, memory_ids: Sequence[str] = (), target: str | None = 
         _vacuum(Path(cache.path))
     _vacuum(Path(memory.records.path))
     root = Path(memory.workspace.trajectory_dir)
-    if root.is_dir():
+    rewrite = getattr(memory.trajectory, "rewrite", None)
+    if rewrite is not None:  # the PostgreSQL log: the matching rows rewritten in one transaction
+        records, fields = rewrite(lambda obj: scrub_record(obj, texts), texts)
+        report.trajectory_records += records
+        report.trajectory_fields += fields
+    elif root.is_dir():
         for path in sorted(root.glob("segment-*.jsonl")):
             records, fields = _scrub_segment(path, texts)
             report.trajectory_records += records
             report.trajectory_fields += fields
+    vacuum = getattr(memory.records, "vacuum", None)
+    if vacuum is not None:  # PostgreSQL keeps dead row versions in its pages until a VACUUM
+        vacuum()
     log.info("forget: %s", report.model_dump())
     return report

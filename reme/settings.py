@@ -106,6 +106,9 @@ class PolicySettings(BaseModel):
     rank: str = "default"
     write: str = "default"
     compact: str = "default"
+    poll_seconds: float = Field(default=10.0, ge=0)
+    """A service over a PostgreSQL store checks the database's registry this often and serves what a learner on any
+    host published (``reme.service.policy_watch``); ``0`` never checks."""
     on_failure: Literal["error", "heuristic"] = "error"
     """A learned policy that cannot load or decide: ``error`` refuses (``PolicyError``), ``heuristic`` falls back
     to ReMe's rule with a warning and a counter (``reme.policy.guard``)."""
@@ -139,6 +142,10 @@ class TrajectorySettings(BaseModel):
     retention_days: float | None = Field(default=None, ge=0)
     """Delete whole segments whose last write is older than this many days (``reme trajectories prune``, and when
     a workspace opens); ``None`` keeps everything."""
+    location: Literal["auto", "files", "database"] = "auto"
+    """Where the log lives: ``files``, segments under ``trajectories/``; ``database``, the ``trajectory`` table of
+    the PostgreSQL store (every replica appends to one log, learners elsewhere read it); ``auto``, the database when
+    ``store.url`` names one, else files."""
 
 
 class StoreSettings(BaseModel):

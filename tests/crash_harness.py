@@ -432,6 +432,7 @@ def _check_workspace(ws: Path, model: _Model, inflight: dict[str, str | None], s
     from reme.policy.trajectory import read_records
     from reme.retrieval.cache import EmbeddingCache, text_key
     from reme.retrieval.embedding import RandomEncoder
+    from reme.store.open import trajectory_source
 
     def problem(kind: str, text: str) -> None:
         setattr(stats, kind, getattr(stats, kind) + 1)
@@ -511,7 +512,12 @@ def _check_workspace(ws: Path, model: _Model, inflight: dict[str, str | None], s
             finally:
                 cache.close()
             # trajectory log: readable up to the last complete record of each segment
-            entries = list(read_records(ws / "trajectories"))
+            source = trajectory_source(ws)  # the segments, or (PostgreSQL) the schema's table
+            try:
+                entries = list(read_records(source))
+            finally:
+                if not isinstance(source, Path):
+                    source.close()
             last_line: dict[Path, int] = {}
             for entry in entries:
                 last_line[entry.path] = max(last_line.get(entry.path, 0), entry.line)

@@ -188,6 +188,7 @@ def run_concurrent(
     from reme.memory import Memory
     from reme.policy.trajectory import read_records
     from reme.retrieval.embedding import RandomEncoder
+    from reme.store.open import trajectory_source
 
     workers = processes * threads
     shared_count, owners = _layout(workers)
@@ -285,12 +286,15 @@ def run_concurrent(
             stats.index += 1
             stats.problems.append(f"integrity_check: {check}")
     logged: set[str] = set()
-    for entry in read_records(ws / "trajectories"):
+    source = trajectory_source(ws)  # the segments, or (PostgreSQL) the schema's table read as a learner would
+    for entry in read_records(source):
         if entry.record is None:
             stats.log += 1
             stats.problems.append(f"{entry.path.name}:{entry.line}: {entry.error}")
         elif entry.record.type == "decision":
             logged.add(entry.record.decision_id)  # type: ignore[union-attr]
+    if not isinstance(source, Path):
+        source.close()
     acked = {d for res in results.values() for d in res["decisions"]}
     stats.log += len(acked - logged)
     return stats

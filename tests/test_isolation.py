@@ -120,9 +120,12 @@ def test_search_never_crosses_targets_or_workspaces(tmp_path, backend, request):
 
 
 def _records(ws: Path):
-    from reme.policy.trajectory import read_records
+    """The workspace's decisions, from wherever its log lives (its segments, or its schema's table)."""
+    from types import SimpleNamespace
 
-    return [e for e in read_records(ws / "trajectories") if e.record is not None and e.record.type == "decision"]
+    from reme.train.logs import logged_records
+
+    return [SimpleNamespace(record=r) for r in logged_records(ws) if r.type == "decision"]
 
 
 def test_api_keys_never_reach_logs_records_or_files(tmp_path, caplog, monkeypatch):

@@ -139,10 +139,13 @@ def test_bad_dense_setting_is_refused(tmp_path, postgres_url):
         StoreSettings(url=postgres_url, dense="faiss")  # type: ignore[arg-type]
 
 
-def test_reme_hnsw_builds_and_drops_the_index(tmp_path, postgres_url):
+def test_reme_hnsw_builds_and_drops_the_index(tmp_path, postgres_url, monkeypatch):
     from typer.testing import CliRunner
 
     from reme.cli import app
+    from reme.store import pgvector_search
+
+    monkeypatch.setattr(pgvector_search, "HNSW_CHECK_S", 0.0)  # the command is another store: seen on the next check
 
     schema = os.environ["REME_TEST_SCHEMA"]
     ws = _workspace(tmp_path / "pg", postgres_url, schema, dense="pgvector", hnsw_min_rows=0)

@@ -213,3 +213,24 @@ def test_migrate_moves_a_workspace_to_postgres_and_back(tmp_path: Path, postgres
         assert type(mem.records).__name__ == "RecordStore" and sorted(
             n.memory_id for n in mem.list("user:ann")
         ) == sorted(ids)
+    # the trajectory log moved too: the same decisions and rewards, read from the table and, after the way back,
+    # from the new folder's segments; both re-score
+    from reme.policy.trajectory import read_records
+    from reme.store.open import trajectory_source
+    from reme.train.logs import logged_records
+
+    def dumped(records):
+        return [r.model_dump_json() for r in records]
+
+    original = [e.record for e in read_records(ws / "trajectories")]  # the segments the migration read
+    assert f"and {len(original)} trajectory records" in moved.output
+    in_database = logged_records(ws)  # the copied records, then the search the workspace made on PostgreSQL
+    assert len(original) >= 3 and dumped(in_database[: len(original)]) == dumped(original)
+    assert len(in_database) == len(original) + 1 and in_database[-1].kind == "rank"
+    source = trajectory_source(ws)
+    try:
+        assert type(source).__name__ == "PostgresTrajectoryLog" and verify(ws, source).problems == []
+        assert verify(ws, source).checked >= 1
+    finally:
+        source.close()
+    assert dumped(logged_records(back)) == dumped(in_database) and verify(back).checked >= 1

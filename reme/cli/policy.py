@@ -42,11 +42,13 @@ def policy_activate(
     first scored on each target's slice of the log against the serving policy (off-policy) and refused when it loses
     on any by more than policies.target_margin, and scored on every evaluation style (reme eval styles) and refused
     when it loses more than policies.style_margin recall@10 to the heuristic on any."""
+    from reme.store.open import publish_registry
     from reme.train.gate import gated_activate
 
-    kind, version, report, styles = gated_activate(
-        existing_workspace(ctx, workspace), source, force=force, style_files=style_file or ()
-    )
+    root = existing_workspace(ctx, workspace)
+    kind, version, report, styles = gated_activate(root, source, force=force, style_files=style_file or ())
+    if publish_registry(root):
+        stderr("published to the database's registry: every replica serves it at its next check")
     forced = (report is not None and not report.passed) or (styles is not None and not styles.passed)
     if report is not None and report.targets:
         stderr(("forced past the gate:\n" if not report.passed else "per-target gate:\n") + report.summary())
@@ -110,6 +112,10 @@ def policy_rollback(
 ) -> None:
     """Serve again the version that was active before the latest activation of a decision kind."""
     from reme.policy.registry import rollback
+    from reme.store.open import publish_registry
 
-    version = rollback(existing_workspace(ctx, workspace), kind)
+    root = existing_workspace(ctx, workspace)
+    version = rollback(root, kind)
+    if publish_registry(root):
+        stderr("published to the database's registry: every replica serves it at its next check")
     print(f"{kind}: {version}")

@@ -48,10 +48,11 @@ def migrate(
     ] = False,
     json_out: JsonOpt = None,
 ) -> Reply:
-    """Copy every memory, vector and the store's meta (id key, embedding model) from one store to an empty one. The
-    workspace folder keeps its trajectory log and registry; with --use its reme.yaml then names the new store."""
+    """Copy every memory, vector and the store's meta (id key, embedding model), and the trajectory log (decisions,
+    rewards), from one store to an empty one. The workspace folder keeps its registry; with --use its reme.yaml then
+    names the new store (and its log lives there)."""
     from reme.progress import progress_bar
-    from reme.store.migrate import copy_records
+    from reme.store.migrate import copy_log, copy_records
 
     if _is_url(source) == _is_url(dest):
         raise BadInputError("migrate between a workspace folder and a postgresql:// URL (one of each)")
@@ -65,20 +66,35 @@ def migrate(
                 seen[0] = done
 
             copied = copy_records(src, dst, progress=step)
+        log_from, log_to = _log(source, src), _log(dest, dst)
+        records, unreadable = copy_log(log_from, log_to)
+        log_from.close()
+        log_to.close()
     finally:
         src.close()
         dst.close()
     folder = dest if _is_url(source) else source
     if use:
         _point(Path(folder), None if _is_url(source) else dest, schema)
-    out = {"copied": copied, "from": _shown(source), "to": _shown(dest), "workspace_uses_it": use}
+    out = {"copied": copied, "log_records": records, "log_unreadable": unreadable, "from": _shown(source),
+           "to": _shown(dest), "workspace_uses_it": use}  # fmt: skip
 
     def show() -> None:
-        print(f"copied {copied} memories from {_shown(source)} to {_shown(dest)}")
+        print(f"copied {copied} memories and {records} trajectory records from {_shown(source)} to {_shown(dest)}")
+        if unreadable:
+            print(f"{unreadable} unreadable lines of the log were left behind (reme trajectories verify names them)")
         if not use:
             print(f"the workspace {folder} still reads its old store: rerun with --use, or set REME_STORE_URL")
 
     return Reply(out, show)
+
+
+def _log(place: str, records: Any) -> Any:
+    """The trajectory log at ``place``: the PostgreSQL store's table, or the workspace folder's segments."""
+    from reme.policy.trajectory import TrajectoryLog
+    from reme.store.postgres_log import PostgresTrajectoryLog
+
+    return PostgresTrajectoryLog(records) if _is_url(place) else TrajectoryLog(Path(place) / "trajectories")
 
 
 def _shown(place: str) -> str:
@@ -115,6 +131,9 @@ def hnsw(
     ef_construction: Annotated[
         int, typer.Option("--ef-construction", min=4, max=1000, help="Candidates kept while building.")
     ] = 64,
+    work_mem: Annotated[
+        str, typer.Option("--work-mem", help="The build's maintenance_work_mem (the graph should fit in it).")
+    ] = "1GB",
     drop: Annotated[bool, typer.Option("--drop", help="Drop the index instead (searches become exact).")] = False,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = None,
@@ -142,7 +161,7 @@ def hnsw(
             if drop:
                 records.drop_hnsw(dim)
             else:
-                names.append(records.build_hnsw(dim, m=m, ef_construction=ef_construction))
+                names.append(records.build_hnsw(dim, m=m, ef_construction=ef_construction, work_mem=work_mem))
         seconds = round(time.perf_counter() - started, 2)
         rows = records.count()
     finally:

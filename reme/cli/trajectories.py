@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +18,21 @@ from reme.errors import BadInputError
 trajectories_app: typer.Typer = typer.Typer(help="Audit the decision log.", no_args_is_help=True)
 
 
+@contextmanager
+def log_of(root: Path) -> Iterator[Any]:
+    """The workspace's log as ``read_records`` reads it (its folder, or the PostgreSQL table), closed after."""
+    from reme.store.open import pull_registry, trajectory_source
+
+    source = trajectory_source(root)
+    try:
+        if not isinstance(source, str | Path):  # the versions that took the decisions may be another host's
+            pull_registry(root, source.store)
+        yield source
+    finally:
+        if not isinstance(source, str | Path):
+            source.close()
+
+
 @trajectories_app.command("verify")
 @json_command
 def trajectories_verify(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
@@ -22,7 +40,8 @@ def trajectories_verify(ctx: typer.Context, workspace: WorkspaceOpt = None) -> N
     from reme.policy.audit import verify
 
     root = existing_workspace(ctx, workspace)
-    report = verify(root)
+    with log_of(root) as log:
+        report = verify(root, log)
     for problem in report.problems:
         print(problem)
     stderr(
@@ -70,7 +89,8 @@ def trajectories_prune(
     ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Delete whole trajectory segments last written more than DAYS ago (never the newest one)."""
+    """Delete whole trajectory segments last written more than DAYS ago (never the newest one); in PostgreSQL, the
+    records written more than DAYS ago."""
     from reme.forget import prune_trajectories
     from reme.settings import load_settings
 
@@ -78,6 +98,10 @@ def trajectories_prune(
     retention = days if days is not None else load_settings(root).trajectories.retention_days
     if retention is None:
         raise BadInputError("give --days, or set trajectories.retention_days in reme.yaml")
+    with log_of(root) as log:
+        if not isinstance(log, str | Path):  # the PostgreSQL log: rows, not segments
+            print(f"pruned {log.prune(retention)} records")
+            return
     gone = prune_trajectories(root / "trajectories", retention)
     print(f"pruned {len(gone)} segments" + (f": {', '.join(gone)}" if gone else ""))
 
@@ -88,5 +112,7 @@ def trajectories_stats(ctx: typer.Context, workspace: WorkspaceOpt = None, json_
     """Counts of decisions, policies, modes, rewards; mean log-probability per decision kind."""
     from reme.policy.audit import stats
 
-    payload = stats(existing_workspace(ctx, workspace))
+    root = existing_workspace(ctx, workspace)
+    with log_of(root) as log:
+        payload = stats(root, log)
     return Reply(payload, lambda: print(json.dumps(payload, indent=2)))

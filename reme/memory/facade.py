@@ -41,17 +41,17 @@ from reme.memory.indexes import TargetIndex, TargetIndexes
 from reme.memory.markdown_sync import FILE_TARGET
 from reme.memory.search import DecisionSearchOptions, RankOptions, SearchOptions
 from reme.policy.decision import Decision
-from reme.policy.decision_index import DecisionIndex, DecisionRef
+from reme.policy.decision_index import DecisionRef
 from reme.policy.guard import load_guarded
 from reme.policy.rank import RankState, with_fusion_weight
 from reme.policy.registry import ensure_registered
-from reme.policy.trajectory import RewardEvent, TrajectoryLog
+from reme.policy.trajectory import RewardEvent
 from reme.retrieval.cache import CachedEncoder, EmbeddingCache
 from reme.retrieval.candidates import CandidateSet
 from reme.retrieval.embedding import Encoder, build_encoder
 from reme.schema import MemoryNode, MemoryType, SearchHit, check_text, make_memory_id, normalize_target
 from reme.settings import WorkspaceSettings, load_settings
-from reme.store.open import open_records
+from reme.store.open import open_decision_index, open_records, open_trajectory_log, pull_registry, push_registry
 from reme.store.workspace import Workspace
 
 log = logging.getLogger("reme.memory")
@@ -97,6 +97,8 @@ class Memory:
         self.workspace = Workspace(workspace)
         self.settings = settings or load_settings(self.workspace.root)
         self.records = open_records(self.workspace, self.settings.store)
+        if pull_registry(self.workspace.root, self.records) and settings is None:  # another host published
+            self.settings = load_settings(self.workspace.root)
         self.retrieval = retrieval or self.settings.retrieval
         policies = self.settings.policies
         self._from_settings = {"rank": rank_policy is None, "write": write_policy is None}
@@ -108,15 +110,13 @@ class Memory:
         )
         for policy in (self.rank_policy, self.write_policy):
             ensure_registered(self.workspace.root, policy)
+        push_registry(self.workspace.root, self.records)  # a version registered here can be re-scored elsewhere
         self.rank_canary = self._load_rank_canary()
-        self.trajectory = TrajectoryLog(
-            self.workspace.trajectory_dir, self.settings.trajectories.enabled, self.settings.trajectories.segment_bytes
-        )
-        self.decisions = DecisionIndex(self.workspace.trajectory_dir, self.workspace.index_dir / "decisions.db")
+        self.trajectory = open_trajectory_log(self.workspace, self.settings, self.records)
+        """The trajectory log: segment files (``TrajectoryLog``), or the PostgreSQL store's table."""
+        self.decisions = open_decision_index(self.workspace, self.trajectory)
         if self.settings.trajectories.retention_days is not None:
-            from reme.policy.trajectory import prune_trajectories
-
-            prune_trajectories(self.workspace.trajectory_dir, self.settings.trajectories.retention_days)
+            self.trajectory.prune(self.settings.trajectories.retention_days)
         self._rng = np.random.default_rng(seed)
         self.show_progress = show_progress
         self._lock = threading.RLock()
@@ -409,7 +409,9 @@ class Memory:
     def reload_policies(self) -> dict[str, str]:
         """Serve again what ``reme.yaml`` names now, for the decision kinds this ``Memory`` took from it (not those
         passed in code): after ``reme learn`` or ``reme policy activate`` changed it under a running service.
-        Returns the version each reloaded kind serves."""
+        Returns the version each reloaded kind serves. A PostgreSQL workspace first takes what the database's
+        registry serves (published by a learner on any host)."""
+        pull_registry(self.workspace.root, self.records)
         policies = load_settings(self.workspace.root).policies
         served: dict[str, str] = {}
         with self._lock:

@@ -40,12 +40,13 @@ def _where(path: Path, line: int, root: Path) -> str:
         return f"{path}:{line}"
 
 
-def verify(workspace: str | Path) -> VerifyReport:
-    """Re-score every decision of the workspace's log; each problem is ``file:line: reason``."""
+def verify(workspace: str | Path, log: Any = None) -> VerifyReport:
+    """Re-score every decision of the workspace's log (``log``: another source for ``read_records``, such as the
+    PostgreSQL log; default its ``trajectories/`` folder); each problem is ``file:line: reason``."""
     root = Path(workspace)
     report = VerifyReport()
     cache: dict[str, Any] = {}
-    for entry in read_records(root / "trajectories"):
+    for entry in read_records(root / "trajectories" if log is None else log):
         where = _where(entry.path, entry.line, root)
         if entry.error is not None or entry.record is None:
             report.problems.append(f"{where}: {entry.error}")
@@ -79,15 +80,15 @@ def verify(workspace: str | Path) -> VerifyReport:
     return report
 
 
-def stats(workspace: str | Path) -> dict[str, Any]:
-    """Counts over the log, in the shape ``reme trajectories stats --json`` prints."""
+def stats(workspace: str | Path, log: Any = None) -> dict[str, Any]:
+    """Counts over the log (``log`` as for ``verify``), in the shape ``reme trajectories stats --json`` prints."""
     decisions: Counter[str] = Counter()
     policies: Counter[str] = Counter()
     modes: Counter[str] = Counter({"sample": 0, "greedy": 0})
     logprob_sums: dict[str, float] = defaultdict(float)
     logprob_counts: Counter[str] = Counter()
     records = []
-    for entry in read_records(Path(workspace) / "trajectories"):
+    for entry in read_records(Path(workspace) / "trajectories" if log is None else log):
         if entry.record is None:  # unreadable lines are verify's business
             continue
         records.append(entry.record)

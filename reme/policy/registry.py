@@ -284,6 +284,19 @@ def _set_active(workspace: str | Path, kind: str, value: str) -> str:
     return previous
 
 
+def setting_of(workspace: str | Path, kind: str) -> str:
+    """What ``reme.yaml`` names for ``kind`` (``policies.<kind>``: ``default``, ``heuristic`` or a version)."""
+    from reme.settings import load_settings
+
+    return str(getattr(load_settings(workspace).policies, _check_kind(kind)))
+
+
+def set_setting(workspace: str | Path, kind: str, value: str) -> str:
+    """Point ``policies.<kind>`` of ``reme.yaml`` at ``value`` with no history entry (a copy of a decision already
+    taken and logged elsewhere: ``reme.store.postgres_registry.pull``); returns the previous value."""
+    return _set_active(workspace, _check_kind(kind), value)
+
+
 def _log(workspace: str | Path, entry: dict[str, Any]) -> None:
     root = registry_dir(workspace)
     root.mkdir(parents=True, exist_ok=True)

@@ -187,6 +187,14 @@ class TrajectoryLog:
         )  # fmt: skip
         os.ftruncate(fd, end)
 
+    def records(self) -> Iterator[LogLine]:
+        """Every record of the log (``read_records`` of its folder)."""
+        return read_records(self.directory)
+
+    def prune(self, retention_days: float) -> int:
+        """``prune_trajectories`` of this log's folder; returns the number of segments deleted."""
+        return len(prune_trajectories(self.directory, retention_days))
+
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
@@ -226,8 +234,12 @@ def parse_line(text: str) -> Record:
     raise ValueError(f"unknown record type {kind!r}")
 
 
-def read_records(directory: str | Path) -> Iterator[LogLine]:
-    """Every line of every segment, oldest first, parsed or with the reason it could not be."""
+def read_records(directory: str | Path | Any) -> Iterator[LogLine]:
+    """Every line of every segment, oldest first, parsed or with the reason it could not be. ``directory`` may also
+    be a log that reads itself (anything with ``records()``: the PostgreSQL log, ``reme.store.postgres_log``)."""
+    if not isinstance(directory, str | Path):
+        yield from directory.records()
+        return
     root = Path(directory)
     if not root.is_dir():
         return

@@ -51,6 +51,7 @@ from .personal_tool_flows import (
     VectorStoreIn,
     workspace_targets,
 )
+from .policy_watch import watch_registry
 from .task_flows import (
     AddTaskMemoryIn,
     DeleteTaskMemoryIn,
@@ -257,6 +258,7 @@ def create_app(
     _flow_routes(app, access, flows, PersonalToolFlows(flows))
     _trajectory_route(app, access)
     app.state.memory = mem
+    app.state.policy_watch = watch_registry(mem, mem.settings.policies.poll_seconds)
     return app
 
 

@@ -185,7 +185,7 @@ def export_trajectories(memory: Memory, limit: int | None) -> TrajectoryExport:
     """The trajectory log's records as JSON objects, oldest first (only the ``limit`` most recent ones)."""
     kept: deque[dict[str, Any]] = deque(maxlen=limit)
     unreadable = 0
-    for line in read_records(memory.workspace.trajectory_dir):
+    for line in read_records(memory.trajectory):
         if line.record is None:
             unreadable += 1
         else:
@@ -196,6 +196,9 @@ def export_trajectories(memory: Memory, limit: int | None) -> TrajectoryExport:
 def trajectory_lines(memory: Memory) -> Iterator[bytes]:
     """The trajectory log's segments as stored, line by line (the NDJSON export), read as the iterator is."""
     root = Path(memory.workspace.trajectory_dir)
+    rows = getattr(memory.trajectory, "rows", None)
+    if rows is not None:  # the PostgreSQL log: each row's body is the line a segment would hold
+        return ((body + "\n").encode("utf-8") for _, body in rows())
 
     def lines() -> Iterator[bytes]:
         for path in sorted(root.glob("segment-*.jsonl")):

@@ -4,8 +4,12 @@ What moves: every memory row with its ``memory_id``, fields, vector and ``vector
 (the id key, so that ids keep their meaning, and the embedding model the vectors came from). The rows are copied in
 batches, each one transaction, in ``seq`` order; the destination's generations are bumped as its own writes, so its
 workers rebuild their indexes. The destination must hold no memories (a half-copied destination of an interrupted
-migration is refused: empty it or drop its schema, and run again). The trajectory log, the registry and the rest of
-the workspace folder stay where they are.
+migration is refused: empty it or drop its schema, and run again).
+
+``copy_log`` moves the trajectory log the same way: every readable record of the source log (the workspace's
+segments, or the schema's ``trajectory`` table) appended in order to the empty destination log, so that
+``reme trajectories verify`` and ``reme learn`` read the same decisions and rewards after the move. The registry and
+the rest of the workspace folder stay where they are.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from reme.errors import BadInputError
+from reme.policy.trajectory import read_records
 
-__all__ = ["copy_records"]
+__all__ = ["copy_log", "copy_records"]
 
 META_KEYS = ("format_version", "id_key", "embedding_config", "embedding_model_id")
 
@@ -49,3 +54,20 @@ def copy_records(source: Any, dest: Any, batch: int = 500, progress: Callable[[i
     if dest.count() != total:
         raise BadInputError(f"copied {dest.count()} of {total} memories: the source changed during the migration")
     return total
+
+
+def copy_log(source: Any, dest: Any, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Append every readable record of the log ``source`` to the empty log ``dest`` (each a ``TrajectoryLog`` or a
+    ``PostgresTrajectoryLog``), oldest first; returns ``(copied, unreadable lines left behind)``."""
+    if next(iter(read_records(dest)), None) is not None:
+        raise BadInputError(f"the destination's trajectory log {dest.directory} already holds records: empty it first")
+    copied = unreadable = 0
+    for entry in read_records(source):
+        if entry.record is None:
+            unreadable += 1
+            continue
+        dest.append(entry.record)
+        copied += 1
+        if progress is not None and copied % 1000 == 0:
+            progress(copied)
+    return copied, unreadable

@@ -17,6 +17,7 @@ candidates' cosines). ``add`` / ``remove`` only keep the count: the rows are the
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -28,11 +29,17 @@ __all__ = ["HNSW_NAME", "PgVectorIndex", "hnsw_dims"]
 HNSW_NAME = "memories_hnsw_{dim}"
 """The HNSW index of the schema's ``dim``-dimensional vectors."""
 
+HNSW_CHECK_S = 10.0
+"""How long a target's index trusts what it last saw of the HNSW index (built or dropped by another process)."""
 
-def hnsw_dims(store: Any) -> list[int]:
-    """The dimensions that have an HNSW index in ``store``'s schema."""
+
+def hnsw_dims(store: Any, valid: bool = True) -> list[int]:
+    """The dimensions that have an HNSW index in ``store``'s schema (``valid=False``: those whose index a failed
+    concurrent build left unusable)."""
     rows = store._read(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexname LIKE 'memories_hnsw_%%'", (store.schema,)
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname LIKE 'memories_hnsw_%%' AND i.indisvalid = %s",
+        (store.schema, valid),
     )
     return sorted(int(str(r[0]).rsplit("_", 1)[1]) for r in rows)
 
@@ -51,6 +58,7 @@ class PgVectorIndex:
         self.hnsw_min_rows = hnsw_min_rows
         self.ef_search = ef_search
         self._warned = False
+        self._hnsw_seen: tuple[float, int, bool] = (-1e9, -1, False)
 
     def __len__(self) -> int:
         return self.count
@@ -68,7 +76,12 @@ class PgVectorIndex:
         """``exact`` or ``hnsw``: how this target is searched now."""
         if self.count < self.hnsw_min_rows or not self.dim:
             return "exact"
-        if self.dim in hnsw_dims(self.store):
+        checked, epoch, has = self._hnsw_seen
+        # built or dropped by this process: seen at once; by another: within HNSW_CHECK_S
+        if epoch != self.store.hnsw_epoch or time.monotonic() - checked > HNSW_CHECK_S:
+            has = self.dim in hnsw_dims(self.store)
+            self._hnsw_seen = (time.monotonic(), self.store.hnsw_epoch, has)
+        if has:
             return "hnsw"
         if not self._warned:
             log.warning(

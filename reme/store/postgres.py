@@ -61,9 +61,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS memories_target ON {s}.memories (memory_target, seq);
     CREATE TABLE IF NOT EXISTS {s}.targets (target TEXT PRIMARY KEY, generation BIGINT NOT NULL);
     """,
+    """
+    CREATE TABLE IF NOT EXISTS {s}.trajectory (
+        seq BIGSERIAL PRIMARY KEY,
+        written TIMESTAMPTZ NOT NULL DEFAULT now(),
+        record_type TEXT NOT NULL,
+        decision_id TEXT,
+        kind TEXT NOT NULL DEFAULT '',
+        target TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS trajectory_decisions ON {s}.trajectory (decision_id) WHERE record_type = 'decision';
+    CREATE INDEX IF NOT EXISTS trajectory_written ON {s}.trajectory (written);
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {s}.policy_files (
+        version TEXT NOT NULL, name TEXT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (version, name)
+    );
+    CREATE TABLE IF NOT EXISTS {s}.policy_history (seq BIGSERIAL PRIMARY KEY, line TEXT NOT NULL UNIQUE);
+    CREATE TABLE IF NOT EXISTS {s}.policy_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, epoch BIGINT NOT NULL);
+    """,
 )
 """The schema's migrations, in order: ``schema_migrations`` records each one applied (``version`` is its index + 1).
 Append, never edit: a database applies only the ones it has not."""
+
+_UPSERT = (
+    f"INSERT INTO {{s}}.memories ({_COLUMNS}, vector, vector_model) VALUES ({', '.join(['%s'] * 14)}) "
+    "ON CONFLICT (memory_id) DO UPDATE SET memory_type=excluded.memory_type, memory_target=excluded.memory_target, "
+    "when_to_use=excluded.when_to_use, content=excluded.content, message_time=excluded.message_time, "
+    "ref_memory_id=excluded.ref_memory_id, author=excluded.author, score=excluded.score, metadata=excluded.metadata, "
+    "time_modified=excluded.time_modified, vector=excluded.vector, vector_model=excluded.vector_model RETURNING seq"
+)
+"""Insert a memory, or replace the one with its id (its ``seq`` stays: a replaced memory keeps its place)."""
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -104,6 +133,8 @@ class PostgresRecordStore:
         """``pgvector``: searches take their dense candidates from the database (``dense_index``)."""
         self.hnsw_min_rows = hnsw_min_rows
         self.ef_search = ef_search
+        self.hnsw_epoch = 0
+        """Bumped by ``build_hnsw`` / ``drop_hnsw``: this process's searches see the change at once."""
         self.schema = schema
         self.path = f"{redacted(url)} (schema {schema})"
         """What error messages name (the password left out)."""
@@ -234,31 +265,30 @@ class PostgresRecordStore:
         touched = {n.memory_target for n in nodes}
         replaced: set[str] = set()
         with self.transaction(), self._conn() as conn:
-            for node, vec in zip(nodes, vectors):
-                old = conn.execute(
-                    self._q("SELECT memory_target FROM {s}.memories WHERE memory_id = %s"), (node.memory_id,)
-                ).fetchone()
-                if old is not None and str(old[0]) != node.memory_target and not move:
+            ids = [n.memory_id for n in nodes]
+            rows = conn.execute(
+                self._q("SELECT memory_id, memory_target FROM {s}.memories WHERE memory_id = ANY(%s)"), (ids,)
+            ).fetchall()
+            held = {str(a): str(b) for a, b in rows}  # the target each id has now (earlier rows of this batch too)
+            for node in nodes:
+                was = held.get(node.memory_id)
+                if was is not None and was != node.memory_target and not move:
                     raise ConflictError(
                         f"memory id {node.memory_id!r} is already in use: choose another id, or leave it out"
                     )
-                if old is not None:
-                    touched.add(str(old[0]))
-                    replaced.update({str(old[0]), node.memory_target})
-                row = conn.execute(
-                    self._q(
-                        f"INSERT INTO {{s}}.memories ({_COLUMNS}, vector, vector_model) VALUES "
-                        f"({', '.join(['%s'] * 14)}) ON CONFLICT (memory_id) DO UPDATE SET "
-                        "memory_type=excluded.memory_type, memory_target=excluded.memory_target, "
-                        "when_to_use=excluded.when_to_use, content=excluded.content, "
-                        "message_time=excluded.message_time, ref_memory_id=excluded.ref_memory_id, "
-                        "author=excluded.author, score=excluded.score, metadata=excluded.metadata, "
-                        "time_modified=excluded.time_modified, vector=excluded.vector, "
-                        "vector_model=excluded.vector_model RETURNING seq"
-                    ),
-                    (*_node_values(node), np.ascontiguousarray(vec, dtype=np.float32), model_id),
-                ).fetchone()
-                seqs.append(int(row[0]))
+                if was is not None:
+                    touched.add(was)
+                    replaced.update({was, node.memory_target})
+                held[node.memory_id] = node.memory_target
+            values = [
+                (*_node_values(node), np.ascontiguousarray(vec, dtype=np.float32), model_id)
+                for node, vec in zip(nodes, vectors)
+            ]
+            with conn.cursor() as cur:  # one pipelined round of inserts, each returning its seq
+                cur.executemany(self._q(_UPSERT), values, returning=True)
+                for _ in values:
+                    seqs.append(int(cur.fetchone()[0]))
+                    cur.nextset()
             generations = self._bump(conn, touched)
         return seqs, generations, replaced
 
@@ -400,18 +430,32 @@ class PostgresRecordStore:
         rows = self._read("SELECT DISTINCT vector_dims(vector) FROM {s}.memories WHERE vector IS NOT NULL ORDER BY 1")
         return [int(r[0]) for r in rows]
 
-    def build_hnsw(self, dim: int, m: int = 16, ef_construction: int = 64) -> str:
+    def build_hnsw(
+        self, dim: int, m: int = 16, ef_construction: int = 64, *, work_mem: str = "1GB", parallel_workers: int = 1
+    ) -> str:
         """Build pgvector's HNSW index (cosine) over this schema's ``dim``-dimensional vectors, without blocking
-        writers (``CREATE INDEX CONCURRENTLY``); a no-op when it exists. Returns its name."""
-        from reme.store.pgvector_search import HNSW_NAME
+        writers (``CREATE INDEX CONCURRENTLY``); a no-op when it exists. Returns its name. ``work_mem`` is the
+        build's ``maintenance_work_mem`` (the graph should fit: past it pgvector builds far slower, and says so),
+        ``parallel_workers`` its ``max_parallel_maintenance_workers``."""
+        from reme.store.pgvector_search import HNSW_NAME, hnsw_dims
 
+        if dim in hnsw_dims(self, valid=False):  # a build that was interrupted left an unusable index: start again
+            self.drop_hnsw(dim)
+        if not re.fullmatch(r"\d+(kB|MB|GB)", work_mem):
+            raise WorkspaceError(f"work_mem must look like 512MB or 2GB, got {work_mem!r}")
         name = HNSW_NAME.format(dim=int(dim))
         with self._checkout() as conn:
+            conn.execute(f"SET maintenance_work_mem = '{work_mem}'")
+            conn.execute(f"SET max_parallel_maintenance_workers = {int(parallel_workers)}")
             conn.execute(
                 f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {self.schema}.memories USING hnsw "
                 f"((vector::vector({int(dim)})) vector_cosine_ops) WITH (m = {int(m)}, ef_construction = "
                 f"{int(ef_construction)}) WHERE vector_dims(vector) = {int(dim)}"
             )
+            conn.execute("RESET maintenance_work_mem")
+            conn.execute("RESET max_parallel_maintenance_workers")
+            conn.execute(f"ANALYZE {self.schema}.memories")  # the planner weighs the index against the target's b-tree
+        self.hnsw_epoch += 1
         return name
 
     def drop_hnsw(self, dim: int) -> None:
@@ -420,6 +464,7 @@ class PostgresRecordStore:
 
         with self._checkout() as conn:
             conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {self.schema}.{HNSW_NAME.format(dim=int(dim))}")
+        self.hnsw_epoch += 1
 
     def stale_vectors(self, model_id: str, batch: int = 1000) -> Iterator[list[tuple[int, str]]]:
         last = 0
@@ -442,6 +487,31 @@ class PostgresRecordStore:
     def count_stale(self, model_id: str) -> int:
         rows = self._read("SELECT COUNT(*) FROM {s}.memories WHERE vector_model != %s OR vector IS NULL", (model_id,))
         return int(rows[0][0])
+
+    @contextmanager
+    def held_lock(self, name: str) -> Iterator[None]:
+        """Hold a session advisory lock named ``name`` in this schema for the block, on a connection of its own, or
+        raise ``WorkspaceError`` at once when another process (on any host) holds it."""
+        key = int.from_bytes(hashlib.blake2b(f"{self.schema}:{name}".encode(), digest_size=8).digest(), "big",
+                             signed=True)  # fmt: skip
+        with self._checkout() as conn:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                raise WorkspaceError(f"another process holds {name!r} on {self.path}; try again when it has finished")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def vacuum(self) -> None:
+        """``VACUUM`` the schema's tables, so that the old versions of deleted or rewritten rows (``reme forget``)
+        are removed from the pages and not only hidden."""
+        with self._checkout() as conn:
+            conn.execute(f"VACUUM {self.schema}.memories, {self.schema}.trajectory")
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called (its pool gives no more connections)."""
+        return bool(self._pool.closed)
 
     def close(self) -> None:
         self._pool.close()

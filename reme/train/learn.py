@@ -66,10 +66,10 @@ from reme.policy.rewards import (
     join_rewards,
     record_time,
 )  # fmt: skip
-from reme.policy.trajectory import read_records
 from reme.schema import utc_now
+from reme.store.open import learner_session
 from reme.train.common import clipped_surrogate
-from reme.train.logs import LoggedRankSample, UsedRanking, credit_of, rank_samples, trajectory_dir, used_rankings
+from reme.train.logs import LoggedRankSample, UsedRanking, credit_of, logged_records, rank_samples, used_rankings
 from reme.train.ope import bootstrap_interval
 
 __all__ = [
@@ -964,9 +964,9 @@ def learn(workspace: str | Path, config: LearnConfig | None = None) -> list[Kind
         rows.append(row)
         _append_run(root, row)
 
-    with learner_lock(root):
+    with learner_lock(root), learner_session(root):  # PostgreSQL: one learner across hosts, the registry synced
         state = _read_state(root)
-        records.extend(e.record for e in read_records(trajectory_dir(root)) if e.record is not None)
+        records.extend(logged_records(root))
         mark = _log_mark(records)
         credit = credit_of(root, config.gamma)
         joined = join_rewards(records, **credit).samples
@@ -1005,7 +1005,7 @@ def reward_over_time(
 ) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """Per kind, per serving version: ``(position in the log, return)`` of each decision with a return, oldest
     first."""
-    records = [e.record for e in read_records(trajectory_dir(workspace)) if e.record is not None]
+    records = logged_records(workspace)
     position = {getattr(r, "decision_id", ""): i for i, r in enumerate(records)}
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for s in join_rewards(records, **credit_of(workspace, gamma)).samples:

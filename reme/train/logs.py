@@ -25,7 +25,7 @@ from reme.policy.decision import Decision, Matrix
 from reme.policy.explore import exploration_of
 from reme.policy.rank_features import RANK_FEATURES
 from reme.policy.rewards import Sample, has_propensity, join_rewards, used_memories
-from reme.policy.trajectory import read_records
+from reme.policy.trajectory import Record, read_records
 from reme.retrieval.embedding import Encoder
 from reme.schema import Episode, MemoryType
 from reme.settings import load_settings
@@ -116,13 +116,35 @@ class LoggedRankSample:
 
 
 def trajectory_dir(path: str | Path) -> Path:
-    """A workspace or its ``trajectories`` folder."""
+    """A workspace or its ``trajectories`` folder (a workspace whose log lives in PostgreSQL gives its folder too:
+    ``logged_records`` reads the database for it)."""
+    from reme.store.open import log_in_database
+
     root = Path(path)
-    if (root / "trajectories").is_dir():
+    if (root / "trajectories").is_dir() or (root.is_dir() and log_in_database(load_settings(root))):
         return root / "trajectories"
     if root.is_dir() and any(root.glob("segment-*.jsonl")):
         return root
     raise BadInputError(f"{path} is neither a workspace with a trajectory log nor a trajectory folder")
+
+
+def workspace_root(path: str | Path) -> Path:
+    """The workspace of ``path`` (a workspace, or its ``trajectories`` folder)."""
+    return trajectory_dir(path).parent
+
+
+def logged_records(path: str | Path) -> list[Record]:
+    """Every readable record of the log of ``path`` (a workspace or its ``trajectories`` folder), oldest first: the
+    segment files, or the PostgreSQL table when the workspace's log lives there (``trajectories.location``), read
+    on a connection of its own, so a learner on another machine reads what the replicas wrote."""
+    from reme.store.open import trajectory_source
+
+    source = trajectory_source(workspace_root(path))
+    try:
+        return [e.record for e in read_records(source) if e.record is not None]
+    finally:
+        if not isinstance(source, str | Path):
+            source.close()
 
 
 def credit_of(workspace: str | Path, gamma: float | None = None) -> dict[str, Any]:
@@ -138,9 +160,8 @@ def logged_rank_samples(path: str | Path, gamma: float | None = None) -> list[Lo
     """Trainable rank decisions that received a reward, with their returns (the workspace's credit rules,
     ``credit`` of its settings; ``gamma`` overrides its discount), taken where their behaviour probability is
     known (``rank_samples``)."""
-    folder = trajectory_dir(path)
-    records = [e.record for e in read_records(folder) if e.record is not None]
-    return rank_samples(join_rewards(records, **credit_of(folder.parent, gamma)).samples)
+    records = logged_records(path)
+    return rank_samples(join_rewards(records, **credit_of(workspace_root(path), gamma)).samples)
 
 
 def _sampled_share(decision: Decision) -> float:

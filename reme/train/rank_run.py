@@ -17,7 +17,7 @@ from reme.policy.rank import HeuristicRankPolicy, RankState
 from reme.progress import progress_bar
 from reme.schema import Episode
 from reme.train.common import BestCheckpoint, resolve_device, step_row, write_run
-from reme.train.logs import LoggedRankSample, logged_rank_samples, trajectory_dir
+from reme.train.logs import LoggedRankSample, logged_rank_samples, workspace_root
 from reme.train.rank_data import RankExample, TrainResult, build_examples, data_hash, evaluate_scores
 from reme.train.rank_grpo import GRPOConfig, policy_scores, train_grpo
 from reme.train.rank_ppo import PPOConfig, train_ppo
@@ -119,7 +119,7 @@ def train_rank_policy(
     if from_trajectories is not None and not logged:
         from reme.policy.audit import NOT_EXPLORED, stats
 
-        counts = stats(trajectory_dir(from_trajectories).parent).get("learnable", {}).get("rank", {})
+        counts = stats(workspace_root(from_trajectories)).get("learnable", {}).get("rank", {})
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items())) or "no rank decision at all"
         raise BadInputError(
             f"{from_trajectories}: no sampled, rewarded rank decision in the log ({why})"
