@@ -170,3 +170,32 @@ def test_a_learner_elsewhere_publishes_and_a_running_replica_serves_it(tmp_path,
     finally:
         service.state.policy_watch.set()
         replica.close()
+
+
+def test_a_dump_on_one_replica_loads_on_another(tmp_path, postgres_url):
+    import httpx
+    from loopback import serve
+
+    from reme.service import create_app
+
+    schema = os.environ["REME_TEST_SCHEMA"]
+    one = Memory(_folder(tmp_path / "one", postgres_url, schema), encoder=RandomEncoder(16))
+    two = Memory(_folder(tmp_path / "two", postgres_url, schema), encoder=RandomEncoder(16))
+    try:
+        one.add("use the staging key for deploys", "task:ops")
+        with serve(create_app(tmp_path / "one", memory=one)) as a, serve(create_app(tmp_path / "two", memory=two)) as b:
+            dumped = httpx.post(f"{a}/dump_memory", json={"workspace_id": "ops", "dump_file_path": "backup"}).json()
+            assert dumped["metadata"] == {"dumped": 1, "path": "backup/ops.jsonl"}
+            assert not (tmp_path / "one" / "dumps").exists()  # a row of the database, not a file of this host
+            loaded = httpx.post(
+                f"{b}/load_memory", json={"workspace_id": "ops", "load_file_path": "backup", "clear_existing": True}
+            ).json()
+            assert loaded["metadata"]["loaded"] == 1 and loaded["metadata"]["removed"] == 1
+            missing = httpx.post(f"{b}/load_memory", json={"workspace_id": "ops", "load_file_path": "nothing"})
+            assert missing.status_code == 422 and "no dump file" in missing.text
+            hostile = httpx.post(f"{b}/load_memory", json={"workspace_id": "ops", "load_file_path": "../x.jsonl"})
+            assert hostile.status_code == 422
+        assert [n.content for n in two.list("task:ops")] == ["use the staging key for deploys"]
+    finally:
+        one.close()
+        two.close()

@@ -74,11 +74,20 @@ def read_dump(path: str | Path) -> list[tuple[str, Any]]:
     ``BadInputError`` for an unreadable file or a line that is not JSON."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not UTF-8 (byte {exc.start})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    return read_dump_bytes(data, path)
+
+
+def read_dump_bytes(raw: bytes, path: str | Path) -> list[tuple[str, Any]]:
+    """``read_dump`` of a dump's bytes (a dump kept in the PostgreSQL store); ``path`` names it in messages and its
+    suffix says JSON Lines."""
+    path = Path(path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not UTF-8 (byte {exc.start})") from None
     if not text.strip():
         return []
     try:

@@ -23,7 +23,8 @@ metadata}``. A ReMe ``workspace_id`` is this project's target ``task:<workspace_
   leaves through a symlink is refused (ReMe took any server path; a service that reads and writes arbitrary files
   for its callers is a hole). A path without a ``.json``/``.jsonl`` suffix is a directory holding
   ``<workspace_id>.jsonl``, ReMe's naming. Loaded memories whose ids belong to another target get the id of their
-  text in this one: a load never moves a memory.
+  text in this one: a load never moves a memory. A workspace whose records live in PostgreSQL keeps its dumps there
+  (the ``dumps`` table, under the same relative names), so one replica loads what another dumped.
 
 Long flows (adds, loads, records of many memories) take the service's lock per chunk of ``CHUNK`` memories, so a
 10,000-memory request does not hold every other caller for its whole length.
@@ -169,6 +170,8 @@ class TaskFlows:
         self.run = run
         self.llm = llm
         self.dump_dir = Path(dump_dir) if dump_dir is not None else Path(memory.workspace.root) / "dumps"
+        self.in_database = hasattr(memory.records, "write_dump")
+        """A PostgreSQL workspace keeps its dumps in the database (the paths are the same names)."""
 
     @staticmethod
     def target(workspace_id: str) -> str:
@@ -333,14 +336,21 @@ class TaskFlows:
         return FlowResponse(answer=f"{len(deleted)} task memories deleted", metadata={"deleted_ids": deleted})
 
     def load(self, body: LoadMemoryIn) -> FlowResponse:
-        from reme.importers.reme03 import read_dump, record_to_item
+        from reme.importers.reme03 import read_dump, read_dump_bytes, record_to_item
 
         path = self.resolve(body.load_file_path or body.path, body.workspace_id)
-        if not _is_file(path):
+        if self.in_database:  # dumps of a PostgreSQL workspace are rows: any replica loads what another dumped
+            raw = self.memory.records.read_dump(body.workspace_id, self.display(path, body.workspace_id))
+            if raw is None:
+                raise BadInputError(f"no dump file {self.display(path, body.workspace_id)}")
+            records = read_dump_bytes(raw, path)
+        elif not _is_file(path):
             raise BadInputError(f"no dump file {self.display(path, body.workspace_id)}")
+        else:
+            records = read_dump(path)
         target = self.target(body.workspace_id)
         items = []
-        for where, record in read_dump(path):  # everything is validated before anything is written
+        for where, record in records:  # everything is validated before anything is written
             item = record_to_item(record, where)
             if item is not None:
                 items.append({**item, "memory_target": target})
@@ -356,6 +366,12 @@ class TaskFlows:
         path = self.resolve(body.dump_file_path or body.path, body.workspace_id)
         nodes = self.run(self.memory.list, self.target(body.workspace_id))
         lines = "".join(json.dumps(node.model_dump(), ensure_ascii=False) + "\n" for node in nodes)
+        if self.in_database:
+            self.memory.records.write_dump(body.workspace_id, self.display(path, body.workspace_id), lines.encode())
+            shown = self.display(path, body.workspace_id)
+            return FlowResponse(
+                answer=f"{len(nodes)} memories dumped to {shown}", metadata={"dumped": len(nodes), "path": shown}
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, lines.encode("utf-8"))

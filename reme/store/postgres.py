@@ -81,6 +81,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE IF NOT EXISTS {s}.policy_history (seq BIGSERIAL PRIMARY KEY, line TEXT NOT NULL UNIQUE);
     CREATE TABLE IF NOT EXISTS {s}.policy_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, epoch BIGINT NOT NULL);
     """,
+    """
+    CREATE TABLE IF NOT EXISTS {s}.dumps (
+        workspace_id TEXT NOT NULL, path TEXT NOT NULL, body BYTEA NOT NULL,
+        written TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (workspace_id, path)
+    );
+    """,
 )
 """The schema's migrations, in order: ``schema_migrations`` records each one applied (``version`` is its index + 1).
 Append, never edit: a database applies only the ones it has not."""
@@ -487,6 +493,22 @@ class PostgresRecordStore:
     def count_stale(self, model_id: str) -> int:
         rows = self._read("SELECT COUNT(*) FROM {s}.memories WHERE vector_model != %s OR vector IS NULL", (model_id,))
         return int(rows[0][0])
+
+    def write_dump(self, workspace_id: str, path: str, body: bytes) -> None:
+        """Store a task-flow dump (``/dump_memory``) under the task workspace's relative ``path``, replacing one."""
+        with self._conn() as conn:
+            conn.execute(
+                self._q(
+                    "INSERT INTO {s}.dumps (workspace_id, path, body) VALUES (%s, %s, %s) ON CONFLICT (workspace_id, "
+                    "path) DO UPDATE SET body = excluded.body, written = now()"
+                ),
+                (workspace_id, path, body),
+            )
+
+    def read_dump(self, workspace_id: str, path: str) -> bytes | None:
+        """A task-flow dump stored by ``write_dump`` (on any host), or ``None``."""
+        rows = self._read("SELECT body FROM {s}.dumps WHERE workspace_id = %s AND path = %s", (workspace_id, path))
+        return None if not rows else bytes(rows[0][0])
 
     @contextmanager
     def held_lock(self, name: str) -> Iterator[None]:
