@@ -182,9 +182,8 @@ def main() -> None:
         for name, vectors in (("user:big", big), ("user:small", small)):
             for lo in range(0, len(vectors), args.batch):
                 hi = min(lo + args.batch, len(vectors))
-                nodes = [
-                    MemoryNode(memory_id=f"{name[5:]}{i}", memory_target=name, content=f"memory {i}") for i in range(lo, hi)
-                ]
+                nodes = [MemoryNode(memory_id=f"{name[5:]}{i}", memory_target=name, content=f"memory {i}")
+                         for i in range(lo, hi)]  # fmt: skip
                 seqs[name] += store.upsert_many(nodes, vectors[lo:hi], "bench")[0]
                 if (lo // args.batch) % 50 == 0:
                     log(f"  {name}: {hi} rows, {hi / (time.perf_counter() - started):.0f} rows/s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -168,3 +169,9 @@ def parse_args(*args: str) -> tuple[str, dict[str, Any]]:
     if not args:
         raise ValueError("No arguments provided")
     return parse_action(args[0]), parse_kwargs(*args[1:])
+
+
+def cache_root() -> Path:
+    """reme's cache folder across runs and workspaces (``$REME_CACHE_DIR``, else ``~/.cache/reme``): evaluation's
+    embedding cache, the style suite, converted local models."""
+    return Path(os.environ.get("REME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "reme"))

@@ -6,7 +6,6 @@ environments). ``reme.eval`` runs the evaluation over these; definitions are in 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reme.config import EmbeddingConfig, RetrievalConfig
+from reme.config import EmbeddingConfig, RetrievalConfig, cache_root
 from reme.datasets.dates import parse_date
 from reme.errors import BadInputError
 from reme.policy.rank import RankState
@@ -34,8 +33,7 @@ RETRIEVAL_CATEGORIES = {"1", "2", "3", "4"}
 
 def default_cache_path() -> Path:
     """Where evaluation keeps its embedding cache across runs (``$REME_CACHE_DIR`` or ``~/.cache/reme``)."""
-    root = os.environ.get("REME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "reme")
-    return Path(root) / "embeddings.db"
+    return cache_root() / "embeddings.db"
 
 
 def parse_ks(text: str) -> list[int]:

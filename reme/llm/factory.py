@@ -5,11 +5,13 @@ model), and ``build_llm_from_config``: the client of ReMe's LLM settings (the fa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from reme.errors import BadInputError
 from reme.llm.hf_client import HFChatClient
+from reme.llm.local_model import LOCAL_SPECS
 from reme.llm.openai_client import OpenAIChatClient
 from reme.llm.types import _HF_KEYS, _OPENAI_ONLY, HF_PREFIX, OPENAI_PREFIX, LLMClient, LLMConfig
 
@@ -19,6 +21,8 @@ __all__ = ["build_llm", "build_llm_from_config", "configured_model"]
 def build_llm(spec: str | LLMConfig | None = None, **overrides: Any) -> LLMClient:
     """The client for ``spec``.
 
+    - ``"local"`` or ``"hf:smollm2"`` (or no spec with ``$LLM_BACKEND=local``): the local SmolLM2 model
+      (``reme.llm.local_model``, converted once into reme's cache), through ``HFChatClient``.
     - ``"hf:<local model dir>"``: ``HFChatClient`` (in-process transformers). Overrides ``device``,
       ``max_new_tokens`` (or ``max_tokens``), ``temperature`` and ``seed`` are passed on; endpoint-only keys
       (``api_key``, ``base_url``, ...) are ignored; anything else is a ``BadInputError``.
@@ -27,6 +31,12 @@ def build_llm(spec: str | LLMConfig | None = None, **overrides: Any) -> LLMClien
     - an ``LLMConfig``: ``OpenAIChatClient(config)`` (``overrides`` that are not ``None`` are applied on a copy).
     - ``None``: ``OpenAIChatClient(LLMConfig.from_env(**overrides))``.
     """
+    if spec is None and os.environ.get("LLM_BACKEND", "").strip().lower() == "local":
+        spec = "local"
+    if isinstance(spec, str) and spec.strip().lower() in LOCAL_SPECS:
+        from reme.llm.local_model import converted_dir
+
+        spec = f"{HF_PREFIX}{converted_dir()}"
     if isinstance(spec, LLMConfig):
         given = {key: value for key, value in overrides.items() if value is not None}
         config = LLMConfig(**{**spec.model_dump(), **given}) if given else spec
@@ -58,10 +68,13 @@ def build_llm_from_config(
     config: Mapping[str, Any], *, api_key: str | None = None, base_url: str | None = None
 ) -> LLMClient:
     """The client of ReMe's LLM settings (``ReMe``'s ``default_llm_config``, ``ReMeLight``'s
-    ``default_as_llm_config``): an ``hf:<dir>`` model name runs that model in-process; any other (or none) is an
+    ``default_as_llm_config``): an ``hf:<dir>`` model name runs that model in-process, ``local`` / ``hf:smollm2`` (or
+    no model and no endpoint with ``$LLM_BACKEND=local``) the local SmolLM2; any other (or none) is an
     OpenAI-compatible endpoint at ``base_url`` with ``api_key`` (each falling back to ``$LLM_BASE_URL`` /
     ``$LLM_API_KEY``; the model to ``$LLM_MODEL``)."""
     model = configured_model(config)
-    if isinstance(model, str) and model.startswith(HF_PREFIX):
+    if isinstance(model, str) and (model.startswith(HF_PREFIX) or model.strip().lower() in LOCAL_SPECS):
         return build_llm(model)
+    if model is None and base_url is None and os.environ.get("LLM_BACKEND", "").strip().lower() == "local":
+        return build_llm("local")
     return build_llm(LLMConfig.from_env(api_key=api_key, base_url=base_url, model=model))
