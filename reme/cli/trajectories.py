@@ -40,12 +40,15 @@ def trajectories_verify(ctx: typer.Context, workspace: WorkspaceOpt = None) -> N
     from reme.policy.audit import verify
 
     root = existing_workspace(ctx, workspace)
+    from reme.llm.replay import rescore
+
     with log_of(root) as log:
-        report = verify(root, log)
+        report = verify(root, log, rescore_llm=rescore)
     for problem in report.problems:
         print(problem)
     stderr(
-        f"{report.checked} decisions re-scored, {report.untrainable} untrainable, {report.rewards} rewards, "
+        f"{report.checked} decisions re-scored ({report.llm_rescored} by their language model), "
+        f"{report.untrainable} untrainable, {report.rewards} rewards, "
         f"{len(report.problems)} problems"
     )
     if not report.ok:

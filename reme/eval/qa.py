@@ -187,10 +187,11 @@ def _one_question(
     recall = len(evidence & found) / len(evidence) if evidence else 0.0
     ordered = sorted(hits, key=lambda h: h.memory.time_created)
     try:
-        result = answer_llm.chat(answer_messages(q.question, [h.memory.content for h in ordered], q.question_date),
-                                 max_tokens=max_tokens)  # fmt: skip
+        asked = answer_messages(q.question, [h.memory.content for h in ordered], q.question_date)
+        result = answer_llm.chat(asked, max_tokens=max_tokens)
         answer = result.text.strip()
-        decision = llm_decision("rank", "llm-answer", "answer", result, extra={"question_id": q.question_id})
+        decision = llm_decision("rank", "llm-answer", "answer", result, extra={"question_id": q.question_id},
+                                prompt=asked)  # fmt: skip
         decision.episode_id = episode_id
         decision.memory_ids = [h.memory.memory_id for h in hits]
         memory.log_decision(decision)

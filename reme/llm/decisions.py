@@ -1,9 +1,10 @@
 """LLM outputs as decisions: the log-probability of the text that expressed an action, recorded in the trajectory.
 
-An LLM decision (policy name ``llm-*``) is not re-scored by the audit: ``reme trajectories verify`` checks that its
-``logprob`` is the sum of ``extra["token_logprobs"]``, the per-token log-probabilities the model returned for the
+``reme trajectories verify`` checks that an LLM decision's (policy name ``llm-*``) ``logprob`` is the sum of
+``extra["token_logprobs"]``, the per-token log-probabilities the model returned for the
 span of its output that expressed the action (a tool call, ``[SILENT]``, a summary). When the endpoint returned no
 log-probabilities the decision is recorded with ``logprob: null`` and ``trainable: false``, never a made-up number.
+The decision of an in-process model, given its ``prompt``, is also re-scored by that model (``reme.llm.replay``).
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ def llm_decision(
     inputs: dict[str, Any] | None = None,
     memory_ids: list[str] | None = None,
     extra: dict[str, Any] | None = None,
+    prompt: list[dict[str, Any]] | None = None,
 ) -> Decision:
     """A ``Decision`` for an action an LLM expressed in ``result.text[start:end]``: ``logprob`` is the sum of that
     span's token log-probabilities (``None`` and ``trainable=False`` without them), ``extra["token_logprobs"]``
-    holds them, ``version`` is the model name."""
+    holds them, ``version`` is the model name. ``prompt`` (the messages the model was given) makes the decision of an
+    in-process model re-scorable: its token ids and the prompt go into ``extra["replay"]`` (``reme.llm.replay``)."""
     tokens = span_token_logprobs(result, start, end)
     record_extra: dict[str, Any] = {
         "token_logprobs": tokens,
@@ -62,6 +65,13 @@ def llm_decision(
         "backend": getattr(result, "backend", ""),
         **(extra or {}),
     }
+    if prompt is not None and tokens is not None and hasattr(result, "span_token_indices"):
+        from reme.llm.replay import replay_record
+
+        stop = len(result.text) if end is None else end
+        replay = replay_record(result, prompt, result.span_token_indices(start, stop))
+        if replay is not None:  # an in-process model: `reme trajectories verify` re-runs it on these ids
+            record_extra["replay"] = replay
     logprob = None if tokens is None else math.fsum(tokens)
     return Decision(
         kind=kind,

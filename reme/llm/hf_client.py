@@ -243,12 +243,18 @@ class HFChatClient:
         Under ``log_softmax(logits)``, the distribution of greedy decoding; give ``temperature`` > 0 to score under
         ``log_softmax(logits / temperature)``, the distribution sampling at that temperature draws from.
         """
+        with self._lock:
+            return self.score_ids(messages, self.completion_ids(completion), temperature=temperature)
+
+    def score_ids(self, messages: list[dict], target: list[int], *, temperature: float | None = None) -> list[float]:
+        """``score`` of given token ids (those a ``chat`` generated: ``ChatResult.token_ids``), with no re-tokenising
+        of text, so a replay scores exactly the tokens that were drawn."""
         import torch
 
         loaded = self._load()
         with self._lock:
             prompt = self.prompt_ids(messages)
-            target = self.completion_ids(completion)
+            target = [int(t) for t in target]
             if not target:
                 return []
             left = self._context_left(loaded, len(prompt))
@@ -337,6 +343,7 @@ class HFChatClient:
                         step_logits, cache = loaded.forward(whole, keep=1, use_cache=False)
             if cut is not None:
                 text, pieces, logprobs = _cut(emitted, pieces, logprobs, cut)
+                ids = ids[: len(logprobs)]
             else:
                 text = self._decode(tokenizer, ids)
                 if pieces and text.startswith(emitted):
@@ -348,6 +355,8 @@ class HFChatClient:
             model=self.model,
             backend=self.backend,
             finish_reason=finish,
+            token_ids=ids,
+            temperature=temp,
         )
 
     async def achat(

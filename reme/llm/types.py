@@ -125,6 +125,11 @@ class ChatResult(BaseModel):
     tool_calls: list[dict[str, Any]] | None = None
     """Native tool calls of the answer, ``{"id", "name", "input"}`` each (clients offered ``tools``: the AgentScope
     model of a host); ``None`` when there were none."""
+    token_ids: list[int] | None = None
+    """The generated token ids, one per entry of ``tokens`` (an in-process model: ``HFChatClient``), so that the
+    audit can re-score exactly these tokens (``reme.llm.replay``); ``None`` from an endpoint."""
+    temperature: float | None = None
+    """The temperature the tokens were drawn at (0: greedy), when the backend knows it."""
 
     @model_validator(mode="after")
     def _aligned(self) -> ChatResult:
@@ -159,9 +164,19 @@ class ChatResult(BaseModel):
         end = max(0, min(end, len(self.text)))
         if end <= start:
             return []
+        return [self.token_logprobs[i] for i in self.span_token_indices(start, end)]
+
+    def span_token_indices(self, start: int, end: int) -> list[int]:
+        """The positions in ``tokens`` of the tokens overlapping ``text[start:end]`` (see ``span_logprob``)."""
+        if self.tokens is None:
+            return []
+        start = max(0, min(start, len(self.text)))
+        end = max(0, min(end, len(self.text)))
+        if end <= start:
+            return []
         return [
-            lp
-            for (lo, hi), lp in zip(self.token_offsets(), self.token_logprobs)
+            i
+            for i, (lo, hi) in enumerate(self.token_offsets())
             if (lo < end and hi > start) or (lo == hi and start <= lo < end)
         ]
 

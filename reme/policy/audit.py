@@ -20,10 +20,15 @@ from reme.policy.rewards import has_propensity, has_return, join_rewards
 from reme.policy.trajectory import RewardEvent, read_records
 
 TOLERANCE = 1e-4
+LLM_TOLERANCE = 1e-3
+"""Largest gap allowed per token between a generated token's log-probability (incremental, over the KV cache) and
+the same token scored teacher-forced over the whole sequence: float32 sums in another order."""
 
 
 class VerifyReport(BaseModel):
     checked: int = 0
+    llm_rescored: int = 0
+    """LLM decisions whose tokens the model that drew them scored again (``rescore_llm``)."""
     untrainable: int = 0
     rewards: int = 0
     problems: list[str] = []
@@ -40,12 +45,15 @@ def _where(path: Path, line: int, root: Path) -> str:
         return f"{path}:{line}"
 
 
-def verify(workspace: str | Path, log: Any = None) -> VerifyReport:
+def verify(workspace: str | Path, log: Any = None, rescore_llm: Any = None) -> VerifyReport:
     """Re-score every decision of the workspace's log (``log``: another source for ``read_records``, such as the
-    PostgreSQL log; default its ``trajectories/`` folder); each problem is ``file:line: reason``."""
+    PostgreSQL log; default its ``trajectories/`` folder); each problem is ``file:line: reason``. ``rescore_llm(
+    decision, cache)`` (``reme.llm.replay.rescore``, given by the command: the LLM layer sits above this one)
+    re-runs the model of an LLM decision that kept its replay record and returns its tokens' log-probabilities."""
     root = Path(workspace)
     report = VerifyReport()
     cache: dict[str, Any] = {}
+    models: dict[str, Any] = {}
     for entry in read_records(root / "trajectories" if log is None else log):
         where = _where(entry.path, entry.line, root)
         if entry.error is not None or entry.record is None:
@@ -65,6 +73,19 @@ def verify(workspace: str | Path, log: Any = None) -> VerifyReport:
                 report.problems.append(
                     f"{where}: logprob {record.logprob} is not the sum of its token log-probabilities"
                 )
+            elif rescore_llm is not None and isinstance(tokens, list) and "replay" in record.extra:
+                try:
+                    again = rescore_llm(record, models)
+                except Exception as exc:  # a model that cannot be loaded or run is a finding, not a crash
+                    report.problems.append(f"{where}: cannot re-run the model of {record.decision_id}: {exc}")
+                    continue
+                report.llm_rescored += 1
+                worst = max((abs(a - float(b)) for a, b in zip(again or [], tokens)), default=0.0)
+                if again is None or len(again) != len(tokens) or worst > LLM_TOLERANCE:
+                    report.problems.append(
+                        f"{where}: the model re-scores {record.decision_id}'s tokens differently (largest gap "
+                        f"{worst:.2e} over {len(tokens)} tokens)"
+                    )
             continue
         try:
             policy = policy_for_record(root, record, cache)

@@ -113,6 +113,9 @@ async def run_compactor(
     the summary is ``""``. ``record(decision)`` receives the decision when the model answered."""
     messages = compactor_messages(transcript, previous_summary, language, extra_instruction)
     out = CompactionSummary(user_message=messages[-1]["content"])
+    cap = getattr(llm, "max_new_tokens", None)  # an in-process model's own cap wins when smaller
+    if isinstance(cap, int) and cap > 0:
+        max_tokens = cap if max_tokens is None else min(max_tokens, cap)
     try:
         result = await llm.achat(messages, max_tokens=max_tokens)
     except Exception as exc:  # a failed call never loses context: the caller keeps the messages
@@ -130,6 +133,7 @@ async def run_compactor(
         "summary" if out.is_valid else "invalid",
         result,
         extra={"is_valid": out.is_valid, "updates_previous": bool(previous_summary)},
+        prompt=messages,
     )
     if record is not None:
         record(out.decision)

@@ -297,10 +297,14 @@ async def run_writer(
     decision per fact line (``discard`` drops it). LLM errors propagate (the caller reports them); tool errors and
     refusals are returned to the model as the tool's result and recorded, and leave the workspace unchanged."""
     run = WriterRun()
+    cap = getattr(llm, "max_new_tokens", None)  # an in-process model's own cap wins when smaller (a CPU's budget)
+    if isinstance(cap, int) and cap > 0:
+        max_tokens = cap if max_tokens is None else min(max_tokens, cap)
     native = bool(getattr(llm, "supports_tools", False))
     chat: list[dict[str, Any]] = writer_messages(transcript, date, language, native)
     for iteration in range(max_iters):
         run.iterations = iteration + 1
+        asked = [dict(m) for m in chat]  # the prompt of this call (the decision keeps it to be re-scored)
         if native:
             result = await llm.achat(chat, max_tokens=max_tokens, tools=WRITER_TOOLS)
         else:
@@ -319,6 +323,7 @@ async def run_writer(
                     {"tool": parsed["name"], "arguments": arguments},
                     result,
                     extra={"iteration": iteration, "tool_status": status, "native_tool_call": True},
+                    prompt=asked,
                 )
                 decision.episode_id = episode_id
                 decision.step = iteration
@@ -334,8 +339,9 @@ async def run_writer(
             run.text = result.text.strip()
             run.silent = SILENT in run.text
             decision = llm_decision(
-                "write", "llm-writer", "silent" if run.silent else "done", result, extra={"iteration": iteration}
-            )
+                "write", "llm-writer", "silent" if run.silent else "done", result, extra={"iteration": iteration},
+                prompt=asked,
+            )  # fmt: skip
             decision.episode_id = episode_id
             decision.step = iteration
             record(decision)
@@ -354,6 +360,7 @@ async def run_writer(
             start=match.start(),
             end=match.end(),
             extra={"iteration": iteration, "tool_status": status},
+            prompt=asked,
         )
         decision.episode_id = episode_id
         decision.step = iteration

@@ -38,6 +38,7 @@ def llm_call_decision(
         model=getattr(result, "model", "") or getattr(client, "model", "") or "unknown",
         inputs={"messages": prompt},
         memory_ids=memory_ids,
+        prompt=prompt,
         extra={
             "tokens": getattr(result, "tokens", None) if getattr(result, "token_logprobs", None) is not None else None,
             "text": result.text,
