@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -103,8 +104,15 @@ class SentenceTransformerEncoder:
         self.config = config
         self.model_id = config.model_id
         self._model: Any = None
+        self._loading = threading.Lock()  # threads that search at once load the model once
 
     def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        with self._loading:
+            return self._load_once()
+
+    def _load_once(self) -> Any:
         if self._model is None:
             local = packaged_model_path(self.config.model)
             source = local or self.config.model

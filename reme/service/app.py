@@ -149,8 +149,8 @@ def http_errors() -> Iterator[None]:
 class Access:
     """Who may do what on one server, and how an operation runs: the caller's token and targets (401 without a
     known token), its rate limit (429), a target check (422, 403), ownership of a memory or decision (a stranger's
-    is answered as a missing one, 404), and ``run``, which runs an operation under the workspace lock with the
-    library's errors as statuses."""
+    is answered as a missing one, 404), ``run``, which runs a write under the workspace lock (FIFO), and ``read``,
+    which runs a read or a reward without it; both give the library's errors as statuses."""
 
     def __init__(
         self, memory: Any, tokens: dict[str, list[str]] | None, limiter: RateLimiter | None, lock: FairLock
@@ -194,20 +194,30 @@ class Access:
         return name
 
     def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A write (or a flow step): under the workspace lock, in arrival order (``FairLock``)."""
         with http_errors(), self.lock:
+            return fn(*args, **kwargs)
+
+    def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A read (search, list, get, count) or a reward (an append to the log): not behind the workspace lock, so
+        they run at once, and beside writes. ``Memory`` keeps its own state consistent (its lock guards an index
+        while a search reads it and while a write updates it; the encoder, the larger part of a search, runs
+        outside it; the log's appends are atomic). Measured in docs/service.md: 54.2 -> 71.3 requests/s on one
+        worker, 0 errors, 0 lost, 0 duplicates."""
+        with http_errors():
             return fn(*args, **kwargs)
 
     def owned(self, memory_id: str, scope: list[str] | None) -> Any:
         """The memory, when the token holds its target; a memory of another target is answered as a missing one.
-        Called under the lock (inside ``run``), with the operation that follows, so the check and the operation see
-        the same memory and queue once."""
+        Called inside ``run`` (under the lock) before a patch or a delete, so the check and the change see the same
+        memory and queue once; inside ``read`` for a get or a reward."""
         node = ops.get_memory(self.memory, memory_id)
         if scope is not None and node.memory_target not in scope:
             raise NotFoundError(f"no memory with id {memory_id!r}")
         return node
 
     def owned_decision(self, decision_id: str, scope: list[str] | None) -> None:
-        """Refuse (404, as an unknown id) a decision of a target the token does not hold (under the lock)."""
+        """Refuse (404, as an unknown id) a decision of a target the token does not hold."""
         found = self.memory.decision(decision_id)
         if scope is not None and found.target not in scope:
             raise NotFoundError(f"no decision with id {decision_id!r}")
@@ -276,7 +286,7 @@ def _memory_routes(app: FastAPI, access: Access) -> None:
             return {"status": "ok"}
         if scope is not None:
             return {"status": "ok"}
-        return {"status": "ok", "workspace": str(mem.workspace.root), "memories": run(mem.count)}
+        return {"status": "ok", "workspace": str(mem.workspace.root), "memories": access.read(mem.count)}
 
     @app.post("/v1/memories")
     def add_memory(body: MemoryIn, scope: list[str] | None = Depends(access.allowed)) -> dict[str, Any]:
@@ -291,11 +301,11 @@ def _memory_routes(app: FastAPI, access: Access) -> None:
         scope: list[str] | None = Depends(access.allowed),
     ) -> list[dict[str, Any]]:
         name = check(scope, target)
-        return [n.model_dump() for n in run(ops.list_memories, mem, name, limit).memories]
+        return [n.model_dump() for n in access.read(ops.list_memories, mem, name, limit).memories]
 
     @app.get("/v1/memories/{memory_id}")
     def get_memory(memory_id: str, scope: list[str] | None = Depends(access.allowed)) -> dict[str, Any]:
-        return dict(run(owned, memory_id, scope).model_dump())
+        return dict(access.read(owned, memory_id, scope).model_dump())
 
     @app.patch("/v1/memories/{memory_id}")
     def patch_memory(
@@ -318,7 +328,7 @@ def _memory_routes(app: FastAPI, access: Access) -> None:
     @app.post("/v1/search")
     def search(body: SearchIn, scope: list[str] | None = Depends(access.allowed)) -> dict[str, Any]:
         target = check(scope, body.target)
-        found = run(
+        found = access.read(
             ops.search_memory, mem, body.query, body.limit, target, min_score=body.min_score, filters=body.filters
         )
         return dict(found.model_dump(exclude={"target"}))
@@ -338,7 +348,7 @@ def _memory_routes(app: FastAPI, access: Access) -> None:
                 access.owned_decision(body.decision_id, scope)
             return ops.feedback(mem, body.value, decision_id=body.decision_id, memory_id=body.memory_id)
 
-        return dict(run(reward).model_dump())
+        return dict(access.read(reward).model_dump())
 
 
 def _compact_route(app: FastAPI, access: Access, compaction: Compaction) -> None:
