@@ -56,8 +56,9 @@ def _annotations(**hints: bool) -> Any:
 
 
 class ToolRunner:
-    """Runs a tool's operation in a worker thread: under the workspace's lock (every ``Memory`` call of the server
-    shares it; a task flow takes it per chunk itself), with library errors raised as the SDK's tool error."""
+    """Runs a tool's operation in a worker thread: a write under the workspace's lock (every write of the server
+    shares it; a task flow takes it per chunk itself), a read or a reward without it (``read``), with library errors
+    raised as the SDK's tool error."""
 
     def __init__(self, lock: FairLock, tool_error: type[Exception]) -> None:
         self.lock = lock
@@ -90,6 +91,10 @@ class ToolRunner:
             raise tool_error(f"bad input: {exc.errors()[0]['msg']} at {list(exc.errors()[0]['loc'])}") from None
         except ReMeError as exc:
             raise tool_error(f"failed: {exc}") from None
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """A read or a reward: ``call`` without the lock (as the HTTP routes' ``Access.read``)."""
+        return await self.call(fn, whole=False)
 
     async def flow(self, fn: Callable[[], T]) -> T:
         """A ReMe flow: ``call`` without the whole-call lock (the flow takes it per chunk)."""
@@ -138,14 +143,14 @@ def memory_tools(server: Any, mem: Any, runner: ToolRunner) -> None:
         Returns a decision_id (pass it to feedback once you know whether the results helped) and the results,
         best first, each with memory_id, content, score and rank."""
 
-        return await runner.call(
+        return await runner.read(
             lambda: ops.search_memory(mem, query, limit, target, min_score=min_score, filters=filters)
         )
 
     @server.tool(annotations=_annotations(readOnlyHint=True))
     async def get_memory(memory_id: Annotated[str, Field(description="The memory's id.")]) -> MemoryNode:
         """One memory by its id: content, target, type, times and metadata."""
-        return await runner.call(lambda: ops.get_memory(mem, memory_id))
+        return await runner.read(lambda: ops.get_memory(mem, memory_id))
 
     @server.tool(annotations=_annotations(readOnlyHint=True))
     async def list_memories(
@@ -154,7 +159,7 @@ def memory_tools(server: Any, mem: Any, runner: ToolRunner) -> None:
     ) -> ops.MemoryList:
         """The memories of one target, oldest first."""
 
-        return await runner.call(lambda: ops.list_memories(mem, target, limit))
+        return await runner.read(lambda: ops.list_memories(mem, target, limit))
 
     @server.tool(annotations=_annotations(idempotentHint=True))
     async def update_memory(
@@ -188,7 +193,7 @@ def memory_tools(server: Any, mem: Any, runner: ToolRunner) -> None:
     ) -> RewardEvent:
         """Record a reward for a search (decision_id) or a memory (memory_id); give exactly one of the two. The
         reward is appended to the trajectory log, where training joins it to the decision it names."""
-        return await runner.call(lambda: ops.feedback(mem, value, decision_id=decision_id, memory_id=memory_id))
+        return await runner.read(lambda: ops.feedback(mem, value, decision_id=decision_id, memory_id=memory_id))
 
     @server.tool(annotations=_annotations(readOnlyHint=True))
     async def export_trajectories(
@@ -199,7 +204,7 @@ def memory_tools(server: Any, mem: Any, runner: ToolRunner) -> None:
         """The trajectory log: every decision (searches, writes) and reward of this workspace, oldest first, as
         the JSON records training reads. With a limit, only the most recent ones."""
 
-        return await runner.call(lambda: ops.export_trajectories(mem, limit))
+        return await runner.read(lambda: ops.export_trajectories(mem, limit))
 
 
 def compaction_tool(server: Any, compaction: Compaction, runner: ToolRunner) -> None:
