@@ -37,6 +37,9 @@ demo: install
 	$(VENV)/bin/reme --workspace $(DEMO)/workspace policy list
 	$(VENV)/bin/reme eval retrieval --dataset $(DEMO)/synthetic.json --policy default --policy heuristic --json $(DEMO)/eval_retrieval.json
 	@cat $(DEMO)/eval_retrieval.json
+	$(VENV)/bin/reme eval qa --dataset $(DEMO)/synthetic.json --limit 3 --k 5 --llm-model local --keep-workspace $(DEMO)/qa-local --json $(DEMO)/eval_qa_local.json
+	$(VENV)/bin/reme --workspace $(DEMO)/qa-local/synth-chat-0-0 trajectories verify
+	@echo "3 questions answered and judged offline by SmolLM2-135M-Instruct (reme.llm.local_model), its token log-probabilities re-scored by verify: $(DEMO)/eval_qa_local.json"
 	$(VENV)/bin/reme train-policy --decision rank --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --out $(DEMO)/rank-grpo
 	@echo "learning curve: $(DEMO)/rank-grpo/curves.png; metrics: $(DEMO)/rank-grpo/metrics.json"
 	$(VENV)/bin/reme train-policy --decision write --budget 0.3 --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --steps 40 --out $(DEMO)/write-grpo

@@ -189,7 +189,9 @@ def eval_qa(
     llm_base_url: Annotated[
         str | None, typer.Option("--llm-base-url", help="OpenAI-compatible endpoint of the answering model.")
     ] = None,
-    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Answering model name (or hf:<dir>).")] = None,
+    llm_model: Annotated[
+        str | None, typer.Option("--llm-model", help="Answering model name, hf:<dir>, or local (SmolLM2 offline).")
+    ] = None,
     judge_base_url: Annotated[
         str | None, typer.Option("--judge-base-url", help="Endpoint of the judge (default: the answering one).")
     ] = None,
@@ -211,20 +213,15 @@ def eval_qa(
     """Answer each question from retrieved memories and grade it with an LLM judge (LoCoMo's "J"), with token F1,
     per category. Keys come from $LLM_API_KEY (and $JUDGE_API_KEY for a separate judge)."""
     from reme.eval.qa import evaluate_qa
-    from reme.llm import LLMConfig, build_llm
+    from reme.llm.factory import build_llm_from_config
     from reme.policy.registry import load_rank_policy
 
-    if llm_model and llm_model.startswith("hf:"):
-        answer = build_llm(llm_model)
-    else:
-        answer = build_llm(LLMConfig.from_env(base_url=llm_base_url, model=llm_model))
+    # hf:<dir>, local / hf:smollm2 (or neither model nor endpoint with LLM_BACKEND=local): in process; else an endpoint
+    answer = build_llm_from_config({"model": llm_model}, base_url=llm_base_url)
     judge = None
     if judge_base_url or judge_model:
-        if judge_model and judge_model.startswith("hf:"):
-            judge = build_llm(judge_model)
-        else:
-            key = os.environ.get("JUDGE_API_KEY")
-            judge = build_llm(LLMConfig.from_env(base_url=judge_base_url, model=judge_model, api_key=key))
+        key = os.environ.get("JUDGE_API_KEY")
+        judge = build_llm_from_config({"model": judge_model}, base_url=judge_base_url, api_key=key)
     _, rank_policy = load_rank_policy(policy)
     episodes = select_episodes(dataset, fmt, conversations, exclude_conversations)
     result = evaluate_qa(
