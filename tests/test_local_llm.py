@@ -163,3 +163,40 @@ def test_the_writer_and_the_compactor_run_on_the_real_model_and_verify_re_runs_i
     segment.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tampered = runner.invoke(app, ["trajectories", "verify", "-w", str(ws)])
     assert tampered.exit_code == 1 and "re-scores" in tampered.output and "tokens differently" in tampered.output
+
+
+def test_the_vector_summariser_runs_on_the_real_model_and_loses_nothing(local_cache, tmp_path, random_encoder):
+    """The vector ReMe's summariser on SmolLM2: whatever the small model answers (JSON memories, or something that
+    is not), the call is a logged decision that verify re-runs, the outcome is reported, and the memories already
+    there stay."""
+    import asyncio
+
+    from reme.llm.factory import build_llm
+    from reme.policy.audit import verify
+    from reme.policy.trajectory import read_records
+    from reme.vector import ReMe
+
+    llm = build_llm("local", max_new_tokens=64)
+    conversation = [
+        {"role": "user", "content": "I moved to Lisbon last May.", "time_created": "2024-06-01 10:00:00"},
+        {"role": "assistant", "content": "Nice! How do you like it?", "time_created": "2024-06-01 10:00:05"},
+    ]
+
+    async def main() -> dict:
+        async with ReMe(working_dir=tmp_path / "ws", encoder=random_encoder, enable_logo=False, llm=llm) as reme:
+            await reme.add_memory("Alice likes jazz.", user_name="alice")
+            return await reme.summarize_memory(conversation, user_name="alice", return_dict=True)
+
+    out = asyncio.run(main())
+    assert isinstance(out["answer"], str) and out["answer"] and isinstance(out["success"], bool)
+    records = [e.record for e in read_records(tmp_path / "ws" / "trajectories") if e.record is not None]
+    summaries = [r for r in records if getattr(r, "policy", "") == "llm-vector-summarizer"]
+    assert len(summaries) == 1 and "replay" in summaries[0].extra and summaries[0].logprob is not None
+    from reme.llm.replay import rescore
+
+    report = verify(tmp_path / "ws", rescore_llm=rescore)
+    assert report.ok and report.llm_rescored == 1, report.problems
+    from reme.memory import Memory
+
+    with Memory(tmp_path / "ws", encoder=random_encoder) as memory:
+        assert "Alice likes jazz." in [n.content for n in memory.list("user:alice")]
