@@ -368,3 +368,32 @@ def test_reload_policies_serves_what_reme_yaml_names_now_for_compaction_too(tmp_
             assert reme.last_compact_decision.version == version
 
     run(scenario())
+
+
+def test_a_summary_cut_at_the_token_cap_keeps_the_messages(tmp_path, random_encoder):
+    """A small model that loops (or runs long) stops at the token cap with a summary whose end is lost: it is an
+    invalid summary, logged as such, and compaction keeps every message (it never replaces them with a torn
+    summary). The same summary ended by the model itself is taken."""
+    from reme.llm.types import ChatResult
+
+    class Capped:
+        model = "looping-model"
+
+        def __init__(self, finish: str) -> None:
+            self.finish = finish
+
+        async def achat(self, messages, **kw):
+            text = "## Summary\n- Alice lives in Lisbon\n- Alice lives in Lisbon\n- Alice lives in"
+            return ChatResult(text=text, model=self.model, backend="test", finish_reason=self.finish)
+
+    async def scenario(finish: str):
+        reme = ReMeLight(working_dir=str(tmp_path / finish), encoder=random_encoder, llm=Capped(finish))
+        async with reme:
+            return await reme.compact_memory(conversation(), language="en", return_dict=True)
+
+    cut = run(scenario("length"))
+    assert cut["is_valid"] is False and cut["history_compact"] == ""
+    (d,) = decisions(tmp_path / "length", "llm-compactor")
+    assert d.action == "invalid" and d.extra["cut_at_cap"] is True
+    whole = run(scenario("stop"))
+    assert whole["is_valid"] is True and whole["history_compact"].startswith("## Summary")

@@ -124,15 +124,19 @@ async def run_compactor(
     out.raw = result.text
     text = _strip_thinking(result.text)
     out.is_valid = is_valid_summary(text)
-    out.summary = text if out.is_valid else ""
+    cut = getattr(result, "finish_reason", None) == "length"
     if not out.is_valid:
         out.error = "invalid summary (empty or without a ## heading)"
+    elif cut:  # stopped by the token cap: an over-long or looping summary, its end lost; the messages stay
+        out.is_valid = False
+        out.error = f"invalid summary (cut at the token cap of {max_tokens}: over-long or looping)"
+    out.summary = text if out.is_valid else ""
     out.decision = llm_decision(
         "compact",
         "llm-compactor",
         "summary" if out.is_valid else "invalid",
         result,
-        extra={"is_valid": out.is_valid, "updates_previous": bool(previous_summary)},
+        extra={"is_valid": out.is_valid, "updates_previous": bool(previous_summary), "cut_at_cap": cut},
         prompt=messages,
     )
     if record is not None:
