@@ -202,7 +202,7 @@ class Access:
         """A read (search, list, get, count) or a reward (an append to the log): not behind the workspace lock, so
         they run at once, and beside writes. ``Memory`` keeps its own state consistent (its lock guards an index
         while a search reads it and while a write updates it; the encoder, the larger part of a search, runs
-        outside it; the log's appends are atomic). Measured in docs/service.md: 54.2 -> 71.3 requests/s on one
+        outside it; the log's appends are atomic). Measured in docs/service.md: 54.2 -> 60.9-71.3 requests/s on one
         worker, 0 errors, 0 lost, 0 duplicates."""
         with http_errors():
             return fn(*args, **kwargs)
