@@ -71,12 +71,14 @@ def push(root: str | Path, store: Any, *, state: bool = False) -> dict[str, int]
             counts["versions"] += 1
         history = registry_dir(root) / "history.jsonl"
         if history.is_file():
+            known = {str(r[0]) for r in conn.execute(store._q("SELECT line FROM {s}.policy_history"))}
             for line in history.read_text(encoding="utf-8").splitlines():
-                if line.strip():
+                if line.strip() and line not in known:  # one query for what is there, an insert per new line
                     got = conn.execute(
                         store._q("INSERT INTO {s}.policy_history (line) VALUES (%s) ON CONFLICT DO NOTHING"), (line,)
                     )
                     counts["history"] += int(got.rowcount or 0)
+                    known.add(line)
         if state:
             current = dict(conn.execute(store._q("SELECT key, value FROM {s}.policy_state")).fetchall())
             canary = registry_dir(root) / CANARY_KEY
