@@ -74,6 +74,25 @@ def append_durable(path: Path, data: bytes) -> None:
         fsync_dir(path.parent)
 
 
+def publish_dir(tmp: Path, target: Path) -> bool:
+    """Move the complete folder ``tmp`` to ``target`` (fsynced first: never seen torn), unless ``target`` is already
+    there (for folders named by their content: the same name holds the same files), in which case ``tmp`` is
+    removed. True when this call placed it."""
+    if target.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+        return False
+    fsync_tree(tmp)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process placed the same folder meanwhile
+        return False
+    fsync_dir(target.parent)
+    return True
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace the file ``path`` by ``data``: written to a temporary sibling, fsynced, renamed over it."""
     tmp = temp_name(path)

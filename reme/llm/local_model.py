@@ -18,7 +18,6 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -74,7 +73,7 @@ def converted_dir() -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from reme.atomic import fsync_tree, temp_name
+    from reme.atomic import publish_dir, temp_name
 
     log.info("converting %s to a transformers checkpoint in %s (once)", source.name, target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,11 +94,7 @@ def converted_dir() -> Path:
         tokenizer.save_pretrained(tmp)
         marker = {"gguf": source.name, "package": DISTRIBUTION, "version": version, "bytes": source.stat().st_size}
         (tmp / "reme-source.json").write_text(json.dumps(marker, indent=2), encoding="utf-8")
-        fsync_tree(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process converted it meanwhile: the same files
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish_dir(tmp, target)  # another process may have converted it meanwhile: the same files
     except LLMError:
         raise
     except Exception as exc:

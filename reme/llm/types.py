@@ -233,5 +233,14 @@ class LLMClient(Protocol):
         ...
 
 
+def capped_tokens(llm: Any, max_tokens: int | None) -> int | None:
+    """The ``max_tokens`` a face asks of ``llm``: its own, unless the client has a smaller ``max_new_tokens`` of its
+    own (an in-process model set up for a CPU's budget), which then wins."""
+    cap = getattr(llm, "max_new_tokens", None)
+    if isinstance(cap, int) and cap > 0:
+        return cap if max_tokens is None else min(max_tokens, cap)
+    return max_tokens
+
+
 _OPENAI_ONLY = frozenset({"api_key", "base_url", "timeout", "max_retries", "logprobs", "model", "model_name"})
 _HF_KEYS = frozenset({"device", "max_new_tokens", "temperature", "seed"})

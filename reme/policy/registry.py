@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reme.atomic import fsync_dir, fsync_tree, temp_name, whole_dir, write_atomic
+from reme.atomic import publish_dir, temp_name, whole_dir, write_atomic
 from reme.errors import BadInputError, WorkspaceError
 from reme.policy.checkpoint import SPEC_FILE, check_spec, read_spec
 from reme.policy.decision import DECISION_KINDS, Decision
@@ -89,30 +89,11 @@ def ensure_registered(workspace: str | Path, policy: Any) -> None:
     tmp = temp_name(root / "register")
     shutil.rmtree(tmp, ignore_errors=True)
     version = policy.save(tmp)  # the version a saved checkpoint carries (the policy adopts it)
-    if _publish(tmp, root / version):
+    if publish_dir(tmp, root / version):
         _log(
             workspace,
             {"time": utc_now(), "kind": policy.kind, "version": version, "event": "register", "source": "code"},
         )
-
-
-def _publish(tmp: Path, target: Path) -> bool:
-    """Move a complete registry folder into place (fsynced first: a version folder is never torn), unless that
-    version is already there (versions are content hashes: the same name holds the same files). True when this
-    call placed it."""
-    if target.is_dir():
-        shutil.rmtree(tmp, ignore_errors=True)
-        return False
-    fsync_tree(tmp)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if not target.is_dir():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)  # another process registered the same version meanwhile
-        return False
-    fsync_dir(target.parent)
-    return True
 
 
 def _copy_in(workspace: str | Path, source: str | Path) -> tuple[Any, bool]:
@@ -126,7 +107,7 @@ def _copy_in(workspace: str | Path, source: str | Path) -> tuple[Any, bool]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(whole_dir(Path(source), SPEC_FILE), tmp)
-    return policy, _publish(tmp, target)
+    return policy, publish_dir(tmp, target)
 
 
 def _reme_version() -> str:

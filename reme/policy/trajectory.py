@@ -264,11 +264,16 @@ def read_records(directory: str | Path | Any) -> Iterator[LogLine]:
                     yield LogLine(path, number, None, str(exc))
 
 
+def check_retention(retention_days: Any) -> None:
+    """Refuse a retention that is not a number of days >= 0 (``BadInputError``)."""
+    if not isinstance(retention_days, int | float) or isinstance(retention_days, bool) or retention_days < 0:
+        raise BadInputError(f"retention_days must be a number >= 0, got {retention_days!r}")
+
+
 def prune_trajectories(directory: str | Path, retention_days: float, now: float | None = None) -> list[str]:
     """Delete trajectory segments whose last write is older than ``retention_days`` (never the newest segment).
     Returns the names of the segments deleted."""
-    if not isinstance(retention_days, int | float) or isinstance(retention_days, bool) or retention_days < 0:
-        raise BadInputError(f"retention_days must be a number >= 0, got {retention_days!r}")
+    check_retention(retention_days)
     root = Path(directory)
     if not root.is_dir():
         return []

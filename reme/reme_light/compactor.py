@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reme.llm.decisions import llm_decision
+from reme.llm.types import capped_tokens
 from reme.policy.decision import Decision
 
 __all__ = ["SECTIONS", "CompactionSummary", "compactor_messages", "is_valid_summary", "run_compactor"]
@@ -113,9 +114,7 @@ async def run_compactor(
     the summary is ``""``. ``record(decision)`` receives the decision when the model answered."""
     messages = compactor_messages(transcript, previous_summary, language, extra_instruction)
     out = CompactionSummary(user_message=messages[-1]["content"])
-    cap = getattr(llm, "max_new_tokens", None)  # an in-process model's own cap wins when smaller
-    if isinstance(cap, int) and cap > 0:
-        max_tokens = cap if max_tokens is None else min(max_tokens, cap)
+    max_tokens = capped_tokens(llm, max_tokens)  # an in-process model's own smaller cap wins (a CPU's budget)
     try:
         result = await llm.achat(messages, max_tokens=max_tokens)
     except Exception as exc:  # a failed call never loses context: the caller keeps the messages

@@ -32,6 +32,7 @@ from typing import Any
 
 from reme.errors import BadInputError
 from reme.llm.decisions import llm_decision
+from reme.llm.types import capped_tokens
 from reme.policy.decision import Decision
 
 __all__ = [
@@ -297,9 +298,7 @@ async def run_writer(
     decision per fact line (``discard`` drops it). LLM errors propagate (the caller reports them); tool errors and
     refusals are returned to the model as the tool's result and recorded, and leave the workspace unchanged."""
     run = WriterRun()
-    cap = getattr(llm, "max_new_tokens", None)  # an in-process model's own cap wins when smaller (a CPU's budget)
-    if isinstance(cap, int) and cap > 0:
-        max_tokens = cap if max_tokens is None else min(max_tokens, cap)
+    max_tokens = capped_tokens(llm, max_tokens)  # an in-process model's own smaller cap wins (a CPU's budget)
     native = bool(getattr(llm, "supports_tools", False))
     chat: list[dict[str, Any]] = writer_messages(transcript, date, language, native)
     for iteration in range(max_iters):

@@ -19,7 +19,7 @@ from typing import Any
 
 from reme.policy.decision import Decision
 from reme.policy.decision_index import DecisionRef
-from reme.policy.trajectory import LogLine, Record, parse_line
+from reme.policy.trajectory import LogLine, Record, check_retention, parse_line
 
 __all__ = ["PostgresTrajectoryLog"]
 
@@ -112,10 +112,7 @@ class PostgresTrajectoryLog:
 
     def prune(self, retention_days: float) -> int:
         """Delete the records written more than ``retention_days`` ago; returns how many."""
-        from reme.errors import BadInputError
-
-        if not isinstance(retention_days, int | float) or isinstance(retention_days, bool) or retention_days < 0:
-            raise BadInputError(f"retention_days must be a number >= 0, got {retention_days!r}")
+        check_retention(retention_days)
         with self.store._conn() as conn:
             got = conn.execute(
                 self.store._q("DELETE FROM {s}.trajectory WHERE written < now() - %s * interval '1 day'"),

@@ -27,7 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from reme.atomic import fsync_tree, temp_name, write_atomic
+from reme.atomic import append_durable, publish_dir, temp_name, write_atomic
 from reme.policy.decision import DECISION_KINDS
 from reme.policy.registry import registry_dir, set_setting, setting_of
 
@@ -118,20 +118,15 @@ def pull(root: str | Path, store: Any) -> dict[str, int]:
                 raise ValueError(f"registry file name {name!r} leaves its version folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(bytes(data))
-        fsync_tree(tmp)
-        try:
-            tmp.rename(folder / version)
+        if publish_dir(tmp, folder / version):  # a version is its content: another process may have placed it
             counts["versions"] += 1
-        except OSError:  # another process of this folder placed it first: the same files
-            shutil.rmtree(tmp, ignore_errors=True)
     lines = [str(r[0]) for r in store._read("SELECT line FROM {s}.policy_history ORDER BY seq")]
     history = folder / "history.jsonl"
     known = set(history.read_text(encoding="utf-8").splitlines()) if history.is_file() else set()
     new = [line for line in lines if line not in known]
     if new:
         folder.mkdir(parents=True, exist_ok=True)
-        with history.open("a", encoding="utf-8") as fh:
-            fh.write("".join(line + "\n" for line in new))
+        append_durable(history, "".join(line + "\n" for line in new).encode("utf-8"))
         counts["history"] = len(new)
     state = dict(store._read("SELECT key, value FROM {s}.policy_state"))
     for kind in DECISION_KINDS:
