@@ -148,6 +148,11 @@ class TrajectorySettings(BaseModel):
     ``store.url`` names one, else files."""
 
 
+def is_store_url(place: str | Path) -> bool:
+    """Whether ``place`` names a PostgreSQL database (``postgresql://``) rather than a workspace folder."""
+    return str(place).startswith(("postgresql://", "postgres://"))
+
+
 class StoreSettings(BaseModel):
     """Where the memory records live (``reme.store``): the workspace's SQLite file (the default, nothing to start),
     or PostgreSQL with pgvector for several workers and hosts over one database (``reme.store.postgres``)."""
@@ -174,7 +179,7 @@ class StoreSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+        if value is not None and not is_store_url(value):
             raise ValueError("store.url must be a postgresql:// URL (leave it out for the workspace's SQLite file)")
         return value
 

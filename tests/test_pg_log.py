@@ -199,3 +199,44 @@ def test_a_dump_on_one_replica_loads_on_another(tmp_path, postgres_url):
     finally:
         one.close()
         two.close()
+
+
+def test_a_learner_with_nothing_but_the_url(tmp_path, postgres_url, monkeypatch):
+    """``reme learn -w postgresql://...`` and ``reme train-policy --from-trajectories postgresql://...`` (issue 22.5):
+    no folder, no reme.yaml; the learner's local state goes to the reme cache and the URL never into a file."""
+    from typer.testing import CliRunner
+
+    from reme.cli import app
+
+    schema = os.environ["REME_TEST_SCHEMA"]
+    replica = Memory(_folder(tmp_path / "replica", postgres_url, schema, mode="sample"), encoder=RandomEncoder(16))
+    try:
+        for i in range(10):
+            replica.add(f"bo keeps item {i} in box {i % 3}", "user:bo")
+        for i in range(6):
+            decision = replica.search_with_decision(f"where is item {i}", 3, "user:bo", min_score=-1)[0]
+            replica.feedback(1.0 if i % 2 else 0.0, decision_id=decision.decision_id)
+        shipped = replica.write_policy.version
+    finally:
+        replica.close()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("REME_CACHE_DIR", str(cache))
+    monkeypatch.setenv("REME_STORE__SCHEMA", schema)
+    monkeypatch.delenv("REME_STORE_URL", raising=False)  # the command sets it for its process; undone after the test
+    runner = CliRunner()
+    stats = runner.invoke(app, ["trajectories", "stats", "-w", postgres_url, "--json", "-"])
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.output)["decisions"] == {"write": 10, "rank": 6}
+    learned = runner.invoke(app, ["learn", "-w", postgres_url, "-d", "rank", "--min-samples", "2", "--steps", "5",
+                                  "--json", "-"])  # fmt: skip
+    assert learned.exit_code == 0, learned.output
+    assert [row["kind"] for row in json.loads(learned.output)] == ["rank"]
+    (folder,) = (cache / "learners").iterdir()
+    assert folder.name.endswith(schema) and (folder / "policies" / shipped).is_dir()  # the registry, pulled
+    assert not (folder / "reme.yaml").exists() and not (folder / "reme.db").exists()
+    trained = runner.invoke(app, ["train-policy", "--from-trajectories", postgres_url, "--steps", "3",
+                                  "--out", str(tmp_path / "ppo"), "--json", "-"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "ppo" / "metrics.json").is_file()
+    again = runner.invoke(app, ["learn", "-w", postgres_url, "-d", "rank", "--min-samples", "2", "--json", "-"])
+    assert again.exit_code == 0 and list((cache / "learners").iterdir()) == [folder]  # the same folder: resumes

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from reme.errors import BadInputError
+from reme.settings import is_store_url
 
 DEFAULT_WORKSPACE = ".reme"
 
@@ -37,8 +38,15 @@ def workspace_path(ctx: typer.Context, local: str | None) -> str:
 
 
 def existing_workspace(ctx: typer.Context, workspace: str | None) -> Path:
-    """The chosen workspace, which must exist already (commands that only read it never create one)."""
-    root = Path(workspace_path(ctx, workspace))
+    """The chosen workspace, which must exist already (commands that only read it never create one). A
+    ``postgresql://`` URL names a PostgreSQL workspace from a machine with no folder for it (a learner on a GPU box):
+    its local folder is ``reme.store.open.learner_folder``'s."""
+    chosen = workspace_path(ctx, workspace)
+    if is_store_url(chosen):
+        from reme.store.open import learner_folder
+
+        return learner_folder(chosen)
+    root = Path(chosen)
     if not (root / "reme.db").is_file() and not _names_a_database(root):
         raise BadInputError(
             f"{root} is not a reme workspace (no reme.db): check --workspace or $REME_WORKSPACE "

@@ -11,12 +11,9 @@ import typer
 from reme.cli import Reply, json_command
 from reme.cli.options import JsonOpt, WorkspaceOpt, existing_workspace
 from reme.errors import BadInputError
+from reme.settings import is_store_url
 
 commands: typer.Typer = typer.Typer()
-
-
-def _is_url(place: str) -> bool:
-    return place.startswith(("postgresql://", "postgres://"))
 
 
 def _open(place: str, schema: str, must_exist: bool) -> Any:
@@ -25,7 +22,7 @@ def _open(place: str, schema: str, must_exist: bool) -> Any:
     from reme.store.records import RecordStore
     from reme.store.workspace import Workspace
 
-    if _is_url(place):
+    if is_store_url(place):
         return PostgresRecordStore(place, schema)
     if must_exist and not (Path(place) / "reme.db").is_file():
         raise BadInputError(f"no reme workspace at {place} (give a workspace folder or a postgresql:// URL)")
@@ -54,7 +51,7 @@ def migrate(
     from reme.progress import progress_bar
     from reme.store.migrate import copy_log, copy_records
 
-    if _is_url(source) == _is_url(dest):
+    if is_store_url(source) == is_store_url(dest):
         raise BadInputError("migrate between a workspace folder and a postgresql:// URL (one of each)")
     src, dst = _open(source, schema, True), _open(dest, schema, False)
     try:
@@ -73,9 +70,9 @@ def migrate(
     finally:
         src.close()
         dst.close()
-    folder = dest if _is_url(source) else source
+    folder = dest if is_store_url(source) else source
     if use:
-        _point(Path(folder), None if _is_url(source) else dest, schema)
+        _point(Path(folder), None if is_store_url(source) else dest, schema)
     out = {"copied": copied, "log_records": records, "log_unreadable": unreadable, "from": _shown(source),
            "to": _shown(dest), "workspace_uses_it": use}  # fmt: skip
 
@@ -94,13 +91,13 @@ def _log(place: str, records: Any) -> Any:
     from reme.policy.trajectory import TrajectoryLog
     from reme.store.postgres_log import PostgresTrajectoryLog
 
-    return PostgresTrajectoryLog(records) if _is_url(place) else TrajectoryLog(Path(place) / "trajectories")
+    return PostgresTrajectoryLog(records) if is_store_url(place) else TrajectoryLog(Path(place) / "trajectories")
 
 
 def _shown(place: str) -> str:
     from reme.store.postgres import redacted
 
-    return redacted(place) if _is_url(place) else place
+    return redacted(place) if is_store_url(place) else place
 
 
 def _point(workspace: Path, url: str | None, schema: str) -> None:

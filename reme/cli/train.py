@@ -11,6 +11,7 @@ from reme.cli import Reply, emit_json, json_command, stderr
 from reme.cli.datasets import id_list, select_episodes
 from reme.cli.options import JsonOpt, WorkspaceOpt
 from reme.errors import BadInputError, ReMeError
+from reme.settings import is_store_url
 
 if TYPE_CHECKING:
     from reme.train.train_policy import TrainPolicyConfig, TrainSummary
@@ -154,7 +155,10 @@ def train_policy_command(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     text_format: Annotated[str, typer.Option("--text-format", help="dated (default) or plain.")] = "dated",
     from_trajectories: Annotated[
-        str | None, typer.Option("--from-trajectories", help="Train with PPO from a workspace's logged decisions.")
+        str | None,
+        typer.Option(
+            "--from-trajectories", help="Train with PPO from a workspace's logged decisions (a folder or postgresql:// URL)."
+        ),
     ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="With --from-trajectories: keep training as the log grows.")
@@ -187,6 +191,10 @@ def train_policy_command(
         raise BadInputError(f"--backend {backend!r}: use local or areal")
     from reme.train.train_policy import TrainPolicyConfig, train_policy
 
+    if from_trajectories is not None and is_store_url(from_trajectories):  # a learner with only the database's URL
+        from reme.store.open import learner_folder
+
+        from_trajectories = str(learner_folder(from_trajectories))
     # --group-size shows the rank default (32) in --help; write and compact default to their own G unless it is given
     group_source = ctx.get_parameter_source("group_size")
     group_given = group_source is not None and group_source.name == "COMMANDLINE"

@@ -16,6 +16,7 @@ from reme.store.workspace import Workspace
 
 __all__ = [
     "in_database",
+    "learner_folder",
     "learner_session",
     "log_in_database",
     "open_decision_index",
@@ -32,6 +33,24 @@ __all__ = [
 def store_url(settings: StoreSettings) -> str | None:
     """``REME_STORE_URL`` when set, else ``store.url``."""
     return os.environ.get("REME_STORE_URL") or settings.url
+
+
+def learner_folder(url: str) -> Path:
+    """The local folder a learner keeps for the PostgreSQL workspace at ``url`` (schema ``$REME_STORE__SCHEMA``, else
+    ``reme``): ``$REME_CACHE_DIR/learners/HOST-PORT-DB-SCHEMA``, holding the registry it pulls and its own learning
+    state, so that a later run on this machine resumes. The URL itself goes into this process's ``REME_STORE_URL``,
+    never into a file (it may carry a password)."""
+    from urllib.parse import urlsplit
+
+    from reme.config import cache_root
+
+    parts = urlsplit(url)
+    schema = os.environ.get("REME_STORE__SCHEMA", StoreSettings.model_fields["schema_name"].default)
+    name = "-".join(str(p) for p in (parts.hostname or "local", parts.port or 5432, parts.path.strip("/") or "db", schema))
+    folder = cache_root() / "learners" / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["REME_STORE_URL"] = url
+    return folder
 
 
 def open_records(workspace: Workspace, settings: StoreSettings) -> Any:
