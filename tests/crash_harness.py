@@ -103,11 +103,13 @@ class _Acks:
 
 
 class _CrashPoints:
-    """Wraps the file-system calls of the child's Python code; kills the process at the ``at``-th call
-    (``torn``: at the ``at``-th ``os.write``, after writing a random prefix of its buffer)."""
+    """Wraps the file-system calls of the child's Python code (and, on a PostgreSQL workspace, its statements and
+    commits); kills the process at the ``at``-th call (``torn``: at the ``at``-th ``os.write``, after writing a
+    random prefix of its buffer)."""
 
-    def __init__(self, at: int, torn: bool, rng: random.Random, acks: _Acks):
+    def __init__(self, at: int, torn: bool, rng: random.Random, acks: _Acks, database: bool = False):
         self.at = at
+        self.database = database
         self.torn = torn
         self.rng = rng
         self.acks = acks
@@ -179,6 +181,12 @@ class _CrashPoints:
 
         io.open = open_  # type: ignore[assignment]
         builtins.open = open_  # type: ignore[assignment]
+        if self.database:  # a PostgreSQL workspace: a statement or a commit is a crash point too
+            import psycopg
+
+            for cls, names in ((psycopg.Cursor, ("execute", "executemany")), (psycopg.Connection, ("commit",))):
+                for name in names:
+                    setattr(cls, name, point(getattr(cls, name), f"database {name}"))
 
 
 def _text(rng: random.Random, token: str) -> str:
@@ -192,7 +200,10 @@ def child_main(spec: dict[str, Any]) -> None:
     """Open the workspace and perform operations until killed."""
     rng = random.Random(spec["seed"])
     acks = _Acks(spec["ack"], os.write, os.fsync)
-    points = _CrashPoints(int(spec.get("at", 0)), spec["group"] == "torn", rng, acks)
+    from reme.settings import load_settings
+
+    database = load_settings(spec["workspace"]).store.url is not None
+    points = _CrashPoints(int(spec.get("at", 0)), spec["group"] == "torn", rng, acks, database)
 
     import reme.store.index_cache as index_cache
     from reme.memory import Memory
