@@ -157,7 +157,8 @@ def train_policy_command(
     from_trajectories: Annotated[
         str | None,
         typer.Option(
-            "--from-trajectories", help="Train with PPO from a workspace's logged decisions (a folder or postgresql:// URL)."
+            "--from-trajectories",
+            help="Train with PPO from a workspace's logged decisions (a folder, or a postgresql:// URL).",
         ),
     ] = None,
     follow: Annotated[

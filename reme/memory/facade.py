@@ -120,6 +120,10 @@ class Memory:
         self._rng = np.random.default_rng(seed)
         self.show_progress = show_progress
         self._lock = threading.RLock()
+        """Guards the in-memory indexes: held while a search reads one and while a write applies its commit."""
+        self._write_lock = threading.RLock()
+        """Orders this process's writes (the commit, then its index update), so each index applies generations in
+        order; never held by a search, which waits at most for an index update, not for a commit."""
         self._write_streams: dict[str, Any] = {}
         """Per target, the live ``WriteStream`` of ``policies.write_budget`` (``memory.writes``)."""
         self.embedding = embedding or self.settings.embedding or self._stored_embedding_config() or EmbeddingConfig()

@@ -74,9 +74,11 @@ def add_many(
             keep = [i for i, d in enumerate(decisions) if d.action != "discard"]
             written: builtins.list[MemoryNode] = []
             if keep:
-                with memory._lock, memory.records.transaction():  # a superseded memory is read and written at once
-                    written = [_apply_write(memory, batch[i], decisions[i]) for i in keep]
-                    _write(memory, written, vecs[keep])
+                with memory._write_lock:
+                    with memory.records.transaction():  # a superseded memory is read and written at once
+                        written = [_apply_write(memory, batch[i], decisions[i]) for i in keep]
+                        committed = memory.records.upsert_many(written, vecs[keep], memory.model_id)
+                    _apply_to_indexes(memory, written, vecs[keep], committed)
             for decision in decisions:  # logged once the memories they wrote are durable
                 memory.log_decision(decision, writer)
             if on_commit is not None:
@@ -223,10 +225,14 @@ def _apply_write(memory: Memory, node: MemoryNode, decision: Decision) -> Memory
     return build_node(fields)
 
 
-def _write(memory: Memory, nodes: builtins.list[MemoryNode], vectors: np.ndarray, move: bool = False) -> None:
-    """Upsert the records and bring the in-memory indexes up to date, under the workspace's lock."""
+def _apply_to_indexes(
+    memory: Memory, nodes: builtins.list[MemoryNode], vectors: np.ndarray, committed: tuple[Any, Any, Any]
+) -> None:
+    """Bring the in-memory indexes up to a committed ``upsert_many`` (what it returned). Called under
+    ``memory._write_lock`` once the transaction is closed: the store's lock is never held while the index lock is
+    taken (a search holds the index lock and may read the store to build an index)."""
+    seqs, generations, replaced = committed
     with memory._lock:
-        seqs, generations, replaced = memory.records.upsert_many(nodes, vectors, memory.model_id, move=move)
         memory.indexes.after_upsert(nodes, vectors, seqs, generations, replaced)
 
 
@@ -261,17 +267,19 @@ def update(
     node = build_node({**old.model_dump(), **given}, None)
     encoded_text = node.index_text
     encoded = None if encoded_text == old.index_text else memory.encoder.encode([encoded_text])
-    with memory._lock, memory.records.transaction():
-        current = memory.records.get(memory_id)
-        if current != old:  # changed by someone else since it was read: apply the changes to what is there
-            node = build_node({**current.model_dump(), **given}, None)
-        if node.index_text == current.index_text:
-            vector = memory.records.vector(memory_id)
-        elif encoded is not None and node.index_text == encoded_text:
-            vector = encoded
-        else:
-            vector = memory.encoder.encode([node.index_text])
-        _write(memory, [node], vector, move=target is not None)
+    with memory._write_lock:
+        with memory.records.transaction():
+            current = memory.records.get(memory_id)
+            if current != old:  # changed by someone else since it was read: apply the changes to what is there
+                node = build_node({**current.model_dump(), **given}, None)
+            if node.index_text == current.index_text:
+                vector = memory.records.vector(memory_id)
+            elif encoded is not None and node.index_text == encoded_text:
+                vector = encoded
+            else:
+                vector = memory.encoder.encode([node.index_text])
+            committed = memory.records.upsert_many([node], vector, memory.model_id, move=target is not None)
+        _apply_to_indexes(memory, [node], vector, committed)
     return node
 
 
@@ -280,10 +288,11 @@ def delete_many(memory: Memory, memory_ids: Sequence[str]) -> int:
     the storage cost of the writes that stored them."""
     for memory_id in memory_ids:
         check_id("memory_id", memory_id)
-    with memory._lock:
+    with memory._write_lock:
         present = list(memory.records.targets_of(list(memory_ids)))
         gone, generations = memory.records.delete_many(list(memory_ids))
-        memory.indexes.after_delete(gone, generations)
+        with memory._lock:
+            memory.indexes.after_delete(gone, generations)
     if gone and present:  # the end of these memories' storage cost (reme.policy.rewards)
         memory.trajectory.append(MemoryEvent(memory_ids=present))
     return len(gone)

@@ -46,7 +46,8 @@ def learner_folder(url: str) -> Path:
 
     parts = urlsplit(url)
     schema = os.environ.get("REME_STORE__SCHEMA", StoreSettings.model_fields["schema_name"].default)
-    name = "-".join(str(p) for p in (parts.hostname or "local", parts.port or 5432, parts.path.strip("/") or "db", schema))
+    where = (parts.hostname or "local", parts.port or 5432, parts.path.strip("/") or "db", schema)
+    name = "-".join(str(p) for p in where)
     folder = cache_root() / "learners" / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["REME_STORE_URL"] = url

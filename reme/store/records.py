@@ -167,13 +167,22 @@ class _Connection:
 
 
 class RecordStore:
-    """CRUD over memory rows. Thread-safe within a process; SQLite's locks order writers across processes."""
+    """CRUD over memory rows. Thread-safe within a process; SQLite's locks order writers across processes.
+
+    Writes go through one connection under the store's lock. Reads outside a write transaction go through a
+    connection of the reading thread's own (WAL: each read sees what was committed when it began), so they never
+    wait for another thread's write and its commit; the writing thread reads its own open transaction."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0
         """Nesting depth of the open write transaction (only the thread holding ``_lock`` changes it)."""
+        self._owner: int | None = None
+        """The thread whose write transaction is open (its reads must see its own writes)."""
+        self._readers = threading.local()
+        self._reader_conns: list[_Connection] = []
+        self._readers_lock = threading.Lock()
         try:
             raw = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
         except sqlite3.DatabaseError as exc:
@@ -196,9 +205,32 @@ class RecordStore:
         """The key of this workspace's memory ids (empty: a workspace from before keyed ids)."""
         self._db.doing = "read"
 
+    def _reader(self) -> _Connection | None:
+        """This thread's read connection (opened on first use), or ``None`` inside this thread's own write
+        transaction (whose reads go through the writing connection)."""
+        if self._owner == threading.get_ident():
+            return None
+        conn: _Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            try:
+                raw = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
+            except sqlite3.DatabaseError as exc:
+                raise WorkspaceError(f"cannot open the memory database {self.path}: {exc}") from None
+            conn = _Connection(raw, self.path)
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.execute("PRAGMA query_only=ON")
+            conn.doing = "read"
+            with self._readers_lock:
+                self._reader_conns.append(conn)
+            self._readers.conn = conn
+        return conn
+
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        """Run a query under the store's lock and fetch all rows. One connection serves every thread, so a read
-        must never interleave with another thread's open write transaction."""
+        """Run a query and fetch all rows: on this thread's read connection, or (inside its own write
+        transaction) on the writing one, under the store's lock."""
+        reader = self._reader()
+        if reader is not None:
+            return reader.execute(sql, args).fetchall()
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
@@ -392,20 +424,25 @@ class RecordStore:
     def index_rows(self, target: str) -> tuple[int, np.ndarray, list[str], np.ndarray]:
         """Everything an index build needs for one target, read in one snapshot:
         ``(generation, keys, index texts, vectors)``."""
-        with self._lock:
-            outer = self._depth > 0  # inside a write transaction: already one snapshot
-            if not outer:
-                self._db.execute("BEGIN")
-            try:
-                generation = self.generation(target)
-                rows = self._db.execute(
-                    "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END, vector "
-                    "FROM memories WHERE memory_target = ? ORDER BY seq",
-                    (target,),
-                ).fetchall()
-            finally:
-                if not outer:
-                    self._db.execute("COMMIT")
+        reader = self._reader()
+        if reader is None:  # inside this thread's write transaction: already one snapshot
+            with self._lock:
+                return self._index_rows(self._db, target)
+        reader.execute("BEGIN")
+        try:
+            return self._index_rows(reader, target)
+        finally:
+            reader.execute("COMMIT")
+
+    @staticmethod
+    def _index_rows(db: _Connection, target: str) -> tuple[int, np.ndarray, list[str], np.ndarray]:
+        row = db.execute("SELECT generation FROM targets WHERE target = ?", (target,)).fetchone()
+        generation = 0 if row is None else int(row[0])
+        rows = db.execute(
+            "SELECT seq, CASE WHEN when_to_use != '' THEN when_to_use ELSE content END, vector "
+            "FROM memories WHERE memory_target = ? ORDER BY seq",
+            (target,),
+        ).fetchall()
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         texts = [r[1] for r in rows]
         if rows:
@@ -447,6 +484,10 @@ class RecordStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._readers_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
 
 
 class _Transaction:
@@ -465,6 +506,7 @@ class _Transaction:
             except BaseException:
                 store._lock.release()
                 raise
+            store._owner = threading.get_ident()
         store._depth += 1
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -472,6 +514,7 @@ class _Transaction:
         store._depth -= 1
         try:
             if store._depth == 0:
+                store._owner = None
                 store._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             store._lock.release()
