@@ -40,6 +40,10 @@ demo: install
 	$(VENV)/bin/reme eval qa --dataset $(DEMO)/synthetic.json --limit 3 --k 5 --llm-model local --keep-workspace $(DEMO)/qa-local --json $(DEMO)/eval_qa_local.json
 	$(VENV)/bin/reme --workspace $(DEMO)/qa-local/synth-chat-0-0 trajectories verify
 	@echo "3 questions answered and judged offline by SmolLM2-135M-Instruct (reme.llm.local_model), its token log-probabilities re-scored by verify: $(DEMO)/eval_qa_local.json"
+	$(PY) examples/local_writer.py --working-dir $(DEMO)/light --max-new-tokens 48 > $(DEMO)/local_writer.json
+	@cat $(DEMO)/local_writer.json
+	$(VENV)/bin/reme --workspace $(DEMO)/light trajectories verify
+	@echo "one ReAct writer run and one compaction on SmolLM2 with no endpoint configured (it picks the local model), both re-run by verify: $(DEMO)/local_writer.json"
 	$(VENV)/bin/reme train-policy --decision rank --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --out $(DEMO)/rank-grpo
 	@echo "learning curve: $(DEMO)/rank-grpo/curves.png; metrics: $(DEMO)/rank-grpo/metrics.json"
 	$(VENV)/bin/reme train-policy --decision write --budget 0.3 --dataset $(DEMO)/synthetic.json --val-fraction 0.25 --seed 0 --steps 40 --out $(DEMO)/write-grpo

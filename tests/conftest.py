@@ -3,6 +3,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# a face with no model and no endpoint would run the local SmolLM2 (the local-llm extra is installed here): the
+# suite's no-LLM tests keep testing the no-LLM outcome; tests/test_local_llm.py opts in (LLM_BACKEND unset or local)
+os.environ.setdefault("LLM_BACKEND", "endpoint")
 
 from pathlib import Path
 

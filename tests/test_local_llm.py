@@ -89,6 +89,36 @@ def test_the_local_backend_is_chosen_by_name_or_by_environment(local_cache, monk
         assert isinstance(client, HFChatClient) and client.path == converted_dir()
 
 
+def test_with_no_endpoint_the_faces_run_the_local_model(local_cache, tmp_path, monkeypatch, random_encoder):
+    """No model, no endpoint and the extra installed (issue 23.2): ReMeLight's writer and compactor, the vector
+    ReMe's summariser and `reme eval qa` get the local model by themselves; an endpoint, or
+    LLM_BACKEND=endpoint, keeps them off it; a wrong LLM_BACKEND is a clear error."""
+    from reme.errors import BadInputError
+    from reme.llm.factory import build_llm, build_llm_from_config
+    from reme.llm.hf_client import HFChatClient
+    from reme.llm.local_model import converted_dir
+    from reme.llm.openai_client import OpenAIChatClient
+    from reme.reme_light import ReMeLight
+    from reme.vector import ReMe
+
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "LLM_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    light = ReMeLight(working_dir=str(tmp_path / "light"), encoder=random_encoder)
+    vector = ReMe(working_dir=str(tmp_path / "vector"), encoder=random_encoder)
+    for client in (light.llm, vector.get_llm(), build_llm(), build_llm_from_config({"model": None})):
+        assert isinstance(client, HFChatClient) and client.path == converted_dir()
+    assert isinstance(build_llm_from_config({}, base_url="http://127.0.0.1:9/v1"), OpenAIChatClient)
+    monkeypatch.setenv("LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    assert isinstance(build_llm(), OpenAIChatClient)
+    monkeypatch.delenv("LLM_BASE_URL")
+    monkeypatch.setenv("LLM_BACKEND", "endpoint")
+    assert isinstance(build_llm_from_config({}), OpenAIChatClient)
+    assert not ReMe(working_dir=str(tmp_path / "v2"), encoder=random_encoder).llm_configured
+    monkeypatch.setenv("LLM_BACKEND", "llama")
+    with pytest.raises(BadInputError, match="LLM_BACKEND='llama'"):
+        build_llm()
+
+
 def test_a_missing_model_package_is_a_clear_error(monkeypatch):
     import importlib.util
 

@@ -19,7 +19,8 @@ LLMBaseUrlOpt = Annotated[
     typer.Option(
         "--llm-base-url",
         help="OpenAI-compatible endpoint that summarises for compaction and summary_task_memory "
-        "(default $LLM_BASE_URL; the key is read from $LLM_API_KEY only). 'hf:<dir>' runs a local model.",
+        "(default $LLM_BASE_URL; the key is read from $LLM_API_KEY only). 'hf:<dir>' runs a local model, "
+        "'local' SmolLM2.",
     ),
 ]
 LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name (default $LLM_MODEL).")]
@@ -49,10 +50,12 @@ def _check_limits(request_timeout: float, max_connections: int, max_per_client: 
 
 
 def _service_llm(base_url: str | None, model: str | None) -> Any:
-    """The servers' LLM client: ``hf:<dir>``, an endpoint (option or ``$LLM_BASE_URL``), or ``None``."""
+    """The servers' LLM client: ``hf:<dir>`` or ``local`` (in-process), an endpoint (option or ``$LLM_BASE_URL``), or
+    ``None`` (a server never starts a model nobody asked for)."""
     from reme.llm import LLMConfig, build_llm
+    from reme.llm.local_model import LOCAL_SPECS
 
-    if base_url and base_url.startswith("hf:"):
+    if base_url and (base_url.startswith("hf:") or base_url.strip().lower() in LOCAL_SPECS):
         return build_llm(base_url)
     if base_url or os.environ.get("LLM_BASE_URL", "").strip():
         return build_llm(LLMConfig.from_env(base_url=base_url, model=model))

@@ -207,12 +207,14 @@ class ReMe:
     @property
     def llm_configured(self) -> bool:
         """Whether an LLM is available: one was given, or an endpoint (key or base URL, as arguments or in
-        ``$LLM_API_KEY`` / ``$LLM_BASE_URL``) or a local ``hf:`` model is configured."""
+        ``$LLM_API_KEY`` / ``$LLM_BASE_URL``) or a local ``hf:`` model is configured, or none is and the local model
+        serves by default (``reme.llm.factory.local_by_default``)."""
         if self._llm is not None:
             return True
         if self._llm_failed is not None:
             return False
-        from reme.llm.factory import configured_model
+        from reme.llm.factory import configured_model, local_by_default
+        from reme.llm.local_model import LOCAL_SPECS
 
         model = str(configured_model(self.default_llm_config) or "")
         return bool(
@@ -221,6 +223,8 @@ class ReMe:
             or os.environ.get("LLM_API_KEY", "").strip()
             or os.environ.get("LLM_BASE_URL", "").strip()
             or model.startswith("hf:")
+            or model.strip().lower() in LOCAL_SPECS
+            or (not model and local_by_default())  # no endpoint, the local-llm extra installed
         )
 
     def get_llm(self) -> Any | None:
