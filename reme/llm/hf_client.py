@@ -246,14 +246,17 @@ class HFChatClient:
         with self._lock:
             return self.score_ids(messages, self.completion_ids(completion), temperature=temperature)
 
-    def score_ids(self, messages: list[dict], target: list[int], *, temperature: float | None = None) -> list[float]:
+    def score_ids(
+        self, messages: list[dict], target: list[int], *, temperature: float | None = None, prefix: str = ""
+    ) -> list[float]:
         """``score`` of given token ids (those a ``chat`` generated: ``ChatResult.token_ids``), with no re-tokenising
-        of text, so a replay scores exactly the tokens that were drawn."""
+        of text, so a replay scores exactly the tokens that were drawn. ``prefix``: the start of the reply that was
+        given, not generated (``chat``'s ``prefix``)."""
         import torch
 
         loaded = self._load()
         with self._lock:
-            prompt = self.prompt_ids(messages)
+            prompt = self.prompt_ids(messages) + (self.completion_ids(prefix) if prefix else [])
             target = [int(t) for t in target]
             if not target:
                 return []
@@ -279,10 +282,12 @@ class HFChatClient:
         temperature: float | None = None,
         max_tokens: int | None = None,
         stop: list[str] | None = None,
+        prefix: str = "",
     ) -> ChatResult:
         """Generate a reply. Stops at an end-of-sequence token (not included), after ``max_tokens`` (default
         ``max_new_tokens``) tokens, or when a ``stop`` string appears (the text is cut before it; tokens that
-        started before it are kept, the last one's piece trimmed)."""
+        started before it are kept, the last one's piece trimmed). ``prefix``: the reply starts with this text,
+        given rather than generated (it is not in the result)."""
         import torch
 
         temp = self.temperature if temperature is None else temperature
@@ -297,7 +302,7 @@ class HFChatClient:
         loaded = self._load()
         tokenizer = loaded.tokenizer
         with self._lock:
-            prompt = self.prompt_ids(messages)
+            prompt = self.prompt_ids(messages) + (self.completion_ids(prefix) if prefix else [])
             left = self._context_left(loaded, len(prompt))
             if left is not None:
                 limit = min(limit, left)
@@ -369,6 +374,36 @@ class HFChatClient:
     ) -> ChatResult:
         """``chat`` in a worker thread."""
         return await asyncio.to_thread(self.chat, messages, temperature=temperature, max_tokens=max_tokens, stop=stop)
+
+    # -- choices --------------------------------------------------------------------------------------------------
+
+    def option_logprobs(
+        self, messages: list[dict], options: list[str], *, temperature: float | None = None
+    ) -> list[float]:
+        """The log-probability of choosing each of ``options`` as the start of the reply: each option's teacher-forced
+        sequence log-probability (``score_ids``, at ``temperature``), normalised over the options (a softmax). A
+        choice among them is then always well formed, whatever the model would have generated freely."""
+        import math
+
+        with self._lock:
+            totals = [
+                math.fsum(self.score_ids(messages, self.completion_ids(o), temperature=temperature)) for o in options
+            ]
+        top = max(totals)
+        norm = top + math.log(math.fsum(math.exp(t - top) for t in totals))
+        return [t - norm for t in totals]
+
+    # -- training -------------------------------------------------------------------------------------------------
+
+    def set_model(self, transform: Any) -> Any:
+        """Replace the loaded model with ``transform(model)`` (e.g. peft's ``get_peft_model``, for a trainer that
+        samples through this client while it updates the weights); returns the new model."""
+        import dataclasses
+
+        with self._lock:
+            loaded = self._load()
+            self._loaded = dataclasses.replace(loaded, lm=transform(loaded.lm))
+            return self._loaded.lm
 
 
 def _cut(text: str, pieces: list[str], logprobs: list[float], cut: int) -> tuple[str, list[str], list[float]]:

@@ -2,7 +2,11 @@
 ids it drew (``extra["replay"]``: the prompt messages, the ids, the temperature, the positions of the tokens that
 expressed the action), so ``reme trajectories verify`` can run the same model on the same prompt, teacher-forced on
 the same ids, and compare each token's log-probability with the recorded one. Endpoint decisions carry no ids; the
-audit checks only that their ``logprob`` is the sum of their token log-probabilities."""
+audit checks only that their ``logprob`` is the sum of their token log-probabilities.
+
+A decision that chose among fixed replies (``options``, the write gate's ``STORE`` / ``SKIP``) records the chosen
+option's normalised log-probability first, then the tokens generated after it (``prefix``: the option's text), and
+is re-scored the same way."""
 
 from __future__ import annotations
 
@@ -39,8 +43,13 @@ def rescore(decision: Any, clients: dict[str, Any]) -> list[float] | None:
         from reme.llm.hf_client import HFChatClient
 
         clients[model] = HFChatClient(model)
-    temperature = replay.get("temperature")
-    scores = clients[model].score_ids(
-        replay["messages"], replay["token_ids"], temperature=temperature if temperature else None
-    )
+    temperature = replay.get("temperature") or None
+    client = clients[model]
+    if "options" in replay:  # a choice among fixed replies (reme.llm.write_gate), then the text after it
+        chosen = client.option_logprobs(replay["messages"], replay["options"], temperature=temperature)
+        after = client.score_ids(
+            replay["messages"], replay["token_ids"], temperature=temperature, prefix=replay.get("prefix", "")
+        )
+        return [min(chosen[int(replay["chosen"])], 0.0), *(min(x, 0.0) for x in after)]
+    scores = client.score_ids(replay["messages"], replay["token_ids"], temperature=temperature)
     return [min(scores[i], 0.0) for i in replay["indices"]]

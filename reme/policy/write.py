@@ -88,6 +88,11 @@ class WriteState:
     reference: np.ndarray | None = None
     """float32 ``(m, F)`` features of the stream's most recent earlier candidates (``WriteStream.reference``): what
     a paced policy ranks this candidate against. ``None`` outside a stream."""
+    text: str = ""
+    """The candidate's own text (what an LLM writer reads; the feature policies see only ``features``). Not part of
+    the recorded inputs: an LLM decision keeps its prompt in ``extra["replay"]`` instead."""
+    context: str = ""
+    """A little of what came before the candidate (the previous turn), for an LLM writer; empty when unknown."""
 
     def __post_init__(self) -> None:
         features = np.asarray(self.features)
@@ -190,6 +195,7 @@ def make_write_state(
     budget_left: float | None = None,
     allowed: Sequence[str] | None = None,
     stream: WriteStream | None = None,
+    context: str = "",
 ) -> WriteState:
     """A ``WriteState`` for a candidate ``text`` (``allowed`` defaults to ``default_allowed``).
 
@@ -213,6 +219,8 @@ def make_write_state(
         allowed=tuple(allowed) if allowed is not None else default_allowed(nearest_memory_id, budget_left),
         budget_left=budget_left,
         reference=reference,
+        text=text,
+        context=context,
     )
 
 

@@ -16,7 +16,7 @@ from reme.errors import BadInputError
 from reme.schema import Episode
 from reme.train.rank_ppo import PPOConfig
 
-DECISIONS = ("rank", "write", "compact")
+DECISIONS = ("rank", "write", "compact", "writer")
 FOLLOW_STEPS = 200
 """PPO steps per round of ``--follow`` unless ``--steps`` says otherwise."""
 
@@ -67,10 +67,12 @@ class TrainPolicyConfig:
     """write: storage budget; compact: context budget."""
     candidates: str = "turns"
     """write: turns or observations."""
+    model: str | None = None
+    """writer: the language model (``smollm2``, the local one, or a saved transformers model directory)."""
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
-            raise BadInputError(f"--decision {self.decision!r}: use rank, write or compact")
+            raise BadInputError(f"--decision {self.decision!r}: use rank, write, compact or writer")
         if self.decision != "rank" and (self.from_trajectories is not None or self.algo != "grpo"):
             raise BadInputError(f"--decision {self.decision} trains with GRPO in its environment only (--algo grpo)")
         if self.decision != "rank" and self.residual_bound is not None:
@@ -78,7 +80,9 @@ class TrainPolicyConfig:
         if self.residual_bound is not None and not self.residual_bound > 0:
             raise BadInputError("--residual-bound must be positive")
         if self.decision == "rank" and self.budget is not None:
-            raise BadInputError("--budget is for --decision write or compact")
+            raise BadInputError("--budget is for --decision write, compact or writer")
+        if self.model is not None and self.decision != "writer":
+            raise BadInputError("--model (with --backend local) is for --decision writer")
 
     @property
     def rank_algo(self) -> str:
@@ -156,6 +160,8 @@ def train_policy(config: TrainPolicyConfig, show_progress: bool = True) -> Train
         return _train_write(config, out, train, val, show_progress)
     if config.decision == "compact":
         return _train_compact(config, out, train, val, show_progress)
+    if config.decision == "writer":
+        return _train_writer(config, out, train, val, show_progress, val_styles)
     return _train_rank(config, out, train, val, show_progress, val_styles)
 
 
@@ -243,3 +249,30 @@ def _train_compact(
         env_config = CompactionEnvConfig(budget=compact_config.budget, text_format=text_format)
         final = evaluate_compaction(val_eps, labels, env_config)["results"]
     return TrainSummary("compact", out, metrics, final, sorted(e.episode_id for e in val))
+
+
+def _train_writer(
+    config: TrainPolicyConfig,
+    out: str,
+    train: list[Episode],
+    val: list[Episode],
+    show_progress: bool,
+    val_styles: dict[str, list[Episode]],
+) -> TrainSummary:
+    """GRPO of the LLM writer on the local model (``reme.train.writer_grpo``); held out: the trained writer, the
+    untrained one, the shipped MLP write gate and the novelty/length rule."""
+    from reme.envs.hybrid import cached_encoder
+    from reme.envs.write import prepare_write_episodes
+    from reme.train.writer_grpo import WriterGRPOConfig, train_writer
+
+    writer_config = WriterGRPOConfig(model=config.model or "smollm2", **_trainer_fields(config))
+    encoder = cached_encoder(None, None, None)
+
+    def prepare(episodes: Sequence[Episode]) -> list[Any]:
+        return prepare_write_episodes(episodes, encoder=encoder, text_format=config.text_format,
+                                      show_progress=show_progress)  # fmt: skip
+
+    styles = {name: [e.episode_id for e in episodes] for name, episodes in val_styles.items()}
+    metrics = train_writer(prepare(train), prepare(val) if val else [], out, encoder, writer_config, show_progress,
+                           styles)  # fmt: skip
+    return TrainSummary("writer", out, metrics, metrics["final"], sorted(e.episode_id for e in val))

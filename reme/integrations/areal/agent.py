@@ -1,5 +1,17 @@
 """The AReaL agent workflow: one episode of memory writing, rewarded by the questions asked afterwards.
 
+Two episodes, by ``episode``:
+
+- ``gate`` (the default): the shared writer episode of ``reme.envs.writer_episode``, the same code that ``reme
+  train-policy --decision writer --backend local`` runs on a CPU: the LLM write gate (``reme.llm.write_gate``, here
+  on AReaL's endpoint: its reply generated and parsed) decides a window of the conversation's candidate turns from
+  ``data["start"]`` (store or skip, and the note it stores), the head ranks the questions' candidates, and the
+  reward returned to AReaL is the writer decisions' joined return (evidence found in the top ``k``, credited to the
+  writes, minus ``memory_cost`` per stored memory);
+- ``react``: ReMeLight's ReAct writer with its file tools over whole sessions (below), for larger models.
+
+The ``react`` episode:
+
 AReaL 1.0.4's proxy paradigm wraps any importable class with ``async def run(self, data, **extra_kwargs)`` and
 trains every token generated through the ``base_url`` / ``api_key`` / ``http_client`` it injects. Here that endpoint
 is the **memory writer** of ``ReMeLight.summary_memory``. This module never imports areal.
@@ -66,7 +78,14 @@ class ReMeWriterAgent:
         answer_model: str = "",
         answer_api_key: str = "",
         embedding_model: str = "",
+        episode: str = "gate",
+        window: int = 4,
+        budget: float = 0.3,
+        note_tokens: int = 12,
+        temperature: float = 1.0,
     ):
+        if episode not in ("gate", "react"):
+            raise ValueError(f"episode must be 'gate' or 'react', got {episode!r}")
         self.sink_dir = sink_dir
         self.head_dir = head_dir
         self.model = model
@@ -77,6 +96,12 @@ class ReMeWriterAgent:
         self.answer_model = answer_model
         self.answer_api_key = answer_api_key
         self.embedding_model = embedding_model
+        self.episode = episode
+        self.window = int(window)
+        self.budget = float(budget)
+        self.note_tokens = int(note_tokens)
+        self.temperature = float(temperature)
+        self._write_episodes: dict[str, Any] = {}
         self._head: Any = None
         self._head_version = ""
         self._answerer: Any = None
@@ -118,11 +143,45 @@ class ReMeWriterAgent:
         api_key = extra_kwargs.get("api_key") or os.environ.get("OPENAI_API_KEY")
         config = LLMConfig(model=self.model, base_url=base_url, api_key=api_key, max_retries=0)
         writer = OpenAIChatClient(config, http_client=extra_kwargs.get("http_client"))
+        if self.episode == "gate":
+            import asyncio
+
+            reward, records = await asyncio.to_thread(self._gate_episode, episode, group_id, writer,
+                                                      int(data.get("start", 0)))  # fmt: skip
+            if self.sink_dir:
+                _append_locked(Path(self.sink_dir), records, self.head())
+            return float(reward)
         with tempfile.TemporaryDirectory(prefix="reme-areal-") as tmp:
             reward, records = await self._episode(episode, group_id, writer, Path(tmp))
             if self.sink_dir:  # while the episode's registry (its shipped defaults included) still exists
                 _append_locked(Path(self.sink_dir), records, self.head(), Path(tmp) / "ws")
         return float(reward)
+
+    def _gate_episode(self, episode: Any, group_id: str, writer: Any, start: int) -> tuple[float, list[Any]]:
+        """The shared writer episode (``reme.envs.writer_episode``) with the write gate on AReaL's endpoint."""
+        import numpy as np
+
+        from reme.envs.hybrid import cached_encoder
+        from reme.envs.write import WriteEpisode
+        from reme.envs.writer_episode import WriterEpisodeConfig, run_writer_episode
+        from reme.llm.write_gate import LLMWriteGate
+
+        encoder = self.encoder or cached_encoder(None, None, None)
+        built = self._write_episodes.get(episode.episode_id)
+        if built is None:  # encoded once per worker
+            built = self._write_episodes[episode.episode_id] = WriteEpisode.build(episode, encoder)
+        config = WriterEpisodeConfig(budget=self.budget, k=self.k, storage_cost=self.memory_cost, window=self.window)
+        gate = LLMWriteGate(writer, note_tokens=self.note_tokens, temperature=self.temperature)
+        run_id = f"{episode.episode_id}:{uuid.uuid4().hex[:8]}"
+        result = run_writer_episode(built, gate, encoder, config, start=min(start, built.n), mode="sample",
+                                    rng=np.random.default_rng(), head=self.head(), group_id=group_id)  # fmt: skip
+        records: list[Any] = [*result.writer_decisions, *result.head_records]
+        for record in records:
+            record.episode_id = run_id
+            if getattr(record, "type", "") == "decision":
+                record.group_id = record.group_id or group_id
+        log.info("episode %s (start %d): writer reward %.4f", run_id, start, result.reward)
+        return result.reward, records
 
     async def _episode(self, episode: Any, group_id: str, writer: Any, root: Path) -> tuple[float, list[Any]]:
         from reme.eval.metrics import is_scored

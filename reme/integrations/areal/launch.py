@@ -30,7 +30,7 @@ from typing import Any
 
 from reme.errors import BadInputError, ReMeError
 
-__all__ = ["AReaLExperiment", "launch", "write_experiment"]
+__all__ = ["AReaLExperiment", "episode_rows", "launch", "write_experiment"]
 
 AREAL_VERSION = "1.0.4"
 
@@ -40,7 +40,18 @@ class AReaLExperiment:
     """Settings of the generated experiment (plain values: they go into YAML)."""
 
     model: str = "Qwen/Qwen3-1.7B"
-    """The writer model AReaL trains (a hub id or a local path on the training nodes)."""
+    """The writer model AReaL trains (a hub id or a local path on the training nodes). ``reme train-policy
+    --backend areal`` gives the converted SmolLM2 checkpoint (``reme.llm.local_model``) unless ``--model`` is given."""
+    episode: str = "gate"
+    """The workflow's episode: ``gate`` (the shared writer episode, ``reme.envs.writer_episode``, what the local
+    trainer runs) or ``react`` (ReMeLight's ReAct writer over whole sessions)."""
+    window: int = 4
+    """``gate``: candidates the writer decides per rollout."""
+    windows_per_episode: int = 8
+    """``gate``: rows per conversation in ``episodes.jsonl``, each a seeded window start (a row's rollouts form
+    one GRPO group and share its start)."""
+    budget: float = 0.3
+    note_tokens: int = 12
     experiment_name: str = "reme-writer-grpo"
     trial_name: str = "trial0"
     group_size: int = 8
@@ -79,6 +90,10 @@ def _yaml(experiment: AReaLExperiment, out: Path) -> dict[str, Any]:
         "memory_cost": experiment.memory_cost,
         "answer_base_url": experiment.answer_base_url,
         "answer_model": experiment.answer_model,
+        "episode": experiment.episode,
+        "window": experiment.window,
+        "budget": experiment.budget,
+        "note_tokens": experiment.note_tokens,
         "cluster": {
             "n_nodes": 1,
             "n_gpus_per_node": experiment.n_gpus,
@@ -106,7 +121,7 @@ def _yaml(experiment: AReaLExperiment, out: Path) -> dict[str, Any]:
         "gconfig": {
             "n_samples": experiment.group_size,
             "min_new_tokens": 0,
-            "max_new_tokens": experiment.max_new_tokens,
+            "max_new_tokens": experiment.note_tokens + 4 if experiment.episode == "gate" else experiment.max_new_tokens,
             "greedy": False,
             "temperature": experiment.temperature,
         },
@@ -205,6 +220,10 @@ class ReMeWriterConfig(PPOConfig):
     memory_cost: float = field(default=0.2)
     answer_base_url: str = field(default="")
     answer_model: str = field(default="")
+    episode: str = field(default="gate")
+    window: int = field(default=4)
+    budget: float = field(default=0.3)
+    note_tokens: int = field(default=12)
 
 
 def workflow_kwargs(config: ReMeWriterConfig) -> dict:
@@ -216,6 +235,11 @@ def workflow_kwargs(config: ReMeWriterConfig) -> dict:
         "memory_cost": config.memory_cost,
         "answer_base_url": config.answer_base_url,
         "answer_model": config.answer_model,
+        "episode": config.episode,
+        "window": config.window,
+        "budget": config.budget,
+        "note_tokens": config.note_tokens,
+        "temperature": config.gconfig.temperature,
     }}
 
 
@@ -243,8 +267,11 @@ README = """# reme writer GRPO on AReaL {version}
 
 Written by `reme train-policy --backend areal`. Two learners share one reward:
 
-- **AReaL** trains the memory **writer** (the LLM behind ReMeLight's `summary_memory`) with GRPO through its OpenAI
-  proxy: `python train.py --config config.yaml` in AReaL's environment (areal=={version}, with this package installed).
+- **AReaL** trains the memory **writer** with GRPO through its OpenAI proxy: `python train.py --config config.yaml`
+  in AReaL's environment (areal=={version}, with this package installed). `episode: gate` (the default) runs the
+  episode that `reme train-policy --decision writer --backend local` runs on a CPU (`reme.envs.writer_episode`: the
+  write gate decides a window of turns from each row's `start`, store or skip and a note); `episode: react` runs
+  ReMeLight's ReAct writer (`summary_memory`) over whole sessions.
 - **reme** trains the **rank head** from the decisions the rollout workers append to `sink/`:
   `reme train-policy --from-trajectories {sink} --follow --out {head}`. The workers hot-reload `head/` when a new
   version is published. The two run at the same time (a joint schedule); the head's staleness is bounded by the
@@ -254,6 +281,24 @@ Online mode: with `rollout.agent.mode: online` AReaL exposes a gateway instead o
 episodes yourself (start a session, point ReMeLight's `LLM_BASE_URL` / `LLM_API_KEY` at the gateway with the
 session key, run `summary_memory`, then set the episode's reward and end the session).
 """
+
+
+def episode_rows(episodes: Sequence[Any], experiment: AReaLExperiment, seed: int = 0) -> list[dict[str, Any]]:
+    """``episodes.jsonl``'s rows: one per conversation (``react``), or ``windows_per_episode`` per conversation, each
+    with a seeded window start over its turns (``gate``)."""
+    import random
+
+    rows: list[dict[str, Any]] = []
+    for ep in episodes:
+        data = ep.model_dump(mode="json")
+        if experiment.episode != "gate":
+            rows.append({"episode": data, "group_id": ep.episode_id})
+            continue
+        draw = random.Random(f"{seed}:{ep.episode_id}")
+        last = max(0, len(ep.turns) - experiment.window)
+        for w in range(experiment.windows_per_episode):
+            rows.append({"episode": data, "group_id": f"{ep.episode_id}:w{w}", "start": draw.randint(0, last)})
+    return rows
 
 
 def write_experiment(episodes: Sequence[Any], out: str | Path, experiment: AReaLExperiment) -> dict[str, str]:
@@ -267,8 +312,8 @@ def write_experiment(episodes: Sequence[Any], out: str | Path, experiment: AReaL
     (root / "sink").mkdir(exist_ok=True)
     rows = root / "episodes.jsonl"
     with rows.open("w", encoding="utf-8") as fh:
-        for ep in episodes:
-            fh.write(json.dumps({"episode": ep.model_dump(mode="json"), "group_id": ep.episode_id}) + "\n")
+        for row in episode_rows(episodes, experiment):
+            fh.write(json.dumps(row) + "\n")
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump(_yaml(experiment, root), sort_keys=False), encoding="utf-8")
     script = root / "train.py"
