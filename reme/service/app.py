@@ -41,7 +41,7 @@ from reme.schema import normalize_target
 from . import ops
 from .compaction import CompactIn, Compaction, CompactOut
 from .guard import LOOPBACK_HOSTS, RequestGuard, printable
-from .limits import FairLock, RateLimiter
+from .limits import FairLock, NoOrder, RateLimiter
 from .personal_tool_flows import (
     AddToolCallResultIn,
     PersonalToolFlows,
@@ -153,7 +153,7 @@ class Access:
     which runs a read or a reward without it; both give the library's errors as statuses."""
 
     def __init__(
-        self, memory: Any, tokens: dict[str, list[str]] | None, limiter: RateLimiter | None, lock: FairLock
+        self, memory: Any, tokens: dict[str, list[str]] | None, limiter: RateLimiter | None, lock: FairLock | NoOrder
     ) -> None:
         self.memory = memory
         self.tokens = tokens
@@ -233,18 +233,21 @@ def create_app(
     dump_dir: str | Path | None = None,
     rate_limit: float | None = DEFAULT_RATE_LIMIT,
     extra_hosts: Sequence[str] = (),
+    concurrent_writes: bool = False,
 ) -> Any:
     """The FastAPI application over ``workspace`` (or an open ``memory``, for tests). ``llm`` (an ``LLMClient``)
     summarises for ``/v1/compact`` and ``/summary_task_memory``; ``dump_dir`` (default ``<workspace>/dumps``) is
     the only place ``/load_memory`` and ``/dump_memory`` touch, one folder per task workspace; ``rate_limit``
     requests a second per token (``None`` or 0: unlimited; a server without tokens has one loopback principal and no
     limit); ``extra_hosts``: host names a server without tokens
-    serves besides the loopback ones (an in-process test client's ``testserver``, a local alias)."""
+    serves besides the loopback ones (an in-process test client's ``testserver``, a local alias);
+    ``concurrent_writes``: writes run at once instead of one at a time in arrival order (``Memory`` orders their
+    commits itself; on 2 cores the queue measured faster, docs/service.md)."""
     from reme.memory import Memory
 
     mem = memory if memory is not None else Memory(workspace)
     limiter = RateLimiter(rate_limit) if rate_limit and tokens is not None else None
-    access = Access(mem, tokens, limiter, FairLock())
+    access = Access(mem, tokens, limiter, NoOrder() if concurrent_writes else FairLock())
     app = FastAPI(
         title="reme",
         version=_version(),

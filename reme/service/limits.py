@@ -66,6 +66,23 @@ class FairLock:
         self.release()
 
 
+class NoOrder:
+    """In place of ``FairLock`` when writes run at once (``reme serve --concurrent-writes``): ``Memory`` orders its own
+    commits (``Memory._write_lock``), so nothing is lost; only the first-come admission goes."""
+
+    def acquire(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+    def __enter__(self) -> NoOrder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 class RateLimiter:
     """Token buckets per caller key: ``allow(key)`` is ``0.0`` when the request may go, else the seconds to wait."""
 
