@@ -17,18 +17,28 @@ read from the model:
   the format).
 
 When the budget allows no store, the action is a forced ``discard`` with log-probability 0 (no model call).
+
+**Greedy is paced**, as the shipped MLP write gate and the novelty/length rule are: a candidate is stored when its
+store score (the log-odds of ``STORE:`` over ``SKIP``) out-ranks the share of the stream's recent candidates that
+the budget cannot afford (its percentile among the last ``REFERENCE_SIZE`` scores >= ``1 - budget_rate``), so a
+writer is judged by how it ranks turns, not by where its probabilities sit (an untrained model says ``STORE:`` to
+almost everything, and would spend a budget on the first turns). ``mode="sample"`` (training) draws from the
+model's own choice; the recorded log-probability is always the model's for the action taken, so ``verify`` re-runs
+either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
 from typing import Any
 
 import numpy as np
 
 from reme.policy.decision import Decision
-from reme.policy.write import WriteState
+from reme.policy.write import WriteState, WriteStream
+from reme.policy.write_features import WRITE_COLUMN
 
 __all__ = ["SKIP", "STORE", "LLMWriteGate", "gate_messages", "parse_reply"]
 
@@ -81,6 +91,8 @@ class LLMWriteGate:
         self.note_tokens = note_tokens
         self.temperature = temperature
         self._version = version
+        self._recent: deque[float] = deque(maxlen=WriteStream.REFERENCE_SIZE)
+        """Store scores of the stream's recent candidates (greedy pacing); emptied when a stream starts."""
 
     @property
     def version(self) -> str:
@@ -91,6 +103,8 @@ class LLMWriteGate:
         return str(path) if path is not None else str(getattr(self.client, "model", "") or "endpoint")
 
     def decide(self, state: WriteState, mode: str = "greedy", rng: np.random.Generator | None = None) -> Decision:
+        if state.reference is None or len(state.reference) == 0:  # a stream's first candidate
+            self._recent.clear()
         if "store" not in state.allowed:  # the budget is spent: nothing to ask
             return self._decision(state, "discard", 0.0, [], mode, {"forced_by_budget": True}, forced=True)
         messages = gate_messages(state)
@@ -108,11 +122,14 @@ class LLMWriteGate:
     ) -> Decision:
         options = [STORE, SKIP]
         choice = self.client.option_logprobs(messages, options, temperature=temperature or None)
+        score = choice[0] - choice[1]
+        paced: dict[str, float] = {}
         if mode == "sample":
             draw = (rng if rng is not None else np.random.default_rng()).random()
             chosen = 0 if draw < math.exp(choice[0]) else 1
         else:
-            chosen = int(np.argmax(choice))
+            chosen, paced = self._paced(state, score)
+        self._recent.append(score)
         tokens = [min(choice[chosen], 0.0)]
         note, ids = "", []
         if chosen == 0:
@@ -123,8 +140,18 @@ class LLMWriteGate:
             tokens += [min(float(t), 0.0) for t in result.token_logprobs or []]
         replay = {"messages": messages, "options": options, "chosen": chosen, "prefix": options[chosen] if chosen == 0
                   else "", "token_ids": ids, "temperature": temperature}  # fmt: skip
-        extra = {"note": note, "p_store": math.exp(choice[0]), "backend": "hf", "replay": replay}
+        extra = {"note": note, "p_store": math.exp(choice[0]), "backend": "hf", "replay": replay, **paced}
         return self._decision(state, "store" if chosen == 0 else "discard", math.fsum(tokens), tokens, mode, extra)
+
+    def _paced(self, state: WriteState, score: float) -> tuple[int, dict[str, float]]:
+        """Greedy's choice (0: store, 1: skip): the score's percentile among the recent ones against the budget's
+        pace; without a budget column, the likelier option."""
+        rate = float(state.features[WRITE_COLUMN["budget_rate"]])
+        if state.budget_left is None or not self._recent:
+            return (0 if score > 0 else 1), {}
+        recent = np.asarray(self._recent)
+        pct = float(((recent < score).sum() + 0.5 * (recent == score).sum()) / len(recent))
+        return (0 if pct >= 1.0 - rate else 1), {"percentile": round(pct, 4), "budget_rate": round(rate, 4)}
 
     def _decision(
         self,

@@ -41,7 +41,7 @@ from reme.errors import BadInputError
 from reme.llm.write_gate import SKIP, STORE, LLMWriteGate
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
-from reme.train.common import group_advantages, grpo_loss, step_row, write_run
+from reme.train.common import group_advantages, step_row, write_run
 
 __all__ = ["WriterGRPOConfig", "evaluate_writers", "train_writer"]
 
@@ -55,11 +55,11 @@ class WriterGRPOConfig(WriterEpisodeConfig):
     steps: int = 30
     group_size: int = 4
     groups_per_step: int = 1
-    lr: float = 5e-4
+    lr: float = 1e-4
     lora_r: int = 8
     lora_alpha: int = 16
     epsilon: float = 0.2
-    beta: float = 0.02
+    beta: float = 0.1
     """KL coefficient towards the reference model (the adapter off)."""
     update_epochs: int = 1
     temperature: float = 0.7
@@ -166,6 +166,20 @@ def decision_logprobs(client: Any, batch: Sequence[_Sampled], temperature: float
         choice = (store_total if s.chosen == 0 else skip_total) - norm
         out.append(torch.cat([choice[None], on_store[len(store_ids) :]]) if s.chosen == 0 else choice[None])
     return out
+
+
+def token_grpo_loss(
+    new: Any, old: Any, advantages: Any, share: Any, ref: Any, epsilon: float, beta: float
+) -> tuple[Any, float]:
+    """GRPO's loss over the tokens of a batch of decisions (``common.clipped_surrogate`` on the ratio to the
+    behaviour log-probabilities ``old``, each token weighted by ``share`` so that every decision counts once), plus
+    ``beta`` times the k3 estimate of KL to ``ref``, weighted the same way. Returns ``(loss, kl)``."""
+    from reme.train.common import clipped_surrogate
+
+    pg_loss, _ = clipped_surrogate(new - old, advantages, epsilon, share)
+    diff = ref - new
+    kl = (share * (diff.exp() - diff - 1)).mean()
+    return pg_loss + beta * kl, float(kl.detach())
 
 
 # ----------------------------------------------------------------------------------------------- evaluation
@@ -323,16 +337,18 @@ def train_writer(
             if batch:
                 old = torch.tensor([t for s in batch for t in s.behaviour], dtype=torch.float32)
                 adv = torch.tensor([s.advantage for s in batch for _ in s.behaviour], dtype=torch.float32)
+                # every decision weighs the same, however long its note: its tokens share 1 / len
+                share = torch.tensor([len(old) / (len(batch) * len(s.behaviour)) for s in batch for _ in s.behaviour])
                 with torch.no_grad(), lm.disable_adapter():
                     ref = torch.cat(decision_logprobs(client, batch, config.temperature))
                 for _epoch in range(config.update_epochs):
                     new = torch.cat(decision_logprobs(client, batch, config.temperature))
-                    loss, parts = grpo_loss(new, old, adv, config.epsilon, ref, config.beta)
+                    loss, kl = token_grpo_loss(new, old, adv, share, ref, config.epsilon, config.beta)
                     optimiser.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                     optimiser.step()
-                loss_value, kl_value = float(loss.detach()), parts["kl"]
+                loss_value, kl_value = float(loss.detach()), kl
             if head_samples and config.head_ppo_steps:
                 ppo = PPOConfig(steps=config.head_ppo_steps, batch_samples=min(128, len(head_samples)),
                                 lr=config.head_lr, seed=config.seed + step, eval_every=10**9)  # fmt: skip
