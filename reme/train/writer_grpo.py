@@ -12,10 +12,12 @@ Each step, for ``groups_per_step`` groups:
 3. advantages: each window position's forks form a group (the forks share the state at the window start), their
    joined returns centred by position and scaled by the batch's std (``group_advantages``).
 
-The loss is GRPO's on tokens: for every sampled decision, the choice between ``STORE:`` and ``SKIP`` (normalised
-over the two) and each note token, ``-mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) + beta KL`` with ``rho`` the
-ratio of the current model to the **behaviour log-probabilities recorded when the decision was sampled** and KL
-(k3) to the reference model (the same weights with the LoRA adapter off). The weights trained are a LoRA adapter
+The loss is GRPO's on tokens (``token_grpo_loss``): for every sampled decision, the choice between ``STORE:`` and
+``SKIP`` (normalised over the two) and each note token, ``-mean(w min(rho A, clip(rho, 1 - eps, 1 + eps) A)) + beta
+KL`` with ``rho`` the ratio of the current model to the **behaviour log-probabilities recorded when the decision was
+sampled**, ``w`` sharing each decision's weight among its tokens, and KL (k3) to the reference model (the same
+weights with the LoRA adapter off). A first run at lr 5e-4 and beta 0.02 collapsed to ``SKIP`` within 5 steps
+(Adam moves every LoRA weight by about lr per step whatever the gradient's size): lr 1e-4 and beta 0.1 now. The weights trained are a LoRA adapter
 (``peft``) on the attention projections. The head (``MLPRankPolicy``, initialised to ReMe's fusion) takes
 ``head_ppo_steps`` of decoupled PPO (``reme.train.rank_ppo.train_ppo``) on the searches of the step's episodes.
 
