@@ -85,7 +85,7 @@ async def main(workdir: Path, experiment: Path) -> dict:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     episodes, _ = parse_locomo(generate_synthetic(1, sessions=2, seed=2), "synthetic")
-    agent = ReMeWriterAgent(sink_dir=str(workdir / "sink"), k=5)
+    agent = ReMeWriterAgent(sink_dir=str(workdir / "sink"), k=5, episode="react")  # the ReAct writer's tool calls
     agent.encoder = RandomEncoder(32)
     data = {"episode": episodes[0].model_dump(mode="json"), "group_id": "g1"}
     reward = await agent.run(data, base_url=f"http://127.0.0.1:{port}/v1", api_key="session-key")

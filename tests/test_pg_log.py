@@ -222,7 +222,9 @@ def test_a_learner_with_nothing_but_the_url(tmp_path, postgres_url, monkeypatch)
     cache = tmp_path / "cache"
     monkeypatch.setenv("REME_CACHE_DIR", str(cache))
     monkeypatch.setenv("REME_STORE__SCHEMA", schema)
-    monkeypatch.delenv("REME_STORE_URL", raising=False)  # the command sets it for its process; undone after the test
+    # the command puts the URL it was given into its process's REME_STORE_URL: a value that reaches no database
+    # here (so only the command's own can work), which the test's teardown then removes
+    monkeypatch.setenv("REME_STORE_URL", "postgresql://nobody@nowhere.invalid/none")
     runner = CliRunner()
     stats = runner.invoke(app, ["trajectories", "stats", "-w", postgres_url, "--json", "-"])
     assert stats.exit_code == 0, stats.output

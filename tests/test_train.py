@@ -170,7 +170,7 @@ def test_rank_training_keeps_the_step_with_the_best_worst_style_margin(tmp_path)
         (["--dataset", "{data}"], "--out"),
         (["--out", "{tmp}/o"], "--dataset"),
         (["--dataset", "{data}", "--out", "{tmp}/o", "--algo", "dqn"], "available are"),
-        (["--dataset", "{data}", "--out", "{tmp}/o", "--decision", "forget"], "use rank, write or compact"),
+        (["--dataset", "{data}", "--out", "{tmp}/o", "--decision", "forget"], "use rank, write, compact or writer"),
         (["--dataset", "{data}", "--out", "{tmp}/o", "--decision", "write", "--algo", "supervised"], "GRPO"),
         (["--dataset", "{data}", "--out", "{tmp}/o", "--budget", "0.3"], "--budget is for"),
         (["--dataset", "{data}", "--out", "{tmp}/o", "--decision", "write", "--budget", "1.5"], "budget"),

@@ -17,9 +17,10 @@ The loss is GRPO's on tokens (``token_grpo_loss``): for every sampled decision, 
 KL`` with ``rho`` the ratio of the current model to the **behaviour log-probabilities recorded when the decision was
 sampled**, ``w`` sharing each decision's weight among its tokens, and KL (k3) to the reference model (the same
 weights with the LoRA adapter off). A first run at lr 5e-4 and beta 0.02 collapsed to ``SKIP`` within 5 steps
-(Adam moves every LoRA weight by about lr per step whatever the gradient's size): lr 1e-4 and beta 0.1 now. The weights trained are a LoRA adapter
-(``peft``) on the attention projections. The head (``MLPRankPolicy``, initialised to ReMe's fusion) takes
-``head_ppo_steps`` of decoupled PPO (``reme.train.rank_ppo.train_ppo``) on the searches of the step's episodes.
+(Adam moves every LoRA weight by about lr per step whatever the gradient's size): lr 1e-4 and beta 0.1 now. The
+weights trained are a LoRA adapter (``peft``) on the attention projections. The head (``MLPRankPolicy``,
+initialised to ReMe's fusion) takes ``head_ppo_steps`` of decoupled PPO (``reme.train.rank_ppo.train_ppo``) on the
+searches of the step's episodes.
 
 Evaluation is on conversations the run does not train on, greedy, the writer deciding every candidate at the
 budget: the trained writer, the untrained one (the adapter off), the shipped MLP write gate and the budget-paced
