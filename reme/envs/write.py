@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -76,6 +76,9 @@ WRITE_BASELINES = ("novelty-length", "store-all", "random")
 and so spending the budget on the first candidates); ``random`` is ``RandomWritePolicy`` at the budget's rate."""
 
 
+Narrowed = TypeVar("Narrowed", bound="WriteEnvConfig")
+
+
 @dataclass
 class WriteEnvConfig:
     budget: float = 0.3
@@ -100,8 +103,12 @@ class WriteEnvConfig:
 
     def env(self, **changes: Any) -> WriteEnvConfig:
         """The environment's settings alone (a trainer's config extends this class), with ``changes`` applied."""
-        values = {f.name: getattr(self, f.name) for f in fields(WriteEnvConfig)}
-        return WriteEnvConfig(**(values | changes))
+        return self.narrowed(WriteEnvConfig, **changes)
+
+    def narrowed(self, cls: type[Narrowed], **changes: Any) -> Narrowed:
+        """This config's values of the fields of ``cls`` (a class this one extends), as a ``cls``, with ``changes``."""
+        values = {f.name: getattr(self, f.name) for f in fields(cls)}
+        return cls(**(values | changes))
 
 
 @dataclass

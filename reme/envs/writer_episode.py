@@ -24,8 +24,7 @@ logged searches and rewards (``head_records``) are what its PPO step learns from
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +51,7 @@ class WriterEpisodeConfig(WriteEnvConfig):
 
     def episode(self, **changes: Any) -> WriterEpisodeConfig:
         """The episode's settings alone (a trainer's config extends this class), with ``changes`` applied."""
-        values = {f.name: getattr(self, f.name) for f in fields(WriterEpisodeConfig)}
-        return WriterEpisodeConfig(**(values | changes))
+        return self.narrowed(WriterEpisodeConfig, **changes)
 
 
 @dataclass
@@ -149,8 +147,3 @@ def ask_with_head(
             memory.close()
         records = [e.record for e in read_records(Path(tmp) / "trajectories") if e.record is not None]
     return tops, [r for r in records if not isinstance(r, Decision) or r.kind == "rank"]
-
-
-def episode_starts(episode: WriteEpisode, window: int, count: int, rng: np.random.Generator) -> Sequence[int]:
-    """``count`` window starts drawn uniformly over the stream (a window never runs past its end)."""
-    return [int(s) for s in rng.integers(0, max(episode.n - window, 0) + 1, size=count)]

@@ -41,7 +41,7 @@ from reme.policy.write_mlp import PacedMLPWritePolicy
 from reme.progress import progress_bar
 from reme.train.common import BestCheckpoint, group_advantages, grpo_loss, step_row, write_run
 
-__all__ = ["WriteGRPOConfig", "train_write_policy"]
+__all__ = ["WriteGRPOConfig", "question_weights", "train_write_policy", "usable_episodes"]
 
 
 @dataclass
@@ -126,6 +126,20 @@ def _clone_novelty_length(
     return float(loss.detach())
 
 
+def usable_episodes(train: Sequence[WriteEpisode]) -> list[WriteEpisode]:
+    """The training conversations a write trainer can learn from: candidates and scored questions both."""
+    usable = [e for e in train if e.n and e.questions]
+    if not usable:
+        raise BadInputError("no training conversation has both candidates and scored questions")
+    return usable
+
+
+def question_weights(train: Sequence[WriteEpisode]) -> np.ndarray:
+    """How often each conversation is drawn: as often as it asks questions."""
+    questions = np.asarray([len(e.questions) for e in train], dtype=np.float64)
+    return questions / questions.sum()
+
+
 def _validate(policy: Any, val: Sequence[WriteEpisode], config: WriteGRPOConfig) -> dict[str, float]:
     if not val:
         return {}
@@ -143,9 +157,7 @@ def train_write_policy(
     import torch
 
     config = config or WriteGRPOConfig()
-    train = [e for e in train if e.n and e.questions]
-    if not train:
-        raise BadInputError("no training conversation has both candidates and scored questions")
+    train = usable_episodes(train)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -158,8 +170,7 @@ def train_write_policy(
     baselines = {
         label: _validate(load_write_policy(label), val, config) for label in ("novelty-length", "random") if val
     }
-    questions = np.asarray([len(e.questions) for e in train], dtype=np.float64)
-    weights_by_questions = questions / questions.sum()  # a conversation is drawn as often as it asks questions
+    weights_by_questions = question_weights(train)
     history: list[dict[str, Any]] = []
     validation: list[dict[str, Any]] = []
     best = BestCheckpoint(metric="recall@10")

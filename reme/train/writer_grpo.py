@@ -45,6 +45,7 @@ from reme.llm.write_gate import SKIP, STORE, LLMWriteGate
 from reme.progress import progress_bar
 from reme.retrieval.embedding import Encoder
 from reme.train.common import group_advantages, step_row, write_run
+from reme.train.write_grpo import question_weights, usable_episodes
 
 __all__ = ["WriterGRPOConfig", "evaluate_writers", "train_writer"]
 
@@ -269,9 +270,7 @@ def train_writer(
     from reme.train.rank_ppo import PPOConfig, train_ppo
 
     config = config or WriterGRPOConfig()
-    train = [e for e in train if e.n and e.questions]
-    if not train:
-        raise BadInputError("no training conversation has both candidates and scored questions")
+    train = usable_episodes(train)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -286,8 +285,7 @@ def train_writer(
     baselines = {"llm-writer-untrained": _AdapterOff(gate), "mlp-write-gate": load_write_policy("default"),
                  "novelty-length": load_write_policy("novelty-length")}  # fmt: skip
     before_by_episode = _per_episode(val, baselines, encoder, config, show_progress)
-    weights = np.asarray([len(e.questions) for e in train], dtype=np.float64)
-    weights /= weights.sum()
+    weights = question_weights(train)
     history: list[dict[str, Any]] = []
     head_rows: list[dict[str, float]] = []
     train_started = time.perf_counter()
